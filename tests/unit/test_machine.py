@@ -1,0 +1,177 @@
+from tui.engine.autopilot import next_action
+from tui.engine.machine import initial_state, transition
+from tui.engine.plan import load_plan_text
+
+PLAN = """\
+version: 1
+name: m
+phases:
+  - name: Prep
+    checklist: [backup done]
+    steps:
+      - run: {command: "true", manual: true}
+  - name: Canary
+    steps:
+      - shift: 10
+      - bake: 5m
+      - gate: continue?
+  - name: Full
+    steps:
+      - shift: 100
+"""
+
+
+def make():
+    return initial_state(load_plan_text(PLAN, "m.yaml").plan)
+
+
+def cmd(name, at=0.0, who="alice", **args):
+    return {"type": "command", "name": name, "operator": who, "args": args, "at": at}
+
+
+def kinds(effects):
+    return [e["kind"] for e in effects if e["kind"] not in ("notify",)]
+
+
+def test_happy_path_to_completion():
+    s = make()
+    s, eff = transition(s, cmd("advance", 1))
+    assert s.status == "running" and s.phase == 0
+    assert s.current_step.status == "waiting-gate" and "run by hand" in s.waiting
+    assert kinds(eff) == []  # a manual step is never executed
+    s, _ = transition(s, cmd("approve", 2))
+    assert s.phases[0].steps[0].detail == "confirmed by alice"
+    assert s.phases[0].status == "waiting-gate" and "checklist" in s.waiting
+    s, _ = transition(s, cmd("tick", 3, item=0))
+    assert s.phases[0].checklist[0].ticked_by == "alice" and s.phases[0].status == "done"
+    s, eff = transition(s, cmd("advance", 4))
+    shift = [e for e in eff if e["kind"] == "shift"][0]
+    assert shift["percent"] == 10 and s.traffic_target == 10
+    s, eff = transition(s, {"type": "result", "id": shift["id"], "ok": True, "data": {"green": 10}, "at": 5})
+    assert s.traffic == 10
+    timer = [e for e in eff if e["kind"] == "timer"][0]
+    assert timer["seconds"] == 300 and s.current_step.status == "baking"
+    s, _ = transition(s, {"type": "timer", "id": timer["id"], "at": 305})
+    assert s.current_step.status == "waiting-gate"
+    s, _ = transition(s, cmd("approve", 306, who="bob"))
+    assert s.phases[1].status == "done" and s.phases[1].ended_at == 306
+    s, eff = transition(s, cmd("advance", 307))
+    shift = [e for e in eff if e["kind"] == "shift"][0]
+    s, eff = transition(s, {"type": "result", "id": shift["id"], "ok": True, "data": {"green": 100}, "at": 308})
+    assert s.status == "completed" and s.traffic == 100 and s.ended_at == 308
+
+
+def test_pause_freezes_bake_and_resume_restarts_remaining():
+    s = make()
+    s.status, s.phase = "running", 1
+    s.phases[1].status = "running"
+    s, eff = transition(s, {"type": "command", "name": "advance", "args": {}, "at": 0})  # not finished
+    assert any(e["kind"] == "notice" for e in eff)
+    s.phases[1].steps[0].status = "done"
+    s.phases[1].step = 1
+    s, eff = transition(s, cmd("resume", 10))  # not paused: refused
+    assert any("not paused" in e.get("text", "") for e in eff)
+    s.status = "running"
+    from tui.engine.machine import _continue, _Tx
+    tx = _Tx(s, {"at": 100})
+    _continue(tx)
+    timer = [e for e in tx.effects if e["kind"] == "timer"][0]
+    s, eff = transition(tx.s, cmd("pause", 160))
+    assert s.status == "paused" and s.bake == {"remaining": 240}
+    assert {"kind": "cancel", "id": timer["id"]} in eff
+    s, _ = transition(s, {"type": "timer", "id": timer["id"], "at": 400})  # stale timer ignored
+    assert s.current_step.status == "paused"
+    s, eff = transition(s, cmd("resume", 500))
+    new = [e for e in eff if e["kind"] == "timer"][0]
+    assert new["seconds"] == 240 and new["id"] != timer["id"] and s.current_step.status == "baking"
+
+
+def test_rollback_always_allowed_and_supersedes_shift():
+    s = make()
+    s, _ = transition(s, cmd("rollback", 1))  # even before start
+    assert s.status == "rolling-back"
+    s = make()
+    s, _ = transition(s, cmd("advance", 1))
+    s, _ = transition(s, cmd("approve", 2))
+    s, _ = transition(s, cmd("tick", 3, item=0))
+    s, eff = transition(s, cmd("advance", 4))
+    shift = [e for e in eff if e["kind"] == "shift"][0]
+    s, eff = transition(s, cmd("rollback", 5, who="carol"))
+    assert {"kind": "cancel", "id": shift["id"]} in eff
+    rb = [e for e in eff if e["kind"] == "rollback"][0]
+    assert rb["operator"] == "carol"
+    s, _ = transition(s, {"type": "result", "id": shift["id"], "ok": False, "error": "cancelled", "at": 6})
+    assert s.status == "rolling-back"
+    s, _ = transition(s, {"type": "result", "id": rb["id"], "ok": True, "data": {"green": 0}, "at": 7})
+    assert s.status == "rolled-back" and s.traffic == 0
+    assert s.phases[1].status == "rolled-back"
+    s, eff = transition(s, cmd("advance", 8))
+    assert s.status == "rolled-back" and any("over" in e.get("text", "") for e in eff)
+    s, eff = transition(s, cmd("rollback", 9))  # still allowed after the end
+    assert any(e["kind"] == "rollback" for e in eff)
+
+
+def test_failed_rollback_keeps_asking():
+    s = make()
+    s, eff = transition(s, cmd("rollback", 1))
+    rb = [e for e in eff if e["kind"] == "rollback"][0]
+    s, eff = transition(s, {"type": "result", "id": rb["id"], "ok": False, "error": "socket gone", "at": 2})
+    assert s.status == "rolling-back" and "ROLLBACK FAILED" in s.waiting
+
+
+def test_failed_step_holds_and_advance_retries():
+    s = make()
+    s, _ = transition(s, cmd("advance", 1))
+    s, _ = transition(s, cmd("approve", 2))
+    s, _ = transition(s, cmd("tick", 3, item=0))
+    s, eff = transition(s, cmd("advance", 4))
+    shift = [e for e in eff if e["kind"] == "shift"][0]
+    s, _ = transition(s, {"type": "result", "id": shift["id"], "ok": False, "error": "timed out", "at": 5})
+    assert s.current_step.status == "failed" and "advance retries" in s.waiting
+    s, eff = transition(s, cmd("advance", 6))
+    assert [e["percent"] for e in eff if e["kind"] == "shift"] == [10]
+
+
+def test_guard_actions():
+    s = make()
+    s, _ = transition(s, cmd("advance", 1))
+    g = {"type": "guard", "guard": 0, "action": "pause", "summary": "p95 high", "at": 2}
+    s, _ = transition(s, g)
+    assert s.status == "paused" and s.reason == "p95 high"
+    s, eff = transition(s, {**g, "action": "rollback", "summary": "errors", "at": 3})
+    assert s.status == "rolling-back" and any(e["kind"] == "rollback" for e in eff)
+    s2 = make()
+    s2, eff = transition(s2, g)  # not running yet: guards are quiet
+    assert s2.status == "pending" and eff == []
+
+
+def test_adhoc_shift_and_drift():
+    s = make()
+    s, _ = transition(s, cmd("advance", 1))
+    s, eff = transition(s, cmd("shift", 2, percent=25))
+    sh = [e for e in eff if e["kind"] == "shift"][0]
+    assert sh["step"] is None and s.traffic_target == 25
+    s, _ = transition(s, {"type": "result", "id": sh["id"], "ok": True, "data": {"green": 25}, "at": 3})
+    assert s.traffic == 25
+    s, eff = transition(s, cmd("shift", 4, percent=101))
+    assert not any(e["kind"] == "shift" for e in eff)
+    s, _ = transition(s, {"type": "traffic", "green": 40, "drift": "green weight 40 set outside shipdeck", "at": 5})
+    assert s.traffic == 40 and s.status == "paused" and "drift" in s.reason
+
+
+def test_autopilot_next_action():
+    s = make()
+    assert next_action(s) == ("advance", {})
+    s, _ = transition(s, cmd("advance", 1))
+    assert next_action(s) == ("approve", {})
+    s, _ = transition(s, cmd("approve", 2))
+    assert next_action(s) == ("tick", {"item": 0})
+    s, _ = transition(s, cmd("pause", 3))
+    assert next_action(s) is None  # never resumes a pause
+
+
+def test_transition_does_not_mutate_input():
+    s = make()
+    before = s.to_dict()
+    transition(s, cmd("advance", 1))
+    assert s.to_dict() == before

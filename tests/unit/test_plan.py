@@ -1,0 +1,136 @@
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, shipdeck_cmd
+from tui.engine.plan import PlanError, format_duration, load_plan, load_plan_text, parse_duration
+
+DEMO = ROOT / "examples" / "demo.yaml"
+
+MINIMAL = """\
+version: 1
+name: tiny
+metrics:
+  error_rate: {unit: ratio}
+backends:
+  metrics: [{type: simulated}]
+guards:
+  - {metric: error_rate, above: 0.01, for: 1m}
+phases:
+  - name: Canary
+    steps:
+      - shift: 10
+      - bake: 5m
+"""
+
+
+def issues_of(text: str) -> list[str]:
+    with pytest.raises(PlanError) as e:
+        load_plan_text(text, "plan.yaml")
+    return [str(i) for i in e.value.issues]
+
+
+def test_demo_plan_loads():
+    loaded = load_plan(DEMO)
+    assert loaded.plan.name == "checkout v2.4.0 canary"
+    assert [p.name for p in loaded.plan.phases][3:6] == ["Canary 10%", "Canary 50%", "Canary 100%"]
+    assert loaded.backends["traffic"][0].type == "simulated"
+
+
+def test_minimal_plan_defaults():
+    plan = load_plan_text(MINIMAL, "p.yaml").plan
+    assert plan.guards[0].for_ == 60
+    assert plan.guards[0].no_data == "hold"
+    assert plan.phases[0].steps[1].bake == 300  # type: ignore[union-attr]
+
+
+def test_duplicate_unknown_and_bad_duration_all_reported_with_positions():
+    text = MINIMAL.replace("name: tiny\n", "name: tiny\nname: again\nwindoww: x\n").replace("bake: 5m", "bake: 5 minutes")
+    out = issues_of(text)
+    assert len(out) == 3, out
+    assert out[0] == "plan.yaml:3:1: name: duplicate key 'name' (first defined at line 2)"
+    assert out[1] == "plan.yaml:4:1: windoww: unknown key 'windoww'"
+    assert out[2].startswith("plan.yaml:15:15: phases[0].steps[1].bake: bad duration '5 minutes'")
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [
+        (("name: tiny", "name: NO"), "plan.yaml:2:7: name: 'NO' is a boolean in YAML 1.1"),
+        (("shift: 10", "shift: 110"), "plan.yaml:12:16: phases[0].steps[0].shift: Input should be less than or equal to 100"),
+        (("shift: 10", "shift: -5"), "phases[0].steps[0].shift: Input should be greater than or equal to 0"),
+        (("metric: error_rate,", "metric: errors,"), "guards[0].metric: guard on undefined metric 'errors'"),
+        (("for: 1m", "for: 60"), "guards[0].for: duration 60 has no unit"),
+        (("- shift: 10", "- shove: 10"), "phases[0].steps[0]: a step is a map with exactly one of"),
+        (("above: 0.01", "above: 0.01, below: 0.5"), "guards[0]: a guard needs exactly one of 'above' or 'below'"),
+        (("version: 1", "version: 2"), "version: Input should be 1"),
+        (("type: simulated", "type: carrier-pigeon"), "unknown metrics backend type 'carrier-pigeon'; known: "),
+    ],
+)
+def test_rejections(mutation, expected):
+    out = issues_of(MINIMAL.replace(*mutation))
+    assert any(expected in line for line in out), out
+
+
+def test_empty_and_non_map_plans():
+    assert "empty plan" in issues_of("")[0]
+    assert "empty plan" in issues_of("# only a comment\n")[0]
+    assert "a plan is a map" in issues_of("- a\n- b\n")[0]
+
+
+def test_yaml_syntax_error_has_position():
+    out = issues_of("version: 1\nname: [unclosed\nphases: []\n")
+    assert out[0].startswith("plan.yaml:") and "YAML syntax" in out[0]
+
+
+def test_non_utf8_and_binary(tmp_path: Path):
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("version: 1\nname: Validação\n".encode("latin-1"))
+    with pytest.raises(PlanError) as e:
+        load_plan(latin)
+    assert str(e.value.issues[0]).startswith(f"{latin}:2:13: not valid UTF-8")
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    with pytest.raises(PlanError) as e:
+        load_plan(binary)
+    assert "binary file" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[", "{a: 1", "version: 1\nphases: 7\n", "version: 1\nname: x\nphases:\n  - 3\n", "\t\x01", "? [a]\n: b\n",
+     "version: 1\nname: x\nphases: [{name: a, steps: [{run: {}}]}]\n", "a: &x [*x]\n", "version: !!binary AAA=\n"],
+)
+def test_no_traceback_for_odd_input(text):
+    with pytest.raises(PlanError) as e:
+        load_plan_text(text, "odd.yaml")
+    assert all(str(i).startswith("odd.yaml:") for i in e.value.issues)
+
+
+def test_durations_round_trip():
+    for text, secs in [("30s", 30), ("5m", 300), ("1h30m", 5400), ("250ms", 0.25), ("2h", 7200)]:
+        assert parse_duration(text) == secs
+        assert parse_duration(format_duration(secs, exact=True)) == secs
+    for bad in ["5 minutes", "5", "", "m", "1.5m", "10x"]:
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_check_cli_exit_codes(tmp_path: Path, clean_env):
+    ok = subprocess.run(shipdeck_cmd("check", str(DEMO), "--offline"), capture_output=True, text=True, env=clean_env, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(MINIMAL.replace("name: tiny\n", "name: tiny\nname: twice\nowner: me\n").replace("bake: 5m", "bake: 5 minutes"))
+    res = subprocess.run(shipdeck_cmd("check", str(bad), "--offline"), capture_output=True, text=True, env=clean_env, cwd=ROOT)
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith(str(bad))]
+    assert len(lines) == 3, res.stderr
+    assert "Traceback" not in res.stderr
+    assert all(ln.split(":")[1].isdigit() and ln.split(":")[2].isdigit() for ln in lines)
+
+
+def test_check_online_runs_preflight(clean_env):
+    res = subprocess.run(shipdeck_cmd("check", str(DEMO)), capture_output=True, text=True, env=clean_env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert "ok" in res.stdout and "(offline)" not in res.stdout

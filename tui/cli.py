@@ -1,0 +1,156 @@
+"""shipdeck command line: check, run, demo, backends (and import, report, watch)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from backends import registry
+from backends.base import Clock, RealClock, ScaledClock
+from backends.simulated import SCENARIO_OVERRIDE, SCENARIOS
+from tui.engine.plan import LoadedPlan, PlanError, load_plan
+
+EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
+DEMO_PLAN = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
+DEMO_SPEED = 15.0
+
+
+def _load_or_exit(path: str) -> LoadedPlan:
+    try:
+        return load_plan(path)
+    except PlanError as e:
+        for issue in e.issues:
+            click.echo(str(issue), err=True)
+        click.echo(f"{len(e.issues)} problem(s) in {path}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+def default_journal(loaded: LoadedPlan) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", loaded.plan.name.lower()).strip("-")[:40] or "run"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("journals") / f"{slug}-{stamp}.jsonl"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="shipdeck")
+def main() -> None:
+    """A terminal command center for deploy night."""
+
+
+@main.command()
+@click.argument("plan", type=click.Path(dir_okay=False))
+@click.option("--offline", is_flag=True, help="Validate the file only; contact no backend.")
+def check(plan: str, offline: bool) -> None:
+    """Validate PLAN and report every problem as FILE:LINE:COL."""
+    if not Path(plan).exists():
+        click.echo(f"{plan}:1:1: file not found", err=True)
+        sys.exit(EXIT_INVALID)
+    loaded = _load_or_exit(plan)
+    if not offline:
+        from tui.engine.preflight import preflight
+
+        issues = asyncio.run(preflight(loaded))
+        for issue in issues:
+            click.echo(str(issue), err=True)
+        if issues:
+            click.echo(f"{len(issues)} problem(s) found by preflight", err=True)
+            sys.exit(EXIT_INVALID)
+    p = loaded.plan
+    click.echo(f"{plan}: ok — {p.name!r}: {len(p.phases)} phases, {len(p.guards)} guards, "
+               f"traffic via {p.backends.traffic.type}" + (" (offline)" if offline else ""))
+
+
+def _execute(
+    loaded: LoadedPlan,
+    journal: Path | None,
+    headless: bool,
+    yes: bool,
+    clock: Clock,
+    scenario: str | None = None,
+    demo: bool = False,
+    manual: bool = False,
+    resume: bool = False,
+) -> int:
+    journal_path = journal or default_journal(loaded)
+    shared: dict[str, Any] = {SCENARIO_OVERRIDE: scenario} if scenario else {}
+    if headless:
+        from tui.headless import run_headless
+
+        return asyncio.run(run_headless(loaded, journal_path, clock, yes=yes, shared=shared, resume=resume))
+    from tui.app import make_app
+
+    app = make_app(loaded, journal_path, clock=clock, shared=shared, demo=demo, manual=manual, resume=resume)
+    app.run()
+    return app.return_code or 0
+
+
+@main.command()
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@click.option("--headless", is_flag=True, help="No screen: print one line per event.")
+@click.option("--yes", is_flag=True, help="Headless: approve gates, tick checklists, confirm manual steps.")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file (JSONL).")
+@click.option("--resume", is_flag=True, help="Continue the run recorded in --journal after a crash.")
+def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool) -> None:
+    """Run PLAN in the command center (or --headless)."""
+    _check_resume(resume, journal)
+    loaded = _load_plan_or_runbook(plan)
+    sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume))
+
+
+def _load_plan_or_runbook(path: str) -> LoadedPlan:
+    if path.lower().endswith((".md", ".markdown")):
+        from tui.engine.runbook import load_runbook
+
+        try:
+            return load_runbook(path)
+        except PlanError as e:
+            for issue in e.issues:
+                click.echo(str(issue), err=True)
+            sys.exit(EXIT_INVALID)
+    return _load_or_exit(path)
+
+
+@main.command()
+@click.option("--scenario", type=click.Choice(SCENARIOS), default=None,
+              help="Simulator scenario (default: the demo plan's, bad-canary).")
+@click.option("--headless", is_flag=True, help="No screen: print one line per event.")
+@click.option("--yes", is_flag=True, help="Headless: approve gates and tick checklists.")
+@click.option("--manual", is_flag=True, help="Start with the helm in your hands (no autopilot).")
+@click.option("--speed", type=click.FloatRange(0.1, 1000), default=DEMO_SPEED, show_default=True,
+              help="How much faster than real time the simulated night runs.")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file (JSONL).")
+@click.option("--resume", is_flag=True, help="Continue the run recorded in --journal.")
+def demo(scenario: str | None, headless: bool, yes: bool, manual: bool, speed: float, journal: Path | None,
+         resume: bool) -> None:
+    """Play a whole canary night on the built-in simulator."""
+    _check_resume(resume, journal)
+    loaded = _load_or_exit(str(DEMO_PLAN))
+    sys.exit(_execute(loaded, journal, headless, yes, ScaledClock(speed), scenario=scenario,
+                      demo=True, manual=manual, resume=resume))
+
+
+def _check_resume(resume: bool, journal: Path | None) -> None:
+    if resume and (journal is None or not journal.exists()):
+        raise click.UsageError("--resume needs --journal pointing at an existing journal")
+
+
+@main.command()
+def backends() -> None:
+    """List the registered backends (from entry points, without importing them)."""
+    for kind in registry.KINDS:
+        found = registry.available(kind)
+        click.echo(f"{kind}:")
+        for name, target in sorted(found.items()):
+            click.echo(f"  {name:<12} {target}")
+        if not found:
+            click.echo("  (none)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,533 @@
+"""The run as a pure state machine: transition(state, event) -> (state, effects).
+
+Events and effects are plain dicts (JSON-serialisable): commands from operators, results of
+effects, timers and guard breaches come in; effects for the driver come out. Nothing here does
+I/O or reads a clock: time arrives in each event's "at". Replaying the same events rebuilds
+the same state, which is what the journal relies on.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tui.engine.plan import (
+    BakeStep,
+    GateStep,
+    NotifyStep,
+    Plan,
+    ProbeStep,
+    RunStep,
+    ShiftStep,
+    format_duration,
+)
+
+Event = dict[str, Any]
+Effect = dict[str, Any]
+
+COMMANDS = ("advance", "tick", "approve", "shift", "pause", "resume", "rollback", "abort")
+TERMINAL = ("completed", "rolled-back", "aborted")
+# Step and phase states.
+PENDING, RUNNING, WAITING, BAKING, PAUSED = "pending", "running", "waiting-gate", "baking", "paused"
+DONE, FAILED, ROLLED_BACK = "done", "failed", "rolled-back"
+
+
+@dataclass
+class ChecklistState:
+    text: str
+    ticked_by: str | None = None
+    ticked_at: float | None = None
+
+
+@dataclass
+class StepState:
+    kind: str
+    label: str
+    spec: dict[str, Any]
+    status: str = PENDING
+    started_at: float | None = None
+    ended_at: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class PhaseState:
+    name: str
+    owner: str
+    steps: list[StepState]
+    checklist: list[ChecklistState]
+    status: str = PENDING
+    started_at: float | None = None
+    ended_at: float | None = None
+    step: int = 0
+
+
+@dataclass
+class RunState:
+    plan_name: str
+    phases: list[PhaseState]
+    status: str = PENDING  # pending | running | paused | rolling-back | completed | rolled-back | aborted
+    phase: int = -1
+    traffic: int | None = None  # green percent as last read back
+    traffic_target: int | None = None
+    waiting: str = ""  # what the run waits for, in words
+    reason: str = ""  # why it is paused / rolled back / aborted
+    started_at: float | None = None
+    ended_at: float | None = None
+    next_id: int = 1
+    pending: dict[str, Effect] = field(default_factory=dict)  # effects in flight by id
+    bake: dict[str, Any] | None = None  # {"timer": id, "ends_at": t} or {"remaining": s} while paused
+    tripped: list[int] = field(default_factory=list)  # guards that fired
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def current_phase(self) -> PhaseState | None:
+        return self.phases[self.phase] if 0 <= self.phase < len(self.phases) else None
+
+    @property
+    def current_step(self) -> StepState | None:
+        ph = self.current_phase
+        return ph.steps[ph.step] if ph is not None and ph.step < len(ph.steps) else None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+def step_label(step: Any) -> tuple[str, str, dict[str, Any]]:
+    if isinstance(step, RunStep):
+        r = step.run
+        label = ("by hand: " if r.manual else "run: ") + (r.description or r.command)
+        return "run", label, r.model_dump()
+    if isinstance(step, ProbeStep):
+        return "probe", f"probe {step.probe.url} → {step.probe.expect_status}", step.probe.model_dump()
+    if isinstance(step, ShiftStep):
+        return "shift", f"shift green → {step.shift}%", {"percent": step.shift}
+    if isinstance(step, BakeStep):
+        return "bake", f"bake {format_duration(step.bake)}", {"seconds": step.bake}
+    if isinstance(step, GateStep):
+        return "gate", f"gate: {step.gate}", {"question": step.gate}
+    assert isinstance(step, NotifyStep)
+    return "notify", f"notify: {step.notify}", {"message": step.notify}
+
+
+def initial_state(plan: Plan) -> RunState:
+    phases = []
+    for p in plan.phases:
+        steps = [StepState(*step_label(s)) for s in p.steps]
+        checklist = [ChecklistState(c.text, "runbook" if c.done else None) for c in p.checklist]
+        phases.append(PhaseState(p.name, p.owner, steps, checklist))
+    return RunState(plan.name, phases)
+
+
+# ---------------------------------------------------------------- transition
+
+
+class _Tx:
+    """One transition in progress: the copied state, the event's time and effects so far."""
+
+    def __init__(self, state: RunState, event: Event) -> None:
+        self.s = state
+        self.now: float = float(event.get("at", 0.0))
+        self.who: str = str(event.get("operator", ""))
+        self.effects: list[Effect] = []
+
+    def effect(self, kind: str, **data: Any) -> Effect:
+        eid = f"e{self.s.next_id}"
+        self.s.next_id += 1
+        eff = {"kind": kind, "id": eid, **data}
+        self.s.pending[eid] = eff
+        self.effects.append(eff)
+        return eff
+
+    def notice(self, text: str, level: str = "warning") -> None:
+        self.effects.append({"kind": "notice", "level": level, "text": text})
+
+    def notify(self, event: str, message: str) -> None:
+        ph = self.s.current_phase
+        ctx = {"plan": self.s.plan_name, "phase": ph.name if ph else "", "traffic": self.s.traffic}
+        self.effects.append({"kind": "notify", "event": event, "message": message, "context": ctx})
+
+
+def transition(state: RunState, event: Event) -> tuple[RunState, list[Effect]]:
+    tx = _Tx(copy.deepcopy(state), event)
+    kind = event.get("type")
+    if kind == "command":
+        _command(tx, str(event.get("name")), dict(event.get("args") or {}))
+    elif kind == "result":
+        _result(tx, event)
+    elif kind == "timer":
+        _timer(tx, event)
+    elif kind == "guard":
+        _guard(tx, event)
+    elif kind == "traffic":
+        _observed(tx, event)
+    else:
+        tx.notice(f"ignored unknown event type {kind!r}")
+    return tx.s, tx.effects
+
+
+def _command(tx: _Tx, name: str, args: dict[str, Any]) -> None:
+    s = tx.s
+    if name == "rollback":  # never blocked
+        _start_rollback(tx, str(args.get("reason") or f"rollback by {tx.who}"))
+        return
+    if s.terminal:
+        tx.notice(f"{name}: the run is over ({s.status})")
+        return
+    handler = {
+        "advance": _advance,
+        "tick": _tick,
+        "approve": _approve,
+        "shift": _shift,
+        "pause": _pause,
+        "resume": _resume,
+        "abort": _abort,
+    }.get(name)
+    if handler is None:
+        tx.notice(f"unknown command {name!r}")
+        return
+    handler(tx, args)
+
+
+def _advance(tx: _Tx, args: dict[str, Any]) -> None:
+    s = tx.s
+    if s.status == "paused":
+        tx.notice("advance: the run is paused; resume first")
+        return
+    if s.status == "rolling-back":
+        tx.notice("advance: a rollback is in progress")
+        return
+    if s.status == "pending":
+        s.status = "running"
+        s.started_at = tx.now
+    ph = s.current_phase
+    step = s.current_step
+    if ph is not None and ph.status != DONE:
+        if step is not None and step.status == FAILED:
+            step.status = PENDING
+            step.detail = f"retried by {tx.who}"
+            ph.status = RUNNING
+            _continue(tx)
+            return
+        tx.notice(f"advance: phase {ph.name!r} is not finished ({s.waiting or ph.status})")
+        return
+    if s.phase + 1 >= len(s.phases):
+        tx.notice("advance: no phase left")
+        return
+    s.phase += 1
+    ph = s.phases[s.phase]
+    ph.status = RUNNING
+    ph.started_at = tx.now
+    tx.notify("phase-start", f"phase {ph.name!r} started by {tx.who}")
+    _continue(tx)
+
+
+def _tick(tx: _Tx, args: dict[str, Any]) -> None:
+    ph = tx.s.current_phase
+    if ph is None:
+        tx.notice("tick: no phase has started")
+        return
+    idx = args.get("item")
+    if not isinstance(idx, int) or not 0 <= idx < len(ph.checklist):
+        tx.notice(f"tick: no checklist item {idx!r} in phase {ph.name!r}")
+        return
+    item = ph.checklist[idx]
+    if item.ticked_by is None:
+        item.ticked_by, item.ticked_at = tx.who, tx.now
+    else:
+        item.ticked_by, item.ticked_at = None, None
+    _continue(tx)
+
+
+def _approve(tx: _Tx, args: dict[str, Any]) -> None:
+    step = tx.s.current_step
+    if step is None or step.status != WAITING:
+        tx.notice("approve: nothing is waiting for approval")
+        return
+    step.status = DONE
+    step.ended_at = tx.now
+    step.detail = ("confirmed" if step.kind == "run" else "approved") + f" by {tx.who}"
+    _continue(tx)
+
+
+def _shift(tx: _Tx, args: dict[str, Any]) -> None:
+    s = tx.s
+    pct = args.get("percent")
+    if not isinstance(pct, int) or isinstance(pct, bool) or not 0 <= pct <= 100:
+        tx.notice(f"shift: {pct!r} is not a percentage 0..100")
+        return
+    if s.status == "pending":
+        tx.notice("shift: the run has not started")
+        return
+    if s.status == "rolling-back":
+        tx.notice("shift: a rollback is in progress")
+        return
+    s.traffic_target = pct
+    tx.effect("shift", percent=pct, step=None, operator=tx.who)
+    tx.notify("shift", f"{tx.who} shifts green to {pct}%")
+
+
+def _pause(tx: _Tx, args: dict[str, Any]) -> None:
+    _hold(tx, str(args.get("reason") or f"paused by {tx.who}"))
+
+
+def _hold(tx: _Tx, reason: str) -> None:
+    s = tx.s
+    if s.status != "running":
+        tx.notice(f"pause: the run is {s.status}")
+        return
+    s.status = "paused"
+    s.reason = reason
+    if s.bake and "timer" in s.bake:
+        remaining = max(0.0, s.bake["ends_at"] - tx.now)
+        _cancel_timer(tx)
+        s.bake = {"remaining": remaining}
+    step = s.current_step
+    if step is not None and step.status == BAKING:
+        step.status = PAUSED
+
+
+def _resume(tx: _Tx, args: dict[str, Any]) -> None:
+    s = tx.s
+    if s.status != "paused":
+        tx.notice(f"resume: the run is {s.status}, not paused")
+        return
+    s.status = "running"
+    s.reason = ""
+    step = s.current_step
+    if step is not None and step.status == PAUSED and s.bake is not None:
+        step.status = BAKING
+        _start_timer(tx, float(s.bake.get("remaining", 0.0)))
+    _continue(tx)
+
+
+def _abort(tx: _Tx, args: dict[str, Any]) -> None:
+    s = tx.s
+    _cancel_timer(tx)
+    for eid in list(s.pending):
+        tx.effects.append({"kind": "cancel", "id": eid})
+    s.status = "aborted"
+    s.reason = str(args.get("reason") or f"aborted by {tx.who}")
+    s.ended_at = tx.now
+    s.waiting = ""
+    tx.notify("abort", s.reason)
+
+
+def _start_rollback(tx: _Tx, reason: str) -> None:
+    s = tx.s
+    _cancel_timer(tx)
+    for eid, eff in list(s.pending.items()):
+        if eff["kind"] == "shift":
+            # A rollback supersedes any shift in flight.
+            tx.effects.append({"kind": "cancel", "id": eid})
+    s.status = "rolling-back"
+    s.reason = reason
+    s.waiting = "rolling back"
+    s.traffic_target = 0
+    if s.started_at is None:
+        s.started_at = tx.now
+    tx.effect("rollback", reason=reason, operator=tx.who)
+    tx.notify("rollback", f"rollback: {reason}")
+
+
+def _start_timer(tx: _Tx, seconds: float) -> None:
+    eff = tx.effect("timer", seconds=seconds)
+    tx.s.bake = {"timer": eff["id"], "ends_at": tx.now + seconds}
+
+
+def _cancel_timer(tx: _Tx) -> None:
+    s = tx.s
+    if s.bake and "timer" in s.bake:
+        s.pending.pop(s.bake["timer"], None)
+        tx.effects.append({"kind": "cancel", "id": s.bake["timer"]})
+    s.bake = None
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _continue(tx: _Tx) -> None:
+    """Carry the run forward as far as it goes without a human or a pending effect."""
+    s = tx.s
+    while s.status == "running":
+        ph = s.current_phase
+        if ph is None or ph.status == DONE:
+            nxt = s.phases[s.phase + 1].name if s.phase + 1 < len(s.phases) else None
+            s.waiting = f"advance to start {nxt!r}" if nxt else ""
+            return
+        step = s.current_step
+        if step is None:
+            open_items = [c.text for c in ph.checklist if c.ticked_by is None]
+            if open_items:
+                ph.status = WAITING
+                s.waiting = f"checklist: {len(open_items)} item(s) to tick"
+                return
+            ph.status = DONE
+            ph.ended_at = tx.now
+            tx.notify("phase-end", f"phase {ph.name!r} done")
+            if s.phase + 1 >= len(s.phases):
+                s.status = "completed"
+                s.ended_at = tx.now
+                s.waiting = ""
+                tx.notify("completed", f"run completed with green at {s.traffic}%")
+                return
+            continue
+        if step.status == DONE:
+            ph.step += 1
+            continue
+        if step.status == FAILED:
+            s.waiting = f"step failed: {step.detail}; advance retries, rollback reverts"
+            return
+        if step.status != PENDING:
+            return  # running, baking or waiting: an effect or a human moves it on
+        _start_step(tx, step)
+
+
+def _start_step(tx: _Tx, step: StepState) -> None:
+    s = tx.s
+    step.started_at = tx.now
+    spec = step.spec
+    loc = {"phase": s.phase, "step": s.current_phase.step if s.current_phase else 0}
+    s.waiting = ""
+    if step.kind == "run" and spec["manual"]:
+        step.status = WAITING
+        s.waiting = f"run by hand, then confirm: {spec['command']}"
+        tx.notify("gate-waiting", f"manual step waiting: {spec['command']}")
+    elif step.kind == "run":
+        step.status = RUNNING
+        tx.effect("run", command=spec["command"], timeout=spec["timeout"], cwd=spec["cwd"], step=loc)
+    elif step.kind == "probe":
+        step.status = RUNNING
+        tx.effect("probe", **spec, step=loc)
+    elif step.kind == "shift":
+        step.status = RUNNING
+        s.traffic_target = spec["percent"]
+        tx.effect("shift", percent=spec["percent"], step=loc, operator=tx.who)
+        tx.notify("shift", f"shifting green to {spec['percent']}%")
+    elif step.kind == "bake":
+        step.status = BAKING
+        s.waiting = f"baking {format_duration(spec['seconds'])} while guards watch"
+        _start_timer(tx, float(spec["seconds"]))
+    elif step.kind == "gate":
+        step.status = WAITING
+        s.waiting = f"gate: {spec['question']}"
+        tx.notify("gate-waiting", f"gate waiting: {spec['question']}")
+    else:  # notify: fire and forget
+        tx.notify("message", spec["message"])
+        step.status = DONE
+        step.ended_at = tx.now
+
+
+def _step_at(s: RunState, loc: Any) -> StepState | None:
+    """The step an effect was for, if it is still the current one."""
+    if not isinstance(loc, dict) or loc.get("phase") != s.phase:
+        return None
+    step = s.current_step
+    ph = s.current_phase
+    if ph is None or step is None or ph.step != loc.get("step"):
+        return None
+    return step
+
+
+def _result(tx: _Tx, event: Event) -> None:
+    s = tx.s
+    eff = s.pending.pop(str(event.get("id")), None)
+    if eff is None:
+        return  # superseded (cancelled timer, replaced bake)
+    ok = bool(event.get("ok"))
+    data = event.get("data") or {}
+    error = str(event.get("error") or "")
+    kind = eff["kind"]
+    if kind in ("shift", "rollback") and isinstance(data.get("green"), int):
+        s.traffic = data["green"]
+    if kind == "rollback":
+        if ok:
+            s.status = "rolled-back"
+            s.ended_at = tx.now
+            s.waiting = ""
+            ph = s.current_phase
+            if ph is not None and ph.status != DONE:
+                ph.status = ROLLED_BACK
+                ph.ended_at = tx.now
+                step = s.current_step
+                if step is not None and step.status not in (DONE, FAILED):
+                    step.status = ROLLED_BACK
+                    step.ended_at = tx.now
+        else:
+            s.waiting = f"ROLLBACK FAILED: {error}; press rollback to retry"
+            tx.notice(f"rollback failed: {error}", "error")
+        return
+    step = _step_at(s, eff.get("step"))
+    if kind == "shift" and step is None:  # an operator's ad-hoc shift
+        if not ok:
+            tx.notice(f"shift to {eff['percent']}% failed: {error}", "error")
+        return
+    if step is None or step.status != RUNNING:
+        return
+    step.ended_at = tx.now
+    if ok:
+        step.status = DONE
+        step.detail = str(data.get("detail", ""))
+    else:
+        step.status = FAILED
+        step.detail = error or "failed"
+        ph = s.current_phase
+        if ph is not None:
+            ph.status = FAILED
+        tx.notify("step-failed", f"step failed: {step.label}: {step.detail}")
+    _continue(tx)
+
+
+def _timer(tx: _Tx, event: Event) -> None:
+    s = tx.s
+    tid = str(event.get("id"))
+    if tid not in s.pending or not s.bake or s.bake.get("timer") != tid:
+        return
+    s.pending.pop(tid)
+    s.bake = None
+    step = s.current_step
+    if step is not None and step.status == BAKING:
+        step.status = DONE
+        step.ended_at = tx.now
+        step.detail = "baked clean"
+    _continue(tx)
+
+
+def _guard(tx: _Tx, event: Event) -> None:
+    s = tx.s
+    if s.status not in ("running", "paused"):
+        return
+    idx = int(event.get("guard", -1))
+    action = str(event.get("action"))
+    desc = str(event.get("summary", f"guard {idx} breached"))
+    if idx not in s.tripped:
+        s.tripped.append(idx)
+    tx.notify("guard-breach", desc)
+    if action == "rollback":
+        _start_rollback(tx, desc)
+    elif action == "pause":
+        if s.status == "running":
+            _hold(tx, desc)
+            s.waiting = "guard breached: resume or roll back"
+    else:
+        tx.notice(desc, "error")
+
+
+def _observed(tx: _Tx, event: Event) -> None:
+    """A read-back of the live split outside any shift: at start, or someone else's change."""
+    s = tx.s
+    green = event.get("green")
+    if isinstance(green, int):
+        s.traffic = green
+    drift = str(event.get("drift") or "")
+    if drift:
+        tx.notify("drift", drift)
+        if s.status == "running":
+            _hold(tx, f"traffic drift: {drift}")
+            s.waiting = "traffic changed outside shipdeck: check, then resume or roll back"
+        else:
+            tx.notice(f"traffic drift: {drift}", "error")

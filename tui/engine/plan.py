@@ -1,0 +1,622 @@
+"""The deploy plan: YAML in, typed objects out, every problem reported as FILE:LINE:COL.
+
+Documented in docs/plan-format.md; that file and these models are one contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from backends import registry
+from backends.base import BackendConfig
+
+Path_ = tuple[str | int, ...]
+
+# ---------------------------------------------------------------- durations
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+
+
+def parse_duration(value: Any) -> float:
+    """'30s', '5m', '1h30m', '250ms' -> seconds. Bare numbers are refused: units avoid guesswork."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a duration like 30s, 5m or 1h30m, got {type(value).__name__}")
+    if isinstance(value, int | float):
+        raise ValueError(f"duration {value!r} has no unit; write it like 30s, 5m or 1h30m")
+    text = value.strip()
+    m = _DURATION.match(text)
+    if not text or not m or not any(m.groups()):
+        raise ValueError(f"bad duration {value!r}; write it like 30s, 5m or 1h30m")
+    h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
+    return h * 3600 + mi * 60 + s + ms / 1000
+
+
+def format_duration(seconds: float, exact: bool = False) -> str:
+    """Seconds back to '1h30m'; `exact` keeps milliseconds so the text parses back to the same value."""
+    ms = int(round(seconds * 1000))
+    whole, frac = divmod(ms, 1000)
+    if not exact:
+        whole, frac = int(round(seconds)), 0
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    out = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "") + (f"{frac}ms" if frac else "")
+    return out or "0s"
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda v: format_duration(v, exact=True), return_type=str, when_used="json"),
+]
+
+
+def _clock_time(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+        raise ValueError(f"expected a clock time like 22:30, got {value!r}")
+    return value.strip()
+
+
+ClockTime = Annotated[str, BeforeValidator(_clock_time)]
+
+
+def _moment(value: Any) -> str:
+    """A window bound: a clock time (22:30) or an ISO date-time (2026-11-22T22:30)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return _clock_time(value)
+        except ValueError:
+            try:
+                datetime.fromisoformat(value.strip())
+                return value.strip()
+            except ValueError:
+                pass
+    raise ValueError(f"expected a clock time (22:30) or date-time (2026-11-22T22:30), got {value!r}")
+
+
+Moment = Annotated[str, BeforeValidator(_moment)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# ---------------------------------------------------------------- models
+
+
+class Window(Strict):
+    start: Moment
+    end: Moment
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _tz(self) -> Window:
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown timezone {self.timezone!r}") from e
+        return self
+
+
+class BackendEntry(BaseModel):
+    """Shape common to all backends; the rest is checked against the backend's own Config."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+    name: str = ""
+
+
+def _default_traffic() -> BackendEntry:
+    return BackendEntry(type="simulated")
+
+
+class Backends(Strict):
+    traffic: BackendEntry = Field(default_factory=_default_traffic)
+    metrics: list[BackendEntry] = Field(default_factory=list)
+    logs: list[BackendEntry] = Field(default_factory=list)
+    notify: list[BackendEntry] = Field(default_factory=list)
+    probes: BackendEntry | None = None
+
+
+Unit = Literal["ratio", "percent", "ms", "s", "rps", "bytes", "count", ""]
+
+
+class MetricDef(Strict):
+    source: str = ""  # name of a metrics backend; may be omitted when there is only one
+    query: str = ""  # backend query; defaults to the metric's own name
+    unit: Unit = ""
+    label: str = ""
+
+
+class Guard(Strict):
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    for_: Duration = Field(default=0.0, alias="for")
+    action: Literal["rollback", "pause", "alert"] = "rollback"
+    no_data: Literal["hold", "fail", "ignore"] = "hold"
+    phases: list[str] | None = None
+    series: str = ""  # judge one colour's series (e.g. green) instead of the aggregate
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Guard:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("a guard needs exactly one of 'above' or 'below'")
+        return self
+
+    @property
+    def op(self) -> str:
+        return "above" if self.above is not None else "below"
+
+    @property
+    def threshold(self) -> float:
+        return self.above if self.above is not None else self.below  # type: ignore[return-value]
+
+    def breached(self, value: float) -> bool:
+        return value > self.threshold if self.above is not None else value < self.threshold
+
+
+def _run_spec(value: Any) -> Any:
+    return {"command": value} if isinstance(value, str) else value
+
+
+class RunSpec(Strict):
+    command: str = Field(min_length=1)
+    timeout: Duration = 300.0
+    manual: bool = False
+    description: str = ""
+    cwd: str = ""
+
+
+class ProbeSpec(Strict):
+    url: str
+    expect_status: int = Field(default=200, ge=100, le=599)
+    timeout: Duration = 5.0
+    body: str | None = None
+
+
+class RunStep(Strict):
+    run: Annotated[RunSpec, BeforeValidator(_run_spec)]
+
+
+class ProbeStep(Strict):
+    probe: ProbeSpec
+
+
+class ShiftStep(Strict):
+    shift: int = Field(ge=0, le=100, strict=True)
+
+
+class BakeStep(Strict):
+    bake: Duration
+
+
+class GateStep(Strict):
+    gate: str = Field(min_length=1)
+
+
+class NotifyStep(Strict):
+    notify: str = Field(min_length=1)
+
+
+STEP_KINDS = ("run", "probe", "shift", "bake", "gate", "notify")
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):  # serialising: the model's one field is its kind
+        return next(iter(type(value).model_fields))
+    if isinstance(value, dict):
+        keys = [k for k in value if k in STEP_KINDS]
+        if len(keys) == 1:
+            return keys[0]
+    return None
+
+
+Step = Annotated[
+    Annotated[RunStep, Tag("run")]
+    | Annotated[ProbeStep, Tag("probe")]
+    | Annotated[ShiftStep, Tag("shift")]
+    | Annotated[BakeStep, Tag("bake")]
+    | Annotated[GateStep, Tag("gate")]
+    | Annotated[NotifyStep, Tag("notify")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step is a map with exactly one of: " + ", ".join(STEP_KINDS),
+    ),
+]
+
+
+def _checklist_item(value: Any) -> Any:
+    return {"text": value} if isinstance(value, str) else value
+
+
+class ChecklistItem(Strict):
+    text: str = Field(min_length=1)
+    done: bool = False
+
+
+class Phase(Strict):
+    name: str = Field(min_length=1)
+    owner: str = ""
+    start: ClockTime | None = None
+    duration: Duration | None = None
+    checklist: list[Annotated[ChecklistItem, BeforeValidator(_checklist_item)]] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Settings(Strict):
+    sample_interval: Duration = 1.0
+    timeout: Duration = 10.0  # per backend call
+    max_log_lines: int = Field(default=5000, ge=100)
+
+
+class Plan(Strict):
+    version: Literal[1]
+    name: str = Field(min_length=1)
+    description: str = ""
+    window: Window | None = None
+    backends: Backends = Field(default_factory=Backends)
+    metrics: dict[str, MetricDef] = Field(default_factory=dict)
+    guards: list[Guard] = Field(default_factory=list)
+    phases: list[Phase] = Field(min_length=1)
+    settings: Settings = Field(default_factory=Settings)
+
+    def metric_source(self, metric: str) -> str:
+        src = self.metrics[metric].source
+        if src:
+            return src
+        return self.backends.metrics[0].name or self.backends.metrics[0].type
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+
+
+def backend_name(entry: BackendEntry) -> str:
+    return entry.name or entry.type
+
+
+# ---------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class PlanIssue:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}:{self.col}: {where}{self.message}"
+
+
+class PlanError(Exception):
+    def __init__(self, issues: list[PlanIssue]) -> None:
+        self.issues = sorted(issues, key=lambda i: (i.line, i.col, i.path))
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+# ---------------------------------------------------------------- YAML with positions
+
+_YAML11_BOOL = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+
+
+class _Doc:
+    """Plain data built from the YAML node tree, with the position of every key and value."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.values: dict[Path_, tuple[int, int]] = {}
+        self.keys: dict[Path_, tuple[int, int]] = {}
+        self.issues: list[PlanIssue] = []
+        self._open: set[int] = set()
+        self._count = 0
+
+    def issue(self, pos: tuple[int, int], path: Path_, message: str) -> None:
+        self.issues.append(PlanIssue(self.file, pos[0] + 1, pos[1] + 1, dotted(path), message))
+
+    MAX_NODES = 100_000  # aliases can expand a small file exponentially
+
+    def build(self, node: Node, path: Path_ = ()) -> Any:
+        pos = (node.start_mark.line, node.start_mark.column)
+        self.values[path] = pos
+        self._count += 1
+        if id(node) in self._open or self._count > self.MAX_NODES:
+            why = "an alias refers to itself" if id(node) in self._open else "aliases expand too far"
+            self.issue(pos, path, f"cannot read this YAML: {why}")
+            return None
+        if isinstance(node, MappingNode | SequenceNode):
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        assert isinstance(node, ScalarNode)
+        return self._scalar(node, path, pos)
+
+    def _collection(self, node: MappingNode | SequenceNode, path: Path_) -> Any:
+        if isinstance(node, MappingNode):
+            out: dict[Any, Any] = {}
+            for knode, vnode in node.value:
+                if not isinstance(knode, ScalarNode):
+                    self.issue((knode.start_mark.line, knode.start_mark.column), path, "keys must be plain text")
+                    continue
+                key = knode.value
+                kpos = (knode.start_mark.line, knode.start_mark.column)
+                if key == "<<":
+                    self.issue(kpos, path, "merge keys (<<) are not supported; write the keys out")
+                    continue
+                if key in out:
+                    first = self.keys[(*path, key)]
+                    self.issue(kpos, (*path, key), f"duplicate key {key!r} (first defined at line {first[0] + 1})")
+                    continue
+                self.keys[(*path, key)] = kpos
+                out[key] = self.build(vnode, (*path, key))
+            return out
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+
+    def _scalar(self, node: ScalarNode, path: Path_, pos: tuple[int, int]) -> Any:
+        tag = str(getattr(node.tag, "value", node.tag))
+        text = node.value
+        if node.style is None and _YAML11_BOOL.match(text):
+            self.issue(
+                pos, path, f"{text!r} is a boolean in YAML 1.1 but text in YAML 1.2; quote it or write true/false"
+            )
+            return text
+        if tag.endswith(":null"):
+            return None
+        if tag.endswith(":bool"):
+            return text.lower() == "true"
+        if tag.endswith(":int"):
+            try:
+                return int(text.replace("_", ""), 0)
+            except ValueError:
+                if re.fullmatch(r"0[0-7]+", text):
+                    self.issue(pos, path, f"{text!r} looks octal; quote it if it is text")
+                    return text
+                return int(text.replace("_", ""))
+        if tag.endswith(":float"):
+            return float(text.replace("_", ""))
+        return text
+
+
+def dotted(path: Iterable[str | int]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def read_text(path: Path) -> tuple[str | None, list[PlanIssue]]:
+    """Read a plan or runbook as UTF-8, refusing binary files with a position."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        return None, [PlanIssue(name, 1, 1, "", f"cannot read: {e.strerror or e}")]
+    if b"\x00" in raw[:8192]:
+        return None, [PlanIssue(name, 1, 1, "", "this is a binary file, not a YAML plan")]
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff"), []
+    except UnicodeDecodeError as e:
+        before = raw[: e.start]
+        line = before.count(b"\n") + 1
+        col = e.start - (before.rfind(b"\n") + 1) + 1
+        return None, [PlanIssue(name, line, col, "", f"not valid UTF-8 (byte 0x{raw[e.start]:02x}); save the file as UTF-8")]
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, _Doc]:
+    doc = _Doc(file)
+    yaml = YAML(typ="rt")
+    try:
+        node = yaml.compose(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line, mark.column) if mark else (0, 0)
+        doc.issue((line, col), (), f"YAML syntax: {e.problem or e.context}")
+        return None, doc
+    except Exception as e:  # noqa: BLE001 - any parser failure is the user's input, not our crash
+        doc.issue((0, 0), (), f"YAML syntax: {e}")
+        return None, doc
+    if node is None:
+        return None, doc
+    return doc.build(node), doc
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _position(doc: _Doc, loc: Path_, on_key: bool) -> tuple[Path_, tuple[int, int]]:
+    """Best position for a pydantic loc: walk to the longest prefix the document has."""
+    path = tuple(loc)
+    if on_key and path in doc.keys:
+        return path, doc.keys[path]
+    while path:
+        if path in doc.values:
+            return path, doc.values[path]
+        path = path[:-1]
+    return (), doc.values.get((), (0, 0))
+
+
+def _data_path(loc: Iterable[str | int], data: Any) -> Path_:
+    """Drop pydantic's union tags and validator names from a loc, keeping real document keys."""
+    out: list[str | int] = []
+    cur = data
+    for part in loc:
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_list or (isinstance(cur, dict) and part in cur):
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, dict) and part == "for_" and "for" in cur:
+            out.append("for")
+            cur = cur["for"]
+        elif isinstance(part, str) and (part in STEP_KINDS or "[" in part or part.startswith("function")):
+            continue
+        else:
+            out.append(part)
+            cur = None
+    return tuple(out)
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key {err['loc'][-1]!r}"
+    if kind == "missing":
+        return f"missing required key {err['loc'][-1]!r}"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _validation_issues(exc: ValidationError, data: Any, doc: _Doc, prefix: Path_ = ()) -> None:
+    for err in exc.errors():
+        loc = (*prefix, *_data_path(err["loc"], _get(data, prefix)))
+        on_key = err["type"] == "extra_forbidden"
+        if err["type"] == "missing":
+            loc = loc[:-1]
+        path, pos = _position(doc, loc, on_key)
+        shown = loc if err["type"] != "missing" else (*loc, err["loc"][-1])
+        doc.issue(pos, shown if shown else path, _message(err))
+
+
+def _get(data: Any, path: Path_) -> Any:
+    for p in path:
+        data = data[p]
+    return data
+
+
+def _check_backends(plan: Plan, data: dict[str, Any], doc: _Doc) -> dict[str, list[BackendConfig]]:
+    """Second stage: each backend entry against its own registered Config model."""
+    out: dict[str, list[BackendConfig]] = {}
+    sections: list[tuple[str, Path_, BackendEntry]] = [("traffic", ("backends", "traffic"), plan.backends.traffic)]
+    if plan.backends.probes is not None:
+        sections.append(("probes", ("backends", "probes"), plan.backends.probes))
+    for kind in ("metrics", "logs", "notify"):
+        for i, entry in enumerate(getattr(plan.backends, kind)):
+            sections.append((kind, ("backends", kind, i), entry))
+    for kind, path, entry in sections:
+        try:
+            model = registry.config_model(kind, entry.type)
+        except registry.UnknownBackend as e:
+            at = (*path, "type")
+            doc.issue(doc.values.get(at, _position(doc, at, False)[1]), at, str(e))
+            continue
+        raw = _get(data, path) if _has(data, path) else {"type": entry.type}
+        try:
+            out.setdefault(kind, []).append(model.model_validate(raw))
+        except ValidationError as e:
+            _validation_issues(e, data, doc, path)
+    return out
+
+
+def _has(data: Any, path: Path_) -> bool:
+    try:
+        _get(data, path)
+        return True
+    except (KeyError, IndexError, TypeError):
+        return False
+
+
+def _cross_checks(plan: Plan, doc: _Doc) -> None:
+    def at(path: Path_, message: str) -> None:
+        p, pos = _position(doc, path, False)
+        doc.issue(pos, path, message)
+
+    source_names = [backend_name(m) for m in plan.backends.metrics]
+    for dup in {n for n in source_names if source_names.count(n) > 1}:
+        at(("backends", "metrics"), f"two metrics sources are named {dup!r}; give each a distinct 'name'")
+    for name, metric in plan.metrics.items():
+        if not source_names:
+            at(("metrics", name), "no metrics source: add one under backends.metrics")
+        elif metric.source and metric.source not in source_names:
+            at(("metrics", name, "source"), f"unknown source {metric.source!r}; sources: {', '.join(source_names)}")
+        elif not metric.source and len(source_names) > 1:
+            at(("metrics", name), f"say which source: one of {', '.join(source_names)}")
+    phase_names = [p.name for p in plan.phases]
+    for i, phase in enumerate(plan.phases):
+        if phase_names.index(phase.name) != i:
+            at(("phases", i, "name"), f"phase name {phase.name!r} is used twice")
+    for i, guard in enumerate(plan.guards):
+        if guard.metric not in plan.metrics:
+            known = ", ".join(plan.metrics) or "none defined"
+            at(("guards", i, "metric"), f"guard on undefined metric {guard.metric!r}; metrics: {known}")
+        for j, name in enumerate(guard.phases or []):
+            if name not in phase_names:
+                at(("guards", i, "phases", j), f"no phase named {name!r}")
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    plan: Plan
+    path: str
+    backends: dict[str, list[BackendConfig]]
+    positions: dict[Path_, tuple[int, int]]  # document path -> 0-based (line, col)
+
+    def issue(self, path: Path_, message: str) -> PlanIssue:
+        """A problem found after loading (e.g. by a backend), placed at the plan's own line:col."""
+        p = tuple(path)
+        while p and p not in self.positions:
+            p = p[:-1]
+        line, col = self.positions.get(p, (0, 0))
+        return PlanIssue(self.path, line + 1, col + 1, dotted(path), message)
+
+
+def load_plan_text(text: str, file: str) -> LoadedPlan:
+    data, doc = parse_yaml(text, file)
+    if data is None and not doc.issues:
+        doc.issue((0, 0), (), "empty plan: expected 'version: 1', a 'name' and 'phases'")
+    if doc.issues and data is None:
+        raise PlanError(doc.issues)
+    if not isinstance(data, dict):
+        doc.issue(doc.values.get((), (0, 0)), (), "a plan is a map of keys (version, name, phases, ...)")
+        raise PlanError(doc.issues)
+    plan: Plan | None = None
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as e:
+        _validation_issues(e, data, doc)
+    if plan is None:
+        raise PlanError(doc.issues)
+    configs = _check_backends(plan, data, doc)
+    _cross_checks(plan, doc)
+    if doc.issues:
+        raise PlanError(doc.issues)
+    return LoadedPlan(plan, file, configs, dict(doc.values))
+
+
+def load_plan(path: str | Path) -> LoadedPlan:
+    p = Path(path)
+    text, issues = read_text(p)
+    if text is None:
+        raise PlanError(issues)
+    return load_plan_text(text, str(path))

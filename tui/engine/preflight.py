@@ -1,0 +1,57 @@
+"""`shipdeck check` without --offline: ask every backend whether it is ready."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from backends.base import BackendContext, Problem
+from tui.engine.driver import bounded, build_backends
+from tui.engine.plan import LoadedPlan, PlanIssue, backend_name
+
+PREFLIGHT_TIMEOUT = 10.0
+
+
+async def _ask(backend: Any, timeout: float) -> list[Problem]:
+    try:
+        return list(await bounded(backend.preflight(), timeout))
+    except TimeoutError:
+        return [Problem(f"no answer within {timeout:g}s")]
+    except Exception as e:  # noqa: BLE001 - a broken backend is a finding, not a crash
+        return [Problem(f"{type(e).__name__}: {e}")]
+
+
+async def preflight(loaded: LoadedPlan) -> list[PlanIssue]:
+    plan = loaded.plan
+    ctx = BackendContext(plan_dir=str(Path(loaded.path).resolve().parent))
+    try:
+        backends = build_backends(loaded, ctx)
+    except Exception as e:  # noqa: BLE001
+        return [loaded.issue(("backends",), f"cannot set up backends: {type(e).__name__}: {e}")]
+    checks: list[tuple[tuple[str | int, ...], Any]] = [(("backends", "traffic"), backends.traffic)]
+    for i, entry in enumerate(plan.backends.metrics):
+        checks.append((("backends", "metrics", i), backends.metrics[backend_name(entry)]))
+    checks += [(("backends", "logs", i), b) for i, b in enumerate(backends.logs)]
+    checks += [(("backends", "notify", i), b) for i, b in enumerate(backends.notify)]
+    if backends.probes is not None:
+        checks.append((("backends", "probes"), backends.probes))
+    answers = await asyncio.gather(*(_ask(b, PREFLIGHT_TIMEOUT) for _, b in checks))
+    issues: list[PlanIssue] = []
+    for (path, _), problems in zip(checks, answers, strict=True):
+        for p in problems:
+            if p.severity == "error":
+                issues.append(loaded.issue((*path, *p.field.split(".")) if p.field else path, p.message))
+    # Backends that can parse their own queries (Prometheus) check them here.
+    for name, metric in plan.metrics.items():
+        backend = backends.metrics.get(plan.metric_source(name))
+        validate = getattr(backend, "validate", None)
+        if validate is None:
+            continue
+        try:
+            error = await bounded(validate(metric.query or name), PREFLIGHT_TIMEOUT)
+        except Exception as e:  # noqa: BLE001
+            error = f"could not validate the query: {type(e).__name__}: {e}"
+        if error:
+            issues.append(loaded.issue(("metrics", name, "query"), error))
+    return issues

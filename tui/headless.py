@@ -1,0 +1,153 @@
+"""Headless runs: the engine with an autopilot and one printed line per event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from backends.base import Clock
+from tui.engine import journal as journal_mod
+from tui.engine.autopilot import Autopilot
+from tui.engine.driver import Driver, exit_code
+from tui.engine.plan import LoadedPlan
+from widgets.sanitize import sanitize_line
+
+
+class EventPrinter:
+    """Turns engine events into one human line each; quiet about what did not change."""
+
+    def __init__(self, clock: Clock, out: Callable[[str], None]) -> None:
+        self.clock = clock
+        self.out = out
+        self.prev: dict[str, Any] | None = None
+        self.samples = 0
+
+    def line(self, text: str) -> None:
+        stamp = datetime.fromtimestamp(self.clock.now()).strftime("%H:%M:%S")
+        self.out(f"{stamp}  {sanitize_line(text)}")
+
+    def __call__(self, ev: dict[str, Any]) -> None:
+        kind = ev["type"]
+        if kind == "state":
+            self._state(ev["state"], ev.get("cause") or {})
+        elif kind == "effect":
+            eff = ev["effect"]
+            what = _effect_text(eff)
+            if ev["phase"] == "start":
+                self.line(f"→ {what}")
+            else:
+                result = "ok" if ev["ok"] else f"FAILED: {ev['error']}"
+                detail = ev.get("data", {}).get("detail", "")
+                self.line(f"← {what}: {result}" + (f" ({detail})" if detail and ev["ok"] else ""))
+        elif kind == "notice":
+            self.line(f"! {ev['text']}")
+        elif kind == "samples":
+            self.samples += 1
+            hot = [g for g in ev["guards"] if g["state"] in ("breaching", "tripped")]
+            if hot or self.samples % 12 == 1:
+                self.line("metrics " + _samples_text(ev["values"], ev["guards"]))
+        elif kind == "logs":
+            for ln in ev["lines"]:
+                if ln["level"] in ("error", "warning") and ln["source"] in ("run", "shipdeck", "notify"):
+                    self.line(f"[{ln['source']}] {ln['text']}")
+        elif kind == "backend" and ev["status"] in ("failed", "down"):
+            self.line(f"backend {ev['name']} {ev['status']}: {ev['detail']}")
+
+    def _state(self, s: dict[str, Any], cause: dict[str, Any]) -> None:
+        prev = self.prev
+        self.prev = s
+        if cause.get("type") == "command":
+            self.line(f"{cause.get('operator')}: {cause.get('name')} {_args(cause.get('args'))}".rstrip())
+        elif cause.get("type") == "guard":
+            self.line(f"GUARD {cause.get('summary')}")
+        if prev is None or prev["status"] != s["status"]:
+            self.line(f"run {s['status']}" + (f" — {s['reason']}" if s["reason"] else ""))
+        for i, ph in enumerate(s["phases"]):
+            old = prev["phases"][i] if prev else None
+            if (old is None or old["status"] != ph["status"]) and ph["status"] != "pending":
+                self.line(f"phase “{ph['name']}” {ph['status']}")
+            for j, st in enumerate(ph["steps"]):
+                ost = old["steps"][j] if old else None
+                if (ost is None or ost["status"] != st["status"]) and st["status"] != "pending":
+                    self.line(f"  step {st['label']}: {st['status']}" + (f" ({st['detail']})" if st["detail"] else ""))
+        if prev and prev["waiting"] != s["waiting"] and s["waiting"]:
+            self.line(f"waiting: {s['waiting']}")
+
+
+def _args(args: Any) -> str:
+    return " ".join(f"{k}={v}" for k, v in (args or {}).items())
+
+
+def _effect_text(eff: dict[str, Any]) -> str:
+    kind = eff["kind"]
+    if kind == "shift":
+        return f"shift green to {eff['percent']}%"
+    if kind == "run":
+        return f"run `{eff['command']}`"
+    if kind == "probe":
+        return f"probe {eff['url']}"
+    return kind
+
+
+def _samples_text(values: dict[str, Any], guards: list[dict[str, Any]]) -> str:
+    parts = []
+    for name, v in values.items():
+        parts.append(f"{name}={v['value']:.4g}" if v.get("value") is not None else f"{name}=no-data")
+    for g in guards:
+        if g["state"] in ("breaching", "tripped"):
+            parts.append(f"[{g['metric']} {g['state']} {g['breach_for']:.0f}s/{g['window']:.0f}s]")
+    return " ".join(parts)
+
+
+async def run_headless(
+    loaded: LoadedPlan,
+    journal_path: Path,
+    clock: Clock,
+    yes: bool,
+    shared: dict[str, Any] | None = None,
+    resume: bool = False,
+    out: Callable[[str], None] = click.echo,
+) -> int:
+    records = journal_mod.load(journal_path).records if resume else None
+    driver = Driver(loaded, journal_path, clock=clock, shared=shared, resume=records)
+    printer = EventPrinter(clock, out)
+    driver.subscribe(printer)
+    out(f"journal: {journal_path}")
+    pilot = Autopilot(driver, approve=yes)
+
+    def stop_on_hold(ev: dict[str, Any]) -> None:
+        # Nobody is there to answer a pause or a failed step: stop, leaving traffic as it is.
+        if ev["type"] != "state":
+            return
+        s = driver.state
+        step = s.current_step
+        needs_human = s.status == "paused" or (step is not None and step.status == "failed") or (
+            not yes and s.status == "running" and s.waiting.startswith(("gate", "checklist", "run by hand"))
+        )
+        if needs_human and not s.terminal:
+            why = s.reason if s.status == "paused" else s.waiting
+            out(f"headless run cannot continue ({why}); stopping with traffic at green {s.traffic}%")
+            driver.submit("abort", operator="shipdeck", reason=f"headless: {why}")
+
+    driver.subscribe(stop_on_hold)
+    pilot_task = asyncio.create_task(pilot.run())
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, lambda: driver.submit("abort", reason="interrupted (Ctrl-C)"))
+        loop.add_signal_handler(signal.SIGTERM, lambda: driver.submit("abort", reason="terminated"))
+    try:
+        state = await driver.run()
+    finally:
+        pilot.stop()
+        pilot_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pilot_task
+    out(f"run {state.status} with green at {state.traffic}% — journal: {journal_path}")
+    return exit_code(state)
