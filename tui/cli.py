@@ -76,6 +76,7 @@ def _execute(
     demo: bool = False,
     manual: bool = False,
     resume: bool = False,
+    high_contrast: bool = False,
 ) -> int:
     journal_path = journal or default_journal(loaded)
     shared: dict[str, Any] = {SCENARIO_OVERRIDE: scenario} if scenario else {}
@@ -85,9 +86,10 @@ def _execute(
         return asyncio.run(run_headless(loaded, journal_path, clock, yes=yes, shared=shared, resume=resume))
     from tui.app import make_app
 
-    app = make_app(loaded, journal_path, clock=clock, shared=shared, demo=demo, manual=manual, resume=resume)
-    app.run()
-    return app.return_code or 0
+    app = make_app(loaded, journal_path, clock=clock, shared=shared, demo=demo, manual=manual, resume=resume,
+                   theme_name="shipdeck-contrast" if high_contrast else None)
+    result = app.run()
+    return result if isinstance(result, int) else EXIT_ERROR
 
 
 @main.command()
@@ -96,11 +98,12 @@ def _execute(
 @click.option("--yes", is_flag=True, help="Headless: approve gates, tick checklists, confirm manual steps.")
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file (JSONL).")
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --journal after a crash.")
-def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool) -> None:
+@click.option("--high-contrast", is_flag=True, help="High-contrast theme for projectors.")
+def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool, high_contrast: bool) -> None:
     """Run PLAN in the command center (or --headless)."""
     _check_resume(resume, journal)
     loaded = _load_plan_or_runbook(plan)
-    sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume))
+    sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
 
 
 def _load_plan_or_runbook(path: str) -> LoadedPlan:
@@ -126,18 +129,53 @@ def _load_plan_or_runbook(path: str) -> LoadedPlan:
               help="How much faster than real time the simulated night runs.")
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file (JSONL).")
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --journal.")
+@click.option("--high-contrast", is_flag=True, help="High-contrast theme for projectors.")
 def demo(scenario: str | None, headless: bool, yes: bool, manual: bool, speed: float, journal: Path | None,
-         resume: bool) -> None:
+         resume: bool, high_contrast: bool) -> None:
     """Play a whole canary night on the built-in simulator."""
     _check_resume(resume, journal)
     loaded = _load_or_exit(str(DEMO_PLAN))
     sys.exit(_execute(loaded, journal, headless, yes, ScaledClock(speed), scenario=scenario,
-                      demo=True, manual=manual, resume=resume))
+                      demo=True, manual=manual, resume=resume, high_contrast=high_contrast))
 
 
 def _check_resume(resume: bool, journal: Path | None) -> None:
     if resume and (journal is None or not journal.exists()):
         raise click.UsageError("--resume needs --journal pointing at an existing journal")
+
+
+@main.command()
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout.")
+def report(journal: Path, output: Path | None) -> None:
+    """A post-deploy report (Markdown) from a run's JOURNAL."""
+    from tui.engine import journal as journal_mod
+    from tui.engine.report import build_report
+
+    try:
+        result = journal_mod.load(journal)
+        text = build_report(result.records, result.warnings)
+    except journal_mod.JournalError as e:
+        click.echo(f"shipdeck: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"report written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--once", is_flag=True, help="Print what is there and stop, instead of following.")
+def watch(journal: Path, once: bool) -> None:
+    """Follow a running (or finished) run read-only from its JOURNAL."""
+    from tui.watch import follow
+
+    try:
+        follow(journal, click.echo, once=once)
+    except KeyboardInterrupt:
+        pass
 
 
 @main.command()

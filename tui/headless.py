@@ -87,13 +87,13 @@ def _args(args: Any) -> str:
 
 def _effect_text(eff: dict[str, Any]) -> str:
     kind = eff["kind"]
-    if kind == "shift":
+    if kind == "shift" and "percent" in eff:
         return f"shift green to {eff['percent']}%"
-    if kind == "run":
+    if kind == "run" and "command" in eff:
         return f"run `{eff['command']}`"
-    if kind == "probe":
+    if kind == "probe" and "url" in eff:
         return f"probe {eff['url']}"
-    return kind
+    return str(kind)
 
 
 def _samples_text(values: dict[str, Any], guards: list[dict[str, Any]]) -> str:
