@@ -118,6 +118,7 @@ class Driver:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._loops: list[asyncio.Task[Any]] = []
         self._stopping = False
+        self._stop_requested = False
         self._traffic_lock = asyncio.Lock()  # one traffic change at a time, in order
         self.last_samples: dict[str, Any] = {}
 
@@ -132,8 +133,12 @@ class Driver:
             {"type": "command", "name": name, "operator": operator or self.operator, "args": args}
         )
 
-    async def run(self) -> RunState:
-        """Drive the plan until the run ends (completed, rolled back or aborted)."""
+    async def run(self, linger: bool = False) -> RunState:
+        """Drive the plan until the run ends (completed, rolled back or aborted).
+
+        `linger`: keep sampling and taking commands after the end (the screen stays live,
+        a rollback is still possible) until `stop()`.
+        """
         if not self._resume:
             self._write("run-start", {
                 "plan": self.plan.model_dump(mode="json", by_alias=True),
@@ -150,16 +155,25 @@ class Driver:
         for src in self.backends.logs:
             self._loops.append(asyncio.create_task(self._log_loop(src), name="logs"))
         try:
-            while not (self.state.terminal and self._inbox.empty() and not self._has_live_effects()):
+            while True:
+                quiet = self.state.terminal and self._inbox.empty() and not self._has_live_effects()
+                if quiet and (not linger or self._stop_requested):
+                    break
                 event = await self._inbox.get()
+                if event.get("type") == "stop":
+                    continue
                 self._process(event)
         finally:
             await self._shutdown()
         return self.state
 
-    async def stop(self) -> None:
-        self._inbox.put_nowait({"type": "command", "name": "abort", "operator": self.operator,
-                                "args": {"reason": "stopped"}})
+    async def stop(self, reason: str = "stopped") -> None:
+        """End the run here (aborting it if still live) and return from run()."""
+        self._stop_requested = True
+        if not self.state.terminal:
+            self._inbox.put_nowait({"type": "command", "name": "abort", "operator": self.operator,
+                                    "args": {"reason": reason}})
+        self._inbox.put_nowait({"type": "stop"})
 
     def describe(self, name: str, **args: Any) -> list[str]:
         """What each backend will do for a forward action: the confirm preview."""

@@ -69,13 +69,12 @@ class GuardSet:
         """Feed one tick of samples; return the guards that fired on this tick."""
         fired: list[GuardStatus] = []
         for guard, st in zip(self.guards, self.status, strict=True):
+            st.value = _value(samples.get(guard.metric), guard.series)
             if not active or (guard.phases is not None and phase not in guard.phases):
                 st.state, st.breach_since, st.breach_for = "inactive", None, 0.0
                 st.breach_values.clear()
                 continue
-            reading = samples.get(guard.metric)
-            value = _value(reading, guard.series)
-            st.value = value
+            value = st.value
             if value is None:
                 if guard.no_data == "ignore":
                     self._clear(st)

@@ -1,0 +1,167 @@
+"""Pilot tests: each key drives the engine; assert on commands, backend calls and the journal."""
+
+from tests.tui.conftest import FrozenClock, pilot_plan, screen_text, until
+from tui.engine import journal
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.prompt import WeightPrompt
+
+
+def commands(app):
+    recs = journal.load(app.driver.journal_path).records
+    return [(r["data"]["name"], r["operator"]) for r in recs if r["kind"] == "event" and r["data"]["type"] == "command"]
+
+
+def status_text(app) -> str:
+    return "\n".join(screen_text(app).splitlines()[:2])
+
+
+async def test_keys_drive_a_whole_canary(app_factory):
+    app = app_factory()
+    traffic = app.driver.backends.traffic
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Prep" in app.screen.title_text
+        await pilot.press("enter")
+        await until(pilot, lambda: app.state["waiting"].startswith("gate"), what="gate")
+        assert commands(app) == [("advance", "tester")]
+        await pilot.press("a")
+        await until(pilot, lambda: app.state["waiting"].startswith("checklist"))
+        await pilot.press("t")
+        await pilot.press("down", "t")
+        await until(pilot, lambda: app.state["phases"][0]["status"] == "done")
+        ticked = [c["ticked_by"] for c in app.state["phases"][0]["checklist"]]
+        assert ticked == ["tester", "tester"]
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["traffic"] == 10, what="shift 10")
+        assert ("shift", 10) in traffic.calls
+        # shift to the plan's next weight, with a preview of what the backend will do
+        await pilot.press("s")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert any("green 50%" in line for line in app.screen.lines)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.state["traffic"] == 50, what="shift 50")
+        # a typed weight
+        await pilot.press("w")
+        assert isinstance(app.screen, WeightPrompt)
+        await pilot.press("1", "5", "0", "enter")
+        await pilot.pause()
+        assert "0 to 100" in screen_text(app)
+        await pilot.press("backspace", "backspace", "enter")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.state["traffic"] == 1, what="shift 1")
+        await pilot.press("p")
+        await until(pilot, lambda: app.state["status"] == "paused")
+        await pilot.press("p")
+        await until(pilot, lambda: app.state["status"] == "running")
+        await pilot.press("R")
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.dangerous
+        await pilot.press("enter")
+        await until(pilot, lambda: app.state["status"] == "rolled-back", what="rollback")
+        assert app.state["traffic"] == 0 and traffic.calls[-1] == ("rollback", 0)
+    names = [n for n, _ in commands(app)]
+    assert names == ["advance", "approve", "tick", "tick", "advance", "shift", "shift", "pause", "resume", "rollback"]
+    recs = journal.load(app.driver.journal_path).records
+    intents = [r["data"]["kind"] for r in recs if r["kind"] == "intent"]
+    assert intents == ["shift", "shift", "shift", "rollback"]
+    outcomes = [r["data"]["data"].get("green") for r in recs if r["kind"] == "outcome"]
+    assert outcomes == [10, 50, 1, 0]
+
+
+async def test_rollback_from_the_first_phase_and_cancel_keeps_state(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("R")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert app.state["status"] == "pending" and not commands(app)
+        await pilot.press("R", "enter")
+        await until(pilot, lambda: app.state["status"] == "rolled-back")
+        assert app.state["traffic"] == 0
+
+
+async def test_unavailable_actions_are_greyed_with_a_reason(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(160, 50)) as pilot:
+        assert app.check_action("approve", ()) is None
+        assert app.why_not("approve") == "nothing is waiting for approval"
+        assert app.check_action("rollback", ()) is True
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "nothing is waiting for approval" in text and "ROLLBACK" in text
+        await pilot.press("escape")
+        await pilot.press("a")  # greyed: no command reaches the engine
+        await pilot.pause(0.2)
+        assert commands(app) == []
+
+
+async def test_a_hung_backend_shows_and_keys_keep_working(app_factory):
+    loaded = pilot_plan(**{"delay: 0": "delay: 0, hang: true"})
+    app = app_factory(loaded)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["waiting"].startswith("gate"))
+        await pilot.press("w", "3", "0", "enter", "enter")
+        await until(pilot, lambda: "⏳" in status_text(app) and "traffic" in status_text(app), what="busy")
+        await pilot.press("question_mark")  # the screen answers while the backend hangs
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await until(pilot, lambda: "✗" in status_text(app), timeout=10, what="failed")
+        assert "timed out" in status_text(app)
+    recs = journal.load(app.driver.journal_path).records
+    outcome = [r for r in recs if r["kind"] == "outcome"][0]
+    assert not outcome["data"]["ok"] and "timed out" in outcome["data"]["error"]
+
+
+async def test_quit_during_a_live_run_asks_first(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["status"] == "running")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        assert app.is_running
+        await pilot.press("q", "enter")
+        await until(pilot, lambda: not app.is_running, what="exit")
+    assert app.return_value == 1
+
+
+async def test_keys_are_remappable(app_factory):
+    app = app_factory(keymap={"rollback": "ctrl+r"})
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.dangerous
+
+
+async def test_demo_autopilot_rolls_back_bad_canary_without_a_key(app_factory):
+    from backends.base import ScaledClock
+    from tests.conftest import ROOT
+    from tui.engine.plan import load_plan
+
+    app = app_factory(load_plan(ROOT / "examples" / "demo.yaml"), clock=ScaledClock(60), demo=True,
+                      autopilot_delay=0.05)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.state["status"] == "rolled-back", timeout=90, what="guard rollback")
+        assert not app.helm_taken
+    recs = journal.load(app.driver.journal_path).records
+    ops = {r["operator"] for r in recs if r["kind"] == "event" and r["data"]["type"] == "command"}
+    assert ops == {"autopilot"}
+    guard = [r for r in recs if r["kind"] == "event" and r["data"]["type"] == "guard"]
+    assert guard and guard[0]["data"]["metric"] == "error_rate"
+
+
+async def test_first_key_takes_the_helm(app_factory):
+    from tests.conftest import ROOT
+    from tui.engine.plan import load_plan
+
+    app = app_factory(load_plan(ROOT / "examples" / "demo.yaml"), clock=FrozenClock(), demo=True,
+                      autopilot_delay=0.05)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.state["status"] == "running")
+        await pilot.press("x")
+        assert not app.autopilot.active and app.helm_taken
+        assert "AUTOPILOT" not in status_text(app)

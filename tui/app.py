@@ -1,0 +1,447 @@
+"""ShipdeckApp: wires the engine to the screen. Sends commands, renders events; no business logic."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import events
+from textual.app import App
+from textual.theme import Theme
+
+from backends.base import Clock, RealClock
+from tui import viewmodel as vm
+from tui.engine import journal as journal_mod
+from tui.engine.autopilot import Autopilot
+from tui.engine.driver import Backends, Driver, exit_code
+from tui.engine.machine import RunState
+from tui.engine.plan import LoadedPlan, format_duration
+from tui.keymap import BY_ID, KeymapError, bindings, load_keymap
+from tui.screens.command_center import CommandCenter
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.prompt import WeightPrompt
+from widgets.chart import MetricChart
+from widgets.guards import GuardPanel
+from widgets.logpane import LogPane, LogRecord
+from widgets.sanitize import sanitize_line
+from widgets.splitbar import TrafficSplitBar
+from widgets.timeline import PhaseTimeline
+
+RENDER_INTERVAL = 0.2  # seconds between screen refreshes: events are batched in between
+AUTOPILOT_DELAY = 1.2
+
+HIGH_CONTRAST = Theme(
+    name="shipdeck-contrast",
+    primary="#FFFF00",
+    secondary="#00FFFF",
+    accent="#FF00FF",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#000000",
+    panel="#1A1A1A",
+    success="#00FF00",
+    warning="#FFFF00",
+    error="#FF3030",
+    dark=True,
+)
+
+
+class ShipdeckApp(App[int]):
+    CSS_PATH = "shipdeck.tcss"
+    TITLE = "shipdeck"
+    BINDINGS = bindings()  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        loaded: LoadedPlan,
+        journal_path: str | Path,
+        clock: Clock | None = None,
+        shared: dict[str, Any] | None = None,
+        demo: bool = False,
+        manual: bool = False,
+        resume: bool = False,
+        backends: Backends | None = None,
+        operator: str | None = None,
+        keymap: dict[str, str] | None = None,
+        theme_name: str | None = None,
+        autopilot_delay: float = AUTOPILOT_DELAY,
+    ) -> None:
+        super().__init__()
+        self.loaded = loaded
+        self.plan = loaded.plan
+        self.clock = clock or RealClock()
+        records = journal_mod.load(journal_path).records if resume else None
+        self.driver = Driver(loaded, journal_path, clock=self.clock, backends=backends, operator=operator,
+                             shared=shared, resume=records)
+        self.driver.subscribe(self._on_engine_event)
+        self.demo = demo
+        self.autopilot: Autopilot | None = None
+        if demo and not manual:
+            self.autopilot = Autopilot(self.driver, delay=autopilot_delay, on_action=self._announce)
+        self._keymap = keymap or {}
+        self._theme_name = theme_name
+        self.state: dict[str, Any] = self.driver.state.to_dict()
+        self.series = vm.SeriesStore()
+        self.guards: list[dict[str, Any]] = vm.initial_guards(self.plan)
+        self.health: dict[str, dict[str, Any]] = {}
+        self.selected_item = 0
+        self._pending_logs: list[LogRecord] = []
+        self._dirty = {"state", "samples", "status"}
+        self.ended = False
+        self.exit_status = 1
+        self.last_announcement = ""
+        self.helm_taken = False
+        self.center = CommandCenter(list(self.plan.metrics), self.plan.settings.max_log_lines)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def on_mount(self) -> None:
+        self.register_theme(HIGH_CONTRAST)
+        if self._theme_name:
+            self.theme = self._theme_name
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self.push_screen(self.center)
+        self.run_worker(self._drive(), name="engine", group="engine", exit_on_error=False)
+        if self.autopilot is not None:
+            self.run_worker(self.autopilot.run(), name="autopilot", group="engine", exit_on_error=False)
+            self._announce("is flying this demo")
+        self.set_interval(RENDER_INTERVAL, self._render_tick)
+
+    async def _drive(self) -> None:
+        final: RunState = await self.driver.run(linger=True)
+        self.exit_status = exit_code(final)
+        self.ended = True
+
+    def _on_engine_event(self, ev: dict[str, Any]) -> None:
+        """Called by the engine for every event: store it, render on the next tick."""
+        kind = ev["type"]
+        if kind == "state":
+            self.state = ev["state"]
+            self._dirty.add("state")
+            self.refresh_bindings()
+            if self.state["status"] in ("completed", "rolled-back", "aborted") and self.autopilot is not None:
+                self.autopilot.stop()
+        elif kind == "samples":
+            self.series.add(ev["ts"], ev["values"])
+            self.guards = ev["guards"]
+            self._dirty.add("samples")
+        elif kind == "logs":
+            self._pending_logs.extend(LogRecord(x["ts"], x["source"], x["level"], x["text"]) for x in ev["lines"])
+        elif kind == "notice":
+            self.notify(sanitize_line(ev["text"]), severity="error" if ev["level"] == "error" else "warning",
+                        markup=False)
+        elif kind == "backend":
+            self.health[ev["name"]] = ev
+            self._dirty.add("status")
+        elif kind == "journal":
+            self._log_line("shipdeck", "info", f"journal: {ev['path']}")
+        elif kind == "end":
+            self._log_line("shipdeck", "info", f"run {ev['status']} with green at {ev['traffic']}% — journal: {ev['journal']}")
+
+    def _render_tick(self) -> None:
+        if not self.center.is_mounted:
+            return
+        now = self.clock.now()
+        with self.batch_update():
+            if self._pending_logs:
+                self.center.query_one(LogPane).push(self._pending_logs)
+                self._pending_logs = []
+            if "state" in self._dirty:
+                self._render_state(now)
+            if "samples" in self._dirty:
+                self.center.query_one(GuardPanel).update_guards(vm.guard_views(self.plan, self.guards))
+            self._render_charts(now)
+            self._render_status(now)
+        self._dirty.clear()
+
+    # ------------------------------------------------------------ rendering
+
+    def _render_state(self, now: float) -> None:
+        s = self.state
+        ph = s["phases"][s["phase"]] if s["phase"] >= 0 else None
+        if ph is not None and ph["checklist"]:
+            self.selected_item = min(self.selected_item, len(ph["checklist"]) - 1)
+        sel = self.selected_item if ph is not None and ph["checklist"] else None
+        self.center.query_one(PhaseTimeline).update_timeline(vm.timeline(self.plan, s, now, sel))
+        busy = self.health.get("traffic", {}).get("status") == "busy"
+        self.center.query_one(TrafficSplitBar).update_split(vm.split(s, busy))
+
+    def _render_charts(self, now: float) -> None:
+        stale_after = max(3 * self.plan.settings.sample_interval, 3.0 * _speed(self.clock))
+        for name in self.plan.metrics:
+            chart = self.center.query_one(f"#chart-{name}", MetricChart)
+            if chart.display:
+                chart.update_chart(vm.chart(self.plan, name, self.series, now, stale_after))
+
+    def _render_status(self, now: float) -> None:
+        s = self.state
+        status = Text()
+        status.append(" shipdeck ", style="bold reverse")
+        status.append(f" {self.plan.name} ", style="bold")
+        status.append(f"│ {vm.hhmmss(now)} ")
+        window = self.plan.window
+        if window is not None and ":" in window.end and len(window.end) <= 5:
+            status.append(f"│ window ends {window.end} ")
+        run_style = {"running": "bold green", "paused": "bold yellow", "rolling-back": "bold red",
+                     "rolled-back": "bold red", "completed": "bold green", "aborted": "bold red"}.get(s["status"], "")
+        status.append("│ ")
+        status.append(s["status"].upper(), style=run_style)
+        if s["phase"] >= 0:
+            ph = s["phases"][s["phase"]]
+            step = ph["steps"][ph["step"]]["label"] if ph["step"] < len(ph["steps"]) else "checklist"
+            status.append(f" │ {ph['name']} › {sanitize_line(step)}")
+        bake = s.get("bake") or {}
+        if "ends_at" in bake:
+            status.append(f" ({format_duration(max(0.0, bake['ends_at'] - now))} left)")
+        for name, h in sorted(self.health.items()):
+            icon = {"ok": "✓", "busy": "⏳", "failed": "✗", "down": "✗"}.get(h["status"], "?")
+            style = {"failed": "bold red", "down": "bold red", "busy": "yellow"}.get(h["status"], "dim")
+            extra = ""
+            if h["status"] == "busy":
+                extra = f" {h['detail']} {format_duration(now - h['since'])}"
+            elif h["status"] in ("failed", "down"):
+                extra = f" {h['detail'][:60]}"
+            status.append(f" │ {name} {icon}{extra}", style=style)
+        waiting = Text()
+        if self.autopilot is not None and self.autopilot.active:
+            waiting.append(" AUTOPILOT ", style="bold reverse magenta")
+            waiting.append(f" {sanitize_line(self.last_announcement)} · any key takes the helm  ")
+        if s["reason"] and s["status"] in ("paused", "rolling-back", "rolled-back", "aborted"):
+            waiting.append(f"⚠ {sanitize_line(s['reason'])}  ", style="bold red")
+        if s["waiting"]:
+            waiting.append(f"⏳ {sanitize_line(s['waiting'])}", style="bold yellow")
+            hint = self._hint()
+            if hint:
+                waiting.append(f" — {hint}", style="dim")
+        if s["status"] in ("completed", "rolled-back", "aborted"):
+            waiting.append(f"  run over: {s['status']} (journal: {self.driver.journal_path}) — q quits",
+                           style="bold")
+        self.center.set_status(status, waiting)
+
+    def _hint(self) -> str:
+        s = self.state
+        step = self._current_step()
+        if step is not None and step["status"] == "waiting-gate":
+            return f"{self._keys('approve')} approves"
+        if s["waiting"].startswith("checklist"):
+            return f"{self._keys('tick')} ticks the selected item"
+        if s["waiting"].startswith("advance"):
+            return f"{self._keys('advance')} advances"
+        return ""
+
+    def _keys(self, action_id: str) -> str:
+        return self._keymap.get(action_id, BY_ID[action_id].keys).split(",")[0]
+
+    def _log_line(self, source: str, level: str, text: str) -> None:
+        self._pending_logs.append(LogRecord(self.clock.now(), source, level, text))
+
+    def _announce(self, text: str) -> None:
+        self._log_line("autopilot", "info", text)
+        self.last_announcement = text
+        self._dirty.add("status")
+
+    # ------------------------------------------------------------ state queries
+
+    def _phase(self) -> dict[str, Any] | None:
+        s = self.state
+        return s["phases"][s["phase"]] if 0 <= s["phase"] < len(s["phases"]) else None
+
+    def _current_step(self) -> dict[str, Any] | None:
+        ph = self._phase()
+        return ph["steps"][ph["step"]] if ph is not None and ph["step"] < len(ph["steps"]) else None
+
+    def why_not(self, action_id: str) -> str | None:
+        """Why an action is unavailable now (None: available). Greys it out in the footer."""
+        s = self.state
+        over = s["status"] in ("completed", "rolled-back", "aborted")
+        ph, step = self._phase(), self._current_step()
+        if action_id == "advance":
+            if over:
+                return f"the run is {s['status']}"
+            if s["status"] == "paused":
+                return "paused: resume first"
+            if s["status"] == "rolling-back":
+                return "a rollback is in progress"
+            if ph is not None and ph["status"] != "done" and not (step and step["status"] == "failed"):
+                return f"phase {ph['name']!r} is not finished"
+            if s["phase"] + 1 >= len(s["phases"]) and not (step and step["status"] == "failed"):
+                return "no phase left"
+        elif action_id == "approve":
+            if step is None or step["status"] != "waiting-gate":
+                return "nothing is waiting for approval"
+        elif action_id in ("tick", "select_up", "select_down"):
+            if ph is None or not ph["checklist"]:
+                return "the current phase has no checklist"
+            if over:
+                return f"the run is {s['status']}"
+        elif action_id in ("shift_next", "shift_to"):
+            if s["status"] not in ("running", "paused"):
+                return f"the run is {s['status']}"
+            if action_id == "shift_next" and vm.next_weight(self.plan, s["traffic"]) is None:
+                return "no higher weight in the plan"
+        elif action_id == "pause" and s["status"] not in ("running", "paused"):
+            return f"the run is {s['status']}"
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        action_id = _ACTION_IDS.get(action)
+        if action_id is None:
+            return True
+        if action_id != "rollback" and self.screen is not self.center and action_id not in ("quit", "help"):
+            return False  # a modal is open: its own keys go first
+        return None if self.why_not(action_id) else True
+
+    # ------------------------------------------------------------ actions
+
+    def _take_helm(self) -> None:
+        if self.autopilot is not None and self.autopilot.active:
+            self.autopilot.stop()
+            self.helm_taken = True
+            self._log_line("autopilot", "info", "hands over: you have the helm")
+            self.notify("You have the helm. ? shows every key.", title="autopilot off", timeout=4)
+
+    def on_key(self, event: events.Key) -> None:
+        self._take_helm()
+
+    def _submit(self, name: str, **args: Any) -> None:
+        self._take_helm()
+        self.driver.submit(name, **args)
+
+    def action_advance(self) -> None:
+        self._take_helm()
+        s = self.state
+        step = self._current_step()
+        if step is not None and step["status"] == "failed":
+            lines = [f"retry: {step['label']}"]
+            title = "Retry the failed step?"
+        else:
+            nxt = self.plan.phases[s["phase"] + 1]
+            idx = s["phase"] + 1
+            lines = [f"phase {nxt.name!r} (owner {nxt.owner or '—'})"]
+            for st in self.state["phases"][idx]["steps"]:
+                lines.append(st["label"])
+                if st["kind"] == "shift":
+                    lines += [f"   {x}" for x in self.driver.describe("shift", percent=st["spec"]["percent"])]
+                elif st["kind"] == "run" and not st["spec"]["manual"]:
+                    lines.append(f"   executes: {st['spec']['command']}")
+            title = f"Start phase {nxt.name!r}?"
+        self.push_screen(ConfirmScreen(title, lines), lambda ok: self._submit("advance") if ok else None)
+
+    def action_tick(self) -> None:
+        self._submit("tick", item=self.selected_item)
+
+    def action_select(self, delta: int) -> None:
+        ph = self._phase()
+        if ph is not None and ph["checklist"]:
+            self.selected_item = (self.selected_item + delta) % len(ph["checklist"])
+            self._dirty.add("state")
+
+    def action_approve(self) -> None:
+        self._submit("approve")
+
+    def _confirm_shift(self, percent: int) -> None:
+        lines = self.driver.describe("shift", percent=percent)
+        title = f"Shift green to {percent}% (live: {self.state['traffic']}%)?"
+        self.push_screen(ConfirmScreen(title, lines), lambda ok: self._submit("shift", percent=percent) if ok else None)
+
+    def action_shift_next(self) -> None:
+        self._take_helm()
+        weight = vm.next_weight(self.plan, self.state["traffic"])
+        if weight is not None:
+            self._confirm_shift(weight)
+
+    def action_shift_to(self) -> None:
+        self._take_helm()
+
+        def chosen(value: int | None) -> None:
+            if value is not None:
+                self._confirm_shift(value)
+
+        self.push_screen(WeightPrompt(self.state["traffic"]), chosen)
+
+    def action_pause(self) -> None:
+        self._submit("resume" if self.state["status"] == "paused" else "pause")
+
+    def action_rollback(self) -> None:
+        self._take_helm()
+        if isinstance(self.screen, ConfirmScreen) and self.screen.dangerous:
+            return  # the rollback confirm is already open
+        lines = [*self.driver.describe("rollback"), "cancels any shift in flight", "no guard, lock or pause blocks this"]
+        self.push_screen(
+            ConfirmScreen(f"ROLL BACK: all traffic to blue (live green: {self.state['traffic']}%)?", lines,
+                          dangerous=True),
+            lambda ok: self._submit("rollback") if ok else None,
+        )
+
+    def action_filter_logs(self) -> None:
+        self.center.query_one(LogPane).action_filter()
+
+    def action_cycle_chart(self) -> None:
+        name = self.center.cycle_chart()
+        self._dirty.add("samples")
+        if name:
+            self.notify(f"chart: {name}", timeout=1.5)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self._keys_text, self.why_not))
+
+    def _keys_text(self, action_id: str) -> str:
+        return self._keymap.get(action_id, BY_ID[action_id].keys).replace("question_mark", "?").replace("slash", "/")
+
+    def action_quit_app(self) -> None:
+        live = self.state["status"] not in ("pending", "completed", "rolled-back", "aborted")
+        if not live:
+            self.run_worker(self._shutdown_and_exit(), group="quit")
+            return
+        lines = [f"the run is {self.state['status']}; quitting stops the engine here",
+                 f"the journal keeps everything: {self.driver.journal_path}",
+                 "continue later with: shipdeck run PLAN --journal <that file> --resume"]
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.run_worker(self._shutdown_and_exit(), group="quit")
+
+        self.push_screen(ConfirmScreen("Quit during a live run?", lines, dangerous=True), confirmed)
+
+    async def _shutdown_and_exit(self) -> None:
+        await self.driver.stop(reason=f"operator quit the command center ({self.driver.operator})")
+        deadline = time.monotonic() + 5
+        while not self.ended and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self.exit(self.exit_status if self.ended else exit_code(self.driver.state))
+
+
+_ACTION_IDS = {a.action.split("(")[0]: a.id for a in BY_ID.values()}
+
+
+def _speed(clock: Clock) -> float:
+    return float(getattr(clock, "speed", 1.0))
+
+
+def make_app(
+    loaded: LoadedPlan,
+    journal_path: str | Path,
+    clock: Clock | None = None,
+    shared: dict[str, Any] | None = None,
+    demo: bool = False,
+    manual: bool = False,
+    resume: bool = False,
+    backends: Backends | None = None,
+    operator: str | None = None,
+    theme_name: str | None = None,
+    keymap: dict[str, str] | None = None,
+    autopilot_delay: float = AUTOPILOT_DELAY,
+) -> ShipdeckApp:
+    """The one factory the CLI and the tests use."""
+    if keymap is None:
+        try:
+            keymap = load_keymap()
+        except KeymapError as e:
+            raise SystemExit(f"shipdeck: {e}") from e
+    return ShipdeckApp(loaded, journal_path, clock=clock, shared=shared, demo=demo, manual=manual, resume=resume,
+                       backends=backends, operator=operator, keymap=keymap, theme_name=theme_name,
+                       autopilot_delay=autopilot_delay)

@@ -1,0 +1,65 @@
+"""The one screen: status, traffic split, timeline, charts, guards, logs."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Grid, Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from widgets.chart import MetricChart
+from widgets.guards import GuardPanel
+from widgets.logpane import LogPane
+from widgets.splitbar import TrafficSplitBar
+from widgets.timeline import PhaseTimeline
+
+COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
+
+
+class CommandCenter(Screen[None]):
+    def __init__(self, metrics: list[str], max_log_lines: int) -> None:
+        super().__init__()
+        self.metrics = metrics
+        self.max_log_lines = max_log_lines
+        self.chart_index = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        yield Static(id="waiting")
+        yield TrafficSplitBar(id="split")
+        with Horizontal(id="middle"):
+            yield PhaseTimeline(id="timeline")
+            with Grid(id="charts"):
+                for name in self.metrics:
+                    yield MetricChart(id=f"chart-{name}", classes="chart")
+        yield GuardPanel(id="guards")
+        yield LogPane(max_lines=self.max_log_lines, id="logs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_size()
+
+    def on_resize(self) -> None:
+        self._apply_size()
+
+    def _apply_size(self) -> None:
+        compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
+        self.set_class(compact, "compact")
+        self.query_one(PhaseTimeline).compact = compact
+        self._show_charts()
+
+    def _show_charts(self) -> None:
+        compact = self.has_class("compact")
+        for i, name in enumerate(self.metrics):
+            chart = self.query_one(f"#chart-{name}", MetricChart)
+            chart.display = not compact or i == self.chart_index % max(1, len(self.metrics))
+
+    def cycle_chart(self) -> str:
+        self.chart_index = (self.chart_index + 1) % max(1, len(self.metrics))
+        self._show_charts()
+        return self.metrics[self.chart_index] if self.metrics else ""
+
+    def set_status(self, status: Text, waiting: Text) -> None:
+        self.query_one("#status", Static).update(status)
+        self.query_one("#waiting", Static).update(waiting)

@@ -1,0 +1,38 @@
+"""Confirm a forward action or a rollback: what each backend will do, then Enter or Esc."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("enter,y", "confirm", "Confirm", id="confirm.yes"),
+        Binding("escape,n", "cancel", "Cancel", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, lines: list[str], dangerous: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = lines
+        self.dangerous = dangerous
+
+    def compose(self) -> ComposeResult:
+        body = Text()
+        body.append(self.title_text + "\n\n", style="bold")
+        for line in self.lines:
+            body.append("  • " + line + "\n")  # data from backends: appended as plain text, never markup
+        body.append("\nEnter confirms · Esc cancels", style="dim")
+        with Vertical(id="confirm-box", classes="danger" if self.dangerous else ""):
+            yield Static(body, id="confirm-body")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

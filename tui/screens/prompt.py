@@ -1,0 +1,33 @@
+"""Ask for a traffic weight (0..100)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+
+class WeightPrompt(ModalScreen[int | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+
+    def __init__(self, current: int | None) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt-box"):
+            yield Static(f"Shift green to what percentage? (live: {self.current if self.current is not None else '?'}%)")
+            yield Input(placeholder="0..100", type="integer", id="weight")
+            yield Static("", id="prompt-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text.isdigit() or not 0 <= int(text) <= 100:
+            self.query_one("#prompt-error", Static).update("Enter a whole number from 0 to 100.")
+            return
+        self.dismiss(int(text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,177 @@
+"""Engine data -> widget data. Pure functions: the screen renders what these return."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tui.engine.plan import Plan, format_duration
+from widgets.chart import ChartData
+from widgets.guards import GuardView
+from widgets.splitbar import SplitData
+from widgets.timeline import ChecklistView, PhaseView, StepView, TimelineData
+
+CHART_WINDOW_S = 900.0  # how much history a chart shows, in plan time
+
+
+def hhmm(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%H:%M") if ts else ""
+
+
+def hhmmss(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%H:%M:%S") if ts else ""
+
+
+def planned_starts(plan: Plan, run_start: float) -> list[str]:
+    """A phase's planned start: its own `start`, else the previous one's plus its duration."""
+    out: list[str] = []
+    t = run_start
+    for phase in plan.phases:
+        if phase.start:
+            out.append(phase.start)
+            h, m = (int(x) for x in phase.start.split(":"))
+            base = datetime.fromtimestamp(t).replace(hour=h, minute=m, second=0)
+            t = base.timestamp()
+        else:
+            out.append(hhmm(t))
+        t += phase.duration or 0
+    return out
+
+
+def timeline(plan: Plan, state: dict[str, Any], now: float, selected: int | None) -> TimelineData:
+    starts = planned_starts(plan, state.get("started_at") or now)
+    phases = []
+    for i, (spec, ph) in enumerate(zip(plan.phases, state["phases"], strict=True)):
+        started, ended = ph["started_at"], ph["ended_at"]
+        actual_dur = format_duration((ended or now) - started) if started else ""
+        steps = [StepView(st["label"], st["status"], st["detail"]) for st in ph["steps"]]
+        checklist = [
+            ChecklistView(c["text"], c["ticked_by"], hhmm(c["ticked_at"])) for c in ph["checklist"]
+        ]
+        current_step = ph["step"] if i == state["phase"] and ph["step"] < len(steps) else None
+        phases.append(
+            PhaseView(
+                name=ph["name"],
+                owner=ph["owner"],
+                status=ph["status"],
+                planned_start=starts[i],
+                planned_duration=format_duration(spec.duration) if spec.duration else "",
+                actual_start=hhmm(started),
+                actual_duration=actual_dur,
+                steps=steps,
+                current_step=current_step,
+                checklist=checklist,
+            )
+        )
+    current = state["phase"] if state["phase"] >= 0 else None
+    return TimelineData(phases=phases, current=current, selected_item=selected)
+
+
+def split(state: dict[str, Any], busy: bool) -> SplitData:
+    green, target = state["traffic"], state["traffic_target"]
+    if state["status"] == "rolling-back" or busy:
+        status = "shifting"
+    elif green is None:
+        status = "unknown"
+    else:
+        status = "live"
+    detail = "read back from the traffic backend" if green is not None else "not read yet"
+    return SplitData(green=green, target=target, status=status, detail=detail)
+
+
+@dataclass
+class SeriesStore:
+    """Recent samples per metric, trimmed to the chart window (a deque per metric)."""
+
+    window: float = CHART_WINDOW_S
+    points: dict[str, deque[tuple[float, dict[str, float]]]] = field(default_factory=dict)
+    first_ts: float = 0.0
+    last: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_ts: float = 0.0
+
+    def add(self, ts: float, values: dict[str, dict[str, Any]]) -> None:
+        self.first_ts = self.first_ts or ts
+        self.last_ts = ts
+        for name, v in values.items():
+            self.last[name] = v
+            q = self.points.setdefault(name, deque())
+            if v.get("value") is not None:
+                series = dict(v.get("series") or {})
+                series["all"] = v["value"]
+                q.append((ts, series))
+            while q and q[0][0] < ts - self.window:
+                q.popleft()
+
+
+def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: float) -> ChartData:
+    metric = plan.metrics[name]
+    series: dict[str, list[tuple[float, float]]] = {}
+    for ts, per in store.points.get(name, ()):
+        for colour, value in per.items():
+            series.setdefault(colour, []).append((ts, value))
+    if "blue" in series or "green" in series:
+        series.pop("all", None)
+    guard = next((g for g in plan.guards if g.metric == name), None)
+    last = store.last.get(name, {})
+    if last.get("down"):
+        status, detail = "down", str(last.get("nodata", "source down"))
+    elif store.last_ts and now - store.last_ts > stale_after:
+        status, detail = "stale", f"no sample for {format_duration(now - store.last_ts)}"
+    elif not store.last_ts:
+        status, detail = "stale", "waiting for the first sample"
+    elif last.get("value") is None and last:
+        status, detail = "stale", str(last.get("nodata", "no data"))
+    else:
+        status, detail = "live", ""
+    label = ""
+    if guard is not None:
+        label = f"{'>' if guard.op == 'above' else '<'} {guard.threshold:g} → {guard.action}"
+    return ChartData(
+        title=metric.label or name,
+        unit=metric.unit,
+        series=series,
+        threshold=guard.threshold if guard else None,
+        threshold_label=label,
+        status=status,
+        status_detail=detail,
+        now=now,
+        # Grow the x axis with the run (1 to 10 minutes) so early samples are not squeezed right.
+        window_s=min(600.0, max(60.0, now - (store.first_ts or now))),
+    )
+
+
+def guard_views(plan: Plan, guards: list[dict[str, Any]]) -> list[GuardView]:
+    out = []
+    for g in guards:
+        unit = plan.metrics[g["metric"]].unit if g["metric"] in plan.metrics else ""
+        out.append(
+            GuardView(
+                metric=g["metric"],
+                op=g["op"],
+                threshold=g["threshold"],
+                unit=unit,
+                value=g["value"],
+                breach_for_s=g["breach_for"],
+                window_s=g["window"],
+                state=g["state"],
+                action=g["action"],
+            )
+        )
+    return out
+
+
+def initial_guards(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {"metric": g.metric, "op": g.op, "threshold": g.threshold, "value": None, "breach_for": 0.0,
+         "window": g.for_, "state": "inactive", "action": g.action}
+        for g in plan.guards
+    ]
+
+
+def next_weight(plan: Plan, current: int | None) -> int | None:
+    """The plan's next shift weight above the live one (what `shift next` moves to)."""
+    weights = sorted({s.shift for p in plan.phases for s in p.steps if hasattr(s, "shift")})
+    cur = current or 0
+    return next((w for w in weights if w > cur), None)

@@ -1,0 +1,184 @@
+"""The log pane: many sources interleaved, coloured by level and source, filtered with `/`.
+
+Lines are queued and written in one batch per tick; memory is bounded (max_lines kept, a
+bounded queue that drops its oldest lines under a burst and says how many). Following stops
+when the user scrolls up and resumes with End.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.highlighter import Highlighter
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input, Log
+
+from widgets.sanitize import sanitize_line
+
+FLUSH_INTERVAL = 0.1
+SOURCE_WIDTH = 14
+LEVELS = {"debug": "DEBUG", "info": "INFO ", "warning": "WARN ", "error": "ERROR"}
+LEVEL_STYLES = {"DEBUG": "dim", "INFO ": "", "WARN ": "bold yellow", "ERROR": "bold red"}
+SOURCE_PALETTE = ("cyan", "magenta", "bright_blue", "bright_green", "yellow", "bright_magenta", "bright_cyan")
+PREFIX = 9 + SOURCE_WIDTH + 1  # "HH:MM:SS " + source + " "
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    ts: float
+    source: str
+    level: str
+    text: str
+
+
+def format_record(rec: LogRecord) -> str:
+    """One fixed-layout line; the highlighter colours it by position, so data is never markup."""
+    stamp = datetime.fromtimestamp(rec.ts).strftime("%H:%M:%S")
+    source = sanitize_line(rec.source)[:SOURCE_WIDTH].ljust(SOURCE_WIDTH)
+    level = LEVELS.get(rec.level, "INFO ")
+    return f"{stamp} {source} {level} {sanitize_line(rec.text)}"
+
+
+class LineHighlighter(Highlighter):
+    def highlight(self, text: Text) -> None:
+        plain = text.plain
+        if len(plain) < PREFIX + 5 or plain.startswith("…"):
+            text.stylize("dim italic")
+            return
+        text.stylize("dim", 0, 8)
+        source = plain[9 : 9 + SOURCE_WIDTH].strip()
+        colour = SOURCE_PALETTE[zlib.crc32(source.encode()) % len(SOURCE_PALETTE)]
+        text.stylize(colour, 9, 9 + SOURCE_WIDTH)
+        level = plain[PREFIX : PREFIX + 5]
+        style = LEVEL_STYLES.get(level, "")
+        if style:
+            text.stylize(style, PREFIX, PREFIX + 5)
+            if level == "ERROR":
+                text.stylize("red", PREFIX + 6)
+
+
+class _Lines(Log):
+    BINDINGS = [Binding("end", "follow", "Follow", show=False)]
+
+    def action_follow(self) -> None:
+        self.scroll_end(animate=False)
+        pane = self.parent
+        if isinstance(pane, LogPane):
+            pane.update_hint()
+
+
+class LogPane(Vertical):
+    DEFAULT_CSS = """
+    LogPane > Input { dock: top; height: 3; display: none; }
+    LogPane.filtering > Input { display: block; }
+    LogPane > _Lines { height: 1fr; }
+    """
+    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
+
+    def __init__(self, max_lines: int = 5000, queue_cap: int | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.max_lines = max_lines
+        self.queue_cap = queue_cap or max_lines
+        self.kept: deque[str] = deque(maxlen=max_lines)
+        self.queue: deque[str] = deque()
+        self.dropped = 0
+        self.writes = 0
+        self.filter_text = ""
+        self.border_title = "logs"
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter logs (Esc clears)", id="log-filter")
+        log = _Lines(max_lines=self.max_lines, highlight=True, id="log-lines")
+        log.highlighter = LineHighlighter()
+        yield log
+
+    def on_mount(self) -> None:
+        self.set_interval(FLUSH_INTERVAL, self.flush)
+
+    @property
+    def lines_widget(self) -> Log:
+        return self.query_one(_Lines)
+
+    @property
+    def following(self) -> bool:
+        return self.lines_widget.is_vertical_scroll_end
+
+    @property
+    def line_count(self) -> int:
+        return self.lines_widget.line_count
+
+    def push(self, records: Sequence[LogRecord]) -> None:
+        """Queue lines; nothing is drawn until the next flush."""
+        self.queue.extend(format_record(r) for r in records)
+        excess = len(self.queue) - self.queue_cap
+        if excess > 0:
+            # Back-pressure: under a burst the newest lines matter more than the oldest queued.
+            for _ in range(excess):
+                self.queue.popleft()
+            self.dropped += excess
+
+    def flush(self) -> None:
+        if not self.queue and not self._pending_drop_notice:
+            return
+        batch = list(self.queue)
+        self.queue.clear()
+        if self._pending_drop_notice:
+            batch.insert(0, f"… {self.dropped} lines dropped under load")
+            self._reported_drops = self.dropped
+        self.kept.extend(batch)
+        shown = [ln for ln in batch if self._matches(ln)]
+        if shown:
+            log = self.lines_widget
+            log.write_lines(shown)
+            # Textual 8's Log stops repainting once max_lines is reached: force it.
+            log.refresh()
+            self.writes += 1
+        self.update_hint()
+
+    _reported_drops = 0
+
+    @property
+    def _pending_drop_notice(self) -> bool:
+        return self.dropped > self._reported_drops
+
+    def _matches(self, line: str) -> bool:
+        return not self.filter_text or self.filter_text.lower() in line.lower()
+
+    def update_hint(self) -> None:
+        parts = []
+        if self.filter_text:
+            parts.append(f"filter: {sanitize_line(self.filter_text)}")
+        if not self.following:
+            parts.append("paused — End to follow")
+        self.border_subtitle = " · ".join(parts)
+
+    def action_filter(self) -> None:
+        self.add_class("filtering")
+        self.query_one(Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.lines_widget.focus()
+
+    def apply_filter(self, text: str) -> None:
+        self.filter_text = text
+        log = self.lines_widget
+        log.clear()
+        log.write_lines([ln for ln in self.kept if self._matches(ln)], scroll_end=True)
+        log.refresh()
+        self.update_hint()
+
+    def action_clear_filter(self) -> None:
+        self.query_one(Input).value = ""
+        self.remove_class("filtering")
+        self.apply_filter("")
+        self.lines_widget.focus()
