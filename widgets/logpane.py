@@ -94,7 +94,8 @@ class LogPane(Vertical):
         self.border_title = "logs"
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter logs (Esc clears)", id="log-filter")
+        # Disabled while hidden, so it never takes focus (and the keys) from the screen.
+        yield Input(placeholder="filter logs (Esc clears)", id="log-filter", disabled=True)
         log = _Lines(max_lines=self.max_lines, highlight=True, id="log-lines")
         log.highlighter = LineHighlighter()
         yield log
@@ -161,7 +162,9 @@ class LogPane(Vertical):
 
     def action_filter(self) -> None:
         self.add_class("filtering")
-        self.query_one(Input).focus()
+        box = self.query_one(Input)
+        box.disabled = False
+        box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.apply_filter(event.value)
@@ -178,7 +181,9 @@ class LogPane(Vertical):
         self.update_hint()
 
     def action_clear_filter(self) -> None:
-        self.query_one(Input).value = ""
+        box = self.query_one(Input)
+        box.value = ""
+        box.disabled = True
         self.remove_class("filtering")
         self.apply_filter("")
         self.lines_widget.focus()
