@@ -144,8 +144,8 @@ class ShipdeckApp(App[int]):
             self._log_line("shipdeck", "info", f"run {ev['status']} with green at {ev['traffic']}% — journal: {ev['journal']}")
 
     def _render_tick(self) -> None:
-        if not self.center.is_mounted:
-            return
+        if not self.center.is_mounted or not self.center.query(GuardPanel):
+            return  # the screen is still composing: render on the next tick
         now = self.clock.now()
         with self.batch_update():
             if self._pending_logs:

@@ -95,8 +95,8 @@ class MetricChart(Vertical):
         return text
 
     def update_chart(self, data: ChartData) -> None:
-        if data == self.data:
-            return  # unchanged: no redraw
+        if data == self.data or not self.query(PlotextPlot):
+            return  # unchanged (no redraw), or not composed yet
         self.data = data
         self.set_class(data.status == "stale", "stale")
         self.set_class(data.status == "down", "down")

@@ -125,9 +125,11 @@ class PhaseTimeline(VerticalScroll):
             self._draw()
 
     def _draw(self) -> None:
-        if self.data is None or not self.is_mounted:
-            return
+        body = self.query("#timeline-body").results(Static)
+        target = next(body, None)
+        if self.data is None or target is None:
+            return  # not composed yet: the next update draws
         text, current_line = render_timeline(self.data, self.compact, self.size.width)
-        self.query_one("#timeline-body", Static).update(text)
+        target.update(text)
         if self.max_scroll_y or current_line:
             self.scroll_to(y=max(0, current_line - 1), animate=False)
