@@ -92,7 +92,7 @@ class SeriesStore:
     last_ts: float = 0.0
 
     def add(self, ts: float, values: dict[str, dict[str, Any]]) -> None:
-        self.first_ts = self.first_ts or ts
+        self.first_ts = min(self.first_ts, ts) if self.first_ts else ts
         self.last_ts = ts
         for name, v in values.items():
             self.last[name] = v

@@ -83,7 +83,8 @@ class MetricChart(Vertical):
             for name in ("blue", "green", "all"):
                 pts = d.series.get(name)
                 if pts and pts[-1][0] >= newest:  # a colour that stopped reporting has no "current" value
-                    text.append(f"  {name if name != 'all' else ''}{' ' if name != 'all' else ''}", style=COLOURS[name])
+                    tag = {"blue": " B ", "green": " G ", "all": " "}[name]
+                    text.append(tag, style=COLOURS[name])
                     text.append(format_value(pts[-1][1], d.unit), style=f"bold {COLOURS[name]}")
         else:
             label = "STALE" if d.status == "stale" else "DOWN"
@@ -91,7 +92,7 @@ class MetricChart(Vertical):
             if d.status_detail:
                 text.append(f" {sanitize_line(d.status_detail)}", style="italic")
         if d.threshold is not None:
-            text.append(f"  ┄ {format_value(d.threshold, d.unit)}", style="red")
+            text.append(f" ┄{format_value(d.threshold, d.unit)}", style="red")
         return text
 
     def update_chart(self, data: ChartData) -> None:

@@ -30,6 +30,9 @@ class TrafficSplitBar(Static):
 
     def render(self) -> Text:
         d = self.data
+        state = {"live": "✓ read back", "stale": "⚠ STALE", "unknown": "? unknown", "shifting": "⏳ shifting…"}
+        if self.size.height < 2:
+            return self._one_line(state.get(d.status, d.status))
         width = max(10, self.size.width - 2)
         text = Text()
         if d.green is None:
@@ -48,7 +51,23 @@ class TrafficSplitBar(Static):
             info.append(f"live: blue {100 - d.green}% │ green {d.green}%")
         if d.target is not None and d.target != d.green:
             info.append(f"→ target green {d.target}%")
-        state = {"live": "✓ read back", "stale": "⚠ STALE", "unknown": "? unknown", "shifting": "⏳ shifting…"}
         info.append(state.get(d.status, d.status))
         text.append("  ".join(info), style="bold yellow" if d.status in ("stale", "shifting") else "")
+        return text
+
+    def _one_line(self, status: str) -> Text:
+        """Compact (80x24): labels, a short bar and the status on one row."""
+        d = self.data
+        text = Text()
+        if d.green is None:
+            return Text(f"traffic: unknown — {status}", style="dim")
+        text.append(f"blue {100 - d.green}% ", style="bold blue")
+        width = max(10, self.size.width - 40)
+        g = round(width * d.green / 100)
+        text.append("█" * (width - g), style="blue")
+        text.append("█" * g, style="green")
+        text.append(f" green {d.green}%", style="bold green")
+        if d.target is not None and d.target != d.green:
+            text.append(f" → {d.target}%", style="bold yellow")
+        text.append(f"  {status}", style="bold yellow" if d.status in ("stale", "shifting") else "dim")
         return text
