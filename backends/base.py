@@ -19,6 +19,10 @@ class BackendError(Exception):
     """A backend call failed in a way the operator should read."""
 
 
+class DriftError(BackendError):
+    """The live traffic split is not the one shipdeck last set: someone else changed it."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """A preflight finding. `field` is a dotted path inside the backend's config, if any."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import time
 from collections import deque
 from collections.abc import Callable
 
-from backends.base import CommandResult
+from pydantic import Field
+
+from backends.base import BackendConfig, BackendContext, BackendError, CommandResult, LogLine, Problem, TrafficSplit
 
 OUTPUT_TAIL_LINES = 200
 
@@ -78,3 +81,88 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+class CommandTraffic:
+    """Traffic shifted by the team's own script, the way most runbooks do it today.
+
+    Templates get {percent} (green), {blue_percent} and {target}; values are shell-quoted.
+    """
+
+    class Config(BackendConfig):
+        shift: str = Field(description="e.g. ./scripts/traffic-switch.sh --percentage={percent} --target={target}")
+        rollback: str = ""
+        current: str = ""
+        timeout: float = Field(default=60.0, gt=0)
+        cwd: str = ""
+
+    def __init__(self, config: Config, ctx: BackendContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.last: int | None = None
+
+    def render(self, template: str, green: int) -> str:
+        target = "green" if green > 0 else "blue"
+        values = {"percent": green, "blue_percent": 100 - green, "target": target}
+        try:
+            return template.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
+        except (KeyError, IndexError, ValueError) as e:
+            raise BackendError(f"bad command template {template!r}: {e}") from e
+
+    async def _run(self, command: str) -> str:
+        cwd = os.path.join(self.ctx.plan_dir, self.config.cwd) if self.config.cwd else self.ctx.plan_dir
+        res = await run_command(command, self.config.timeout, cwd=cwd, on_line=self._line)
+        if res.timed_out:
+            raise BackendError(f"{command!r} timed out after {self.config.timeout:g}s; process group killed")
+        if res.exit_code != 0:
+            tail = "\n".join(res.output.splitlines()[-5:])
+            raise BackendError(f"{command!r} exited {res.exit_code}: {tail}")
+        return res.output
+
+    def _line(self, stream: str, text: str) -> None:
+        if self.ctx.emit_log is not None:
+            self.ctx.emit_log(LogLine(time.time(), "traffic-cmd", "warning" if stream == "stderr" else "info", text))
+
+    def _commands(self, green: int) -> str:
+        if green == 0 and self.config.rollback:
+            return self.config.rollback
+        return self.config.shift
+
+    def describe_shift(self, green_percent: int) -> list[str]:
+        return [f"runs: {self.render(self._commands(green_percent), green_percent)}"]
+
+    async def shift(self, green_percent: int) -> TrafficSplit:
+        await self._run(self.render(self._commands(green_percent), green_percent))
+        self.last = green_percent
+        return await self.current()
+
+    async def rollback(self) -> TrafficSplit:
+        return await self.shift(0)
+
+    async def current(self) -> TrafficSplit:
+        if not self.config.current:
+            if self.last is None:
+                raise BackendError("no 'current' command configured: the live split cannot be read back")
+            return TrafficSplit(self.last, "as last set (no 'current' command to read it back)")
+        out = (await self._run(self.config.current)).strip()
+        digits = out.split()[-1].rstrip("%") if out else ""
+        if not digits.isdigit() or not 0 <= int(digits) <= 100:
+            raise BackendError(f"'current' command printed {out[-80:]!r}, expected a green percentage 0..100")
+        return TrafficSplit(int(digits), f"read back by: {self.config.current}")
+
+    async def preflight(self) -> list[Problem]:
+        problems = []
+        for name in ("shift", "rollback", "current"):
+            template = getattr(self.config, name)
+            if not template:
+                continue
+            try:
+                self.render(template, 10)
+            except BackendError as e:
+                problems.append(Problem(str(e), field=name))
+                continue
+            exe = shlex.split(template)[0] if template.strip() else ""
+            cwd = os.path.join(self.ctx.plan_dir, self.config.cwd)
+            if exe and "/" in exe and not os.path.exists(os.path.join(cwd, exe)):
+                problems.append(Problem(f"{exe} not found (relative to {cwd})", field=name))
+        return problems

@@ -22,6 +22,7 @@ from backends.base import (
     BackendConfig,
     BackendContext,
     Clock,
+    DriftError,
     LogLine,
     NoData,
     ProbeResult,
@@ -303,7 +304,7 @@ class Driver:
             async with self._traffic_lock:
                 split = await bounded(self.backends.traffic.current(), self.plan.settings.timeout)
         except Exception as e:  # noqa: BLE001 - reported on screen, never fatal
-            if "drift" in type(e).__name__.lower():
+            if isinstance(e, DriftError):
                 self._inbox.put_nowait({"type": "traffic", "drift": str(e)})
                 return
             reason = "timed out" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
