@@ -12,7 +12,15 @@ from collections.abc import Callable
 
 from pydantic import Field
 
-from backends.base import BackendConfig, BackendContext, BackendError, CommandResult, LogLine, Problem, TrafficSplit
+from backends.base import (
+    BackendConfig,
+    BackendContext,
+    BackendError,
+    CommandResult,
+    LogLine,
+    Problem,
+    TrafficSplit,
+)
 
 OUTPUT_TAIL_LINES = 200
 

@@ -13,7 +13,15 @@ from pathlib import Path
 
 from pydantic import Field
 
-from backends.base import BackendConfig, BackendContext, BackendError, DriftError, LogLine, Problem, TrafficSplit
+from backends.base import (
+    BackendConfig,
+    BackendContext,
+    BackendError,
+    DriftError,
+    LogLine,
+    Problem,
+    TrafficSplit,
+)
 
 
 class HAProxyTraffic:
