@@ -144,6 +144,29 @@ def _check_resume(resume: bool, journal: Path | None) -> None:
         raise click.UsageError("--resume needs --journal pointing at an existing journal")
 
 
+@main.command("import")
+@click.argument("runbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan here.")
+def import_(runbook: Path, output: Path | None) -> None:
+    """Turn a Markdown RUNBOOK into a plan (YAML); the summary goes to stderr."""
+    from tui.engine.runbook import import_runbook
+
+    try:
+        result = import_runbook(runbook)
+    except PlanError as e:
+        for issue in e.issues:
+            click.echo(str(issue), err=True)
+        sys.exit(EXIT_INVALID)
+    if output:
+        output.write_text(result.yaml_text, encoding="utf-8")
+        click.echo(f"plan written to {output}", err=True)
+    else:
+        click.echo(result.yaml_text, nl=False)
+    click.echo("import summary:", err=True)
+    for line in result.summary:
+        click.echo(f"  {line}", err=True)
+
+
 @main.command()
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout.")

@@ -1,0 +1,203 @@
+"""Markdown runbooks in, plans out: the two real runbooks and English fixtures for every rule."""
+
+import re
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT, RUNBOOKS, shipdeck_cmd
+from tui.engine.plan import load_plan_text
+from tui.engine.runbook import import_runbook, import_text, parse_criterion, repair_encoding
+
+FIXTURES = ROOT / "tests" / "fixtures" / "runbooks"
+needs_shared = pytest.mark.skipif(not RUNBOOKS.is_dir(), reason=f"shared runbooks not present at {RUNBOOKS}")
+
+
+def steps_of(phase):
+    out = []
+    for s in phase.steps:
+        kind = type(s).__name__.removesuffix("Step").lower()
+        out.append((kind, getattr(s, kind)))
+    return out
+
+
+@needs_shared
+def test_blue_green_guide():
+    r = import_runbook(RUNBOOKS / "blue-green-guide.pt.md")
+    plan = r.loaded.plan
+    assert "√" not in r.yaml_text and "üöÄ" not in r.yaml_text and "Validação" in r.yaml_text
+    assert plan.name == "DEPLOYMENT GUIDE v1.0.0 - AUDITORIA360"
+    names = [p.name for p in plan.phases]
+    assert names[:5] == ["Fase 1: Pre-Deploy", "Fase 2: Deploy Green Environment",
+                         "Fase 3: Validação Green Environment", "Fase 4: Traffic Switch", "Fase 5: Validação Final"]
+    pre = plan.phases[0]
+    assert (pre.start, pre.duration, pre.owner) == ("01:30", 1800, "DevOps + QA")
+    assert (plan.phases[3].owner, plan.phases[3].start) == ("Tech Lead", "02:30")
+    assert (plan.phases[4].owner, plan.phases[4].duration) == ("Full Team", 3600)
+    assert (plan.phases[2].start, plan.phases[2].duration) == ("02:15", 900)  # from its heading
+    traffic = [(k, v) for k, v in steps_of(plan.phases[3]) if k in ("shift", "bake")]
+    assert traffic == [("shift", 10), ("bake", 300), ("shift", 50), ("bake", 300), ("shift", 100)]
+    runs = [v for k, v in steps_of(plan.phases[0]) if k == "run"]
+    assert len(runs) == 9 and all(r.manual for r in runs)
+    assert runs[0].command == "./scripts/health-check.sh production"
+    assert runs[0].description == "Verificar status dos serviços"
+    final = plan.phases[5]
+    assert len(final.checklist) == 15 and final.checklist[0].text.endswith("Todos os testes passando")
+    guards = {(g.metric, g.op, g.threshold, g.for_) for g in plan.guards}
+    assert guards == {("error_rate", "above", 0.05, 60), ("latency_avg", "above", 500, 300),
+                      ("availability", "below", 99, 60)}
+    gates = [v for p in plan.phases for k, v in steps_of(p) if k == "gate"]
+    assert any("Problema de segurança identificado" in g for g in gates)
+    assert any("Falha crítica em funcionalidade essencial" in g for g in gates)
+    # the rollback procedure is kept, as notes, never as steps of a normal night
+    all_runs = [v.command for p in plan.phases for k, v in steps_of(p) if k == "run"]
+    assert not any("--target=blue" in c for c in all_runs)
+    assert any("--target=blue" in n for p in plan.phases for n in p.notes)
+
+
+@needs_shared
+def test_contingency_plan():
+    r = import_runbook(RUNBOOKS / "contingency-plan.pt.md")
+    plan = r.loaded.plan
+    assert plan.name == "Plano de Deploy e Contingência"
+    assert [p.name for p in plan.phases] == ["Preparação para Produção", "Processo de Deploy", "Validação Final"]
+    assert [len(p.checklist) for p in plan.phases] == [14, 0, 12]
+    assert plan.phases[0].checklist[7].text == "[Infraestrutura] Scaling dos recursos de cloud"
+    assert ("shift", 10) in steps_of(plan.phases[1])
+    guards = {(g.metric, g.op, g.threshold) for g in plan.guards}
+    assert guards == {("error_rate", "above", 0.01), ("latency_p95", "above", 1000), ("cpu", "above", 80),
+                      ("memory", "above", 85)}
+    gates = " ".join(v for p in plan.phases for k, v in steps_of(p) if k == "gate")
+    for text in ("Falhas de autenticação", "Problemas de segurança", "Inconsistência de dados"):
+        assert text in gates
+    notes = " ".join(n for p in plan.phases for n in p.notes)
+    assert "Slack #prod-alerts" in notes and "Identificação do problema" in notes  # nothing dropped
+
+
+@needs_shared
+@pytest.mark.parametrize(("name", "green", "code"), [
+    # The contingency plan names only its first step (10%); "gradual increase" has no numbers to invent.
+    ("contingency-plan.pt.md", 10, 1),
+    ("blue-green-guide.pt.md", 100, 0),
+])
+def test_imported_runbooks_check_and_run_headless(tmp_path, clean_env, name, green, code):
+    out = tmp_path / "plan.yaml"
+    res = subprocess.run(shipdeck_cmd("import", str(RUNBOOKS / name), "-o", str(out)), capture_output=True,
+                         text=True, env=clean_env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert "import summary:" in res.stderr
+    check = subprocess.run(shipdeck_cmd("check", str(out), "--offline"), capture_output=True, text=True,
+                           env=clean_env, cwd=ROOT)
+    assert check.returncode == 0, check.stderr
+    # The runbook's bakes are minutes of real time: shorten them so the night runs in seconds.
+    out.write_text(re.sub(r"bake: \w+", "bake: 1s", out.read_text()))
+    run = subprocess.run(shipdeck_cmd("run", str(out), "--headless", "--yes", "--journal", str(tmp_path / "j.jsonl")),
+                         capture_output=True, text=True, env=clean_env, cwd=tmp_path, timeout=240)
+    assert run.returncode == code, run.stdout[-3000:]
+    assert f"run completed with green at {green}%" in run.stdout
+
+
+@needs_shared
+def test_run_a_runbook_directly(tmp_path, clean_env):
+    run = subprocess.run(shipdeck_cmd("run", str(RUNBOOKS / "contingency-plan.pt.md"), "--headless", "--yes",
+                                      "--journal", str(tmp_path / "j.jsonl")),
+                         capture_output=True, text=True, env=clean_env, cwd=tmp_path, timeout=240)
+    # The contingency plan only moves to 10%: it completes, but not at 100%.
+    assert "run completed with green at 10%" in run.stdout, run.stdout[-2000:]
+    assert run.returncode == 1
+
+
+def test_english_fixture_covers_every_rule():
+    r = import_runbook(FIXTURES / "checkout-release.md")
+    plan = r.loaded.plan
+    assert plan.name == "Checkout v3.2 release"  # emoji cleaned
+    prep, canary, signoff = plan.phases
+    # schedule table with columns in another order, durations in two spellings
+    assert (prep.owner, prep.start, prep.duration) == ("SRE on call", "22:00", 1200)
+    assert (canary.owner, canary.duration) == ("Platform", 3600)
+    assert (signoff.owner, signoff.duration) == ("QA lead", 900)
+    # checklists, ticked state kept, nested heading as group
+    assert [(c.text, c.done) for c in prep.checklist] == [
+        ("[Checks] Database snapshot taken", False), ("[Checks] Change ticket approved", True),
+        ("[Checks] Status page updated", False)]
+    # shell blocks: one manual step per command, comments as descriptions, continuation lines joined
+    runs = [v for k, v in steps_of(prep) if k == "run"]
+    assert [(x.command, x.description, x.manual) for x in runs] == [
+        ("curl -fsS http://green.internal/health", "Confirm the new build is healthy", True),
+        ("./scripts/warm-cache.sh --env=prod --parallel=4", "Warm the caches before the canary", True)]
+    # prose and command traffic moves, waits from prose, from a comment
+    traffic = [(k, v) for k, v in steps_of(canary) if k in ("shift", "bake")]
+    assert traffic == [("shift", 10), ("bake", 300), ("shift", 50), ("shift", 100), ("bake", 600)]
+    assert ("gate", "Done: Confirm the support queue is quiet?") in steps_of(canary)
+    # criteria: units normalised, for: taken from the text, unmeasurable -> gate
+    guards = {(g.metric, g.op, g.threshold, g.for_) for g in plan.guards}
+    assert guards == {("error_rate", "above", 0.02, 300), ("latency_p95", "above", 1500, 60), ("cpu", "above", 90, 60),
+                      ("memory", "above", 80, 60), ("availability", "below", 99.5, 60)}
+    assert any("double charges" in v for k, v in steps_of(canary) if k == "gate")
+    # what fits nowhere is kept as notes, and the summary says so
+    assert "Some closing words that fit nowhere." in signoff.notes
+    assert any("this: is not a shell block" in n for n in signoff.notes)
+    assert any("--target=blue" in n for n in canary.notes)  # rollback procedure: notes, not steps
+    assert any(s.startswith("phase 'Phase 3: Sign-off'") and "notes" in s for s in r.summary)
+    assert "# Import summary:" in r.yaml_text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Taxa de erro > 1%", ("error_rate", "above", 0.01, None)),
+    ("Error rate > 5%", ("error_rate", "above", 0.05, None)),
+    ("Response time médio > 500ms por 5 minutos consecutivos", ("latency_avg", "above", 500, 300)),
+    ("Uso de CPU > 80%", ("cpu", "above", 80, None)),
+    ("Memória > 85%", ("memory", "above", 85, None)),
+    ("Availability < 99%", ("availability", "below", 99, None)),
+    ("Latência P95 > 2s", ("latency_p95", "above", 2000, None)),
+    ("**Error rate** above 3% for 2 minutes", ("error_rate", "above", 0.03, 120)),
+    ("Disponibilidade abaixo de 99,9% durante 10 min", ("availability", "below", 99.9, 600)),
+])
+def test_criteria(text, expected):
+    g = parse_criterion(text)
+    assert g is not None and (g.metric, g.op, g.value, g.window) == expected
+
+
+def test_unmeasurable_criteria_are_not_guards():
+    assert parse_criterion("Problema de segurança identificado") is None
+    assert parse_criterion("Customer complaints") is None
+
+
+def test_encoding_repair_without_a_table():
+    clean = "# 🚀 Validação do deploy\n\n- [ ] Verificação de dependências — “ok”\n"
+    for enc in ("mac_roman", "cp1252", "latin-1"):
+        try:
+            broken = clean.encode("utf-8").decode(enc)
+        except UnicodeDecodeError:
+            continue
+        fixed, how = repair_encoding(broken)
+        assert fixed == clean, enc
+        assert how is not None
+    assert repair_encoding(clean) == (clean, None)  # clean text comes through unchanged
+    plain = "Curly “quotes” and ﬁ ligature stay as written"
+    assert repair_encoding(plain) == (plain, None)
+
+
+def test_broken_fixture_imports_like_the_clean_one():
+    clean = (FIXTURES / "checkout-release.md").read_text(encoding="utf-8")
+    broken = clean.encode("utf-8").decode("mac_roman")
+    assert "üöÄ" in broken
+    a = import_text(clean, "clean.md").loaded.plan
+    b = import_text(broken, "broken.md").loaded.plan
+    assert a.model_dump() == b.model_dump()
+
+
+def test_runbook_without_structure_still_gives_a_runnable_plan():
+    r = import_text("Just a paragraph of text.\n\n- a bullet\n", "notes.md")
+    plan = r.loaded.plan
+    assert len(plan.phases) == 1 and "Just a paragraph of text." in plan.phases[0].notes
+    assert load_plan_text(r.yaml_text, "x.yaml").plan == plan
+
+
+def test_binary_runbook_is_refused(tmp_path):
+    from tui.engine.plan import PlanError
+
+    p = tmp_path / "x.md"
+    p.write_bytes(b"\x00\x01\x02")
+    with pytest.raises(PlanError, match="binary"):
+        import_runbook(p)
