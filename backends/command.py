@@ -8,7 +8,7 @@ import shlex
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from pydantic import Field
 
@@ -174,3 +174,56 @@ class CommandTraffic:
             if exe and "/" in exe and not os.path.exists(os.path.join(cwd, exe)):
                 problems.append(Problem(f"{exe} not found (relative to {cwd})", field=name))
         return problems
+
+
+class CommandLogs:
+    """Lines from a long-running command (e.g. `journalctl -fu app`), restarted with backoff."""
+
+    class Config(BackendConfig):
+        command: str
+        source: str = ""
+        cwd: str = ""
+
+    def __init__(self, config: Config, ctx: BackendContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.source = config.source or config.command.split()[0]
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def lines(self) -> AsyncIterator[Sequence[LogLine]]:
+        from backends.files import guess_level
+
+        backoff = 1.0
+        while True:
+            cwd = os.path.join(self.ctx.plan_dir, self.config.cwd) if self.config.cwd else self.ctx.plan_dir
+            self.proc = await asyncio.create_subprocess_shell(
+                self.config.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, cwd=cwd, start_new_session=True)
+            assert self.proc.stdout is not None
+            partial = b""
+            try:
+                while True:
+                    # Whatever is buffered comes as one batch, never one message per line.
+                    chunk = await self.proc.stdout.read(1 << 16)
+                    if not chunk:
+                        break
+                    *complete, partial = (partial + chunk).split(b"\n")
+                    now = time.time()
+                    texts = [c.decode("utf-8", "replace").rstrip("\r") for c in complete]
+                    if texts:
+                        yield [LogLine(now, self.source, guess_level(t), t) for t in texts]
+            finally:
+                await self.aclose()
+            code = self.proc.returncode
+            yield [LogLine(time.time(), self.source, "warning",
+                           f"log command exited ({code}); restarting in {backoff:g}s")]
+            await asyncio.sleep(backoff)
+            backoff = min(30.0, backoff * 2)
+
+    async def aclose(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            _kill_group(self.proc.pid)
+            await self.proc.wait()
+
+    async def preflight(self) -> list[Problem]:
+        return []

@@ -130,3 +130,46 @@ def haproxy_factory(tmp_path, colour_servers):
             p.wait(5)
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+@dataclass
+class Prom:
+    url: str
+    proc: subprocess.Popen
+
+
+def start_prometheus(tmp: Path, targets: list[str]) -> Prom:
+    binary = require_binary("prometheus")
+    port = free_port()
+    cfg = tmp / "prometheus.yml"
+    cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
+                   "  - job_name: app\n    static_configs:\n      - targets: [" + ", ".join(f"'{t}'" for t in targets)
+                   + "]\n")
+    proc = subprocess.Popen(
+        [binary, f"--config.file={cfg}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError("prometheus exited at start")
+        try:
+            import urllib.request
+            with urllib.request.urlopen(url + "/-/ready", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    wait_for(ready, timeout=30, what="prometheus ready")
+    return Prom(url, proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
