@@ -38,6 +38,7 @@ class TrafficSplit:
 
     green: int
     detail: str = ""  # what the backend really reports, e.g. "blue=90 green=10 (weights)"
+    commands: tuple[str, ...] = ()  # exactly what the backend sent to make this change (for the journal)
 
     @property
     def blue(self) -> int:

@@ -140,9 +140,11 @@ class CommandTraffic:
         return [f"runs: {self.render(self._commands(green_percent), green_percent)}"]
 
     async def shift(self, green_percent: int) -> TrafficSplit:
-        await self._run(self.render(self._commands(green_percent), green_percent))
+        command = self.render(self._commands(green_percent), green_percent)
+        await self._run(command)
         self.last = green_percent
-        return await self.current()
+        split = await self.current()
+        return TrafficSplit(split.green, split.detail, (command,))
 
     async def rollback(self) -> TrafficSplit:
         return await self.shift(0)

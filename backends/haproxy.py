@@ -8,6 +8,7 @@ shift. A weight changed by someone else is drift: the engine holds the run and s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 
@@ -135,14 +136,15 @@ class HAProxyTraffic:
     async def shift(self, green_percent: int) -> TrafficSplit:
         if self.expected is not None:
             await self.current()  # refuse to build on weights someone else changed
-        for cmd in self.plan_commands(green_percent):
+        sent = self.plan_commands(green_percent)
+        for cmd in sent:
             await self._set(cmd)
         self.expected = (100 - green_percent, green_percent)
         blue, green = await self._pair()
         if (blue, green) != self.expected:
             raise BackendError(f"haproxy read back {blue}/{green} after setting {self.expected[0]}/{self.expected[1]}")
         await self._save_state()
-        return self._split(blue, green)
+        return dataclasses.replace(self._split(blue, green), commands=tuple(sent))
 
     async def rollback(self) -> TrafficSplit:
         self.expected = None  # a rollback wins over any drift

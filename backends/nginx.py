@@ -76,7 +76,9 @@ class NginxTraffic:
                 self.include.write_text(previous, encoding="utf-8")
             raise
         self._log(f"upstream {self.config.upstream}: green {green_percent}% (tested, reloaded)")
-        return await self.current()
+        split = await self.current()
+        return TrafficSplit(split.green, split.detail,
+                            (f"write {self.include}", self._nginx("-t"), self._nginx("-s", "reload")))
 
     async def rollback(self) -> TrafficSplit:
         return await self.shift(0)

@@ -255,7 +255,7 @@ class Driver:
             async with self._traffic_lock:
                 call = traffic.shift(int(eff["percent"])) if kind == "shift" else traffic.rollback()
                 split = await bounded(call, timeout)
-            return {"green": split.green, "detail": split.detail}
+            return {"green": split.green, "detail": split.detail, "commands": list(split.commands)}
         if kind == "run":
             cwd = os.path.join(self.plan_dir, eff["cwd"]) if eff.get("cwd") else self.plan_dir
             res = await run_command(

@@ -1,0 +1,211 @@
+"""The lab: HAProxy + Prometheus + a blue and a green app + bounded load, all on loopback.
+
+    python examples/haproxy-lab/lab.py                    # the command center on the lab
+    python examples/haproxy-lab/lab.py --green-fail-rate 0.05 --headless
+
+Everything runs from a fresh folder with free ports and is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import loadgen  # noqa: E402 - the lab's own helper, next to this file
+
+ERROR_RATIO = (
+    '(sum by (colour) (rate(app_requests_total{{code=~"5.."}}[{w}])) / sum by (colour) (rate(app_requests_total[{w}])))'
+    ' or label_replace(sum(rate(app_requests_total{{code=~"5.."}}[{w}])) / sum(rate(app_requests_total[{w}])),'
+    ' "colour", "all", "", "")'
+)
+P95 = ('histogram_quantile(0.95, sum by (le, colour) (rate(app_request_duration_seconds_bucket[{w}]))) * 1000')
+RPS = "sum by (colour) (rate(app_requests_total[{w}]))"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else "")
+    if not path:
+        raise SystemExit(f"lab: {name} is not installed (Debian: apt-get install {name})")
+    return path
+
+
+@dataclass
+class Lab:
+    dir: Path
+    green_fail_rate: float = 0.0
+    guard_for: str = "1m"
+    bake: str = "2m"
+    rps: float = 40
+    rate_window: str = "15s"
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def plan(self) -> Path:
+        return self.dir / "plan.yaml"
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / "haproxy.sock"
+
+    def write(self) -> None:
+        p = self.ports = {k: free_port() for k in ("frontend", "blue", "green", "prometheus")}
+        (self.dir / "haproxy.cfg").write_text(f"""global
+    stats socket {self.socket} mode 600 level admin
+    server-state-file {self.dir / "servers.state"}
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+    load-server-state-from-file global
+frontend web
+    bind 127.0.0.1:{p["frontend"]}
+    default_backend app
+backend app
+    balance roundrobin
+    server blue 127.0.0.1:{p["blue"]} weight 100
+    server green 127.0.0.1:{p["green"]} weight 0
+""")
+        (self.dir / "prometheus.yml").write_text(f"""global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+scrape_configs:
+  - job_name: app
+    static_configs:
+      - targets: ['127.0.0.1:{p["blue"]}', '127.0.0.1:{p["green"]}']
+""")
+        w = self.rate_window
+        self.plan.write_text(f"""# The lab plan: real HAProxy weights, real Prometheus queries, a real guard.
+version: 1
+name: lab canary
+backends:
+  traffic: {{type: haproxy, socket: haproxy.sock, backend: app, blue: blue, green: green,
+            state_file: servers.state}}
+  metrics:
+    - {{name: prom, type: prometheus, url: "http://127.0.0.1:{p["prometheus"]}"}}
+  logs:
+    - {{type: command, command: "tail -n0 -F lab.log", source: lab}}
+  probes: {{type: http}}
+metrics:
+  error_rate: {{query: '{ERROR_RATIO.format(w=w)}', unit: ratio, label: error rate}}
+  latency_p95: {{query: '{P95.format(w=w)}', unit: ms, label: p95 latency}}
+  rps: {{query: '{RPS.format(w=w)}', unit: rps, label: throughput}}
+guards:
+  - {{metric: error_rate, above: 0.01, for: {self.guard_for}, action: rollback, no_data: hold}}
+settings: {{sample_interval: 2s, timeout: 5s}}
+phases:
+  - name: Check green
+    owner: you
+    steps:
+      - probe: {{url: "http://127.0.0.1:{p["green"]}/health", expect_status: 200, body: green}}
+      - gate: Green answers. Start the canary?
+  - name: Canary 10%
+    owner: you
+    steps: [{{shift: 10}}, {{bake: {self.bake}}}]
+  - name: Canary 50%
+    owner: you
+    steps: [{{shift: 50}}, {{bake: {self.bake}}}]
+  - name: All green
+    owner: you
+    steps: [{{shift: 100}}, {{bake: {self.bake}}}]
+""")
+
+    def start(self) -> None:
+        self.write()
+        log = open(self.dir / "lab.log", "ab")  # noqa: SIM115 - closed when the processes stop
+        py = sys.executable
+        for colour, rate in (("blue", 0.0), ("green", self.green_fail_rate)):
+            self._spawn([py, str(HERE / "app.py"), "--colour", colour, "--port", str(self.ports[colour]),
+                         "--fail-rate", str(rate)], log)
+        self._spawn([binary("haproxy"), "-f", str(self.dir / "haproxy.cfg"), "-db"], log)
+        self._spawn([binary("prometheus"), f"--config.file={self.dir / 'prometheus.yml'}",
+                     f"--storage.tsdb.path={self.dir / 'tsdb'}", f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}",
+                     "--log.level=warn"], log)
+        self._wait(lambda: self.socket.exists(), "haproxy")
+        self._wait(lambda: _ok(f"http://127.0.0.1:{self.ports['prometheus']}/-/ready"), "prometheus")
+        for colour in ("blue", "green"):
+            self._wait(lambda c=colour: _ok(f"http://127.0.0.1:{self.ports[c]}/health"), colour)
+        url = f"http://127.0.0.1:{self.ports['frontend']}/"
+        threading.Thread(target=loadgen.run, args=(url, self.rps, 3600), daemon=True).start()
+
+    def _spawn(self, cmd: list[str], log: object) -> None:
+        self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, cwd=self.dir))  # type: ignore[arg-type]
+
+    def _wait(self, cond: object, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():  # type: ignore[operator]
+            for p in self.procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"lab: {p.args[0]} exited; see {self.dir / 'lab.log'}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"lab: {what} did not come up; see {self.dir / 'lab.log'}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.clear()
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_lab(**kw: object) -> Iterator[Lab]:
+    with tempfile.TemporaryDirectory(prefix="shipdeck-lab-") as d:
+        lab = Lab(Path(d), **kw)  # type: ignore[arg-type]
+        try:
+            lab.start()
+            yield lab
+        finally:
+            lab.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--green-fail-rate", type=float, default=0.0, help="share of green requests that fail (0..1)")
+    ap.add_argument("--headless", action="store_true", help="no screen: print one line per event, --yes")
+    args = ap.parse_args()
+    with running_lab(green_fail_rate=args.green_fail_rate) as lab:
+        print(f"lab in {lab.dir}: frontend http://127.0.0.1:{lab.ports['frontend']}/, "
+              f"prometheus http://127.0.0.1:{lab.ports['prometheus']}/", file=sys.stderr)
+        cmd = [sys.executable, "-m", "tui.cli", "run", str(lab.plan), "--journal", str(Path.cwd() / "lab-journal.jsonl")]
+        if args.headless:
+            cmd += ["--headless", "--yes"]
+        code = subprocess.call(cmd)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
