@@ -36,6 +36,7 @@ from tui.engine.machine import RunState, initial_state, transition
 from tui.engine.plan import LoadedPlan
 
 Subscriber = Callable[[dict[str, Any]], None]
+NOTIFY_TIMEOUT = 10.0
 T = TypeVar("T")
 
 
@@ -120,6 +121,7 @@ class Driver:
         self._loops: list[asyncio.Task[Any]] = []
         self._stopping = False
         self._stop_requested = False
+        self._notifications: set[asyncio.Task[None]] = set()
         self._traffic_lock = asyncio.Lock()  # one traffic change at a time, in order
         self.last_samples: dict[str, Any] = {}
 
@@ -205,7 +207,9 @@ class Driver:
             self._log(LogLine(self.clock.now(), "shipdeck", eff["level"], eff["text"]))
         elif kind == "notify":
             for n in self.backends.notify:
-                asyncio.create_task(self._notify(n, eff))
+                task = asyncio.create_task(self._notify(n, eff))
+                self._notifications.add(task)
+                task.add_done_callback(self._notifications.discard)
         elif kind == "cancel":
             task = self._tasks.get(eff["id"])
             if task is not None:
@@ -289,7 +293,7 @@ class Driver:
 
     async def _notify(self, notifier: Any, eff: dict[str, Any]) -> None:
         try:
-            await bounded(notifier.notify(eff["event"], eff["message"], eff["context"]), 10)
+            await bounded(notifier.notify(eff["event"], eff["message"], eff["context"]), NOTIFY_TIMEOUT)
         except Exception as e:  # noqa: BLE001 - notifications never stop a deploy
             self._log(LogLine(self.clock.now(), "notify", "warning", f"notification failed: {type(e).__name__}"))
 
@@ -421,6 +425,9 @@ class Driver:
 
     async def _shutdown(self) -> None:
         self._stopping = True
+        pending = {t for t in self._notifications if not t.done()}
+        if pending:  # the last notifications (rollback, completed) matter most: let them go out
+            await asyncio.wait(pending, timeout=NOTIFY_TIMEOUT)
         for t in [*self._loops, *self._tasks.values()]:
             t.cancel()
         for t in [*self._loops, *self._tasks.values()]:

@@ -1,0 +1,84 @@
+"""The engine with real backends failing in the ways deploy nights do."""
+
+import asyncio
+
+from backends.base import RealClock
+from tests.backends.conftest import free_port, start_prometheus, stop
+from tests.backends.test_host_logs_probe_notify import recorder  # noqa: F401 - fixture
+from tests.tui.conftest import screen_text, until
+from tui.app import make_app
+from tui.engine import journal
+from tui.engine.plan import load_plan_text
+from tui.headless import run_headless
+
+BASE = """\
+version: 1
+name: failures
+backends:
+  traffic: {{type: simulated, scenario: healthy, delay: 0}}
+{extra}
+phases:
+  - name: Only
+    steps:
+{steps}
+"""
+
+
+def plan(tmp_path, steps: str, extra: str = ""):
+    return load_plan_text(BASE.format(steps=steps, extra=extra), str(tmp_path / "p.yaml"))
+
+
+async def test_a_hung_run_step_is_killed_at_its_timeout(tmp_path):
+    loaded = plan(tmp_path, '      - run: {command: "sleep 100", timeout: 1s}\n      - shift: 100')
+    lines: list[str] = []
+    code = await asyncio.wait_for(run_headless(loaded, tmp_path / "j.jsonl", RealClock(), yes=True,
+                                               out=lines.append), 30)
+    assert code == 1
+    out = [r["data"] for r in journal.load(tmp_path / "j.jsonl").records if r["kind"] == "outcome"]
+    assert out[0]["kind"] == "run" and not out[0]["ok"]
+    assert out[0]["error"] == "timed out after 1s; process group killed"
+    assert any("headless run cannot continue" in ln for ln in lines)
+
+
+async def test_a_webhook_answering_500_does_not_stop_the_deploy(tmp_path, recorder):  # noqa: F811
+    hook = recorder(status=500)
+    loaded = plan(tmp_path, "      - notify: canary starting\n      - shift: 100",
+                  extra=f'  notify: [{{type: webhook, url: "{hook.url}"}}]')
+    code = await asyncio.wait_for(run_headless(loaded, tmp_path / "j.jsonl", RealClock(), yes=True,
+                                               out=lambda s: None), 30)
+    assert code == 0
+    assert any(b["event"] == "message" and b["message"] == "canary starting" for b in hook.bodies)
+    assert any(b["event"] == "shift" for b in hook.bodies)
+
+
+async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path):
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+    registry = CollectorRegistry()
+    Gauge("app_error_ratio", "errors", registry=registry).set(0.002)
+    port = free_port()
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    prom = start_prometheus(tmp_path, [f"127.0.0.1:{port}"])
+    try:
+        loaded = plan(tmp_path, "      - shift: 10\n      - bake: 1h", extra=(
+            f'  metrics: [{{name: prom, type: prometheus, url: "{prom.url}", max_errors: 2, timeout: 1}}]\n'
+            "metrics:\n  error_rate: {query: app_error_ratio, unit: ratio}\n"
+            "guards:\n  - {metric: error_rate, above: 0.01, for: 5s, no_data: hold}\n"
+            "settings: {sample_interval: 1s, timeout: 3s}"))
+        app = make_app(loaded, tmp_path / "j.jsonl", clock=RealClock(), operator="tester", keymap={})
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.press("n", "enter")
+            await until(pilot, lambda: app.state["traffic"] == 10, what="shift")
+            await until(pilot, lambda: app.series.last.get("error_rate", {}).get("value") is not None, timeout=30,
+                        what="a live sample")
+            stop(prom.proc)
+            await until(pilot, lambda: "DOWN" in screen_text(app), timeout=30, what="DOWN on screen")
+            text = screen_text(app)
+            assert "prom ✗" in text and "prometheus down" in text
+            assert app.guards[0]["state"] in ("no-data", "ok")  # hold: no breach invented from silence
+            assert app.state["status"] == "running"
+            await pilot.press("p")  # keys keep working
+            await until(pilot, lambda: app.state["status"] == "paused")
+    finally:
+        stop(prom.proc)
+        server.shutdown()
