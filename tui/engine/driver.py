@@ -207,9 +207,9 @@ class Driver:
             self._log(LogLine(self.clock.now(), "shipdeck", eff["level"], eff["text"]))
         elif kind == "notify":
             for n in self.backends.notify:
-                task = asyncio.create_task(self._notify(n, eff))
-                self._notifications.add(task)
-                task.add_done_callback(self._notifications.discard)
+                sending = asyncio.create_task(self._notify(n, eff))
+                self._notifications.add(sending)
+                sending.add_done_callback(self._notifications.discard)
         elif kind == "cancel":
             task = self._tasks.get(eff["id"])
             if task is not None:
