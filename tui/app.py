@@ -130,6 +130,10 @@ class ShipdeckApp(App[int]):
             self.series.add(ev["ts"], ev["values"])
             self.guards = ev["guards"]
             self._dirty.add("samples")
+        elif kind == "history":
+            for ts, values in ev["points"]:
+                self.series.add(ts, values)
+            self._dirty.add("samples")
         elif kind == "logs":
             self._pending_logs.extend(LogRecord(x["ts"], x["source"], x["level"], x["text"]) for x in ev["lines"])
         elif kind == "notice":

@@ -71,6 +71,7 @@ async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path):
             await until(pilot, lambda: app.state["traffic"] == 10, what="shift")
             await until(pilot, lambda: app.series.last.get("error_rate", {}).get("value") is not None, timeout=30,
                         what="a live sample")
+            assert len(app.series.points["error_rate"]) >= 1
             stop(prom.proc)
             await until(pilot, lambda: "DOWN" in screen_text(app), timeout=30, what="DOWN on screen")
             text = screen_text(app)
@@ -79,6 +80,41 @@ async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path):
             assert app.state["status"] == "running"
             await pilot.press("p")  # keys keep working
             await until(pilot, lambda: app.state["status"] == "paused")
+    finally:
+        stop(prom.proc)
+        server.shutdown()
+
+
+async def test_charts_are_backfilled_from_prometheus_on_start(tmp_path):
+    import time
+
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+    from tui.engine.driver import Driver
+
+    registry = CollectorRegistry()
+    Gauge("app_error_ratio", "errors", registry=registry).set(0.003)
+    port = free_port()
+    server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    prom = start_prometheus(tmp_path, [f"127.0.0.1:{port}"])
+    try:
+        time.sleep(4)  # a few scrapes of history
+        loaded = plan(tmp_path, "      - shift: 10", extra=(
+            f'  metrics: [{{name: prom, type: prometheus, url: "{prom.url}"}}]\n'
+            "metrics:\n  error_rate: {query: app_error_ratio, unit: ratio}"))
+        driver = Driver(loaded, tmp_path / "j.jsonl", clock=RealClock())
+        history: list = []
+        driver.subscribe(lambda ev: history.extend(ev["points"]) if ev["type"] == "history" else None)
+        task = asyncio.create_task(driver.run(linger=True))
+        for _ in range(100):
+            if history:
+                break
+            await asyncio.sleep(0.1)
+        await driver.stop()
+        await task
+        assert len(history) >= 2
+        assert all(values["error_rate"]["value"] == 0.003 for _, values in history)
+        assert [t for t, _ in history] == sorted(t for t, _ in history)
     finally:
         stop(prom.proc)
         server.shutdown()

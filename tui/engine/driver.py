@@ -21,6 +21,7 @@ from backends import registry
 from backends.base import (
     BackendConfig,
     BackendContext,
+    Backfillable,
     Clock,
     DriftError,
     LogLine,
@@ -37,6 +38,7 @@ from tui.engine.plan import LoadedPlan
 
 Subscriber = Callable[[dict[str, Any]], None]
 NOTIFY_TIMEOUT = 10.0
+BACKFILL_S = 600.0  # chart history fetched at start
 T = TypeVar("T")
 
 
@@ -154,6 +156,7 @@ class Driver:
         self._emit({"type": "journal", "path": str(self.journal_path)})
         self._emit_state()
         await self._read_back()
+        self._loops.append(asyncio.create_task(self._backfill(), name="backfill"))
         self._loops.append(asyncio.create_task(self._sample_loop(), name="sampler"))
         for src in self.backends.logs:
             self._loops.append(asyncio.create_task(self._log_loop(src), name="logs"))
@@ -322,11 +325,36 @@ class Driver:
         if split.green != self.state.traffic:
             self._inbox.put_nowait({"type": "traffic", "green": split.green, "detail": split.detail})
 
+    def _queries(self) -> dict[str, dict[str, str]]:
+        """metrics source -> {metric name: query}"""
+        out: dict[str, dict[str, str]] = {}
+        for name, m in self.plan.metrics.items():
+            out.setdefault(self.plan.metric_source(name), {})[name] = m.query or name
+        return out
+
+    async def _backfill(self) -> None:
+        """Fill the charts with the recent past from sources that keep history (Prometheus)."""
+        now = self.clock.now()
+        for source, queries in self._queries().items():
+            backend = self.backends.metrics.get(source)
+            if not isinstance(backend, Backfillable):
+                continue
+            try:
+                history = await bounded(backend.backfill(queries, now - BACKFILL_S, now,
+                                                         self.plan.settings.sample_interval), self.plan.settings.timeout)
+            except Exception as e:  # noqa: BLE001 - charts start empty, nothing worse
+                self._log(LogLine(now, "shipdeck", "warning", f"no chart history from {source}: {e}"))
+                continue
+            points = sorted({s.ts for samples in history.values() for s in samples})
+            by_ts: dict[float, dict[str, Any]] = {t: {} for t in points}
+            for name, samples in history.items():
+                for smp in samples:
+                    by_ts[smp.ts][name] = _sample_dict(smp)
+            self._emit({"type": "history", "points": [[t, by_ts[t]] for t in points]})
+
     async def _sample_loop(self) -> None:
         interval = self.plan.settings.sample_interval
-        queries: dict[str, dict[str, str]] = {}
-        for name, m in self.plan.metrics.items():
-            queries.setdefault(self.plan.metric_source(name), {})[name] = m.query or name
+        queries = self._queries()
         while not self._stopping:
             await self._sample_once(queries)
             await self._read_back()
