@@ -3,7 +3,7 @@
 import asyncio
 
 from backends.base import RealClock
-from tests.backends.conftest import free_port, start_prometheus, stop
+from tests.backends.conftest import free_port, start_prometheus, stop, wait_for
 from tests.backends.test_host_logs_probe_notify import recorder  # noqa: F401 - fixture
 from tests.tui.conftest import screen_text, until
 from tui.app import make_app
@@ -98,13 +98,22 @@ async def test_charts_are_backfilled_from_prometheus_on_start(tmp_path):
     server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
     prom = start_prometheus(tmp_path, [f"127.0.0.1:{port}"])
     try:
-        time.sleep(4)  # a few scrapes of history
+        import urllib.request
+
+        def scraped() -> bool:
+            with urllib.request.urlopen(prom.url + "/api/v1/query?query=app_error_ratio", timeout=2) as r:
+                return b'"value"' in r.read()
+
+        wait_for(scraped, timeout=30, what="first scrape")
+        time.sleep(3)  # a few scrapes of history
         loaded = plan(tmp_path, "      - shift: 10", extra=(
             f'  metrics: [{{name: prom, type: prometheus, url: "{prom.url}"}}]\n'
             "metrics:\n  error_rate: {query: app_error_ratio, unit: ratio}"))
         driver = Driver(loaded, tmp_path / "j.jsonl", clock=RealClock())
         history: list = []
         driver.subscribe(lambda ev: history.extend(ev["points"]) if ev["type"] == "history" else None)
+        logs: list = []
+        driver.subscribe(lambda ev: logs.extend(ev["lines"]) if ev["type"] == "logs" else None)
         task = asyncio.create_task(driver.run(linger=True))
         for _ in range(100):
             if history:
@@ -112,7 +121,7 @@ async def test_charts_are_backfilled_from_prometheus_on_start(tmp_path):
             await asyncio.sleep(0.1)
         await driver.stop()
         await task
-        assert len(history) >= 2
+        assert len(history) >= 2, logs
         assert all(values["error_rate"]["value"] == 0.003 for _, values in history)
         assert [t for t, _ in history] == sorted(t for t, _ in history)
     finally:
