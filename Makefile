@@ -16,6 +16,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# HAProxy + Prometheus + two sample apps + load on loopback, and the command center on them.
+lab: $(STAMP)
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { echo "lab needs haproxy and prometheus: apt-get install haproxy prometheus"; exit 1; }
+	@command -v prometheus >/dev/null || { echo "lab needs prometheus: apt-get install prometheus"; exit 1; }
+	$(PY) examples/haproxy-lab/lab.py $(LAB_ARGS)
+
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
