@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 from textual.theme import Theme
 
 from backends.base import Clock, RealClock
@@ -19,7 +21,7 @@ from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Backends, Driver, exit_code
 from tui.engine.machine import RunState
 from tui.engine.plan import LoadedPlan, format_duration
-from tui.keymap import BY_ID, KeymapError, bindings, load_keymap
+from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -291,6 +293,20 @@ class ShipdeckApp(App[int]):
         elif action_id == "pause" and s["status"] not in ("running", "paused"):
             return f"the run is {s['status']}"
         return None
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette offers every operator action, with why it is unavailable."""
+        yield from super().get_system_commands(screen)
+        for a in ACTIONS:
+            if a.id in ("palette", "select_up", "select_down"):
+                continue
+            reason = self.why_not(a.id)
+            help_text = f"{self._keys_text(a.id)} — " + (f"unavailable: {reason}" if reason else "available")
+            method = getattr(self, f"action_{a.action.split('(')[0]}")
+            yield SystemCommand(a.description, help_text, method if not reason else self._explain(reason))
+
+    def _explain(self, reason: str) -> Callable[[], None]:
+        return lambda: self.notify(reason, title="not now", severity="warning", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         action_id = _ACTION_IDS.get(action)

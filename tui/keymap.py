@@ -22,7 +22,6 @@ class Action:
     action: str
     dangerous: bool = False
     show: bool = True
-    capability: str = ""  # backend capability the action needs, if any
 
 
 ACTIONS: tuple[Action, ...] = (

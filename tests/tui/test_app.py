@@ -165,3 +165,26 @@ async def test_first_key_takes_the_helm(app_factory):
         await pilot.press("x")
         assert not app.autopilot.active and app.helm_taken
         assert "AUTOPILOT" not in status_text(app)
+
+
+async def test_palette_offers_every_action_with_its_reason(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(160, 50)):
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert "ROLLBACK" in commands and commands["ROLLBACK"].endswith("available")
+        assert commands["Approve"] == "a — unavailable: nothing is waiting for approval"
+
+
+async def test_high_contrast_theme_and_no_color(app_factory, monkeypatch):
+    app = app_factory(theme_name="shipdeck-contrast")
+    async with app.run_test(size=(80, 24)):
+        assert app.theme == "shipdeck-contrast"
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = app_factory()
+    async with plain.run_test(size=(80, 24)) as pilot:
+        assert plain.no_color
+        await pilot.pause(0.3)
+        # without colour the guard and plan states still read: icons and words carry them
+        text = screen_text(plain)
+        assert "✓ error_rate" in text or "· error_rate" in text
+        assert "ROLLBACK" in text
