@@ -48,7 +48,8 @@ async def test_a_webhook_answering_500_does_not_stop_the_deploy(tmp_path, record
                                                out=lambda s: None), 30)
     assert code == 0
     assert any(b["event"] == "message" and b["message"] == "canary starting" for b in hook.bodies)
-    assert any(b["event"] == "shift" for b in hook.bodies)
+    shift = next(b for b in hook.bodies if b["event"] == "shift")
+    assert shift["plan"] == "failures" and shift["phase"] == "Only" and "metrics" in shift
 
 
 async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path):
@@ -127,3 +128,28 @@ async def test_charts_are_backfilled_from_prometheus_on_start(tmp_path):
     finally:
         stop(prom.proc)
         server.shutdown()
+
+
+async def test_check_reports_bad_promql_at_the_plans_line(tmp_path, clean_env):
+    import subprocess
+
+    from tests.conftest import ROOT, shipdeck_cmd
+
+    prom = start_prometheus(tmp_path, [])
+    try:
+        text = BASE.format(steps="      - shift: 10", extra=(
+            f'  metrics: [{{name: prom, type: prometheus, url: "{prom.url}"}}]\n'
+            "metrics:\n  error_rate: {query: 'sum(rate(http_errors_total[5m])', unit: ratio}"))
+        path = tmp_path / "p.yaml"
+        path.write_text(text)
+        res = subprocess.run(shipdeck_cmd("check", str(path)), capture_output=True, text=True, env=clean_env,
+                             cwd=ROOT, timeout=60)
+        assert res.returncode == 2
+        line = next(ln for ln in res.stderr.splitlines() if "metrics.error_rate.query" in ln)
+        assert line.startswith(f"{path}:7:23: metrics.error_rate.query: prometheus rejects the query:")
+        assert "parse error" in line
+        offline = subprocess.run(shipdeck_cmd("check", str(path), "--offline"), capture_output=True, text=True,
+                                 env=clean_env, cwd=ROOT, timeout=60)
+        assert offline.returncode == 0  # --offline contacts no backend
+    finally:
+        stop(prom.proc)

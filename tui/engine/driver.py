@@ -209,6 +209,8 @@ class Driver:
             self._emit({"type": "notice", "level": eff["level"], "text": eff["text"]})
             self._log(LogLine(self.clock.now(), "shipdeck", eff["level"], eff["text"]))
         elif kind == "notify":
+            values = {name: v.get("value") for name, v in self.last_samples.items()}
+            eff = {**eff, "context": {**eff["context"], "metrics": values}}
             for n in self.backends.notify:
                 sending = asyncio.create_task(self._notify(n, eff))
                 self._notifications.add(sending)
