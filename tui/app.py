@@ -443,25 +443,12 @@ def _speed(clock: Clock) -> float:
 
 
 def make_app(
-    loaded: LoadedPlan,
-    journal_path: str | Path,
-    clock: Clock | None = None,
-    shared: dict[str, Any] | None = None,
-    demo: bool = False,
-    manual: bool = False,
-    resume: bool = False,
-    backends: Backends | None = None,
-    operator: str | None = None,
-    theme_name: str | None = None,
-    keymap: dict[str, str] | None = None,
-    autopilot_delay: float = AUTOPILOT_DELAY,
+    loaded: LoadedPlan, journal_path: str | Path, keymap: dict[str, str] | None = None, **options: Any
 ) -> ShipdeckApp:
-    """The one factory the CLI and the tests use."""
+    """The one factory the CLI and the tests use; options are ShipdeckApp's."""
     if keymap is None:
         try:
             keymap = load_keymap()
         except KeymapError as e:
             raise SystemExit(f"shipdeck: {e}") from e
-    return ShipdeckApp(loaded, journal_path, clock=clock, shared=shared, demo=demo, manual=manual, resume=resume,
-                       backends=backends, operator=operator, keymap=keymap, theme_name=theme_name,
-                       autopilot_delay=autopilot_delay)
+    return ShipdeckApp(loaded, journal_path, keymap=keymap, **options)
