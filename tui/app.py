@@ -190,9 +190,9 @@ class ShipdeckApp(App[int]):
         status.append(" shipdeck ", style="bold reverse")
         status.append(f" {self.plan.name} ", style="bold")
         status.append(f"│ {vm.hhmmss(now)} ")
-        window = self.plan.window
-        if window is not None and ":" in window.end and len(window.end) <= 5:
-            status.append(f"│ window ends {window.end} ")
+        left = vm.window_left(self.plan, now)
+        if left:
+            status.append(f"│ {left} ", style="bold red" if "closed" in left else "")
         run_style = {"running": "bold green", "paused": "bold yellow", "rolling-back": "bold red",
                      "rolled-back": "bold red", "completed": "bold green", "aborted": "bold red"}.get(s["status"], "")
         status.append("│ ")

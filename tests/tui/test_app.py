@@ -188,3 +188,20 @@ async def test_high_contrast_theme_and_no_color(app_factory, monkeypatch):
         text = screen_text(plain)
         assert "✓ error_rate" in text or "· error_rate" in text
         assert "ROLLBACK" in text
+
+
+async def test_guard_breach_rings_the_bell_once(app_factory):
+    from widgets.guards import GuardPanel, GuardView
+
+    app = app_factory()
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 50)) as pilot:
+        panel = app.center.query_one(GuardPanel)
+        ok = GuardView("error_rate", "above", 0.01, "ratio", 0.002, 0, 60, "ok", "rollback")
+        hot = GuardView("error_rate", "above", 0.01, "ratio", 0.02, 20, 60, "breaching", "rollback")
+        for view in (ok, hot, hot, hot, ok, hot):
+            panel.update_guards([view])
+        await pilot.pause()
+        assert rings == [1, 1]  # once per breach, not once per refresh
+        assert "for 20s of 1m" in screen_text(app)

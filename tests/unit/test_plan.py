@@ -134,3 +134,11 @@ def test_check_online_runs_preflight(clean_env):
     res = subprocess.run(shipdeck_cmd("check", str(DEMO)), capture_output=True, text=True, env=clean_env, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     assert "ok" in res.stdout and "(offline)" not in res.stdout
+
+
+def test_backends_are_listed_from_entry_points(clean_env):
+    res = subprocess.run(shipdeck_cmd("backends"), capture_output=True, text=True, env=clean_env, cwd=ROOT)
+    assert res.returncode == 0
+    for line in ("traffic:", "  haproxy", "  nginx", "  command", "  simulated", "metrics:", "  prometheus",
+                 "  host", "logs:", "  file", "notify:", "  slack", "  webhook", "probes:", "  http"):
+        assert line in res.stdout, line
