@@ -193,10 +193,12 @@ async def test_high_contrast_theme_and_no_color(app_factory, monkeypatch):
 async def test_guard_breach_rings_the_bell_once(app_factory):
     from widgets.guards import GuardPanel, GuardView
 
-    app = app_factory()
+    app = app_factory(clock=FrozenClock())  # no engine samples to repaint the panel under the test
     rings: list[int] = []
     app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
     async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.5)  # let the first sample render
+        rings.clear()
         panel = app.center.query_one(GuardPanel)
         ok = GuardView("error_rate", "above", 0.01, "ratio", 0.002, 0, 60, "ok", "rollback")
         hot = GuardView("error_rate", "above", 0.01, "ratio", 0.02, 20, 60, "breaching", "rollback")
