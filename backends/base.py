@@ -7,12 +7,37 @@ All values crossing this boundary are small frozen dataclasses or plain data.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import signal
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
+
+ENV_REF = re.compile(r"\$\{(\w+)\}")
+_LEVEL = re.compile(r"\b(ERROR|ERR|FATAL|CRIT\w*|WARN\w*|INFO|DEBUG)\b", re.I)
+
+
+def expand_env(text: str) -> str:
+    """`${NAME}` from the environment, at use time, so secrets never sit in the plan or journal."""
+    return ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), text)
+
+
+def guess_level(text: str, default: str = "info") -> str:
+    """A log line's level from the words in it."""
+    m = _LEVEL.search(text)
+    if not m:
+        return default
+    word = m.group(1).upper()
+    if word.startswith(("ERR", "FATAL", "CRIT")):
+        return "error"
+    if word.startswith("WARN"):
+        return "warning"
+    return "debug" if word == "DEBUG" else "info"
 
 
 class BackendError(Exception):
@@ -209,3 +234,74 @@ class Backfillable(Protocol):
     async def backfill(
         self, queries: Mapping[str, str], start: float, end: float, step: float
     ) -> Mapping[str, list[Sample]]: ...
+
+
+# ---------------------------------------------------------------- shell commands
+
+OUTPUT_TAIL_LINES = 200
+
+
+async def run_command(
+    command: str,
+    timeout: float,
+    cwd: str | None = None,
+    on_line: Callable[[str, str], None] | None = None,
+    env: dict[str, str] | None = None,
+) -> CommandResult:
+    """Run `command` in a shell in its own process group.
+
+    Output is streamed line by line to `on_line(stream, text)` and only a bounded tail is kept.
+    At the timeout the whole process group is killed, so a hung pipeline cannot outlive its step.
+    """
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_shell(
+        command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+
+    async def pump(stream: asyncio.StreamReader | None, name: str) -> None:
+        if stream is None:
+            return
+        while True:
+            raw = await stream.readline()
+            if not raw:
+                return
+            text = raw.decode("utf-8", "replace").rstrip("\n")
+            tail.append(text)
+            if on_line is not None:
+                on_line(name, text)
+
+    pumps = asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
+    timed_out = False
+    try:
+        await asyncio.wait_for(asyncio.shield(proc.wait()), timeout)
+    except TimeoutError:
+        timed_out = True
+    finally:
+        if proc.returncode is None:
+            kill_group(proc.pid)
+            await proc.wait()
+    try:
+        # Grandchildren may hold the pipes open; don't wait on them forever.
+        await asyncio.wait_for(pumps, 2.0)
+    except TimeoutError:
+        pumps.cancel()
+    return CommandResult(
+        exit_code=None if timed_out else proc.returncode,
+        output="\n".join(tail),
+        timed_out=timed_out,
+        duration=time.monotonic() - started,
+    )
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

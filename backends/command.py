@@ -1,14 +1,12 @@
-"""Shell commands: the runner behind `run:` steps, and the `command` traffic backend."""
+"""The `command` traffic backend (your own traffic-switch script) and `command` logs."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shlex
-import signal
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from pydantic import Field
 
@@ -16,79 +14,13 @@ from backends.base import (
     BackendConfig,
     BackendContext,
     BackendError,
-    CommandResult,
     LogLine,
     Problem,
     TrafficSplit,
+    guess_level,
+    kill_group,
+    run_command,
 )
-
-OUTPUT_TAIL_LINES = 200
-
-
-async def run_command(
-    command: str,
-    timeout: float,
-    cwd: str | None = None,
-    on_line: Callable[[str, str], None] | None = None,
-    env: dict[str, str] | None = None,
-) -> CommandResult:
-    """Run `command` in a shell in its own process group.
-
-    Output is streamed line by line to `on_line(stream, text)` and only a bounded tail is kept.
-    At the timeout the whole process group is killed, so a hung pipeline cannot outlive its step.
-    """
-    started = time.monotonic()
-    proc = await asyncio.create_subprocess_shell(
-        command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
-    tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
-
-    async def pump(stream: asyncio.StreamReader | None, name: str) -> None:
-        if stream is None:
-            return
-        while True:
-            raw = await stream.readline()
-            if not raw:
-                return
-            text = raw.decode("utf-8", "replace").rstrip("\n")
-            tail.append(text)
-            if on_line is not None:
-                on_line(name, text)
-
-    pumps = asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
-    timed_out = False
-    try:
-        await asyncio.wait_for(asyncio.shield(proc.wait()), timeout)
-    except TimeoutError:
-        timed_out = True
-    finally:
-        if proc.returncode is None:
-            _kill_group(proc.pid)
-            await proc.wait()
-    try:
-        # Grandchildren may hold the pipes open; don't wait on them forever.
-        await asyncio.wait_for(pumps, 2.0)
-    except TimeoutError:
-        pumps.cancel()
-    return CommandResult(
-        exit_code=None if timed_out else proc.returncode,
-        output="\n".join(tail),
-        timed_out=timed_out,
-        duration=time.monotonic() - started,
-    )
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 class CommandTraffic:
@@ -193,8 +125,6 @@ class CommandLogs:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def lines(self) -> AsyncIterator[Sequence[LogLine]]:
-        from backends.files import guess_level
-
         backoff = 1.0
         while True:
             cwd = os.path.join(self.ctx.plan_dir, self.config.cwd) if self.config.cwd else self.ctx.plan_dir
@@ -224,7 +154,7 @@ class CommandLogs:
 
     async def aclose(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
-            _kill_group(self.proc.pid)
+            kill_group(self.proc.pid)
             await self.proc.wait()
 
     async def preflight(self) -> list[Problem]:

@@ -11,22 +11,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from backends.base import BackendConfig, BackendContext, LogLine, Problem
+from backends.base import BackendConfig, BackendContext, LogLine, Problem, guess_level
 
-_LEVEL = re.compile(r"\b(ERROR|ERR|FATAL|CRIT\w*|WARN\w*|INFO|DEBUG)\b", re.I)
 MAX_BATCH = 1000
-
-
-def guess_level(text: str, default: str = "info") -> str:
-    m = _LEVEL.search(text)
-    if not m:
-        return default
-    word = m.group(1).upper()
-    if word.startswith(("ERR", "FATAL", "CRIT")):
-        return "error"
-    if word.startswith("WARN"):
-        return "warning"
-    return "debug" if word == "DEBUG" else "info"
 
 
 class FileLogs:

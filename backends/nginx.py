@@ -14,8 +14,15 @@ from pathlib import Path
 
 from pydantic import Field
 
-from backends.base import BackendConfig, BackendContext, BackendError, LogLine, Problem, TrafficSplit
-from backends.command import run_command
+from backends.base import (
+    BackendConfig,
+    BackendContext,
+    BackendError,
+    LogLine,
+    Problem,
+    TrafficSplit,
+    run_command,
+)
 
 
 class NginxTraffic:

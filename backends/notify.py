@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import Field
 
-from backends.base import BackendConfig, BackendContext, LogLine, Problem
-from backends.prometheus import _ENV, expand_env
+from backends.base import ENV_REF, BackendConfig, BackendContext, LogLine, Problem, expand_env
 
 EVENTS = ("phase-start", "phase-end", "shift", "gate-waiting", "guard-breach", "rollback", "completed",
           "step-failed", "drift", "abort", "message")
@@ -23,7 +22,7 @@ EVENTS = ("phase-start", "phase-end", "shift", "gate-waiting", "guard-breach", "
 
 def redact(url_template: str) -> str:
     """What may be shown of a webhook URL: the ${VAR} name, or scheme and host only."""
-    if _ENV.search(url_template):
+    if ENV_REF.search(url_template):
         return url_template
     parts = urlsplit(url_template)
     return f"{parts.scheme}://{parts.hostname}/…" if parts.hostname else "(webhook)"
@@ -64,7 +63,7 @@ class _Webhook:
             self.ctx.emit_log(LogLine(time.time(), "notify", "warning", text))
 
     async def preflight(self) -> list[Problem]:
-        missing = [m.group(1) for m in _ENV.finditer(self.config.url) if not os.environ.get(m.group(1))]
+        missing = [m.group(1) for m in ENV_REF.finditer(self.config.url) if not os.environ.get(m.group(1))]
         if missing:
             return [Problem(f"environment variable {', '.join(missing)} is not set", field="url")]
         unknown = [e for e in self.config.events if e not in EVENTS]

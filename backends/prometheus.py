@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from pydantic import Field
 
-from backends.base import BackendConfig, BackendContext, NoData, Problem, Sample
+from backends.base import BackendConfig, BackendContext, NoData, Problem, Sample, expand_env
 
 COLOUR_LABELS = ("colour", "color", "version", "track", "slot")
-_ENV = re.compile(r"\$\{(\w+)\}")
-
-
-def expand_env(text: str) -> str:
-    """`${NAME}` from the environment, at use time, so secrets never sit in the plan or journal."""
-    return _ENV.sub(lambda m: os.environ.get(m.group(1), ""), text)
 
 
 class PrometheusMetrics:

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from backends.base import BackendContext, BackendError
-from backends.command import CommandTraffic, run_command
+from backends.base import BackendContext, BackendError, run_command
+from backends.command import CommandTraffic
 
 SCRIPT = """#!/bin/sh
 echo "$@" >> calls.txt

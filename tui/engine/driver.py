@@ -29,8 +29,8 @@ from backends.base import (
     ProbeResult,
     RealClock,
     Sample,
+    run_command,
 )
-from backends.command import run_command
 from tui.engine.guards import GuardSet
 from tui.engine.journal import Journal, open_intents, replay
 from tui.engine.machine import RunState, initial_state, transition
