@@ -1,14 +1,17 @@
 """A live metric chart: blue and green series, the guard threshold as a line, and an honest status.
 
-A stale or dead source is said in the title and greys the plot: the last value is never shown
-as if it were live.
+A stale or dead source is said in the title and inside the plot, and the plot is greyed: the last
+value is never shown as if it were live.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -16,32 +19,82 @@ from textual_plotext import PlotextPlot
 
 from widgets.sanitize import sanitize_line
 
-COLOURS = {"blue": "blue", "green": "green", "all": "cyan"}
+# Explicit RGB: named ANSI colours go through the Textual theme's ANSI palette (blue comes out purple).
+BLUE = "#4d8cff"
+GREEN = "#3ec45b"
+RED = "#ff4d4d"
+GREY = "#808080"
+SERIES_COLOURS = {"blue": BLUE, "green": GREEN, "all": "#2cc3d0"}
+_EXTRA_COLOURS = ("#d08cff", "#ffb347", "#ff7fbf", "#c0c0c0")
+# Drawing order: green last so the new colour, the one under scrutiny, stays on top.
+_ORDER = {"all": 0, "blue": 1, "green": 2}
+
+
+def _trim(number: str) -> str:
+    return number.rstrip("0").rstrip(".") if "." in number else number
+
+
+def _scaled(value: float, steps: tuple[tuple[str, float], ...], base: str) -> str:
+    for suffix, size in steps:
+        if abs(value) >= size:
+            return f"{_trim(f'{value / size:.1f}')}{suffix}"
+    return base
 
 
 def format_value(value: float | None, unit: str) -> str:
-    if value is None:
+    """A value as an operator reads it: 0.023 ratio -> '2.3%', 1536 bytes -> '1.5KiB', None -> '—'."""
+    if value is None or math.isnan(value):
         return "—"
-    if unit == "ratio":
-        return f"{value * 100:.2f}%" if abs(value) < 0.1 else f"{value * 100:.1f}%"
-    if unit == "percent":
-        return f"{value:.1f}%"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if unit in ("ratio", "percent"):
+        pct = value * 100 if unit == "ratio" else value
+        mag = abs(pct)
+        if mag >= 100:
+            return f"{pct:.0f}%"
+        if mag >= 1:
+            return f"{_trim(f'{pct:.1f}')}%"
+        return f"{_trim(f'{pct:.2f}')}%" if mag >= 0.01 or mag == 0 else f"{pct:.1g}%"
     if unit == "ms":
-        return f"{value:.0f}ms" if value < 10_000 else f"{value / 1000:.1f}s"
+        if abs(value) >= 1000:
+            return format_value(value / 1000, "s")
+        return f"{value:.0f}ms" if abs(value) >= 10 else f"{_trim(f'{value:.1f}')}ms"
     if unit == "s":
-        return f"{value:.2f}s"
+        if 0 < abs(value) < 1:
+            return format_value(value * 1000, "ms")
+        if abs(value) >= 120:
+            return f"{_trim(f'{value / 60:.1f}')}m"
+        return f"{_trim(f'{value:.1f}')}s"
     if unit == "rps":
-        return f"{value:.0f}/s" if value < 10_000 else f"{value / 1000:.1f}k/s"
+        if abs(value) >= 1e6:
+            return f"{_trim(f'{value / 1e6:.1f}')}M/s"
+        if abs(value) >= 1e4:
+            return f"{_trim(f'{value / 1e3:.1f}')}k/s"
+        return f"{value:.0f}/s" if abs(value) >= 10 else f"{_trim(f'{value:.1f}')}/s"
     if unit == "bytes":
-        for suffix, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-            if abs(value) >= size:
-                return f"{value / size:.1f}{suffix}"
-        return f"{value:.0f}B"
-    return f"{value:.4g}"
+        steps = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+        return _scaled(value, tuple((s, float(n)) for s, n in steps), f"{value:.0f}B")
+    number = _trim(f"{value:.3g}") if "e" not in f"{value:.3g}" else f"{value:.3g}"
+    return f"{number} {sanitize_line(unit)}" if unit else number
 
 
 def _ago(seconds: float) -> str:
-    return f"-{seconds / 60:.0f}m" if seconds >= 120 else f"-{seconds:.0f}s"
+    s = int(round(seconds))
+    if s >= 3600 and s % 3600 == 0:
+        return f"-{s // 3600}h"
+    if s >= 60 and s % 60 == 0:
+        return f"-{s // 60}m"
+    return f"-{s}s"
+
+
+_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
+
+
+def x_ticks(window_s: float, max_ticks: int) -> tuple[list[float], list[str]]:
+    """Ticks at round 'seconds ago' marks (-10m, -5m, now), at most max_ticks of them."""
+    step = next((s for s in _STEPS if window_s / s <= max_ticks - 1), _STEPS[-1])
+    ticks = [-float(k * step) for k in range(int(window_s // step), -1, -1)]
+    return ticks, [_ago(-t) if t else "now" for t in ticks]
 
 
 @dataclass(frozen=True)
@@ -57,74 +110,190 @@ class ChartData:
     window_s: float = 600.0
 
 
+def _colour(name: str, index: int) -> str:
+    return SERIES_COLOURS.get(name, _EXTRA_COLOURS[index % len(_EXTRA_COLOURS)])
+
+
+def _series_order(series: dict[str, list[tuple[float, float]]]) -> list[str]:
+    return sorted(series, key=lambda n: (_ORDER.get(n, 9), n))
+
+
+def chart_title(d: ChartData, width: int = 1000) -> Text:
+    """Title line: name, latest value per series (live only) or the status in words, then the threshold.
+
+    Narrow charts drop the threshold (it has its own axis tick) and then shorten series names to
+    their initial, rather than cut a value off.
+    """
+    values: list[tuple[str, str, str]] = []  # series name, value, colour
+    if d.status == "live":
+        newest = max((pts[-1][0] for pts in d.series.values() if pts), default=None)
+        for i, name in enumerate(_series_order(d.series)):
+            pts = d.series[name]
+            # A series that stopped reporting has no current value; the others' newest sample sets "now".
+            if pts and newest is not None and pts[-1][0] >= newest:
+                values.append((name, format_value(pts[-1][1], d.unit), _colour(name, i)))
+    threshold = None
+    if d.threshold is not None:
+        threshold = sanitize_line(d.threshold_label) or f"limit {format_value(d.threshold, d.unit)}"
+
+    def build(short_names: bool, with_threshold: bool) -> Text:
+        text = Text(sanitize_line(d.title), style="bold")
+        if d.status != "live":
+            label = " ⚠ STALE " if d.status == "stale" else " ✗ DOWN "
+            text.append("  ")
+            text.append(label, style="bold reverse yellow" if d.status == "stale" else f"bold reverse {RED}")
+            if d.status_detail:
+                text.append(f" {sanitize_line(d.status_detail)}", style="bold")
+        elif not values:
+            text.append("  no samples yet", style="dim italic")
+        for name, value, colour in values:
+            text.append("  ")
+            if name != "all":
+                label = sanitize_line(name)
+                text.append(f"{label[:1].upper() if short_names else label} ", style=colour)
+            text.append(value, style=f"bold {colour}")
+        if threshold and with_threshold:
+            text.append(f"  ┄ {threshold}", style=RED)
+        return text
+
+    candidates = [build(False, True), build(False, False), build(True, False)]
+    return next((t for t in candidates if t.cell_len <= width), candidates[-1])
+
+
 class MetricChart(Vertical):
+    """Call `update_chart(ChartData)` as often as you like: it only replots when the picture changes."""
+
     DEFAULT_CSS = """
     MetricChart { height: 1fr; }
-    MetricChart > .chart-title { height: 1; }
+    MetricChart > .chart-title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     MetricChart > PlotextPlot { height: 1fr; }
-    MetricChart.stale > PlotextPlot, MetricChart.down > PlotextPlot { opacity: 40%; }
+    MetricChart > .chart-empty { height: 1fr; content-align: center middle; text-style: bold; }
+    MetricChart.stale > .chart-title, MetricChart.down > .chart-title { background: $error 15%; }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.data: ChartData | None = None
+        self.draws = 0  # replots done; tests read it to check unchanged data costs nothing
+        self._plot_key: Any = None
+        self._plotted_now = 0.0
+        self._title: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="chart-title")
         yield PlotextPlot()
+        yield Static(classes="chart-empty")
 
-    def title_text(self) -> Text:
-        d = self.data
-        if d is None:
-            return Text("…")
-        text = Text(sanitize_line(d.title), style="bold")
-        if d.status == "live":
-            newest = max((pts[-1][0] for pts in d.series.values() if pts), default=0.0)
-            for name in ("blue", "green", "all"):
-                pts = d.series.get(name)
-                if pts and pts[-1][0] >= newest:  # a colour that stopped reporting has no "current" value
-                    tag = {"blue": " B ", "green": " G ", "all": " "}[name]
-                    text.append(tag, style=COLOURS[name])
-                    text.append(format_value(pts[-1][1], d.unit), style=f"bold {COLOURS[name]}")
-        else:
-            label = "STALE" if d.status == "stale" else "DOWN"
-            text.append(f"  {label}", style="bold reverse red" if d.status == "down" else "bold reverse yellow")
-            if d.status_detail:
-                text.append(f" {sanitize_line(d.status_detail)}", style="italic")
-        if d.threshold is not None:
-            text.append(f" ┄{format_value(d.threshold, d.unit)}", style="red")
-        return text
+    def on_mount(self) -> None:
+        self.query_one(".chart-empty").display = False
+        self._apply()
+
+    def on_show(self, _event: events.Show) -> None:
+        self._apply()  # data that arrived while hidden
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._apply()  # the title's long or short form depends on the width
 
     def update_chart(self, data: ChartData) -> None:
-        if data == self.data or not self.query(PlotextPlot):
-            return  # unchanged (no redraw), or not composed yet
         self.data = data
+        if self.is_mounted and self.display:
+            self._apply()
+
+    def _apply(self) -> None:
+        data = self.data
+        plots = self.query(PlotextPlot)
+        if data is None or not plots:
+            return  # not composed yet: on_mount applies it
         self.set_class(data.status == "stale", "stale")
         self.set_class(data.status == "down", "down")
-        self.query_one(".chart-title", Static).update(self.title_text())
-        plot = self.query_one(PlotextPlot)
+        title = chart_title(data, self.size.width or 1000)
+        if title != self._title:
+            self._title = title
+            self.query_one(".chart-title", Static).update(title)
+        plot = plots.first()
+        key = (data.status, data.unit, data.threshold, data.window_s, sorted(data.series.items()),
+               plot.size, self.app.no_color)
+        # `now` moves every tick; a shift smaller than one braille column draws the same picture.
+        column_s = max(data.window_s, 1.0) / max(40, 2 * plot.size.width)
+        if key != self._plot_key or abs(data.now - self._plotted_now) >= column_s:
+            self._plot_key, self._plotted_now = key, data.now
+            self._replot(data, plot)
+
+    def _replot(self, d: ChartData, plot: PlotextPlot) -> None:
+        self.draws += 1
+        window = d.window_s if d.window_s > 0 else 300.0
+        visible: dict[str, list[tuple[float, float]]] = {}
+        for name, pts in d.series.items():
+            recent = [(t - d.now, v) for t, v in pts if 0 <= d.now - t <= window and math.isfinite(v)]
+            if recent:
+                visible[name] = recent
+        empty = self.query_one(".chart-empty", Static)
+        if not visible and d.status != "live":
+            # Nothing to grey out: say it in the middle of the box instead of drawing empty axes.
+            word = "⚠ STALE" if d.status == "stale" else "✗ DOWN"
+            empty.update(Text(f"{word}\n{sanitize_line(d.status_detail)}", justify="center"))
+            empty.display, plot.display = True, False
+            return
+        empty.display, plot.display = False, True
         plt = plot.plt
         plt.clear_data()
-        lows: list[float] = [] if data.threshold is None else [data.threshold]
-        highs: list[float] = list(lows)
-        for name, pts in data.series.items():
-            recent = [(t - data.now, v) for t, v in pts if data.now - t <= data.window_s]
-            if not recent:
-                continue
-            xs, ys = [x for x, _ in recent], [y for _, y in recent]
-            lows.append(min(ys))
-            highs.append(max(ys))
-            plt.plot(xs, ys, color=COLOURS.get(name, "white"), marker="braille")
-        if data.threshold is not None:
-            plt.horizontal_line(data.threshold, color="red")
-        ymin, ymax = (min(lows), max(highs)) if lows else (0.0, 1.0)
-        span = (ymax - ymin) or abs(ymax) or 1.0
-        lo = max(0.0, ymin - span * 0.1) if ymin >= 0 else ymin - span * 0.1
-        hi = ymax + span * 0.15
-        plt.xlim(-data.window_s, 0)
+        live = d.status == "live"
+        no_color = self.app.no_color
+        ys_all: list[float] = [] if d.threshold is None else [d.threshold]
+        order = _series_order(d.series)
+        for name in _series_order(visible):
+            xs, ys = zip(*visible[name], strict=True)
+            ys_all.extend(ys)
+            colour = _colour(name, order.index(name)) if live else GREY
+            # Without colour, the series' initial is the marker: b-b-b vs g-g-g still tells them apart.
+            marker = (sanitize_line(name)[:1] or "*") if no_color else "braille"
+            plt.plot(list(xs), list(ys), color=_rgb(colour), marker=marker)
+        if d.threshold is not None:
+            plt.horizontal_line(d.threshold, color=_rgb(RED if live else GREY))
+        lo, hi = _y_range(ys_all)
+        plt.xlim(-window, 0)
         plt.ylim(lo, hi)
-        w = data.window_s
-        plt.xticks([-w, -w / 2, 0], [_ago(w), _ago(w / 2), "now"])
-        ticks = [lo, (lo + hi) / 2, hi]
-        plt.yticks(ticks, [format_value(t, data.unit) for t in ticks])
+        plt.xticks(*x_ticks(window, max(3, min(7, plot.size.width // 9))))
+        yt = _y_ticks(lo, hi, d.threshold, plot.size.height)
+        plt.yticks(yt, [format_value(t, d.unit) for t in yt])
+        if not live:
+            word = "⚠ STALE: values below are old" if d.status == "stale" else "✗ DOWN: no live values"
+            plt.text(word, -window / 2, lo + (hi - lo) * 0.9, alignment="center", style="bold",
+                     color=_rgb("#e6c200" if d.status == "stale" else RED))
         plot.refresh()
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _y_range(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return 0.0, 1.0
+    ymin, ymax = min(values), max(values)
+    span = (ymax - ymin) or abs(ymax) or 1.0
+    # Start at zero when the data is near it, so heights read as amounts; zoom in on a band far from
+    # zero (latency 175-190ms) so blue and green are not squashed into one row.
+    lo = 0.0 if 0 <= ymin <= 0.5 * ymax else ymin - span * 0.1
+    return lo, ymax + span * 0.15
+
+
+def nice_ticks(lo: float, hi: float, max_n: int) -> list[float]:
+    """Ticks on round numbers (1, 2, 2.5, 5 x 10^k), at most max_n of them, inside [lo, hi]."""
+    span = hi - lo
+    if span <= 0 or max_n < 2:
+        return [lo]
+    mag = 10 ** math.floor(math.log10(span / (max_n - 1)))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if span / (m * mag) <= max_n - 1)
+    first = math.ceil(lo / step - 1e-9) * step
+    count = int(math.floor((hi - first) / step + 1e-9)) + 1
+    return [round(first + k * step, 12) for k in range(count)]
+
+
+def _y_ticks(lo: float, hi: float, threshold: float | None, height: int) -> list[float]:
+    ticks = nice_ticks(lo, hi, max(2, min(6, height // 3)))
+    if threshold is not None and lo <= threshold <= hi:
+        # The threshold gets its own labelled tick; drop neighbours that would crowd it.
+        gap = (hi - lo) / max(3, height - 2)
+        ticks = [t for t in ticks if abs(t - threshold) > gap] + [threshold]
+    return sorted(ticks)

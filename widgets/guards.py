@@ -1,4 +1,8 @@
-"""Guards at a glance: value, threshold and how far into its window a breach has got."""
+"""Guards at a glance: value, threshold and how far into its window a breach has got.
+
+State is carried by an icon and words as well as colour (✓ ok, ▲ breaching, ✗ TRIPPED, ? no data,
+· inactive), so the panel reads the same with NO_COLOR.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from widgets.chart import format_value
+from widgets.sanitize import sanitize_line
 
 
 @dataclass(frozen=True)
@@ -23,62 +28,88 @@ class GuardView:
     action: str
 
 
-def _dur(seconds: float) -> str:
-    s = int(round(seconds))
+HOT = ("breaching", "tripped")
+ICONS = {"ok": "✓", "breaching": "▲", "tripped": "✗", "no-data": "?", "inactive": "·"}
+ICON_STYLES = {"ok": "bold green", "breaching": "bold yellow", "tripped": "bold reverse red",
+               "no-data": "bold magenta", "inactive": "dim"}
+ROW_STYLES = {"breaching": "yellow", "tripped": "bold red", "inactive": "dim"}
+
+
+def duration(seconds: float) -> str:
+    """1m40s, 5m, 2h5m, 0s."""
+    s = max(0, int(round(seconds)))
     m, s = divmod(s, 60)
     h, m = divmod(m, 60)
     return (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s or not (h or m) else "")
 
 
-ICONS = {"ok": "✓", "breaching": "▲", "tripped": "✗", "no-data": "?", "inactive": "·"}
-STYLES = {"ok": "green", "breaching": "bold yellow", "tripped": "bold white on red", "no-data": "magenta",
-          "inactive": "dim"}
+def _row_style(g: GuardView) -> str:
+    if g.state == "breaching" and g.window_s > 0 and g.breach_for_s >= 0.75 * g.window_s:
+        return "red"  # about to trip
+    return ROW_STYLES.get(g.state, "")
 
 
-def guard_line(g: GuardView, bar_width: int = 12) -> Text:
-    over = ">" if g.op == "above" else "<"
-    ok_op = "≤" if g.op == "above" else "≥"
-    text = Text()
-    text.append(f"{ICONS.get(g.state, '?')} ", style=STYLES.get(g.state, ""))
-    text.append(f"{g.metric} ", style="bold")
-    text.append(format_value(g.value, g.unit) if g.value is not None else "no data")
-    if g.state in ("breaching", "tripped"):
-        text.append(f" {over} {format_value(g.threshold, g.unit)}", style=STYLES[g.state])
-        text.append(f" for {_dur(g.breach_for_s)} of {_dur(g.window_s)} ")
-        frac = 1.0 if g.window_s <= 0 else min(1.0, g.breach_for_s / g.window_s)
-        filled = round(bar_width * frac)
-        text.append("█" * filled + "░" * (bar_width - filled), style=STYLES[g.state])
+def guard_line(g: GuardView, metric_w: int = 0, value_w: int = 0, bar_width: int = 10) -> Text:
+    """One guard: `▲ error_rate 2.3% > 1% for 1m40s of 5m ███░░░ [rollback]`."""
+    style = _row_style(g)
+    breach_op, ok_op = (">", "≤") if g.op == "above" else ("<", "≥")
+    text = Text(style=style)
+    text.append(ICONS.get(g.state, "?"), style=ICON_STYLES.get(g.state, "bold"))
+    text.append(" ")
+    text.append(sanitize_line(g.metric).ljust(metric_w), style="bold")
+    text.append(" " + format_value(g.value, g.unit).rjust(value_w))
+    threshold = format_value(g.threshold, g.unit)
+    if g.state in HOT:
+        text.append(f" {breach_op} {threshold}", style="bold")
+        text.append(f" for {duration(g.breach_for_s)} of {duration(g.window_s)}")
+        if bar_width:
+            frac = 1.0 if g.window_s <= 0 else max(0.0, min(1.0, g.breach_for_s / g.window_s))
+            filled = round(bar_width * frac)
+            text.append(" ▕" + "█" * filled + "░" * (bar_width - filled) + "▏")
+        if g.state == "tripped":
+            text.append(" TRIPPED", style="bold reverse red")
+    elif g.state == "no-data":
+        text.append(f" {breach_op} {threshold}")
+        text.append(f" no data for {duration(g.breach_for_s)}" if g.breach_for_s else " NO DATA",
+                    style="bold magenta")
     else:
-        text.append(f" {ok_op if g.state == 'ok' else '·'} {format_value(g.threshold, g.unit)}")
-        text.append(f" for {_dur(g.window_s)}", style="dim")
-        if g.state in ("no-data", "inactive"):
-            text.append(f" ({g.state})", style="dim")
-    text.append(f"  [{g.action}]", style="bold red" if g.state == "tripped" else "dim")
+        text.append(f" {ok_op if g.state == 'ok' else breach_op} {threshold}")
+        if g.state == "inactive":
+            text.append(" (inactive)", style="dim")
+        else:
+            text.append(f" over {duration(g.window_s)}", style="dim")
+    text.append(f" [{sanitize_line(g.action)}]", style="bold red" if g.state == "tripped" else "dim")
     return text
 
 
 class GuardPanel(Static):
-    DEFAULT_CSS = "GuardPanel { height: auto; }"
+    """One row per guard. Rings the bell once when a guard goes hot (breaching or tripped)."""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    DEFAULT_CSS = "GuardPanel { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.guards: list[GuardView] = []
-        self._hot: set[str] = set()
-        self.bells = 0
+        self._hot: set[tuple[str, str, float]] = set()
+        self.border_title = "guards"
 
     def update_guards(self, guards: list[GuardView]) -> None:
-        hot = {f"{i}:{g.metric}" for i, g in enumerate(guards) if g.state in ("breaching", "tripped")}
+        # Keyed by what the guard is, not its row: a reordered list must not ring.
+        hot = {(g.metric, g.op, g.threshold) for g in guards if g.state in HOT}
         if hot - self._hot:
-            # Ring once when a guard starts breaching, not on every refresh.
-            self.bells += 1
-            self.app.bell()
+            self.app.bell()  # once per transition into hot, not on every refresh
         self._hot = hot
         if guards != self.guards:
-            self.guards = guards
-            self.border_title = "guards"
+            self.guards = list(guards)
+            n_hot = len(hot)
+            self.border_subtitle = f"{n_hot} hot" if n_hot else ""
             self.refresh(layout=True)
 
     def render(self) -> Text:
         if not self.guards:
             return Text("no guards in this plan", style="dim")
-        return Text("\n").join(guard_line(g) for g in self.guards)
+        metric_w = max(len(sanitize_line(g.metric)) for g in self.guards)
+        value_w = max(len(format_value(g.value, g.unit)) for g in self.guards)
+        width = self.size.width
+        bar = 16 if width >= 100 else 10 if width >= 70 else 6 if width >= 50 else 0
+        return Text("\n").join(guard_line(g, metric_w, value_w, bar) for g in self.guards)

@@ -1,0 +1,335 @@
+"""The display widgets on their own: what an operator reads, with and without colour, at both sizes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+from textual_plotext import PlotextPlot
+
+from tests.tui.conftest import screen_text
+from tests.tui.snapshot_apps.widgets_demo import GUARDS, SPLIT, T0, TIMELINE, WidgetsDemo, error_rate, latency
+from widgets.chart import ChartData, MetricChart, format_value, nice_ticks, x_ticks
+from widgets.guards import GuardPanel, GuardView
+from widgets.splitbar import SplitData, TrafficSplitBar
+from widgets.timeline import ChecklistView, PhaseTimeline, PhaseView, StepView, TimelineData
+
+
+class One(App[None]):
+    """Hosts one widget at a given height."""
+
+    def __init__(self, widget: Widget, height: int | None = None) -> None:
+        super().__init__()
+        self.widget = widget
+        if height is not None:
+            widget.styles.height = height
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
+
+
+# ---------------------------------------------------------------- format_value
+
+@pytest.mark.parametrize(("value", "unit", "shown"), [
+    (0.023, "ratio", "2.3%"),
+    (0.01, "ratio", "1%"),
+    (0.004, "ratio", "0.4%"),
+    (0.0, "ratio", "0%"),
+    (1.0, "ratio", "100%"),
+    (55.25, "percent", "55.2%"),
+    (183.4, "ms", "183ms"),
+    (1500, "ms", "1.5s"),
+    (0.25, "s", "250ms"),
+    (300, "s", "5m"),
+    (1200, "rps", "1200/s"),
+    (12500, "rps", "12.5k/s"),
+    (1536, "bytes", "1.5KiB"),
+    (5 * 2**20, "bytes", "5MiB"),
+    (512, "bytes", "512B"),
+    (3.14159, "", "3.14"),
+    (None, "ms", "—"),
+    (float("nan"), "ms", "—"),
+])
+def test_format_value(value, unit, shown):
+    assert format_value(value, unit) == shown
+
+
+def test_axis_ticks_are_round_numbers():
+    assert x_ticks(600, 6)[1] == ["-10m", "-8m", "-6m", "-4m", "-2m", "now"]
+    assert x_ticks(60, 3)[1] == ["-1m", "-30s", "now"]
+    assert nice_ticks(0, 262, 4) == [0, 100, 200]
+
+
+# ---------------------------------------------------------------- chart
+
+async def test_live_chart_titles_latest_values_and_labels_the_threshold():
+    chart = MetricChart()
+    async with One(chart).run_test(size=(100, 20)) as pilot:
+        chart.update_chart(error_rate())
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "error rate  blue 0.24%  green 2.4%  ┄ > 1% → rollback" in text
+        assert "1%├" in text  # the threshold line has its own tick on the y axis
+        assert "-5m" in text and "now" in text
+
+
+async def test_stale_chart_says_so_and_hides_the_last_value():
+    chart = MetricChart()
+    async with One(chart).run_test(size=(100, 20)) as pilot:
+        chart.update_chart(latency())
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        title = text.splitlines()[0]
+        assert "⚠ STALE" in title and "no sample for 2m" in title
+        assert "blue" not in title and "ms " not in title.split("┄")[0]  # no value shown as current
+        assert "⚠ STALE: values below are old" in text  # and inside the (greyed) plot
+        assert chart.has_class("stale")
+
+
+async def test_down_chart_without_data_replaces_the_plot():
+    chart = MetricChart()
+    data = ChartData("CPU", "percent", {}, status="down", status_detail="connection refused", now=T0)
+    async with One(chart).run_test(size=(60, 12)) as pilot:
+        chart.update_chart(data)
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "CPU   ✗ DOWN  connection refused" in text
+        assert not chart.query_one(PlotextPlot).display
+        assert "%┤" not in text  # no axes pretending there is something to read
+
+
+async def test_chart_detail_is_inert():
+    chart = MetricChart()
+    data = ChartData("[b]x[/b]", "ms", {}, status="down", status_detail="refused \x1b[2J[red]boom", now=T0)
+    async with One(chart).run_test(size=(60, 12)) as pilot:
+        chart.update_chart(data)
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "[b]x[/b]" in text and "␛[2J[red]boom" in text
+
+
+async def test_chart_replots_only_when_the_picture_changes():
+    chart = MetricChart()
+    data = error_rate()
+    async with One(chart).run_test(size=(100, 20)) as pilot:
+        chart.update_chart(data)
+        await pilot.pause()
+        drawn = chart.draws
+        chart.update_chart(replace(data))
+        chart.update_chart(replace(data, now=data.now + 0.5))  # less than one braille column
+        assert chart.draws == drawn
+        more = {k: [*v, (T0 + 5, 0.03)] for k, v in data.series.items()}
+        chart.update_chart(replace(data, series=more, now=T0 + 5))
+        assert chart.draws == drawn + 1
+
+
+async def test_hidden_chart_defers_its_replot_until_shown():
+    chart = MetricChart()
+    async with One(chart).run_test(size=(100, 20)) as pilot:
+        chart.update_chart(error_rate())
+        await pilot.pause()
+        drawn = chart.draws
+        chart.display = False
+        await pilot.pause()
+        chart.update_chart(latency())
+        assert chart.draws == drawn
+        chart.display = True
+        await pilot.pause()
+        assert chart.draws == drawn + 1
+        assert "⚠ STALE" in screen_text(pilot.app)
+
+
+async def test_no_color_chart_marks_series_by_letter(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    chart = MetricChart()
+    app = One(chart)
+    async with app.run_test(size=(100, 20)) as pilot:
+        assert app.no_color
+        chart.update_chart(error_rate())
+        await pilot.pause()
+        plot = "\n".join(screen_text(app).splitlines()[1:])
+        assert "bbbb" in plot and "gggg" in plot
+
+
+# ---------------------------------------------------------------- split bar
+
+async def test_split_labels_target_and_status():
+    bar = TrafficSplitBar()
+    async with One(bar).run_test(size=(80, 4)) as pilot:
+        bar.update_split(SplitData(green=10, target=50, status="shifting", detail="read back from haproxy"))
+        await pilot.pause()
+        lines = screen_text(pilot.app).splitlines()
+        assert lines[0].count("█") + lines[0].count("▒") + lines[0].count("┃") == 80
+        assert "┃" in lines[0]  # the target on the bar
+        assert lines[1].startswith("blue 90% │ green 10%  → 50%")
+        assert "⇄ shifting" in lines[1] and "read back from haproxy" in lines[1]
+
+        bar.update_split(SplitData(green=50, target=50, status="live"))
+        await pilot.pause()
+        lines = screen_text(pilot.app).splitlines()
+        assert lines[1].startswith("blue 50% │ green 50%   ✓ live")
+        assert "→" not in lines[1] and "┃" not in lines[0]  # the target is only shown while it differs
+
+
+async def test_split_stale_and_unknown_are_marked():
+    bar = TrafficSplitBar()
+    async with One(bar).run_test(size=(80, 4)) as pilot:
+        bar.update_split(SplitData(green=10, status="stale", detail="haproxy not answering for 40s"))
+        await pilot.pause()
+        assert "⚠ STALE" in screen_text(pilot.app)
+        bar.update_split(SplitData(green=None, status="unknown", detail="not read yet"))
+        await pilot.pause()
+        lines = screen_text(pilot.app).splitlines()
+        assert set(lines[0].strip()) == {"░"}
+        assert "blue ?% │ green ?%" in lines[1] and "? UNKNOWN" in lines[1]
+
+
+async def test_split_one_line_when_compact():
+    bar = TrafficSplitBar()
+    async with One(bar, height=1).run_test(size=(80, 3)) as pilot:
+        bar.update_split(SPLIT)
+        await pilot.pause()
+        first = screen_text(pilot.app).splitlines()[0]
+        assert first.startswith("blue 90% │ green 10%  → 50% █")
+        assert first.rstrip().endswith("⇄ shifting")
+
+
+# ---------------------------------------------------------------- guards
+
+async def test_guard_rows():
+    panel = GuardPanel()
+    async with One(panel).run_test(size=(100, 8)) as pilot:
+        panel.update_guards(GUARDS)
+        await pilot.pause()
+        rows = [r.rstrip() for r in screen_text(pilot.app).splitlines()[:4]]
+        assert rows[0].startswith("▲ error_rate    2.3% > 1% for 1m40s of 5m ▕")
+        assert rows[0].endswith("▏ [rollback]")
+        assert rows[1] == "✓ latency_p95  183ms ≤ 250ms over 2m [rollback]"
+        assert "✗ success_rate   97% < 99% for 2m of 2m" in rows[2] and rows[2].endswith("TRIPPED [pause]")
+        assert rows[3] == "? cpu              — > 85% no data for 30s [notify]"
+
+
+async def test_guard_bell_rings_once_per_transition():
+    panel = GuardPanel()
+    app = One(panel)
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    ok = GuardView("error_rate", "above", 0.01, "ratio", 0.002, 0, 60, "ok", "rollback")
+    hot = replace(ok, value=0.02, breach_for_s=20, state="breaching")
+    tripped = replace(hot, breach_for_s=60, state="tripped")
+    other = GuardView("latency", "above", 250, "ms", 120, 0, 60, "ok", "pause")
+    async with app.run_test(size=(100, 8)):
+        for views in ([ok, other], [hot, other], [hot, other], [tripped, other], [other, tripped]):
+            panel.update_guards(views)
+        assert rings == [1]  # breaching -> tripped, and a reordered list, do not ring again
+        panel.update_guards([tripped, replace(other, value=300, state="breaching")])
+        assert rings == [1, 1]  # a second guard going hot does
+        panel.update_guards([ok, other])
+        panel.update_guards([tripped, other])
+        assert rings == [1, 1, 1]  # cooled down, then hot again: a new transition
+
+
+# ---------------------------------------------------------------- timeline
+
+async def test_timeline_icons_current_step_and_checklist():
+    timeline = PhaseTimeline()
+    async with One(timeline).run_test(size=(80, 20)) as pilot:
+        timeline.update_timeline(TIMELINE)
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "   phase         owner      planned     actual" in text
+        assert " ✓ Prep          DevOps     22:00 +10m  22:00 +12m" in text
+        assert "▸◷ Canary 10%    alice      22:10 +15m  22:12 +6m  baking" in text
+        assert " · Canary 50%    alice      22:25 +15m" in text
+        assert "    ✓ shift green → 10%  read back: blue 90% green 10%" in text
+        assert "  › ▶ bake 15m  9m left" in text
+        assert "    checklist 1/3" in text
+        assert "    [x] smoke tests pass — alice 22:14" in text
+        assert "  ❯ [ ] dashboards checked" in text
+        assert "    [ ] support told" in text
+        rendered = timeline.rendered
+        assert rendered is not None
+        spans = {rendered.text.plain[s.start:s.end]: str(s.style) for s in rendered.text.spans}
+        assert "reverse" in spans["bake 15m"]  # the current step
+        assert "reverse" in spans["dashboards checked"]  # the checklist cursor
+        assert "reverse" in spans["Canary 10%  "]  # the current phase (padded to its column)
+
+
+async def test_timeline_compact_drops_planned_times():
+    timeline = PhaseTimeline()
+    async with One(timeline).run_test(size=(80, 20)) as pilot:
+        timeline.compact = True
+        timeline.update_timeline(TIMELINE)
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "planned" not in text and "22:10" not in text
+        assert " ✓ Prep          DevOps     22:00 +12m" in text
+        assert "read back" not in text  # step details go too
+        assert "\n› ▶ bake 15m" in text and "\n  [x] smoke tests pass — alice 22:14" in text
+        timeline.compact = False
+        await pilot.pause()
+        assert " ✓ Prep          DevOps     22:00 +10m  22:00 +12m" in screen_text(pilot.app)
+
+
+async def test_timeline_narrow_falls_back_to_actual_times():
+    timeline = PhaseTimeline()
+    async with One(timeline).run_test(size=(42, 20)) as pilot:
+        timeline.update_timeline(TIMELINE)  # not compact, but planned+actual do not fit in 42 columns
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "   phase         owner      actual" in text and "planned" not in text
+
+
+async def test_timeline_keeps_the_current_phase_in_view():
+    phases = [PhaseView(f"phase {i}", "ops", "done", "22:00", "5m", "22:00", "5m") for i in range(30)]
+    phases[25] = PhaseView("phase 25", "ops", "running", steps=[StepView("run migration", "running")],
+                           current_step=0, checklist=[ChecklistView("backup verified")])
+    timeline = PhaseTimeline()
+    async with One(timeline).run_test(size=(60, 10)) as pilot:
+        timeline.update_timeline(TimelineData(phases, current=25, selected_item=0))
+        await pilot.pause()
+        await pilot.pause()
+        assert timeline.scroll_y > 0
+        text = screen_text(pilot.app)
+        assert "phase 25" in text and "› ▶ run migration" in text and "❯ [ ] backup verified" in text
+        # A manual scroll survives updates that do not move the current phase.
+        timeline.scroll_home(animate=False)
+        await pilot.pause()
+        timeline.update_timeline(TimelineData(
+            [*phases[:25], replace(phases[25], actual_duration="1m"), *phases[26:]], current=25, selected_item=0))
+        await pilot.pause()
+        assert timeline.scroll_y == 0
+
+
+async def test_timeline_text_is_inert():
+    phases = [PhaseView("[bold]deploy[/bold]\x1b]8;;http://x\x07", "m\x1b[31mallory", "running")]
+    timeline = PhaseTimeline()
+    async with One(timeline).run_test(size=(80, 6)) as pilot:
+        timeline.update_timeline(TimelineData(phases, current=0))
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "[bold]deploy[/bold]␛]8;;http://x␇" in text and "m␛[31mallory" in text
+
+
+# ---------------------------------------------------------------- composed, with and without colour
+
+async def test_demo_without_colour_still_reads(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = WidgetsDemo()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.no_color
+        text = screen_text(app)
+        for word in ("blue 90% │ green 10%", "→ 50%", "⇄ shifting", "✗ DOWN", "▲ error_rate", "TRIPPED",
+                     "? cpu", "▸◷ Canary 10%", "[x] smoke tests pass — alice 22:14", "❯ [ ] dashboards"):
+            assert word in text, word
+
+
+def test_widgets_80x24(snap_compare):
+    assert snap_compare(WidgetsDemo(), terminal_size=(80, 24))
+
+
+def test_widgets_160x50(snap_compare):
+    assert snap_compare(WidgetsDemo(), terminal_size=(160, 50))
