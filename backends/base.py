@@ -238,6 +238,7 @@ class Backfillable(Protocol):
 
 # ---------------------------------------------------------------- shell commands
 
+MAX_LINE = 4096  # longer output without a newline is cut into lines of this size
 OUTPUT_TAIL_LINES = 200
 
 
@@ -266,16 +267,29 @@ async def run_command(
     tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
 
     async def pump(stream: asyncio.StreamReader | None, name: str) -> None:
+        # Chunks, not readline: a progress bar without newlines (or a 1 MB line) must neither
+        # overflow the reader's limit nor stop the pipe from draining.
         if stream is None:
             return
+        partial = ""
         while True:
-            raw = await stream.readline()
-            if not raw:
-                return
-            text = raw.decode("utf-8", "replace").rstrip("\n")
-            tail.append(text)
-            if on_line is not None:
-                on_line(name, text)
+            chunk = await stream.read(65536)
+            if not chunk:
+                break
+            partial += chunk.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+            *lines, partial = partial.split("\n")
+            while len(partial) > MAX_LINE:
+                lines.append(partial[:MAX_LINE])
+                partial = partial[MAX_LINE:]
+            for text in lines:
+                emit(name, text)
+        if partial:
+            emit(name, partial)
+
+    def emit(name: str, text: str) -> None:
+        tail.append(text)
+        if on_line is not None:
+            on_line(name, text)
 
     pumps = asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
     timed_out = False
@@ -284,11 +298,13 @@ async def run_command(
     except TimeoutError:
         timed_out = True
     finally:
+        # The whole group goes, also when the shell exited on time: a child it left running in the
+        # background would otherwise outlive its step (and hold the output pipes open).
+        kill_group(proc.pid)
         if proc.returncode is None:
-            kill_group(proc.pid)
             await proc.wait()
     try:
-        # Grandchildren may hold the pipes open; don't wait on them forever.
+        # A child that left the group (setsid) may still hold the pipes; don't wait on it forever.
         await asyncio.wait_for(pumps, 2.0)
     except TimeoutError:
         pumps.cancel()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -16,17 +18,15 @@ from textual.theme import Theme
 
 from backends.base import Clock, RealClock
 from tui import viewmodel as vm
-from tui.engine import journal as journal_mod
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Backends, Driver, exit_code
-from tui.engine.machine import RunState
+from tui.engine.machine import RunState, refusal
 from tui.engine.plan import LoadedPlan, format_duration
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.prompt import WeightPrompt
-from widgets.chart import MetricChart
 from widgets.guards import GuardPanel
 from widgets.logpane import LogPane, LogRecord
 from widgets.sanitize import sanitize_line
@@ -76,9 +76,8 @@ class ShipdeckApp(App[int]):
         self.loaded = loaded
         self.plan = loaded.plan
         self.clock = clock or RealClock()
-        records = journal_mod.load(journal_path).records if resume else None
         self.driver = Driver(loaded, journal_path, clock=self.clock, backends=backends, operator=operator,
-                             shared=shared, resume=records)
+                             shared=shared, resume=resume)
         self.driver.subscribe(self._on_engine_event)
         self.demo = demo
         self.autopilot: Autopilot | None = None
@@ -97,6 +96,7 @@ class ShipdeckApp(App[int]):
         self.exit_status = 1
         self.last_announcement = ""
         self.helm_taken = False
+        self.engine_failed = ""
         self.center = CommandCenter(list(self.plan.metrics), self.plan.settings.max_log_lines)
 
     # ------------------------------------------------------------ lifecycle
@@ -113,10 +113,21 @@ class ShipdeckApp(App[int]):
             self.run_worker(self.autopilot.run(), name="autopilot", group="engine", exit_on_error=False)
             self._announce("is flying this demo")
         self.set_interval(RENDER_INTERVAL, self._render_tick)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            # The terminal went away (SSH drop): leave the run journalled and resumable, then go.
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: self.run_worker(self._suspend_and_exit("operator disconnected (SIGHUP)"),
+                                                       group="quit"))
 
     async def _drive(self) -> None:
-        final: RunState = await self.driver.run(linger=True)
-        self.exit_status = exit_code(final)
+        try:
+            final: RunState = await self.driver.run(linger=True)
+        except Exception as e:  # noqa: BLE001 - shown, never a traceback over the screen
+            self.engine_failed = f"engine: {type(e).__name__}: {e}"
+            self._dirty.add("status")
+            self.exit_status = 1
+        else:
+            self.exit_status = exit_code(final)
         self.ended = True
 
     def _on_engine_event(self, ev: dict[str, Any]) -> None:
@@ -144,6 +155,12 @@ class ShipdeckApp(App[int]):
         elif kind == "backend":
             self.health[ev["name"]] = ev
             self._dirty.add("status")
+        elif kind == "engine":
+            self.engine_failed = ev["reason"]
+            self._dirty.add("status")
+            self.refresh_bindings()
+            self.notify(sanitize_line(f"ENGINE FAILED: {ev['reason']}"), title="engine", severity="error",
+                        timeout=30, markup=False)
         elif kind == "journal":
             self._log_line("shipdeck", "info", f"journal: {ev['path']}")
         elif kind == "end":
@@ -179,8 +196,7 @@ class ShipdeckApp(App[int]):
 
     def _render_charts(self, now: float) -> None:
         stale_after = max(3 * self.plan.settings.sample_interval, 3.0 * _speed(self.clock))
-        for name in self.plan.metrics:
-            chart = self.center.query_one(f"#chart-{name}", MetricChart)
+        for name, chart in zip(self.plan.metrics, self.center.charts(), strict=True):
             if chart.display:
                 chart.update_chart(vm.chart(self.plan, name, self.series, now, stale_after))
 
@@ -196,6 +212,9 @@ class ShipdeckApp(App[int]):
         run_style = {"running": "bold green", "paused": "bold yellow", "rolling-back": "bold red",
                      "rolled-back": "bold red", "completed": "bold green", "aborted": "bold red"}.get(s["status"], "")
         status.append("│ ")
+        if self.engine_failed:
+            status.append(" ENGINE FAILED ", style="bold reverse red")
+            status.append(" ")
         status.append(s["status"].upper(), style=run_style)
         if s["phase"] >= 0:
             ph = s["phases"][s["phase"]]
@@ -214,6 +233,9 @@ class ShipdeckApp(App[int]):
                 extra = f" {h['detail'][:60]}"
             status.append(f" │ {name} {icon}{extra}", style=style)
         waiting = Text()
+        if self.engine_failed:
+            waiting.append(f"✗ ENGINE FAILED: {sanitize_line(self.engine_failed)} — forward actions stopped; "
+                           f"{self._keys('rollback')} still rolls back  ", style="bold reverse red")
         if self.autopilot is not None and self.autopilot.active:
             waiting.append(" AUTOPILOT ", style="bold reverse magenta")
             waiting.append(f" {sanitize_line(self.last_announcement)} · any key takes the helm  ")
@@ -262,36 +284,24 @@ class ShipdeckApp(App[int]):
         return ph["steps"][ph["step"]] if ph is not None and ph["step"] < len(ph["steps"]) else None
 
     def why_not(self, action_id: str) -> str | None:
-        """Why an action is unavailable now (None: available). Greys it out in the footer."""
-        s = self.state
-        over = s["status"] in ("completed", "rolled-back", "aborted")
-        ph, step = self._phase(), self._current_step()
-        if action_id == "advance":
-            if over:
-                return f"the run is {s['status']}"
-            if s["status"] == "paused":
-                return "paused: resume first"
-            if s["status"] == "rolling-back":
-                return "a rollback is in progress"
-            if ph is not None and ph["status"] != "done" and not (step and step["status"] == "failed"):
-                return f"phase {ph['name']!r} is not finished"
-            if s["phase"] + 1 >= len(s["phases"]) and not (step and step["status"] == "failed"):
-                return "no phase left"
-        elif action_id == "approve":
-            if step is None or step["status"] != "waiting-gate":
-                return "nothing is waiting for approval"
-        elif action_id in ("tick", "select_up", "select_down"):
-            if ph is None or not ph["checklist"]:
-                return "the current phase has no checklist"
-            if over:
-                return f"the run is {s['status']}"
-        elif action_id in ("shift_next", "shift_to"):
-            if s["status"] not in ("running", "paused"):
-                return f"the run is {s['status']}"
-            if action_id == "shift_next" and vm.next_weight(self.plan, s["traffic"]) is None:
-                return "no higher weight in the plan"
-        elif action_id == "pause" and s["status"] not in ("running", "paused"):
-            return f"the run is {s['status']}"
+        """Why an action is unavailable now (None: available). Greys it out in the footer.
+
+        The engine's `refusal` is the rule table; this only maps keys to its commands."""
+        s = self.driver.state
+        if self.driver.machine_broken and action_id in _COMMAND_ACTIONS:
+            return f"ENGINE FAILED ({self.driver.failed}): only rollback works"
+        if action_id in ("tick", "select_up", "select_down"):
+            ph = s.current_phase
+            return "the current phase has no checklist" if ph is None or not ph.checklist else refusal(s, "tick")
+        if action_id == "shift_next":
+            weight = vm.next_weight(self.plan, s.traffic)
+            return "no higher weight in the plan" if weight is None else refusal(s, "shift", {"percent": weight})
+        if action_id == "shift_to":  # a lower weight is always allowed, so only the run's status counts
+            return None if s.status in ("running", "paused") else f"the run is {s.status}"
+        if action_id == "pause":
+            return refusal(s, "resume" if s.status == "paused" else "pause")
+        if action_id in ("advance", "approve"):
+            return refusal(s, action_id)
         return None
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -414,28 +424,32 @@ class ShipdeckApp(App[int]):
         return self._keymap.get(action_id, BY_ID[action_id].keys).replace("question_mark", "?").replace("slash", "/")
 
     def action_quit_app(self) -> None:
-        live = self.state["status"] not in ("pending", "completed", "rolled-back", "aborted")
-        if not live:
-            self.run_worker(self._shutdown_and_exit(), group="quit")
+        s = self.driver.state
+        if s.status in ("pending", "completed", "rolled-back", "aborted"):
+            self.run_worker(self._suspend_and_exit("operator quit the command center"), group="quit")
             return
-        lines = [f"the run is {self.state['status']}; quitting stops the engine here",
-                 f"the journal keeps everything: {self.driver.journal_path}",
-                 "continue later with: shipdeck run PLAN --journal <that file> --resume"]
+        lines = ["the engine stops with this screen: NO GUARD WATCHES until someone resumes",
+                 f"traffic stays at green {s.traffic}%: nothing is rolled back or shifted",
+                 "a shift in flight finishes first; every step so far is in the journal",
+                 f"resume: shipdeck run PLAN --journal {self.driver.journal_path} --resume"]
+
         def confirmed(ok: bool | None) -> None:
             if ok:
-                self.run_worker(self._shutdown_and_exit(), group="quit")
+                self.run_worker(self._suspend_and_exit(f"operator quit the command center ({self.driver.operator})"),
+                                group="quit")
 
-        self.push_screen(ConfirmScreen("Quit during a live run?", lines, dangerous=True), confirmed)
+        self.push_screen(ConfirmScreen(f"Quit with the run {s.status}?", lines, dangerous=True), confirmed)
 
-    async def _shutdown_and_exit(self) -> None:
-        await self.driver.stop(reason=f"operator quit the command center ({self.driver.operator})")
-        deadline = time.monotonic() + 5
+    async def _suspend_and_exit(self, reason: str) -> None:
+        self.driver.suspend(reason)
+        deadline = time.monotonic() + self.plan.settings.timeout + 5
         while not self.ended and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self.exit(self.exit_status if self.ended else exit_code(self.driver.state))
 
 
 _ACTION_IDS = {a.action.split("(")[0]: a.id for a in BY_ID.values()}
+_COMMAND_ACTIONS = ("advance", "approve", "tick", "select_up", "select_down", "shift_next", "shift_to", "pause")
 
 
 def _speed(clock: Clock) -> float:

@@ -78,16 +78,22 @@ def _execute(
     resume: bool = False,
     high_contrast: bool = False,
 ) -> int:
+    from tui.engine.journal import JournalError
+
     journal_path = journal or default_journal(loaded)
     shared: dict[str, Any] = {SCENARIO_OVERRIDE: scenario} if scenario else {}
-    if headless:
-        from tui.headless import run_headless
+    try:
+        if headless:
+            from tui.headless import run_headless
 
-        return asyncio.run(run_headless(loaded, journal_path, clock, yes=yes, shared=shared, resume=resume))
-    from tui.app import make_app
+            return asyncio.run(run_headless(loaded, journal_path, clock, yes=yes, shared=shared, resume=resume))
+        from tui.app import make_app
 
-    app = make_app(loaded, journal_path, clock=clock, shared=shared, demo=demo, manual=manual, resume=resume,
-                   theme_name="shipdeck-contrast" if high_contrast else None)
+        app = make_app(loaded, journal_path, clock=clock, shared=shared, demo=demo, manual=manual, resume=resume,
+                       theme_name="shipdeck-contrast" if high_contrast else None)
+    except JournalError as e:
+        click.echo(f"shipdeck: {e}", err=True)
+        return EXIT_ERROR
     result = app.run()
     return result if isinstance(result, int) else EXIT_ERROR
 

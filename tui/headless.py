@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from backends.base import Clock
-from tui.engine import journal as journal_mod
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Driver, exit_code
 from tui.engine.plan import LoadedPlan
@@ -57,6 +56,8 @@ class EventPrinter:
             for ln in ev["lines"]:
                 if ln["level"] in ("error", "warning") and ln["source"] in ("run", "shipdeck", "notify"):
                     self.line(f"[{ln['source']}] {ln['text']}")
+        elif kind == "engine":
+            self.line(f"ENGINE FAILED: {ev['reason']}")
         elif kind == "backend" and ev["status"] in ("failed", "down"):
             self.line(f"backend {ev['name']} {ev['status']}: {ev['detail']}")
 
@@ -115,33 +116,40 @@ async def run_headless(
     resume: bool = False,
     out: Callable[[str], None] = click.echo,
 ) -> int:
-    records = journal_mod.load(journal_path).records if resume else None
-    driver = Driver(loaded, journal_path, clock=clock, shared=shared, resume=records)
+    driver = Driver(loaded, journal_path, clock=clock, shared=shared, resume=resume)
     printer = EventPrinter(clock, out)
     driver.subscribe(printer)
     out(f"journal: {journal_path}")
     pilot = Autopilot(driver, approve=yes)
 
     def stop_on_hold(ev: dict[str, Any]) -> None:
-        # Nobody is there to answer a pause or a failed step: stop, leaving traffic as it is.
+        # Nobody is there to answer: stop, leaving traffic as it is and the run resumable.
         if ev["type"] != "state":
             return
         s = driver.state
         step = s.current_step
-        needs_human = s.status == "paused" or (step is not None and step.status == "failed") or (
-            not yes and s.status == "running" and s.waiting.startswith(("gate", "checklist", "run by hand"))
-        )
-        if needs_human and not s.terminal:
-            why = s.reason if s.status == "paused" else s.waiting
-            out(f"headless run cannot continue ({why}); stopping with traffic at green {s.traffic}%")
-            driver.submit("abort", operator="shipdeck", reason=f"headless: {why}")
+        if s.terminal:
+            return
+        if s.restarted and not yes:
+            why = "a resumed run waits for an operator; run it again with --resume --yes to let it go on"
+        elif s.status == "paused" and not (s.restarted and yes):
+            why = s.reason
+        elif (step is not None and step.status == "failed") or (
+                not yes and s.status == "running" and s.waiting.startswith(("gate", "checklist", "run by hand"))):
+            why = s.waiting
+        else:
+            return
+        out(f"headless run cannot continue ({why}); stopping with traffic at green {s.traffic}%")
+        driver.suspend(f"headless: {why}")
 
     driver.subscribe(stop_on_hold)
     pilot_task = asyncio.create_task(pilot.run())
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGINT, lambda: driver.submit("abort", reason="interrupted (Ctrl-C)"))
-        loop.add_signal_handler(signal.SIGTERM, lambda: driver.submit("abort", reason="terminated"))
+        # A signal leaves the run resumable, never half-applied: see Driver.suspend.
+        for sig, why in ((signal.SIGINT, "interrupted (Ctrl-C)"), (signal.SIGTERM, "terminated"),
+                         (signal.SIGHUP, "operator disconnected (SIGHUP)")):
+            loop.add_signal_handler(sig, driver.suspend, why)
     try:
         state = await driver.run()
     finally:
@@ -149,5 +157,9 @@ async def run_headless(
         pilot_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pilot_task
-    out(f"run {state.status} with green at {state.traffic}% — journal: {journal_path}")
+    if state.terminal:
+        out(f"run {state.status} with green at {state.traffic}% — journal: {journal_path}")
+    else:
+        out(f"run {state.status}, not finished, green at {state.traffic}%; continue with: "
+            f"shipdeck run PLAN --journal {journal_path} --resume")
     return exit_code(state)

@@ -79,10 +79,12 @@ async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path, prom):
         "settings: {sample_interval: 1s, timeout: 3s}"))
     app = make_app(loaded, tmp_path / "j.jsonl", clock=RealClock(), operator="tester", keymap={})
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.press("n", "enter")
-        await until(pilot, lambda: app.state["traffic"] == 10, what="shift")
+        # No data yet (before Prometheus' first scrape) holds the run; a live sample lets it start.
         await until(pilot, lambda: app.series.last.get("error_rate", {}).get("value") is not None, timeout=30,
                     what="a live sample")
+        await until(pilot, lambda: not app.driver.state.blind, what="guards see data")
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["traffic"] == 10, what="shift")
         assert len(app.series.points["error_rate"]) >= 1
         stop(prom.proc)
         await until(pilot, lambda: "DOWN" in screen_text(app), timeout=30, what="DOWN on screen")
@@ -90,6 +92,8 @@ async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path, prom):
         assert "prom ✗" in text and "prometheus down" in text
         assert app.guards[0]["state"] in ("no-data", "ok")  # hold: no breach invented from silence
         assert app.state["status"] == "running"
+        await until(pilot, lambda: app.driver.state.blind == ["error_rate"], what="the run holds, blind")
+        assert "holding" in app.state["waiting"] or "bake paused" in app.state["waiting"]
         await pilot.press("p")  # keys keep working
         await until(pilot, lambda: app.state["status"] == "paused")
 

@@ -33,8 +33,12 @@ def pilot_plan(**replace: str):
 
 @pytest.fixture
 def app_factory(tmp_path):
+    made = []
+
     def make(loaded=None, clock=None, **kw):
-        return make_app(loaded or load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl",
+        made.append(1)  # one journal per app: a journal holds one run
+        journal = tmp_path / ("j.jsonl" if len(made) == 1 else f"j{len(made)}.jsonl")
+        return make_app(loaded or load_plan(PLANS / "pilot.yaml"), journal,
                         clock=clock or ScaledClock(20), operator="tester", keymap=kw.pop("keymap", {}), **kw)
     return make
 

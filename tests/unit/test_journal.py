@@ -44,7 +44,7 @@ def test_torn_tail_is_dropped_with_warning(tmp_path):
     result = load(path)
     assert len(result.warnings) == 1 and f"offset {len(good)}" in result.warnings[0]
     assert replay(result.records).to_dict() == live.to_dict()
-    j = Journal.reopen(path)  # continuing after the crash cuts the torn bytes
+    j = Journal(path, resume=True)  # continuing after the crash cuts the torn bytes
     j.append("event", cmd("pause", 5), "alice", 5)
     j.close()
     assert load(path).warnings == [] and load(path).records[-1]["seq"] == len(result.records) + 1

@@ -10,7 +10,7 @@ from tui.watch import follow
 def test_report_tells_the_story(tmp_path):
     path = tmp_path / "j.jsonl"
     write_run(path)
-    j = journal.Journal.reopen(path)
+    j = journal.Journal(path, resume=True)
     j.append("outcome", {"id": "e1", "kind": "shift", "ok": False, "error": "socket | gone", "data": {}}, "shipdeck", 5)
     j.append("event", {"type": "guard", "guard": 0, "summary": "error_rate 0.05 > 0.01 for 1m of 1m → rollback",
                        "values": [[1, 0.02], [2, 0.05]], "operator": "guard:error_rate", "at": 6}, "guard:error_rate", 6)

@@ -1,7 +1,8 @@
 """The autopilot: what a cooperative operator would press next, as a pure function of the state.
 
 Headless `--yes` runs and the demo use it; `shipdeck run` in the command center never does.
-It never resumes a pause and never rolls back: those stay human (or guard) decisions.
+It never resumes a guard's pause and never rolls back: those stay human (or guard) decisions. The one
+pause it confirms is the hold after a restart, and only when it may approve (`--yes`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from tui.engine.machine import DONE, FAILED, WAITING, RunState
 def next_action(state: RunState) -> tuple[str, dict[str, Any]] | None:
     if state.status == "pending":
         return "advance", {}
+    if state.status == "paused" and state.restarted:
+        return "resume", {}
     if state.status != "running":
         return None
     ph = state.current_phase
@@ -40,6 +43,8 @@ def describe(name: str, args: dict[str, Any], state: RunState) -> str:
         return f"ticks “{ph.checklist[args['item']].text}”"
     if name == "approve" and state.current_step is not None:
         return f"approves “{state.current_step.label}”"
+    if name == "resume":
+        return "confirms the run may go on after the restart"
     if name == "advance":
         nxt = state.phase + 1
         return f"starts phase “{state.phases[nxt].name}”" if nxt < len(state.phases) else "advances"
@@ -96,7 +101,7 @@ class Autopilot:
             if action is None:
                 continue
             name, args = action
-            if name in ("approve", "tick") and not self.approve:
+            if name in ("approve", "tick", "resume") and not self.approve:
                 continue
             self._awaiting = True
             if self.on_action is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import math
 import os
 from collections.abc import Awaitable, Callable
@@ -29,12 +28,14 @@ from backends.base import (
     ProbeResult,
     RealClock,
     Sample,
+    TrafficSplit,
     run_command,
 )
 from tui.engine.guards import GuardSet
-from tui.engine.journal import Journal, open_intents, replay
+from tui.engine.journal import Journal, default_operator, open_intents, parse_iso, replay
 from tui.engine.machine import RunState, initial_state, transition
 from tui.engine.plan import LoadedPlan
+from tui.engine.secrets import Redactor, mask_plan
 
 Subscriber = Callable[[dict[str, Any]], None]
 NOTIFY_TIMEOUT = 10.0
@@ -46,13 +47,6 @@ async def bounded(awaitable: Awaitable[T], seconds: float) -> T:
     """Await with a deadline. asyncio.timeout, unlike 3.11's wait_for, never swallows a cancel."""
     async with asyncio.timeout(seconds):
         return await awaitable
-
-
-def default_operator() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        return os.environ.get("USER", "operator")
 
 
 @dataclass
@@ -89,6 +83,10 @@ def build_backends(loaded: LoadedPlan, ctx: BackendContext) -> Backends:
     return out
 
 
+NOTIFY_REPEAT_S = 300.0  # the same alert again within this is a duplicate
+MAX_UNWRITTEN = 100_000  # journal records kept in memory while the disk refuses them
+
+
 class Driver:
     def __init__(
         self,
@@ -98,23 +96,25 @@ class Driver:
         backends: Backends | None = None,
         operator: str | None = None,
         shared: dict[str, Any] | None = None,
-        resume: list[dict[str, Any]] | None = None,
+        resume: bool = False,
     ) -> None:
         self.loaded = loaded
         self.plan = loaded.plan
         self.clock: Clock = clock or RealClock()
         self.operator = operator or default_operator()
         self.plan_dir = str(Path(loaded.path).resolve().parent) if loaded.path else "."
+        self.redact = Redactor(self.plan.model_dump(mode="json", by_alias=True))
         self.ctx = BackendContext(clock=self.clock, plan_dir=self.plan_dir, shared=shared or {}, emit_log=self._log)
-        self.backends = backends or build_backends(loaded, self.ctx)
         self.journal_path = Path(journal_path)
-        self._resume = resume
-        if resume:
-            self.journal = Journal.reopen(self.journal_path)
-            self.state: RunState = replay(resume)
-        else:
-            self.journal = Journal(self.journal_path)
-            self.state = initial_state(self.plan)
+        # The lock comes first: a second driver must not build backends or touch the journal.
+        self.journal = Journal(self.journal_path, resume=resume, operator=self.operator)
+        self._resumed = resume
+        self.state: RunState = replay(self.journal.records) if resume else initial_state(self.plan)
+        try:
+            self.backends = backends or build_backends(loaded, self.ctx)
+        except BaseException:
+            self.journal.close()
+            raise
         self.guards = GuardSet(self.plan)
         self.subscribers: list[Subscriber] = []
         self.health: dict[str, BackendHealth] = {}
@@ -123,8 +123,14 @@ class Driver:
         self._loops: list[asyncio.Task[Any]] = []
         self._stopping = False
         self._stop_requested = False
+        self._suspend_reason: str | None = None
         self._notifications: set[asyncio.Task[None]] = set()
+        self._sent: dict[tuple[str, str], float] = {}
         self._traffic_lock = asyncio.Lock()  # one traffic change at a time, in order
+        self._unwritten: list[tuple[str, dict[str, Any], str, float]] = []
+        self._in_fault = False
+        self.failed = ""  # why the engine failed ('' while healthy): shown as ENGINE FAILED
+        self.machine_broken = False  # the state machine raised: only the emergency rollback is left
         self.last_samples: dict[str, Any] = {}
 
     # ------------------------------------------------------------ public
@@ -139,29 +145,37 @@ class Driver:
         )
 
     async def run(self, linger: bool = False) -> RunState:
-        """Drive the plan until the run ends (completed, rolled back or aborted).
+        """Drive the plan until the run ends (completed, rolled back or aborted) or is suspended.
 
         `linger`: keep sampling and taking commands after the end (the screen stays live,
-        a rollback is still possible) until `stop()`.
+        a rollback is still possible) until `stop()` or `suspend()`.
         """
-        if not self._resume:
-            self._write("run-start", {
-                "plan": self.plan.model_dump(mode="json", by_alias=True),
-                "plan_path": self.loaded.path,
-                "fingerprint": self.plan.fingerprint(),
-                "journal": str(self.journal_path),
-            })
-        else:
-            await self._reconcile()
-        self._emit({"type": "journal", "path": str(self.journal_path)})
-        self._emit_state()
-        await self._read_back()
-        self._loops.append(asyncio.create_task(self._backfill(), name="backfill"))
-        self._loops.append(asyncio.create_task(self._sample_loop(), name="sampler"))
-        for src in self.backends.logs:
-            self._loops.append(asyncio.create_task(self._log_loop(src), name="logs"))
         try:
+            if self.journal.stale_holder:
+                self._log(LogLine(self.clock.now(), "shipdeck", "warning",
+                                  f"stale journal lock from {self.journal.stale_holder}: taken over"))
+            if not self._resumed:
+                self._write("run-start", {
+                    "plan": mask_plan(self.plan.model_dump(mode="json", by_alias=True)),
+                    "plan_path": self.loaded.path,
+                    "fingerprint": self.plan.fingerprint(),
+                    "journal": str(self.journal_path),
+                })
+            else:
+                await self._reconcile()
+            self._emit({"type": "journal", "path": str(self.journal_path)})
+            self._emit_state()
+            await self._read_back()
+            queries = self._queries()
+            # Nothing moves before the guards have looked once: no data yet is not "healthy".
+            await self._guarded("sampler", self._sample_once(queries))
+            self._loops.append(asyncio.create_task(self._backfill(), name="backfill"))
+            self._loops.append(asyncio.create_task(self._sample_loop(queries), name="sampler"))
+            for src in self.backends.logs:
+                self._loops.append(asyncio.create_task(self._log_loop(src), name="logs"))
             while True:
+                if self._suspend_reason is not None and not self._traffic_in_flight():
+                    break  # never leave a shift half-applied: its outcome is journalled first
                 quiet = self.state.terminal and self._inbox.empty() and not self._has_live_effects()
                 if quiet and (not linger or self._stop_requested):
                     break
@@ -181,6 +195,16 @@ class Driver:
                                     "args": {"reason": reason}})
         self._inbox.put_nowait({"type": "stop"})
 
+    def suspend(self, reason: str) -> None:
+        """Stop driving but leave the run resumable: traffic stays where it is, nothing is aborted.
+
+        A traffic change in flight finishes (and is journalled) first. Used for quit, SIGHUP and
+        a headless run that needs a human.
+        """
+        if self._suspend_reason is None:
+            self._suspend_reason = reason
+        self._inbox.put_nowait({"type": "stop"})
+
     def describe(self, name: str, **args: Any) -> list[str]:
         """What each backend will do for a forward action: the confirm preview."""
         traffic = self.backends.traffic
@@ -195,13 +219,53 @@ class Driver:
     def _process(self, event: dict[str, Any]) -> None:
         event.setdefault("at", self.clock.now())
         self._write("event", event, str(event.get("operator") or "shipdeck"))
-        self.state, effects = transition(self.state, event)
+        if self.machine_broken:
+            self._degraded(event)
+            return
+        try:
+            self.state, effects = transition(self.state, event)
+        except Exception as e:  # noqa: BLE001 - the engine failing must not take rollback with it
+            self.machine_broken = True
+            self._fail("engine", e)
+            self._degraded(event)
+            return
         self._emit_state(event)
         for eff in effects:
             self._execute(eff)
 
+    def _degraded(self, event: dict[str, Any]) -> None:
+        """After the state machine failed: rollback (by a human or a guard) still reaches the backend."""
+        wants_rollback = (event.get("type") == "command" and event.get("name") == "rollback") or (
+            event.get("type") == "guard" and event.get("action") == "rollback")
+        if wants_rollback:
+            reason = str(event.get("summary") or f"rollback by {event.get('operator')}")
+            self._tasks["emergency-rollback"] = asyncio.create_task(self._emergency_rollback(reason))
+        elif event.get("type") == "command":
+            self._emit({"type": "notice", "level": "error",
+                        "text": f"ENGINE FAILED ({self.failed}): only rollback works now"})
+
+    async def _emergency_rollback(self, reason: str) -> None:
+        eff = {"kind": "rollback", "id": f"emergency-{self.clock.now():.3f}", "reason": reason}
+        self._write("intent", eff)
+        try:
+            split = await bounded(self.backends.traffic.rollback(), self.plan.settings.timeout)
+            result = {"ok": True, "data": {"green": split.green, "commands": list(split.commands)}, "error": ""}
+            self.state.traffic, self.state.status, self.state.reason = split.green, "rolled-back", reason
+            self.state.waiting = ""
+        except Exception as e:  # noqa: BLE001 - reported; the key can be pressed again
+            result = {"ok": False, "data": {}, "error": f"{type(e).__name__}: {e}"}
+        self._write("outcome", {"id": eff["id"], "kind": "rollback", **result})
+        self._emit({"type": "effect", "phase": "end", "effect": eff, **result})
+        self._emit_state()
+        text = f"emergency rollback: green {self.state.traffic}%" if result["ok"] else \
+            f"EMERGENCY ROLLBACK FAILED: {result['error']}; press rollback to retry"
+        self._send_all("rollback", text)
+
     def _has_live_effects(self) -> bool:
         return any(not t.done() and not t.cancelling() for t in self._tasks.values())
+
+    def _traffic_in_flight(self) -> bool:
+        return any(e["kind"] in ("shift", "rollback") for e in self.state.pending.values()) and not self.machine_broken
 
     def _execute(self, eff: dict[str, Any]) -> None:
         kind = eff["kind"]
@@ -210,11 +274,7 @@ class Driver:
             self._log(LogLine(self.clock.now(), "shipdeck", eff["level"], eff["text"]))
         elif kind == "notify":
             values = {name: v.get("value") for name, v in self.last_samples.items()}
-            eff = {**eff, "context": {**eff["context"], "metrics": values}}
-            for n in self.backends.notify:
-                sending = asyncio.create_task(self._notify(n, eff))
-                self._notifications.add(sending)
-                sending.add_done_callback(self._notifications.discard)
+            self._send_all(eff["event"], eff["message"], {**eff["context"], "metrics": values})
         elif kind == "cancel":
             task = self._tasks.get(eff["id"])
             if task is not None:
@@ -226,10 +286,25 @@ class Driver:
             self._emit({"type": "effect", "phase": "start", "effect": eff})
             self._tasks[eff["id"]] = asyncio.create_task(self._call(eff))
 
+    def _send_all(self, event: str, message: str, context: dict[str, Any] | None = None) -> None:
+        """Every notifier, once: the same alert within NOTIFY_REPEAT_S is a duplicate and not sent."""
+        now = self.clock.now()
+        key = (event, message)
+        if now - self._sent.get(key, -math.inf) < NOTIFY_REPEAT_S:
+            return
+        self._sent[key] = now
+        if context is None:
+            ph = self.state.current_phase
+            context = {"plan": self.plan.name, "phase": ph.name if ph else "", "traffic": self.state.traffic}
+        eff = self.redact.data({"event": event, "message": message, "context": context})
+        for n in self.backends.notify:
+            sending = asyncio.create_task(self._notify(n, eff))
+            self._notifications.add(sending)
+            sending.add_done_callback(self._notifications.discard)
+
     async def _timer(self, eff: dict[str, Any]) -> None:
         await self.clock.sleep(float(eff["seconds"]))
         self._inbox.put_nowait({"type": "timer", "id": eff["id"]})
-
     async def _call(self, eff: dict[str, Any]) -> None:
         kind = eff["kind"]
         backend = "traffic" if kind in ("shift", "rollback") else kind
@@ -306,8 +381,8 @@ class Driver:
 
     async def _read_back(self) -> None:
         """Read the live split; a change nobody here made (drift) holds the run."""
-        if self._traffic_lock.locked():
-            return
+        if self._traffic_lock.locked() or self._traffic_in_flight():
+            return  # a shift or rollback is under way: its own result says what the split is
         health = self.health.setdefault("traffic", BackendHealth("traffic", "traffic"))
         try:
             async with self._traffic_lock:
@@ -324,8 +399,13 @@ class Driver:
         if health.status == "failed" and health.detail.startswith("read-back"):
             health.status, health.detail = "ok", ""
             self._emit({"type": "backend", **health.to_dict()})
-        if split.green != self.state.traffic:
-            self._inbox.put_nowait({"type": "traffic", "green": split.green, "detail": split.detail})
+        known = self.state.traffic
+        if split.green == known or self._traffic_in_flight():
+            return
+        event: dict[str, Any] = {"type": "traffic", "green": split.green, "detail": split.detail}
+        if known is not None:  # shipdeck set (or saw) another split: someone changed it by hand
+            event["drift"] = f"green reads {split.green}% where shipdeck last had {known}% ({split.detail})"
+        self._inbox.put_nowait(event)
 
     def _queries(self) -> dict[str, dict[str, str]]:
         """metrics source -> {metric name: query}"""
@@ -354,14 +434,22 @@ class Driver:
                     by_ts[smp.ts][name] = _sample_dict(smp)
             self._emit({"type": "history", "points": [[t, by_ts[t]] for t in points]})
 
-    async def _sample_loop(self) -> None:
+    async def _sample_loop(self, queries: dict[str, dict[str, str]]) -> None:
         interval = self.plan.settings.sample_interval
-        queries = self._queries()
         while not self._stopping:
-            await self._sample_once(queries)
-            await self._read_back()
             # Reschedule after completion: polls never overlap.
             await self.clock.sleep(interval)
+            await self._guarded("sampler", self._sample_once(queries))
+            await self._guarded("read-back", self._read_back())
+
+    async def _guarded(self, part: str, work: Awaitable[None]) -> None:
+        """Run one tick of a loop; a failure is loud (ENGINE FAILED, notified) and the loop goes on."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a dead sampler would be a guard that silently stopped
+            self._fail(part, e)
 
     async def _sample_once(self, queries: dict[str, dict[str, str]]) -> None:
         now = self.clock.now()
@@ -380,6 +468,9 @@ class Driver:
         self.last_samples = values
         self._write("sample", {"values": values, "guards": guards}, "shipdeck", now)
         self._emit({"type": "samples", "ts": now, "values": values, "guards": guards})
+        blind = self.guards.blind(phase)
+        if blind != self.state.blind:
+            self._inbox.put_nowait({"type": "blind", "guards": blind})
         for g in fired:
             unit = self.plan.metrics[g.metric].unit
             self._inbox.put_nowait({
@@ -423,41 +514,94 @@ class Driver:
     # ------------------------------------------------------------ plumbing
 
     async def _reconcile(self) -> None:
-        """After a crash: intents without outcomes are unknown; read back and let the operator decide."""
-        assert self._resume is not None
+        """After a crash: finish what the journal says was under way, then wait for an operator.
+
+        An outcome journalled before its result reached the machine is fed in now. A shift whose
+        outcome is missing is judged by reading the backend back; a rollback is sent again; a step
+        whose outcome is unknown fails (advance retries it). Guard windows go on from the last
+        journalled sample. Then a `restart` event holds the run: nothing moves forward by itself.
+        """
+        records = self.journal.records
         try:
-            live = await bounded(self.backends.traffic.current(), self.plan.settings.timeout)
-            live_text = f"traffic now reads green {live.green}% ({live.detail})"
-            green: int | None = live.green
-        except Exception as e:  # noqa: BLE001
-            live_text, green = f"traffic could not be read back: {e}", None
-        for rec in open_intents(self._resume):
+            live: TrafficSplit | None = await bounded(self.backends.traffic.current(), self.plan.settings.timeout)
+        except Exception as e:  # noqa: BLE001 - reported in the outcome; the operator decides
+            live, why = None, f"{type(e).__name__}: {e}"
+        green = live.green if live is not None else None
+        said = f"traffic reads green {green}% ({live.detail})" if live is not None else f"no read-back: {why}"
+        for rec in records:
+            if rec["kind"] == "outcome" and rec["data"]["id"] in self.state.pending:
+                self._inbox.put_nowait({"type": "result", **rec["data"]})
+        for rec in open_intents(records):
             eff = rec["data"]
-            error = f"outcome unknown after restart; {live_text}"
-            data = {"green": green} if eff["kind"] in ("shift", "rollback") and green is not None else {}
-            self._write("outcome", {"id": eff["id"], "kind": eff["kind"], "ok": False, "error": error,
-                                    "data": data}, "shipdeck")
-            self._inbox.put_nowait({"type": "result", "id": eff["id"], "ok": False, "error": error, "data": data})
-        bake = self.state.bake
-        if bake and "timer" in bake:
-            remaining = max(0.0, float(bake["ends_at"]) - self.clock.now())
-            self._tasks[bake["timer"]] = asyncio.create_task(self._timer({"id": bake["timer"], "seconds": remaining}))
+            if eff["kind"] == "rollback":
+                self._write("outcome", {"id": eff["id"], "kind": "rollback", "ok": False, "data": {},
+                                        "error": f"cut off by a restart; sent again ({said})"})
+                continue  # the restart event sends it again
+            if eff["kind"] == "shift" and green is not None:
+                ok = green == eff["percent"]
+                error = "" if ok else f"not applied before the restart: {said}"
+                result = {"ok": ok, "data": {"green": green, "detail": f"read back after a restart: {said}"},
+                          "error": error}
+            else:
+                result = {"ok": False, "data": {} if green is None else {"green": green},
+                          "error": f"outcome unknown after a restart ({said}): check by hand; advance retries"}
+            self._write("outcome", {"id": eff["id"], "kind": eff["kind"], **result})
+            self._inbox.put_nowait({"type": "result", "id": eff["id"], **result})
+        last_sample = next((r for r in reversed(records) if r["kind"] == "sample"), None)
+        if last_sample is not None:
+            self.guards.restore(last_sample["data"]["guards"], parse_iso(last_sample["ts"]))
+        crashed_at = parse_iso(records[-1]["ts"]) if records else self.clock.now()
+        self._write("resume", {"live": green, "said": said, "crashed_at": crashed_at}, self.operator)
+        self._inbox.put_nowait({"type": "restart", "live": green, "crashed_at": crashed_at,
+                                "operator": self.operator})
 
     def _write(self, kind: str, data: dict[str, Any], operator: str = "shipdeck", ts: float | None = None) -> None:
-        self.journal.append(kind, data, operator, self.clock.now() if ts is None else ts)
+        """Journal a record. If the disk refuses it, keep it in memory (and in order) for the next try,
+        and raise a fault: forward actions stop, guards and rollback go on."""
+        record = (kind, self.redact.data(data), operator, self.clock.now() if ts is None else ts)
+        self._unwritten.append(record)
+        try:
+            while self._unwritten:
+                self.journal.append(*self._unwritten[0])
+                self._unwritten.pop(0)
+        except OSError as e:
+            del self._unwritten[:-MAX_UNWRITTEN]
+            if not any(f.startswith("journal") for f in self.state.faults) and not self._in_fault:
+                self._fail("journal", e)
+
+    def _fail(self, part: str, exc: BaseException) -> None:
+        """Loud failure of a part of the engine: ENGINE FAILED on every screen, every notifier told,
+        forward actions refused. Rollback keeps working."""
+        if self._in_fault:
+            return
+        self._in_fault = True
+        try:
+            text = f"{part}: {type(exc).__name__}: {exc}"
+            first = not self.failed
+            self.failed = self.failed or text
+            self._emit({"type": "engine", "status": "failed", "reason": text})
+            self._log(LogLine(self.clock.now(), "shipdeck", "error", f"ENGINE FAILED: {text}"))
+            if first:
+                self._send_all("engine-failed", f"ENGINE FAILED: {text}; forward actions stopped, rollback works")
+            if not self.machine_broken:
+                self._inbox.put_nowait({"type": "fault", "text": text})
+        finally:
+            self._in_fault = False
 
     def _emit(self, event: dict[str, Any]) -> None:
+        if self.redact.secrets or event.get("type") in ("logs", "notice", "effect", "backend"):
+            event = self.redact.data(event)
         for fn in list(self.subscribers):
-            fn(event)
+            try:
+                fn(event)
+            except Exception as e:  # noqa: BLE001 - a broken screen must not stop the engine
+                self._fail(f"subscriber {getattr(fn, '__qualname__', fn)!s}", e)
 
     def _emit_state(self, cause: dict[str, Any] | None = None) -> None:
         self._emit({"type": "state", "state": self.state.to_dict(), "cause": cause or {}})
 
     async def _shutdown(self) -> None:
         self._stopping = True
-        pending = {t for t in self._notifications if not t.done()}
-        if pending:  # the last notifications (rollback, completed) matter most: let them go out
-            await asyncio.wait(pending, timeout=NOTIFY_TIMEOUT)
         for t in [*self._loops, *self._tasks.values()]:
             t.cancel()
         for t in [*self._loops, *self._tasks.values()]:
@@ -469,8 +613,20 @@ class Driver:
                 with contextlib.suppress(Exception):
                     await close()
         s = self.state
-        self._write("run-end", {"status": s.status, "traffic": s.traffic, "reason": s.reason})
-        self._emit({"type": "end", "status": s.status, "traffic": s.traffic, "journal": str(self.journal_path)})
+        if self._suspend_reason is not None and not s.terminal:
+            text = (f"{self._suspend_reason}: the engine stopped with the run {s.status} and green at "
+                    f"{s.traffic}%; guards are not watching until someone resumes "
+                    f"(shipdeck run PLAN --journal {self.journal_path} --resume)")
+            self._write("suspend", {"reason": self._suspend_reason, "status": s.status, "traffic": s.traffic})
+            self._send_all("suspended", text)
+            self._log(LogLine(self.clock.now(), "shipdeck", "warning", text))
+        else:
+            self._write("run-end", {"status": s.status, "traffic": s.traffic, "reason": s.reason})
+        pending = {t for t in self._notifications if not t.done()}
+        if pending:  # the last notifications (rollback, completed, suspended) matter most
+            await asyncio.wait(pending, timeout=NOTIFY_TIMEOUT)
+        self._emit({"type": "end", "status": s.status, "traffic": s.traffic, "journal": str(self.journal_path),
+                    "suspended": self._suspend_reason or ""})
         self.journal.close()
 
 

@@ -106,6 +106,25 @@ class GuardSet:
                 st.state = "breaching"
         return fired
 
+    def blind(self, phase: str | None) -> list[str]:
+        """Guards that apply now, have no data, and hold the run for it (`no_data: hold`)."""
+        return sorted({
+            st.metric for g, st in zip(self.guards, self.status, strict=True)
+            if g.no_data == "hold" and st.value is None and (g.phases is None or phase in g.phases)
+        })
+
+    def restore(self, journalled: list[dict[str, Any]], ts: float) -> None:
+        """Go on from a journalled sample after a restart: a breach keeps the time it has served."""
+        for saved in journalled:
+            idx = saved.get("index")
+            if not isinstance(idx, int) or not 0 <= idx < len(self.status):
+                continue
+            st = self.status[idx]
+            if saved.get("state") in ("breaching", "tripped"):
+                st.state = str(saved["state"])
+                st.breach_for = float(saved.get("breach_for") or 0.0)
+                st.breach_since = ts - st.breach_for
+
     @staticmethod
     def _clear(st: GuardStatus) -> None:
         st.state, st.breach_since, st.breach_for = "ok", None, 0.0

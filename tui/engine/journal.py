@@ -8,10 +8,16 @@ outcome (after it), sample (metric readings and guard progress), log, run-end.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import getpass
 import hashlib
 import json
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +32,10 @@ class JournalError(Exception):
     pass
 
 
+class JournalLocked(JournalError):
+    """Another live process drives this journal."""
+
+
 def _checksum(record: dict[str, Any]) -> str:
     body = json.dumps({k: v for k, v in record.items() if k != "sum"}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()[:16]
@@ -35,30 +45,77 @@ def utc_iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Journal:
-    """Appends records durably. Thread-safe: the driver may write from a worker thread."""
+def parse_iso(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
-    def __init__(self, path: str | Path, start_seq: int = 0) -> None:
+
+def _holder_text(info: dict[str, Any]) -> str:
+    return (f"{info.get('user', '?')}@{info.get('host', '?')} pid {info.get('pid', '?')}"
+            f" since {info.get('since', '?')}")
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Journal:
+    """Appends records durably, one driver at a time. Thread-safe.
+
+    The journal file is held with an exclusive flock for the life of the run; `<journal>.lock` says
+    who holds it, so a second driver is told who (user, host, pid) rather than just refused. The
+    kernel drops a flock when its process dies, so a lock file left by a dead process is stale, and
+    `stale_holder` says whose it was.
+    """
+
+    def __init__(self, path: str | Path, *, resume: bool = False, operator: str = "") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        self._seq = start_seq
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
         self._lock = threading.Lock()
-
-    @classmethod
-    def reopen(cls, path: str | Path) -> Journal:
-        """Continue an existing journal after a crash: drop a torn tail, keep the sequence."""
-        records, torn = read_records(path)
-        if torn is not None:
-            with open(path, "r+b") as f:
-                f.truncate(torn)
-        return cls(path, records[-1]["seq"] if records else 0)
+        self.stale_holder = ""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            holder = _read_holder(self.lock_path)
+            who = _holder_text(holder) if holder else "another process"
+            raise JournalLocked(f"{self.path} is already driven by {who}; one driver per journal "
+                                f"(follow it read-only with: shipdeck watch {self.path})") from None
+        previous = _read_holder(self.lock_path)
+        if previous:
+            dead = previous.get("host") != socket.gethostname() or not _alive(previous.get("pid"))
+            self.stale_holder = _holder_text(previous) + (" (process gone)" if dead else "")
+        self.records: list[dict[str, Any]] = []
+        if resume:
+            self.records, torn = read_records(self.path)
+            if torn is not None:
+                os.ftruncate(self._fd, torn)
+        elif os.fstat(self._fd).st_size:
+            os.close(self._fd)
+            raise JournalError(f"{self.path} already holds a run: continue it with --resume, "
+                               "or give a new --journal")
+        self._seq = self.records[-1]["seq"] if self.records else 0
+        info = {"user": operator or default_operator(), "host": socket.gethostname(), "pid": os.getpid(),
+                "since": utc_iso(time.time())}
+        self.lock_path.write_text(json.dumps(info) + "\n")
 
     def append(self, kind: str, data: dict[str, Any], operator: str, ts: float) -> dict[str, Any]:
+        """Write and fsync one record. On OSError (disk full, EIO) nothing is half-written and the
+        sequence does not move: the caller keeps the record and may append it again later."""
         with self._lock:
-            self._seq += 1
+            if self._fd < 0:
+                raise OSError(errno.EBADF, "journal is closed")
             record: dict[str, Any] = {
-                "seq": self._seq,
+                "seq": self._seq + 1,
                 "ts": utc_iso(ts),
                 "operator": operator,
                 "kind": kind,
@@ -66,15 +123,41 @@ class Journal:
             }
             record["sum"] = _checksum(record)
             line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
-            os.write(self._fd, line)
-            os.fsync(self._fd)
+            size = os.fstat(self._fd).st_size
+            try:
+                written = os.write(self._fd, line)
+                if written != len(line):
+                    raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)")
+                os.fsync(self._fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, size)  # no torn record in the middle of the journal
+                raise
+            self._seq += 1
             return record
 
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:
-                os.close(self._fd)
+                with contextlib.suppress(OSError):
+                    self.lock_path.unlink()
+                os.close(self._fd)  # drops the flock
                 self._fd = -1
+
+
+def default_operator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return os.environ.get("USER", "operator")
+
+
+def _read_holder(path: Path) -> dict[str, Any]:
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 @dataclass

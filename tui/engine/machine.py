@@ -27,6 +27,8 @@ Event = dict[str, Any]
 Effect = dict[str, Any]
 
 COMMANDS = ("advance", "tick", "approve", "shift", "pause", "resume", "rollback", "abort")
+# Commands that move the night forward: refused while the guards are blind or the engine is faulty.
+FORWARD = ("advance", "approve", "shift")
 TERMINAL = ("completed", "rolled-back", "aborted")
 # Step and phase states.
 PENDING, RUNNING, WAITING, BAKING, PAUSED = "pending", "running", "waiting-gate", "baking", "paused"
@@ -79,6 +81,9 @@ class RunState:
     pending: dict[str, Effect] = field(default_factory=dict)  # effects in flight by id
     bake: dict[str, Any] | None = None  # {"timer": id, "ends_at": t} or {"remaining": s} while paused
     tripped: list[int] = field(default_factory=list)  # guards that fired
+    blind: list[str] = field(default_factory=list)  # active guards with no data under `no_data: hold`
+    faults: list[str] = field(default_factory=list)  # engine parts that failed (journal, sampler, ...)
+    restarted: bool = False  # paused by a restart: the operator (or --yes) confirms before going on
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +100,55 @@ class RunState:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def hold_reason(self) -> str:
+        """Why nothing may move forward now ('' when it may)."""
+        if self.faults:
+            return f"engine fault: {self.faults[-1]}; only rollback is allowed"
+        if self.blind:
+            return f"no data for guard {', '.join(self.blind)} (no_data: hold); forward actions wait"
+        return ""
+
+
+def refusal(state: RunState, name: str, args: dict[str, Any] | None = None) -> str | None:
+    """Why `name` is not allowed now, or None. The one rule table: machine, keys, help and palette use it."""
+    s = state
+    args = args or {}
+    if name == "rollback":
+        return None  # never blocked
+    if s.terminal:
+        return f"the run is {s.status}"
+    if name in FORWARD and s.hold_reason:
+        pct = args.get("percent")
+        shrinking = name == "shift" and isinstance(pct, int) and s.traffic is not None and pct <= s.traffic
+        if not shrinking:  # moving traffic back towards blue is always allowed
+            return s.hold_reason
+    if name in ("advance", "shift") and s.status == "rolling-back":
+        return "a rollback is in progress"
+    if name == "advance":
+        if s.status == "paused":
+            return "paused: resume first"
+        ph, step = s.current_phase, s.current_step
+        retry = step is not None and step.status == FAILED
+        if ph is not None and ph.status != DONE and not retry:
+            return f"phase {ph.name!r} is not finished ({s.waiting or ph.status})"
+        if s.phase + 1 >= len(s.phases) and not retry:
+            return "no phase left"
+    elif name == "approve":
+        step = s.current_step
+        if step is None or step.status != WAITING:
+            return "nothing is waiting for approval"
+    elif name == "shift":
+        if s.status == "pending":
+            return "the run has not started"
+    elif name == "pause" and s.status != "running":
+        return f"the run is {s.status}"
+    elif name == "resume" and s.status != "paused":
+        return f"the run is {s.status}, not paused"
+    elif name == "tick" and s.current_phase is None:
+        return "no phase has started"
+    return None
 
 
 def step_label(step: Any) -> tuple[str, str, dict[str, Any]]:
@@ -165,6 +219,12 @@ def transition(state: RunState, event: Event) -> tuple[RunState, list[Effect]]:
         _guard(tx, event)
     elif kind == "traffic":
         _observed(tx, event)
+    elif kind == "blind":
+        _blind(tx, event)
+    elif kind == "fault":
+        _fault(tx, event)
+    elif kind == "restart":
+        _restart(tx, event)
     else:
         tx.notice(f"ignored unknown event type {kind!r}")
     return tx.s, tx.effects
@@ -177,6 +237,10 @@ def _command(tx: _Tx, name: str, args: dict[str, Any]) -> None:
         return
     if s.terminal:
         tx.notice(f"{name}: the run is over ({s.status})")
+        return
+    why = refusal(s, name, args)
+    if why is not None and name not in ("pause", "resume"):
+        tx.notice(f"{name}: {why}")
         return
     handler = {
         "advance": _advance,
@@ -195,28 +259,16 @@ def _command(tx: _Tx, name: str, args: dict[str, Any]) -> None:
 
 def _advance(tx: _Tx, args: dict[str, Any]) -> None:
     s = tx.s
-    if s.status == "paused":
-        tx.notice("advance: the run is paused; resume first")
-        return
-    if s.status == "rolling-back":
-        tx.notice("advance: a rollback is in progress")
-        return
     if s.status == "pending":
         s.status = "running"
         s.started_at = tx.now
     ph = s.current_phase
     step = s.current_step
-    if ph is not None and ph.status != DONE:
-        if step is not None and step.status == FAILED:
-            step.status = PENDING
-            step.detail = f"retried by {tx.who}"
-            ph.status = RUNNING
-            _continue(tx)
-            return
-        tx.notice(f"advance: phase {ph.name!r} is not finished ({s.waiting or ph.status})")
-        return
-    if s.phase + 1 >= len(s.phases):
-        tx.notice("advance: no phase left")
+    if ph is not None and ph.status != DONE and step is not None and step.status == FAILED:
+        step.status = PENDING
+        step.detail = f"retried by {tx.who}"
+        ph.status = RUNNING
+        _continue(tx)
         return
     s.phase += 1
     ph = s.phases[s.phase]
@@ -228,9 +280,7 @@ def _advance(tx: _Tx, args: dict[str, Any]) -> None:
 
 def _tick(tx: _Tx, args: dict[str, Any]) -> None:
     ph = tx.s.current_phase
-    if ph is None:
-        tx.notice("tick: no phase has started")
-        return
+    assert ph is not None  # refusal() checked a phase has started
     idx = args.get("item")
     if not isinstance(idx, int) or not 0 <= idx < len(ph.checklist):
         tx.notice(f"tick: no checklist item {idx!r} in phase {ph.name!r}")
@@ -245,9 +295,7 @@ def _tick(tx: _Tx, args: dict[str, Any]) -> None:
 
 def _approve(tx: _Tx, args: dict[str, Any]) -> None:
     step = tx.s.current_step
-    if step is None or step.status != WAITING:
-        tx.notice("approve: nothing is waiting for approval")
-        return
+    assert step is not None  # refusal() checked it waits
     step.status = DONE
     step.ended_at = tx.now
     step.detail = ("confirmed" if step.kind == "run" else "approved") + f" by {tx.who}"
@@ -259,12 +307,6 @@ def _shift(tx: _Tx, args: dict[str, Any]) -> None:
     pct = args.get("percent")
     if not isinstance(pct, int) or isinstance(pct, bool) or not 0 <= pct <= 100:
         tx.notice(f"shift: {pct!r} is not a percentage 0..100")
-        return
-    if s.status == "pending":
-        tx.notice("shift: the run has not started")
-        return
-    if s.status == "rolling-back":
-        tx.notice("shift: a rollback is in progress")
         return
     s.traffic_target = pct
     tx.effect("shift", percent=pct, step=None, operator=tx.who)
@@ -282,10 +324,7 @@ def _hold(tx: _Tx, reason: str) -> None:
         return
     s.status = "paused"
     s.reason = reason
-    if s.bake and "timer" in s.bake:
-        remaining = max(0.0, s.bake["ends_at"] - tx.now)
-        _cancel_timer(tx)
-        s.bake = {"remaining": remaining}
+    _freeze_bake(tx)
     step = s.current_step
     if step is not None and step.status == BAKING:
         step.status = PAUSED
@@ -298,11 +337,30 @@ def _resume(tx: _Tx, args: dict[str, Any]) -> None:
         return
     s.status = "running"
     s.reason = ""
-    step = s.current_step
-    if step is not None and step.status == PAUSED and s.bake is not None:
-        step.status = BAKING
-        _start_timer(tx, float(s.bake.get("remaining", 0.0)))
+    s.restarted = False
+    _thaw_bake(tx)
     _continue(tx)
+
+
+def _freeze_bake(tx: _Tx, at: float | None = None) -> None:
+    """Stop the bake clock, keeping what is left of it (as of `at`, default now)."""
+    s = tx.s
+    if s.bake and "timer" in s.bake:
+        remaining = max(0.0, s.bake["ends_at"] - (tx.now if at is None else at))
+        _cancel_timer(tx)
+        s.bake = {"remaining": remaining}
+
+
+def _thaw_bake(tx: _Tx) -> None:
+    """Restart a frozen bake, unless the run still may not go forward."""
+    s = tx.s
+    step = s.current_step
+    if s.status != "running" or s.hold_reason or not s.bake or "remaining" not in s.bake:
+        return
+    if step is not None and step.status in (BAKING, PAUSED):
+        step.status = BAKING
+        s.waiting = f"baking {format_duration(s.bake['remaining'])} more while guards watch"
+        _start_timer(tx, float(s.bake["remaining"]))
 
 
 def _abort(tx: _Tx, args: dict[str, Any]) -> None:
@@ -366,6 +424,9 @@ def _continue(tx: _Tx) -> None:
                 ph.status = WAITING
                 s.waiting = f"checklist: {len(open_items)} item(s) to tick"
                 return
+            if s.hold_reason:
+                s.waiting = f"holding: {s.hold_reason}"
+                return
             ph.status = DONE
             ph.ended_at = tx.now
             tx.notify("phase-end", f"phase {ph.name!r} done")
@@ -384,6 +445,9 @@ def _continue(tx: _Tx) -> None:
             return
         if step.status != PENDING:
             return  # running, baking or waiting: an effect or a human moves it on
+        if s.hold_reason:
+            s.waiting = f"holding: {s.hold_reason}"
+            return
         _start_step(tx, step)
 
 
@@ -531,3 +595,58 @@ def _observed(tx: _Tx, event: Event) -> None:
             s.waiting = "traffic changed outside shipdeck: check, then resume or roll back"
         else:
             tx.notice(f"traffic drift: {drift}", "error")
+
+
+def _blind(tx: _Tx, event: Event) -> None:
+    """Which active guards see no data (under `no_data: hold`): the run holds until they see again."""
+    s = tx.s
+    names = sorted({str(n) for n in event.get("guards") or []})
+    if names == s.blind:
+        return
+    was, s.blind = s.blind, names
+    if names and not was:
+        tx.notify("no-data", f"guards blind, the run holds: no data for {', '.join(names)}")
+        tx.notice(f"no data for guard {', '.join(names)}: forward actions wait", "error")
+        if s.status == "running":
+            _freeze_bake(tx)
+            if s.bake is not None:
+                s.waiting = f"bake paused: {s.hold_reason}"
+    elif was and not names:
+        tx.notify("data-back", "guards see data again")
+    if s.status == "running":
+        _thaw_bake(tx)
+        _continue(tx)
+
+
+def _fault(tx: _Tx, event: Event) -> None:
+    """A part of the engine failed (journal, sampler, ...): forward actions stop, rollback stays."""
+    s = tx.s
+    text = str(event.get("text") or "engine fault")
+    if text in s.faults:
+        return
+    s.faults.append(text)
+    tx.notify("engine-fault", f"ENGINE FAULT: {text}; forward actions stopped, rollback still works")
+    tx.notice(f"engine fault: {text}", "error")
+
+
+def _restart(tx: _Tx, event: Event) -> None:
+    """The engine came back after a crash: finish a rollback in flight, otherwise wait for a human."""
+    s = tx.s
+    live = event.get("live")
+    said = f"green reads {live}%" if isinstance(live, int) else "traffic could not be read back"
+    if s.terminal or s.status == "pending":
+        return
+    if s.status == "rolling-back":
+        for eid, eff in list(s.pending.items()):
+            if eff["kind"] == "rollback":
+                s.pending.pop(eid)
+        tx.effect("rollback", reason=f"{s.reason} (sent again after a restart)", operator=tx.who)
+        tx.notify("restart", f"engine restarted during a rollback; rollback sent again ({said})")
+        return
+    crashed_at = event.get("crashed_at")
+    if s.status == "running":
+        _freeze_bake(tx, float(crashed_at) if isinstance(crashed_at, int | float) else None)
+        _hold(tx, f"resumed after a restart ({said}): check, then resume")
+        s.restarted = True
+        s.waiting = "resumed after a restart: nothing moves until an operator resumes"
+    tx.notify("restart", f"engine restarted; {said}; the run waits for an operator")

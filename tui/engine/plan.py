@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml as pyyaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -50,8 +52,13 @@ def parse_duration(value: Any) -> float:
     m = _DURATION.match(text)
     if not text or not m or not any(m.groups()):
         raise ValueError(f"bad duration {value!r}; write it like 30s, 5m or 1h30m")
+    if len(text) > 24:
+        raise ValueError(f"duration {value!r} is too long to be meant")
     h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
-    return h * 3600 + mi * 60 + s + ms / 1000
+    seconds = h * 3600 + mi * 60 + s + ms / 1000
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"duration {value!r} is over 30 days")
+    return seconds
 
 
 def format_duration(seconds: float, exact: bool = False) -> str:
@@ -152,10 +159,13 @@ class MetricDef(Strict):
     label: str = ""
 
 
+Threshold = Annotated[float | None, Field(allow_inf_nan=False)]
+
+
 class Guard(Strict):
     metric: str
-    above: float | None = None
-    below: float | None = None
+    above: Threshold = None
+    below: Threshold = None
     for_: Duration = Field(default=0.0, alias="for")
     action: Literal["rollback", "pause", "alert"] = "rollback"
     no_data: Literal["hold", "fail", "ignore"] = "hold"
@@ -331,6 +341,11 @@ class PlanError(Exception):
 _YAML11_BOOL = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
 
 
+MAX_NUMBER_DIGITS = 30
+MAX_PLAN_BYTES = 1_000_000
+MAX_DURATION_S = 30 * 86400
+
+
 class _Doc:
     """Plain data built from the YAML node tree, with the position of every key and value."""
 
@@ -345,7 +360,7 @@ class _Doc:
     def issue(self, pos: tuple[int, int], path: Path_, message: str) -> None:
         self.issues.append(PlanIssue(self.file, pos[0] + 1, pos[1] + 1, dotted(path), message))
 
-    MAX_NODES = 100_000  # aliases can expand a small file exponentially
+    MAX_NODES = 20_000  # a plan of 1,000 phases fits; aliases can expand a small file exponentially
 
     def build(self, node: Node, path: Path_ = ()) -> Any:
         pos = (node.start_mark.line, node.start_mark.column)
@@ -398,15 +413,24 @@ class _Doc:
         if tag.endswith(":bool"):
             return text.lower() == "true"
         if tag.endswith(":int"):
+            digits = text.replace("_", "")
+            if len(digits) > MAX_NUMBER_DIGITS:
+                self.issue(pos, path, f"number with {len(digits)} digits is too large")
+                return None
             try:
-                return int(text.replace("_", ""), 0)
+                return int(digits, 0)
             except ValueError:
                 if re.fullmatch(r"0[0-7]+", text):
                     self.issue(pos, path, f"{text!r} looks octal; quote it if it is text")
                     return text
-                return int(text.replace("_", ""))
+                return int(digits)
         if tag.endswith(":float"):
-            return float(text.replace("_", ""))
+            value = float(text.replace("_", "").replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
+                          .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
+            if not math.isfinite(value):
+                self.issue(pos, path, f"{text!r} is not a finite number")
+                return None
+            return value
         return text
 
 
@@ -424,6 +448,9 @@ def read_text(path: Path) -> tuple[str | None, list[PlanIssue]]:
         raw = path.read_bytes()
     except OSError as e:
         return None, [PlanIssue(name, 1, 1, "", f"cannot read: {e.strerror or e}")]
+    if len(raw) > MAX_PLAN_BYTES:
+        return None, [PlanIssue(name, 1, 1, "", f"file is {len(raw):,} bytes; a plan or runbook may be at most "
+                                                f"{MAX_PLAN_BYTES:,}")]
     if b"\x00" in raw[:8192]:
         return None, [PlanIssue(name, 1, 1, "", "this is a binary file, not a YAML plan")]
     try:
@@ -435,8 +462,28 @@ def read_text(path: Path) -> tuple[str | None, list[PlanIssue]]:
         return None, [PlanIssue(name, line, col, "", f"not valid UTF-8 (byte 0x{raw[e.start]:02x}); save the file as UTF-8")]
 
 
+def _too_many_nodes(text: str) -> tuple[int, int] | None:
+    """Where a document passes MAX_NODES, found with libyaml's event parser: a huge plan is refused in
+    well under a second instead of after the (pure Python) composer has worked through it."""
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    count = 0
+    try:
+        for ev in pyyaml.parse(text, Loader=loader):
+            if isinstance(ev, pyyaml.ScalarEvent | pyyaml.CollectionStartEvent | pyyaml.AliasEvent):
+                count += 1
+                if count > _Doc.MAX_NODES:
+                    return ev.start_mark.line, ev.start_mark.column
+    except pyyaml.YAMLError:
+        return None  # the composer below reports the syntax error with its position
+    return None
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, _Doc]:
     doc = _Doc(file)
+    where = _too_many_nodes(text)
+    if where is not None:
+        doc.issue(where, (), f"plan too large: more than {_Doc.MAX_NODES:,} YAML nodes")
+        return None, doc
     yaml = YAML(typ="rt")
     try:
         node = yaml.compose(text)

@@ -31,8 +31,8 @@ class CommandCenter(Screen[None]):
         with Horizontal(id="middle"):
             yield PhaseTimeline(id="timeline")
             with Grid(id="charts"):
-                for name in self.metrics:
-                    yield MetricChart(id=f"chart-{name}", classes="chart")
+                for i, _name in enumerate(self.metrics):
+                    yield MetricChart(id=f"chart-{i}", classes="chart")
         yield GuardPanel(id="guards")
         yield LogPane(max_lines=self.max_log_lines, id="logs")
         yield Footer()
@@ -51,9 +51,12 @@ class CommandCenter(Screen[None]):
 
     def _show_charts(self) -> None:
         compact = self.has_class("compact")
-        for i, name in enumerate(self.metrics):
-            chart = self.query_one(f"#chart-{name}", MetricChart)
+        for i, chart in enumerate(self.charts()):
             chart.display = not compact or i == self.chart_index % max(1, len(self.metrics))
+
+    def charts(self) -> list[MetricChart]:
+        """One chart per metric, in plan order (ids are positions: metric names need not be identifiers)."""
+        return [self.query_one(f"#chart-{i}", MetricChart) for i in range(len(self.metrics))]
 
     def cycle_chart(self) -> str:
         self.chart_index = (self.chart_index + 1) % max(1, len(self.metrics))
