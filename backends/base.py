@@ -292,17 +292,17 @@ async def run_command(
             on_line(name, text)
 
     pumps = asyncio.gather(pump(proc.stdout, "stdout"), pump(proc.stderr, "stderr"))
-    timed_out = False
-    try:
-        await asyncio.wait_for(asyncio.shield(proc.wait()), timeout)
-    except TimeoutError:
-        timed_out = True
-    finally:
-        # The whole group goes, also when the shell exited on time: a child it left running in the
-        # background would otherwise outlive its step (and hold the output pipes open).
-        kill_group(proc.pid)
-        if proc.returncode is None:
-            await proc.wait()
+    # Poll the exit status, not proc.wait(): that also waits for the pipes to close, which a child
+    # left running in the background would hold open until the timeout (a false "timed out").
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while proc.returncode is None and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    timed_out = proc.returncode is None
+    # The whole group goes, also when the shell exited on time: nothing outlives its step.
+    kill_group(proc.pid)
+    while proc.returncode is None:
+        await asyncio.sleep(0.02)
     try:
         # A child that left the group (setsid) may still hold the pipes; don't wait on it forever.
         await asyncio.wait_for(pumps, 2.0)

@@ -204,7 +204,7 @@ class ShipdeckApp(App[int]):
         s = self.state
         status = Text()
         status.append(" shipdeck ", style="bold reverse")
-        status.append(f" {self.plan.name} ", style="bold")
+        status.append(f" {sanitize_line(self.plan.name)} ", style="bold")
         status.append(f"│ {vm.hhmmss(now)} ")
         left = vm.window_left(self.plan, now)
         if left:
@@ -212,14 +212,14 @@ class ShipdeckApp(App[int]):
         run_style = {"running": "bold green", "paused": "bold yellow", "rolling-back": "bold red",
                      "rolled-back": "bold red", "completed": "bold green", "aborted": "bold red"}.get(s["status"], "")
         status.append("│ ")
-        if self.engine_failed:
+        if self.engine_failed:  # never RUNNING over an engine that stopped working
             status.append(" ENGINE FAILED ", style="bold reverse red")
-            status.append(" ")
-        status.append(s["status"].upper(), style=run_style)
+        else:
+            status.append(s["status"].upper(), style=run_style)
         if s["phase"] >= 0:
             ph = s["phases"][s["phase"]]
             step = ph["steps"][ph["step"]]["label"] if ph["step"] < len(ph["steps"]) else "checklist"
-            status.append(f" │ {ph['name']} › {sanitize_line(step)}")
+            status.append(f" │ {sanitize_line(ph['name'])} › {sanitize_line(step)}")
         bake = s.get("bake") or {}
         if "ends_at" in bake:
             status.append(f" ({format_duration(max(0.0, bake['ends_at'] - now))} left)")
@@ -316,7 +316,7 @@ class ShipdeckApp(App[int]):
             yield SystemCommand(a.description, help_text, method if not reason else self._explain(reason))
 
     def _explain(self, reason: str) -> Callable[[], None]:
-        return lambda: self.notify(reason, title="not now", severity="warning", markup=False)
+        return lambda: self.notify(sanitize_line(reason), title="not now", severity="warning", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         action_id = _ACTION_IDS.get(action)

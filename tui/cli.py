@@ -15,6 +15,7 @@ from backends import registry
 from backends.base import Clock, RealClock, ScaledClock
 from backends.simulated import SCENARIO_OVERRIDE, SCENARIOS
 from tui.engine.plan import LoadedPlan, PlanError, load_plan
+from widgets.sanitize import sanitize, sanitize_line
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
 DEMO_PLAN = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
@@ -26,7 +27,7 @@ def _load_or_exit(path: str) -> LoadedPlan:
         return load_plan(path)
     except PlanError as e:
         for issue in e.issues:
-            click.echo(str(issue), err=True)
+            click.echo(sanitize_line(str(issue)), err=True)
         click.echo(f"{len(e.issues)} problem(s) in {path}", err=True)
         sys.exit(EXIT_INVALID)
 
@@ -52,12 +53,16 @@ def check(plan: str, offline: bool) -> None:
         click.echo(f"{plan}:1:1: file not found", err=True)
         sys.exit(EXIT_INVALID)
     loaded = _load_or_exit(plan)
+    for i, guard in enumerate(loaded.plan.guards):
+        if guard.no_data == "ignore":
+            click.echo(str(loaded.issue(("guards", i, "no_data"), "warning: no_data: ignore lets the run go on "
+                                        f"blind when {guard.metric} has no data")), err=True)
     if not offline:
         from tui.engine.preflight import preflight
 
         issues = asyncio.run(preflight(loaded))
         for issue in issues:
-            click.echo(str(issue), err=True)
+            click.echo(sanitize_line(str(issue)), err=True)
         if issues:
             click.echo(f"{len(issues)} problem(s) found by preflight", err=True)
             sys.exit(EXIT_INVALID)
@@ -120,7 +125,7 @@ def _load_plan_or_runbook(path: str) -> LoadedPlan:
             return load_runbook(path)
         except PlanError as e:
             for issue in e.issues:
-                click.echo(str(issue), err=True)
+                click.echo(sanitize_line(str(issue)), err=True)
             sys.exit(EXIT_INVALID)
     return _load_or_exit(path)
 
@@ -161,7 +166,7 @@ def import_(runbook: Path, output: Path | None) -> None:
         result = import_runbook(runbook)
     except PlanError as e:
         for issue in e.issues:
-            click.echo(str(issue), err=True)
+            click.echo(sanitize_line(str(issue)), err=True)
         sys.exit(EXIT_INVALID)
     if output:
         output.write_text(result.yaml_text, encoding="utf-8")
@@ -183,7 +188,7 @@ def report(journal: Path, output: Path | None) -> None:
 
     try:
         result = journal_mod.load(journal)
-        text = build_report(result.records, result.warnings)
+        text = sanitize(build_report(result.records, result.warnings))  # journalled data is untrusted text
     except journal_mod.JournalError as e:
         click.echo(f"shipdeck: {e}", err=True)
         sys.exit(EXIT_ERROR)
@@ -202,7 +207,7 @@ def watch(journal: Path, once: bool) -> None:
     from tui.watch import follow
 
     try:
-        follow(journal, click.echo, once=once)
+        follow(journal, lambda line: click.echo(sanitize_line(line)), once=once)
     except KeyboardInterrupt:
         pass
 

@@ -164,11 +164,11 @@ class Driver:
             else:
                 await self._reconcile()
             self._emit({"type": "journal", "path": str(self.journal_path)})
-            self._emit_state()
             await self._read_back()
             queries = self._queries()
-            # Nothing moves before the guards have looked once: no data yet is not "healthy".
+            # The guards look once before anyone (the autopilot included) is shown a state to act on.
             await self._guarded("sampler", self._sample_once(queries))
+            self._emit_state()
             self._loops.append(asyncio.create_task(self._backfill(), name="backfill"))
             self._loops.append(asyncio.create_task(self._sample_loop(queries), name="sampler"))
             for src in self.backends.logs:
@@ -469,8 +469,8 @@ class Driver:
         self._write("sample", {"values": values, "guards": guards}, "shipdeck", now)
         self._emit({"type": "samples", "ts": now, "values": values, "guards": guards})
         blind = self.guards.blind(phase)
-        if blind != self.state.blind:
-            self._inbox.put_nowait({"type": "blind", "guards": blind})
+        if blind != self.state.blind:  # now, not queued: no command may slip in while the guards are blind
+            self._process({"type": "blind", "guards": blind})
         for g in fired:
             unit = self.plan.metrics[g.metric].unit
             self._inbox.put_nowait({

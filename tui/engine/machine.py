@@ -83,6 +83,7 @@ class RunState:
     tripped: list[int] = field(default_factory=list)  # guards that fired
     blind: list[str] = field(default_factory=list)  # active guards with no data under `no_data: hold`
     faults: list[str] = field(default_factory=list)  # engine parts that failed (journal, sampler, ...)
+    drift: str = ""  # the last drift seen: the same drift again is not news
     restarted: bool = False  # paused by a restart: the operator (or --yes) confirms before going on
 
     def to_dict(self) -> dict[str, Any]:
@@ -586,15 +587,17 @@ def _observed(tx: _Tx, event: Event) -> None:
     s = tx.s
     green = event.get("green")
     if isinstance(green, int):
-        s.traffic = green
+        s.traffic = green  # the screen shows what the backend says
     drift = str(event.get("drift") or "")
-    if drift:
-        tx.notify("drift", drift)
-        if s.status == "running":
-            _hold(tx, f"traffic drift: {drift}")
-            s.waiting = "traffic changed outside shipdeck: check, then resume or roll back"
-        else:
-            tx.notice(f"traffic drift: {drift}", "error")
+    if not drift or drift == s.drift:
+        return  # one alert per drift, not one per sample
+    s.drift = drift
+    tx.notify("drift", drift)
+    if s.status == "running":
+        _hold(tx, f"traffic drift: {drift}")
+        s.waiting = "traffic changed outside shipdeck: check, then resume or roll back"
+    else:
+        tx.notice(f"traffic drift: {drift}", "error")
 
 
 def _blind(tx: _Tx, event: Event) -> None:
@@ -645,7 +648,10 @@ def _restart(tx: _Tx, event: Event) -> None:
         return
     crashed_at = event.get("crashed_at")
     if s.status == "running":
+        step = s.current_step
         _freeze_bake(tx, float(crashed_at) if isinstance(crashed_at, int | float) else None)
+        if s.bake is not None and step is not None and step.kind == "bake":  # never more than the whole bake
+            s.bake["remaining"] = min(s.bake["remaining"], float(step.spec["seconds"]))
         _hold(tx, f"resumed after a restart ({said}): check, then resume")
         s.restarted = True
         s.waiting = "resumed after a restart: nothing moves until an operator resumes"

@@ -472,7 +472,8 @@ def _too_many_nodes(text: str) -> tuple[int, int] | None:
             if isinstance(ev, pyyaml.ScalarEvent | pyyaml.CollectionStartEvent | pyyaml.AliasEvent):
                 count += 1
                 if count > _Doc.MAX_NODES:
-                    return ev.start_mark.line, ev.start_mark.column
+                    mark = ev.start_mark
+                    return (mark.line, mark.column) if mark is not None else (0, 0)
     except pyyaml.YAMLError:
         return None  # the composer below reports the syntax error with its position
     return None

@@ -9,6 +9,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from widgets.sanitize import sanitize_line
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [
@@ -24,9 +26,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         body = Text()
-        body.append(self.title_text + "\n\n", style="bold")
+        body.append(sanitize_line(self.title_text) + "\n\n", style="bold")
         for line in self.lines:
-            body.append("  • " + line + "\n")  # data from backends: appended as plain text, never markup
+            body.append("  • " + sanitize_line(line) + "\n")  # plan and backend text: inert, never markup
         body.append("\nEnter confirms · Esc cancels", style="dim")
         with Vertical(id="confirm-box", classes="danger" if self.dangerous else ""):
             yield Static(body, id="confirm-body")

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.keymap import ACTIONS
+from widgets.sanitize import sanitize_line
 
 
 class HelpScreen(ModalScreen[None]):
@@ -31,7 +32,7 @@ class HelpScreen(ModalScreen[None]):
         for a in ACTIONS:
             reason = self.why_not(a.id)
             name = Text(a.description, style="bold red" if a.dangerous else "")
-            table.add_row(self.keys_for(a.id), name, Text(reason or "available", style="dim" if reason else "green"))
+            table.add_row(self.keys_for(a.id), name, Text(sanitize_line(reason or "available"), style="dim" if reason else "green"))
         note = Text(
             "\nRemap keys in ~/.config/shipdeck/config.toml, e.g.\n  [keys]\n  rollback = \"ctrl+r\"\n"
             "Esc closes this help.",
