@@ -230,6 +230,13 @@ class Drainable(Protocol):
 
 
 @runtime_checkable
+class Restorable(Protocol):
+    """An in-process world (the simulator) that a real backend would have kept across a restart."""
+
+    def restore(self, green_percent: int) -> None: ...
+
+
+@runtime_checkable
 class Backfillable(Protocol):
     async def backfill(
         self, queries: Mapping[str, str], start: float, end: float, step: float
@@ -306,6 +313,7 @@ async def run_command(
     try:
         # A child that left the group (setsid) may still hold the pipes; don't wait on it forever.
         await asyncio.wait_for(pumps, 2.0)
+        await proc.wait()  # pipes closed: returns at once, and lets asyncio close the transport
     except TimeoutError:
         pumps.cancel()
     return CommandResult(

@@ -142,6 +142,9 @@ class SimulatedTraffic:
     async def preflight(self) -> list[Problem]:
         return []
 
+    def restore(self, green_percent: int) -> None:
+        self.world.set_green(green_percent)
+
     def describe_shift(self, green_percent: int) -> list[str]:
         return [f"simulator: set blue {100 - green_percent}% / green {green_percent}%"]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -116,8 +118,7 @@ class ShipdeckApp(App[int]):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             # The terminal went away (SSH drop): leave the run journalled and resumable, then go.
             asyncio.get_running_loop().add_signal_handler(
-                signal.SIGHUP, lambda: self.run_worker(self._suspend_and_exit("operator disconnected (SIGHUP)"),
-                                                       group="quit"))
+                signal.SIGHUP, lambda: self.run_worker(self._hang_up(), group="quit"))
 
     async def _drive(self) -> None:
         try:
@@ -431,7 +432,7 @@ class ShipdeckApp(App[int]):
         lines = ["the engine stops with this screen: NO GUARD WATCHES until someone resumes",
                  f"traffic stays at green {s.traffic}%: nothing is rolled back or shifted",
                  "a shift in flight finishes first; every step so far is in the journal",
-                 f"resume: shipdeck run PLAN --journal {self.driver.journal_path} --resume"]
+                 f"resume: {self.resume_command()}"]
 
         def confirmed(ok: bool | None) -> None:
             if ok:
@@ -439,6 +440,19 @@ class ShipdeckApp(App[int]):
                                 group="quit")
 
         self.push_screen(ConfirmScreen(f"Quit with the run {s.status}?", lines, dangerous=True), confirmed)
+
+    async def _hang_up(self) -> None:
+        await self._suspend_and_exit("operator disconnected (SIGHUP)")
+        # No terminal is left to restore, and Textual's writer can block on it: once the run is
+        # journalled and suspended, make sure the process goes.
+        code = self.exit_status if self.ended else exit_code(self.driver.state)
+        timer = threading.Timer(3.0, os._exit, [code])
+        timer.daemon = True
+        timer.start()
+
+    def resume_command(self) -> str:
+        what = "demo" if self.demo else f"run {self.loaded.path}"
+        return f"shipdeck {what} --journal {self.driver.journal_path} --resume"
 
     async def _suspend_and_exit(self, reason: str) -> None:
         self.driver.suspend(reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
 from datetime import UTC, datetime
@@ -146,7 +147,13 @@ def demo(scenario: str | None, headless: bool, yes: bool, manual: bool, speed: f
     """Play a whole canary night on the built-in simulator."""
     _check_resume(resume, journal)
     loaded = _load_or_exit(str(DEMO_PLAN))
-    sys.exit(_execute(loaded, journal, headless, yes, ScaledClock(speed), scenario=scenario,
+    start = None
+    if resume and journal is not None:  # simulated time goes on from where the journal stopped
+        from tui.engine import journal as journal_mod
+
+        with contextlib.suppress(journal_mod.JournalError, IndexError):
+            start = journal_mod.parse_iso(journal_mod.load(journal).records[-1]["ts"])
+    sys.exit(_execute(loaded, journal, headless, yes, ScaledClock(speed, start=start), scenario=scenario,
                       demo=True, manual=manual, resume=resume, high_contrast=high_contrast))
 
 

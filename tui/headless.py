@@ -161,5 +161,5 @@ async def run_headless(
         out(f"run {state.status} with green at {state.traffic}% — journal: {journal_path}")
     else:
         out(f"run {state.status}, not finished, green at {state.traffic}%; continue with: "
-            f"shipdeck run PLAN --journal {journal_path} --resume")
+            f"shipdeck run {loaded.path} --journal {journal_path} --resume")
     return exit_code(state)

@@ -721,3 +721,32 @@ async def test_paused_on_drift_sends_one_alert(tmp_path, haproxy_factory, metric
     await finish(drv, task)
     assert len([x for x in hook.bodies if x["event"] == "drift"]) == 1, [x["event"] for x in hook.bodies]
 
+
+
+def test_closing_the_terminal_of_the_command_center_leaves_a_resumable_run(tmp_path, metrics):
+    """An SSH drop: the pty goes away under the running TUI (the kernel sends it SIGHUP)."""
+    import pty
+    loaded = make_plan(tmp_path, metrics.url)
+    path = tmp_path / "j.jsonl"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update({"TERM": "xterm-256color", "PYTHONPATH": str(ROOT)})
+        os.execv(PY, [PY, "-m", "tui.cli", "run", loaded.path, "--journal", str(path)])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (path.exists() and b'"sample"' in path.read_bytes()):
+        try:
+            os.read(fd, 65536)  # keep the screen's output flowing, as a terminal would
+        except OSError:
+            break
+    os.close(fd)
+    for _ in range(200):
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise AssertionError("the command center did not stop after its terminal went away")
+    records = journal.load(path).records
+    assert records[-1]["kind"] == "suspend" and "SIGHUP" in records[-1]["data"]["reason"], records[-1]

@@ -27,6 +27,7 @@ from backends.base import (
     NoData,
     ProbeResult,
     RealClock,
+    Restorable,
     Sample,
     TrafficSplit,
     run_command,
@@ -522,6 +523,9 @@ class Driver:
         journalled sample. Then a `restart` event holds the run: nothing moves forward by itself.
         """
         records = self.journal.records
+        traffic = self.backends.traffic
+        if isinstance(traffic, Restorable) and self.state.traffic is not None:
+            traffic.restore(self.state.traffic)  # the simulated world outlives the crash, as a real one does
         try:
             live: TrafficSplit | None = await bounded(self.backends.traffic.current(), self.plan.settings.timeout)
         except Exception as e:  # noqa: BLE001 - reported in the outcome; the operator decides
@@ -616,7 +620,7 @@ class Driver:
         if self._suspend_reason is not None and not s.terminal:
             text = (f"{self._suspend_reason}: the engine stopped with the run {s.status} and green at "
                     f"{s.traffic}%; guards are not watching until someone resumes "
-                    f"(shipdeck run PLAN --journal {self.journal_path} --resume)")
+                    f"(shipdeck run {self.loaded.path} --journal {self.journal_path} --resume)")
             self._write("suspend", {"reason": self._suspend_reason, "status": s.status, "traffic": s.traffic})
             self._send_all("suspended", text)
             self._log(LogLine(self.clock.now(), "shipdeck", "warning", text))

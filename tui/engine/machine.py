@@ -593,7 +593,11 @@ def _observed(tx: _Tx, event: Event) -> None:
         return  # one alert per drift, not one per sample
     s.drift = drift
     tx.notify("drift", drift)
-    if s.status == "running":
+    if s.status == "paused" and s.restarted:  # not a restart hold any more: a human must look
+        s.restarted = False
+        s.reason = f"traffic drift after a restart: {drift}"
+        s.waiting = "traffic changed while nobody drove: check, then resume or roll back"
+    elif s.status == "running":
         _hold(tx, f"traffic drift: {drift}")
         s.waiting = "traffic changed outside shipdeck: check, then resume or roll back"
     else:
