@@ -13,8 +13,10 @@ test: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
+# Figures through a real pty against a plain Textual baseline (needs haproxy for the shift figure);
+# BENCH=terminal (or logpane, engine) runs one part.
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 # HAProxy + Prometheus + two sample apps + load on loopback, and the command center on them.
 lab: $(STAMP)

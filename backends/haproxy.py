@@ -61,7 +61,7 @@ class HAProxyTraffic:
         except OSError as e:
             raise BackendError(f"haproxy socket {cfg.socket}: {e.strerror or e}") from e
         answer = data.decode("utf-8", "replace").strip()
-        self.commands.append(line)
+        self.commands.extend(line.split("; "))  # each command of a batch, as sent
         self._log(f"> {line}" + (f"  < {answer.splitlines()[0][:120]}" if answer else ""))
         return answer
 
@@ -79,7 +79,9 @@ class HAProxyTraffic:
 
     async def weights(self) -> dict[str, tuple[int, str]]:
         """server name -> (user weight, admin state) from `show servers state`."""
-        answer = await self.command(f"show servers state {self.config.backend}")
+        return self._parse_weights(await self.command(f"show servers state {self.config.backend}"))
+
+    def _parse_weights(self, answer: str) -> dict[str, tuple[int, str]]:
         lines = [ln for ln in answer.splitlines() if ln.strip()]
         header = next((ln for ln in lines if ln.startswith("#")), None)
         if header is None:
@@ -95,7 +97,9 @@ class HAProxyTraffic:
         return out
 
     async def _pair(self) -> tuple[int, int]:
-        w = await self.weights()
+        return self._pair_of(await self.weights())
+
+    def _pair_of(self, w: dict[str, tuple[int, str]]) -> tuple[int, int]:
         missing = [s for s in (self.config.blue, self.config.green) if s not in w]
         if missing:
             raise BackendError(f"haproxy backend {self.config.backend!r} has no server {', '.join(missing)}")
@@ -137,10 +141,16 @@ class HAProxyTraffic:
         if self.expected is not None:
             await self.current()  # refuse to build on weights someone else changed
         sent = self.plan_commands(green_percent)
-        for cmd in sent:
-            await self._set(cmd)
+        # One connection: the sets and the read-back, separated by ';' (the Runtime API runs them in
+        # order). Sets answer nothing when they work, so whatever precedes the state table is a refusal.
+        show = f"show servers state {self.config.backend}"
+        answer = await self.command("; ".join([*sent, show]))
+        table = answer.find("# be_id")
+        refusal = answer[:table].strip().removesuffix("1").strip() if table >= 0 else answer
+        if refusal:
+            raise BackendError(f"haproxy refused {'; '.join(sent)!r}: {refusal}")
         self.expected = (100 - green_percent, green_percent)
-        blue, green = await self._pair()
+        blue, green = self._pair_of(self._parse_weights(answer))
         if (blue, green) != self.expected:
             raise BackendError(f"haproxy read back {blue}/{green} after setting {self.expected[0]}/{self.expected[1]}")
         await self._save_state()

@@ -26,8 +26,9 @@ class HttpProbe:
                 await asyncio.sleep(self.config.backoff * attempt)
             started = time.monotonic()
             try:
-                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                    resp = await client.get(url)
+                if self._http is None or self._http.is_closed:
+                    self._http = httpx.AsyncClient(follow_redirects=False)  # one per prober, reused
+                resp = await self._http.get(url, timeout=timeout)
             except httpx.HTTPError as e:
                 kind = "timed out" if isinstance(e, httpx.TimeoutException) else type(e).__name__
                 last = ProbeResult(False, None, (time.monotonic() - started) * 1000, f"{kind} (try {attempt + 1})")
@@ -41,6 +42,12 @@ class HttpProbe:
                 continue
             return ProbeResult(True, resp.status_code, latency, f"try {attempt + 1}" if attempt else "")
         return last
+
+    _http: httpx.AsyncClient | None = None
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
 
     async def preflight(self) -> list[Problem]:
         return []

@@ -48,8 +48,9 @@ class _Webhook:
             return
         url = expand_env(self.config.url)
         try:
-            async with httpx.AsyncClient(timeout=self.config.timeout) as client:
-                resp = await client.post(url, json=self.payload(event, message, context))
+            if self._http is None or self._http.is_closed:
+                self._http = httpx.AsyncClient(timeout=self.config.timeout)  # one per notifier, reused
+            resp = await self._http.post(url, json=self.payload(event, message, context))
             if resp.status_code >= 300:
                 raise httpx.HTTPStatusError(f"HTTP {resp.status_code}", request=resp.request, response=resp)
             self.sent += 1
@@ -57,6 +58,12 @@ class _Webhook:
             self.failed += 1
             what = f"HTTP {e.response.status_code}" if isinstance(e, httpx.HTTPStatusError) else type(e).__name__
             self._log(f"{self.config.type} notification to {redact(self.config.url)} failed: {what}")
+
+    _http: httpx.AsyncClient | None = None
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
 
     def _log(self, text: str) -> None:
         if self.ctx.emit_log is not None:

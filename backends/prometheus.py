@@ -31,10 +31,19 @@ class PrometheusMetrics:
         self.ctx = ctx
         self.errors = 0  # consecutive failing ticks
         self.last_error = ""
+        self._http: httpx.AsyncClient | None = None
 
     def _client(self) -> httpx.AsyncClient:
-        headers = {k: expand_env(v) for k, v in self.config.headers.items()}
-        return httpx.AsyncClient(base_url=self.config.url.rstrip("/"), timeout=self.config.timeout, headers=headers)
+        """One client for the backend's life: a sample reuses the connection instead of a new handshake."""
+        if self._http is None or self._http.is_closed:
+            headers = {k: expand_env(v) for k, v in self.config.headers.items()}
+            self._http = httpx.AsyncClient(base_url=self.config.url.rstrip("/"), timeout=self.config.timeout,
+                                           headers=headers)
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _get(self, client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> Any:
         resp = await client.get(path, params=params)
@@ -46,11 +55,11 @@ class PrometheusMetrics:
     async def sample(self, queries: Mapping[str, str]) -> Mapping[str, Sample | NoData]:
         now = self.ctx.clock.now()
         try:
-            async with self._client() as client:
-                results = await asyncio.gather(
-                    *(self._get(client, "/api/v1/query", {"query": q}) for q in queries.values()),
-                    return_exceptions=True,
-                )
+            client = self._client()
+            results = await asyncio.gather(
+                *(self._get(client, "/api/v1/query", {"query": q}) for q in queries.values()),
+                return_exceptions=True,
+            )
         except Exception as e:  # noqa: BLE001 - counted as a failing tick below
             results = [e] * len(queries)
         out: dict[str, Sample | NoData] = {}
@@ -75,25 +84,24 @@ class PrometheusMetrics:
         self, queries: Mapping[str, str], start: float, end: float, step: float
     ) -> Mapping[str, list[Sample]]:
         out: dict[str, list[Sample]] = {}
-        async with self._client() as client:
-            for name, q in queries.items():
-                data = await self._get(client, "/api/v1/query_range",
-                                       {"query": q, "start": start, "end": end, "step": max(step, 1.0)})
-                points: dict[float, dict[str, float]] = {}
-                for series in data.get("result", []):
-                    label = _colour(series.get("metric", {}))
-                    for ts, value in series.get("values", []):
-                        v = float(value)
-                        if not math.isnan(v):
-                            points.setdefault(float(ts), {})[label or "all"] = v
-                out[name] = [_combine(per, ts) for ts, per in sorted(points.items())]
+        client = self._client()
+        for name, q in queries.items():
+            data = await self._get(client, "/api/v1/query_range",
+                                   {"query": q, "start": start, "end": end, "step": max(step, 1.0)})
+            points: dict[float, dict[str, float]] = {}
+            for series in data.get("result", []):
+                label = _colour(series.get("metric", {}))
+                for ts, value in series.get("values", []):
+                    v = float(value)
+                    if not math.isnan(v):
+                        points.setdefault(float(ts), {})[label or "all"] = v
+            out[name] = [_combine(per, ts) for ts, per in sorted(points.items())]
         return out
 
     async def validate(self, query: str) -> str | None:
         """Prometheus' own parse error for a query, or None when it parses."""
         try:
-            async with self._client() as client:
-                await self._get(client, "/api/v1/query", {"query": query, "time": 0})
+            await self._get(self._client(), "/api/v1/query", {"query": query, "time": 0})
         except PrometheusError as e:
             return f"prometheus rejects the query: {e}" if e.kind == "bad_data" else None
         except httpx.HTTPError as e:
@@ -102,8 +110,7 @@ class PrometheusMetrics:
 
     async def preflight(self) -> list[Problem]:
         try:
-            async with self._client() as client:
-                resp = await client.get("/-/ready")
+            resp = await self._client().get("/-/ready")
         except httpx.HTTPError as e:
             return [Problem(f"prometheus at {self.config.url} is not reachable: {_describe(e)}", field="url")]
         if resp.status_code != 200:

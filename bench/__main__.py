@@ -1,15 +1,28 @@
-"""`make bench`: performance figures, printed with the machine they were measured on."""
+"""`make bench`: performance figures, printed with the machine they were measured on.
+
+`terminal`: what a user feels, through a real pty, with a plain Textual baseline in the same run.
+`logpane`, `engine`: in-process micro-benchmarks, labelled as such.
+"""
 
 import os
 import platform
 import sys
 
-from bench import engine, logpane
+import psutil
+
+from bench import engine, logpane, terminal
 
 if __name__ == "__main__":
-    print(f"machine: {platform.machine()} {os.cpu_count()} cpus, {platform.python_implementation()} "
-          f"{platform.python_version()}, {platform.system()}")
-    for mod in (logpane, engine):
+    only = sys.argv[1:]
+    freq = psutil.cpu_freq()
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpus"
+          f"{f' @ {freq.max or freq.current:.0f} MHz' if freq else ''}, "
+          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.python_implementation()} "
+          f"{platform.python_version()}, {platform.system()}", file=sys.__stdout__, flush=True)
+    for mod, label in ((terminal, "pty"), (logpane, "in-process"), (engine, "in-process")):
+        name = mod.__name__.split(".")[-1]
+        if only and name not in only:
+            continue
         for key, value in mod.run().items():
             # A headless Textual run leaves sys.stdout captured: write to the real one.
-            print(f"{mod.__name__.split('.')[-1]:>8}  {key:<40} {value}", file=sys.__stdout__, flush=True)
+            print(f"{label:>10} {name:>8}  {key:<46} {value}", file=sys.__stdout__, flush=True)

@@ -115,6 +115,7 @@ class ShipdeckApp(App[int]):
             self.run_worker(self.autopilot.run(), name="autopilot", group="engine", exit_on_error=False)
             self._announce("is flying this demo")
         self.set_interval(RENDER_INTERVAL, self._render_tick)
+        self.set_interval(1.0, self._clock_tick)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             # The terminal went away (SSH drop): leave the run journalled and resumable, then go.
             asyncio.get_running_loop().add_signal_handler(
@@ -167,21 +168,29 @@ class ShipdeckApp(App[int]):
         elif kind == "end":
             self._log_line("shipdeck", "info", f"run {ev['status']} with green at {ev['traffic']}% — journal: {ev['journal']}")
 
+    def _clock_tick(self) -> None:
+        self._dirty.add("clock")  # the clock, countdowns and elapsed times move once a second, not faster
+
     def _render_tick(self) -> None:
+        """Render what changed since the last tick, and nothing else: no event, no work, no bytes."""
+        if not self._dirty and not self._pending_logs:
+            return
         if not self.center.is_mounted or not self.center.query(GuardPanel):
             return  # the screen is still composing: render on the next tick
         now = self.clock.now()
+        dirty, self._dirty = self._dirty, set()
         with self.batch_update():
             if self._pending_logs:
                 self.center.query_one(LogPane).push(self._pending_logs)
                 self._pending_logs = []
-            if "state" in self._dirty:
+            if dirty & {"state", "clock"}:
                 self._render_state(now)
-            if "samples" in self._dirty:
+            if "samples" in dirty:
                 self.center.query_one(GuardPanel).update_guards(vm.guard_views(self.plan, self.guards))
-            self._render_charts(now)
-            self._render_status(now)
-        self._dirty.clear()
+            if dirty & {"samples", "clock"}:
+                self._render_charts(now)
+            if dirty & {"state", "status", "clock", "samples"}:
+                self._render_status(now)
 
     # ------------------------------------------------------------ rendering
 

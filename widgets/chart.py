@@ -17,6 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from widgets.line import Line
 from widgets.sanitize import sanitize_line
 
 # Explicit RGB: named ANSI colours go through the Textual theme's ANSI palette (blue comes out purple).
@@ -180,7 +181,7 @@ class MetricChart(Vertical):
         self._title: Text | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="chart-title")
+        yield Line(classes="chart-title")
         yield PlotextPlot()
         yield Static(classes="chart-empty")
 
@@ -209,7 +210,7 @@ class MetricChart(Vertical):
         title = chart_title(data, self.size.width or 1000)
         if title != self._title:
             self._title = title
-            self.query_one(".chart-title", Static).update(title)
+            self.query_one(".chart-title", Line).set(title)
         plot = plots.first()
         key = (data.status, data.unit, data.threshold, data.window_s, sorted(data.series.items()),
                plot.size, self.app.no_color)
@@ -223,10 +224,11 @@ class MetricChart(Vertical):
         self.draws += 1
         window = d.window_s if d.window_s > 0 else 300.0
         visible: dict[str, list[tuple[float, float]]] = {}
+        dots = max(2, 2 * plot.size.width)  # braille: two dot columns per cell
         for name, pts in d.series.items():
             recent = [(t - d.now, v) for t, v in pts if 0 <= d.now - t <= window and math.isfinite(v)]
             if recent:
-                visible[name] = recent
+                visible[name] = thin(recent, window, dots)
         empty = self.query_one(".chart-empty", Static)
         if not visible and d.status != "live":
             # Nothing to grey out: say it in the middle of the box instead of drawing empty axes.
@@ -261,6 +263,31 @@ class MetricChart(Vertical):
             plt.text(word, -window / 2, lo + (hi - lo) * 0.9, alignment="center", style="bold",
                      color=_rgb("#e6c200" if d.status == "stale" else RED))
         plot.refresh()
+
+
+def thin(points: list[tuple[float, float]], window: float, dots: int) -> list[tuple[float, float]]:
+    """No more points than the plot has dot columns to show: each column keeps its lowest and highest
+    value (a spike survives), so plotting costs the same for an hour of samples as for a minute."""
+    if len(points) <= 2 * dots:
+        return points
+    width = window / dots
+    out: list[tuple[float, float]] = []
+    group: list[tuple[float, float]] = []
+    column = None
+    for x, y in points:
+        c = int((x + window) // width)
+        if c != column and group:
+            out.extend(_extremes(group))
+            group = []
+        column = c
+        group.append((x, y))
+    out.extend(_extremes(group))
+    return out
+
+
+def _extremes(group: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    lo, hi = min(group, key=lambda p: p[1]), max(group, key=lambda p: p[1])
+    return [lo] if lo == hi else sorted((lo, hi))
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:

@@ -100,10 +100,12 @@ class GuardPanel(Static):
             self.app.bell()  # once per transition into hot, not on every refresh
         self._hot = hot
         if guards != self.guards:
+            # Only a different number of rows changes the height: anything else repaints this panel alone.
+            relayout = len(guards) != len(self.guards)
             self.guards = list(guards)
             n_hot = len(hot)
             self.border_subtitle = f"{n_hot} hot" if n_hot else ""
-            self.refresh(layout=True)
+            self.refresh(layout=relayout)
 
     def render(self) -> Text:
         if not self.guards:

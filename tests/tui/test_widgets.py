@@ -333,3 +333,14 @@ def test_widgets_80x24(snap_compare):
 
 def test_widgets_160x50(snap_compare):
     assert snap_compare(WidgetsDemo(), terminal_size=(160, 50))
+
+
+def test_thinning_keeps_spikes_and_bounds_the_points():
+    from widgets.chart import thin
+
+    points = [(-900.0 + i, 1.0) for i in range(900)]
+    points[450] = (points[450][0], 99.0)  # one spike among 900 samples
+    out = thin(points, 900.0, 60)
+    assert len(out) <= 2 * 60 + 2 and max(y for _, y in out) == 99.0
+    assert out == sorted(out) and out[0][0] == -900.0
+    assert thin(points[:100], 900.0, 60) == points[:100]  # few enough: untouched

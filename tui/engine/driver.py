@@ -133,6 +133,7 @@ class Driver:
         self.failed = ""  # why the engine failed ('' while healthy): shown as ENGINE FAILED
         self.machine_broken = False  # the state machine raised: only the emergency rollback is left
         self.last_samples: dict[str, Any] = {}
+        self._last_readings: dict[str, Sample | NoData] = {}
 
     # ------------------------------------------------------------ public
 
@@ -437,11 +438,19 @@ class Driver:
 
     async def _sample_loop(self, queries: dict[str, dict[str, str]]) -> None:
         interval = self.plan.settings.sample_interval
+        next_sample = self.clock.now() + interval
         while not self._stopping:
-            # Reschedule after completion: polls never overlap.
-            await self.clock.sleep(interval)
+            now = self.clock.now()
+            due = self.guards.next_deadline()
+            if due is not None and due < next_sample:
+                # A window fills between two samples: judge it at that moment, on the last readings.
+                await self.clock.sleep(max(0.0, due - now))
+                await self._guarded("guards", self._judge(self._last_readings, self.clock.now()))
+                continue
+            await self.clock.sleep(max(0.0, next_sample - now))
             await self._guarded("sampler", self._sample_once(queries))
             await self._guarded("read-back", self._read_back())
+            next_sample = self.clock.now() + interval  # after completion: polls never overlap
 
     async def _guarded(self, part: str, work: Awaitable[None]) -> None:
         """Run one tick of a loop; a failure is loud (ENGINE FAILED, notified) and the loop goes on."""
@@ -460,18 +469,32 @@ class Driver:
         )
         for part in results:
             samples.update(part)
-        s = self.state
-        phase = s.current_phase.name if s.current_phase else None
-        active = s.status in ("running", "paused")
-        fired = self.guards.observe(samples, now, phase, active)
+        self._last_readings = samples
         values = {name: _sample_dict(v) for name, v in samples.items()}
-        guards = [g.to_dict() for g in self.guards.status]
         self.last_samples = values
+        fired = self._observe(samples, now)
+        guards = [g.to_dict() for g in self.guards.status]
         self._write("sample", {"values": values, "guards": guards}, "shipdeck", now)
         self._emit({"type": "samples", "ts": now, "values": values, "guards": guards})
+        self._act(fired)
+
+    async def _judge(self, samples: dict[str, Sample | NoData], now: float) -> None:
+        """Guards judged between samples (a window's deadline), on the readings they last saw."""
+        fired = self._observe(samples, now)
+        if fired:
+            self._write("guards", {"guards": [g.to_dict() for g in self.guards.status]}, "shipdeck", now)
+        self._act(fired)
+
+    def _observe(self, samples: dict[str, Sample | NoData], now: float) -> list[Any]:
+        s = self.state
+        phase = s.current_phase.name if s.current_phase else None
+        fired = self.guards.observe(samples, now, phase, s.status in ("running", "paused"))
         blind = self.guards.blind(phase)
         if blind != self.state.blind:  # now, not queued: no command may slip in while the guards are blind
             self._process({"type": "blind", "guards": blind})
+        return fired
+
+    def _act(self, fired: list[Any]) -> None:
         for g in fired:
             unit = self.plan.metrics[g.metric].unit
             self._inbox.put_nowait({
@@ -611,8 +634,9 @@ class Driver:
         for t in [*self._loops, *self._tasks.values()]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        for src in self.backends.logs:
-            close = getattr(src, "aclose", None)
+        b = self.backends
+        for backend in [*b.logs, *b.metrics.values(), b.traffic, b.probes]:  # notifiers close after the last alert
+            close = getattr(backend, "aclose", None)
             if close is not None:
                 with contextlib.suppress(Exception):
                     await close()
@@ -629,6 +653,11 @@ class Driver:
         pending = {t for t in self._notifications if not t.done()}
         if pending:  # the last notifications (rollback, completed, suspended) matter most
             await asyncio.wait(pending, timeout=NOTIFY_TIMEOUT)
+        for notifier in b.notify:
+            close = getattr(notifier, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
         self._emit({"type": "end", "status": s.status, "traffic": s.traffic, "journal": str(self.journal_path),
                     "suspended": self._suspend_reason or ""})
         self.journal.close()

@@ -106,6 +106,12 @@ class GuardSet:
                 st.state = "breaching"
         return fired
 
+    def next_deadline(self) -> float | None:
+        """When the earliest breaching guard's window will be full: judged then, not at the next sample."""
+        due = [st.breach_since + g.for_ for g, st in zip(self.guards, self.status, strict=True)
+               if st.state == "breaching" and st.breach_since is not None]
+        return min(due) if due else None
+
     def blind(self, phase: str | None) -> list[str]:
         """Guards that apply now, have no data, and hold the run for it (`no_data: hold`)."""
         return sorted({

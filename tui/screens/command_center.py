@@ -6,10 +6,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from widgets.chart import MetricChart
 from widgets.guards import GuardPanel
+from widgets.line import Line
 from widgets.logpane import LogPane
 from widgets.splitbar import TrafficSplitBar
 from widgets.timeline import PhaseTimeline
@@ -25,8 +26,8 @@ class CommandCenter(Screen[None]):
         self.chart_index = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
-        yield Static(id="waiting")
+        yield Line(id="status")
+        yield Line(id="waiting")
         yield TrafficSplitBar(id="split")
         with Horizontal(id="middle"):
             yield PhaseTimeline(id="timeline")
@@ -64,5 +65,5 @@ class CommandCenter(Screen[None]):
         return self.metrics[self.chart_index] if self.metrics else ""
 
     def set_status(self, status: Text, waiting: Text) -> None:
-        self.query_one("#status", Static).update(status)
-        self.query_one("#waiting", Static).update(waiting)
+        self.query_one("#status", Line).set(status)  # each repaints only if its text changed
+        self.query_one("#waiting", Line).set(waiting)

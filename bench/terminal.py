@@ -1,0 +1,357 @@
+"""What the user feels, measured through a real pseudo-terminal.
+
+Each program is spawned in a pty at a fixed size; every byte it writes is timestamped and fed to a pyte
+screen, so "on screen" means what a terminal would show. CPU and RSS come from psutil. The same figures are
+taken, in the same run, from a plain Textual app (bench/baseline_app.py: a Log and four plotext charts at
+1 Hz), and printed as ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pyte
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+SIZES = ((160, 50), (80, 24))
+
+
+class Term:
+    """A program in a pty, its output timestamped and rendered by pyte."""
+
+    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None) -> None:
+        import fcntl
+        import termios
+
+        self.started = time.monotonic()
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.environ.update({"TERM": "xterm-256color", "PYTHONPATH": str(ROOT), **(env or {})})
+            os.execv(argv[0], argv)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.chunks: list[tuple[float, int]] = []
+        self.lock = threading.Condition()
+        self.proc = psutil.Process(self.pid)
+        self.alive = True
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while self.alive:
+            r, _, _ = select.select([self.fd], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except OSError:
+                break
+            if not data:
+                break
+            with self.lock:
+                self.chunks.append((time.monotonic(), len(data)))
+                self.stream.feed(data)
+                self.lock.notify_all()
+        self.alive = False
+
+    def text(self) -> str:
+        with self.lock:
+            return "\n".join(self.screen.display)
+
+    def wait(self, cond: Callable[[str], bool], timeout: float = 30.0) -> float:
+        """Monotonic time at which the screen first satisfied `cond`."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not cond("\n".join(self.screen.display)):
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.alive:
+                    raise TimeoutError(f"screen never matched; it shows:\n{chr(10).join(self.screen.display)}")
+                self.lock.wait(min(left, 0.05))
+            return time.monotonic()
+
+    def send(self, data: bytes) -> float:
+        t = time.monotonic()
+        os.write(self.fd, data)
+        return t
+
+    def bytes_between(self, t0: float, t1: float) -> int:
+        with self.lock:
+            return sum(n for t, n in self.chunks if t0 <= t < t1)
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                c = p.cpu_times()
+                total += c.user + c.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def rss_mb(self) -> float:
+        return float(self.proc.memory_info().rss) / 2**20
+
+    def close(self) -> None:
+        self.alive = False
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(self.fd)
+
+
+# ---------------------------------------------------------------- what is run
+
+IDLE_PLAN = """\
+version: 1
+name: bench idle
+backends:
+  traffic: {type: simulated, scenario: healthy, delay: 0}
+  metrics: [{type: simulated, scenario: healthy}]
+%(logs)s
+metrics:
+  error_rate: {unit: ratio}
+  latency_p95: {unit: ms}
+  rps: {unit: rps}
+  cpu: {unit: percent}
+  memory: {unit: percent}
+guards:
+  - {metric: error_rate, above: 0.01, for: 1m}
+settings: {sample_interval: 1s, max_log_lines: 5000}
+phases:
+  - name: Canary
+    steps: [{shift: 10}, {bake: 1h}]
+"""
+
+BURST = "import sys,time\nn=0\nt0=time.time()\nwhile n < %(total)d:\n    k=min(%(rate)d//50, %(total)d-n)\n" \
+        "    sys.stdout.write(''.join(f'line {n+i} GET /api/orders 200 12ms\\n' for i in range(k)))\n" \
+        "    sys.stdout.flush()\n    n+=k\n    time.sleep(max(0.0, t0 + n / %(rate)d - time.time()))\n" \
+        "time.sleep(3600)\n"
+
+
+def shipdeck(tmp: Path, logs: str = "", traffic: str | None = None) -> list[str]:
+    text = IDLE_PLAN % {"logs": logs}
+    if traffic:
+        text = text.replace("  traffic: {type: simulated, scenario: healthy, delay: 0}", f"  traffic: {traffic}")
+    plan = tmp / f"plan-{len(list(tmp.iterdir()))}.yaml"
+    plan.write_text(text)
+    return [PY, "-m", "tui.cli", "run", str(plan), "--journal", str(plan.with_suffix(".jsonl"))]
+
+
+def baseline(extra: list[str] | None = None) -> list[str]:
+    return [PY, str(ROOT / "bench" / "baseline_app.py"), *(extra or [])]
+
+
+def burst_script(tmp: Path, rate: int, total: int) -> Path:
+    path = tmp / f"burst-{rate}-{total}.py"
+    path.write_text(BURST % {"rate": rate, "total": total})
+    return path
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def first_paint(argv: list[str], cols: int, rows: int, marker: str) -> float:
+    t = Term(argv, cols, rows)
+    try:
+        return t.wait(lambda s: marker in s) - t.started
+    finally:
+        t.close()
+
+
+def idle(argv: list[str], cols: int, rows: int, marker: str, settle: float = 4.0, span: float = 15.0
+         ) -> tuple[float, float]:
+    """(CPU % of one core, bytes/s to the terminal) while nothing but the 1 Hz samples happens."""
+    t = Term(argv, cols, rows)
+    try:
+        t.wait(lambda s: marker in s)
+        time.sleep(settle)
+        c0, t0 = t.cpu_seconds(), time.monotonic()
+        time.sleep(span)
+        c1, t1 = t.cpu_seconds(), time.monotonic()
+        return 100 * (c1 - c0) / (t1 - t0), t.bytes_between(t0, t1) / (t1 - t0)
+    finally:
+        t.close()
+
+
+def key_latency(argv: list[str], cols: int, rows: int, marker: str, open_key: bytes, opened: str,
+                close_key: bytes, presses: int = 20) -> list[float]:
+    """Key sent -> its effect on screen, in ms, while the program is busy (the burst runs inside it)."""
+    t = Term(argv, cols, rows)
+    out: list[float] = []
+    try:
+        t.wait(lambda s: marker in s)
+        time.sleep(2.0)  # the burst is under way
+        for _ in range(presses):
+            sent = t.send(open_key)
+            out.append(1000 * (t.wait(lambda s: opened in s, 10) - sent))
+            sent = t.send(close_key)
+            t.wait(lambda s: opened not in s, 10)
+            time.sleep(0.1)
+        return out
+    finally:
+        t.close()
+
+
+def rss_after(argv: list[str], cols: int, rows: int, marker: str, last: str, timeout: float = 240) -> float:
+    t = Term(argv, cols, rows)
+    try:
+        t.wait(lambda s: marker in s)
+        t.wait(lambda s: last in s, timeout)
+        time.sleep(1.0)
+        return t.rss_mb()
+    finally:
+        t.close()
+
+
+def p(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def shift_to_haproxy(tmp: Path, cols: int, rows: int, shifts: int = 10) -> tuple[list[float], list[float]] | None:
+    """Confirmed shift (Enter on the confirm) -> HAProxy reports the new weight, in ms; and the bare
+    Runtime API round trip as the baseline."""
+    binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
+    if binary is None:
+        return None
+    sock = tmp / "admin.sock"
+    cfg = tmp / "haproxy.cfg"
+    port = _free_port()
+    cfg.write_text(f"global\n    stats socket {sock} mode 600 level admin\ndefaults\n    mode http\n"
+                   "    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n"
+                   f"frontend fe\n    bind 127.0.0.1:{port}\n    default_backend app\nbackend app\n"
+                   f"    server blue 127.0.0.1:{_free_port()} weight 100\n"
+                   f"    server green 127.0.0.1:{_free_port()} weight 0\n")
+    proc = subprocess.Popen([binary, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        def weight() -> int:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(sock))
+            s.sendall(b"get weight app/green\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            s.close()
+            return int(data.split()[0])
+
+        direct: list[float] = []
+        for _ in range(20):
+            t0 = time.monotonic()
+            weight()
+            direct.append(1000 * (time.monotonic() - t0))
+        traffic = f'{{type: haproxy, socket: "{sock}", backend: app, blue: blue, green: green}}'
+        t = Term(shipdeck(tmp, traffic=traffic), cols, rows)
+        out: list[float] = []
+        try:
+            t.wait(lambda s: "ROLLBACK" in s and "PENDING" not in s.splitlines()[0] or "RUNNING" in s)
+            for i in range(shifts):
+                pct = 10 + (i % 5) * 10
+                t.send(b"w")
+                t.wait(lambda s: "Shift green to" in s or "percent" in s.lower(), 10)
+                t.send(f"{pct}\r".encode())
+                t.wait(lambda s, pct=pct: f"Shift green to {pct}%" in s, 10)
+                sent = t.send(b"\r")
+                while weight() != pct:
+                    if time.monotonic() - sent > 10:
+                        raise TimeoutError("HAProxy never got the weight")
+                    time.sleep(0.002)
+                out.append(1000 * (time.monotonic() - sent))
+                time.sleep(0.3)
+        finally:
+            t.close()
+        return out, direct
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def guard_deadline(tmp: Path) -> list[float]:
+    """Seconds from the moment a guard's window is satisfied to the rollback intent, for several sample
+    phases: samples every 5s, windows of 3s..7s (the deadline falls anywhere between two samples)."""
+    out: list[float] = []
+    for window in ("3s", "4s", "6s", "7s"):
+        text = (IDLE_PLAN % {"logs": ""}).replace("settings: {sample_interval: 1s", "settings: {sample_interval: 5s")
+        text = text.replace("{metric: error_rate, above: 0.01, for: 1m}", f"{{metric: rps, above: 1, for: {window}}}")
+        plan = tmp / f"guard-{window}.yaml"
+        plan.write_text(text)
+        journal = plan.with_suffix(".jsonl")
+        subprocess.run([PY, "-m", "tui.cli", "run", str(plan), "--headless", "--yes", "--journal", str(journal)],
+                       capture_output=True, cwd=ROOT, timeout=120)
+        records = [json.loads(x) for x in journal.read_text().splitlines()]
+        from tui.engine.journal import parse_iso
+
+        first = next(r for r in records if r["kind"] == "sample" and r["data"]["guards"][0]["state"] == "breaching")
+        satisfied = parse_iso(first["ts"]) + float(window[:-1])
+        sent = next(r for r in records if r["kind"] == "intent" and r["data"]["kind"] == "rollback")
+        out.append(parse_iso(sent["ts"]) - satisfied)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run() -> dict[str, str]:
+    res: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for cols, rows in SIZES:
+            size = f"{cols}x{rows}"
+            sd = statistics.median(first_paint(shipdeck(tmp), cols, rows, "ROLLBACK") for _ in range(3))
+            bl = statistics.median(first_paint(baseline(), cols, rows, "baseline ready") for _ in range(3))
+            res[f"{size} cold start to first paint"] = f"{sd:.2f}s   baseline {bl:.2f}s   ratio {sd / bl:.1f}x"
+            cpu, bps = idle(shipdeck(tmp), cols, rows, "ROLLBACK")
+            bcpu, bbps = idle(baseline(), cols, rows, "baseline ready")
+            res[f"{size} idle CPU, charts live at 1 Hz"] = \
+                f"{cpu:.1f}%   baseline {bcpu:.1f}%   ratio {cpu / max(bcpu, 0.01):.1f}x"
+            res[f"{size} bytes to the terminal, steady"] = \
+                f"{bps / 1024:.1f} KiB/s   baseline {bbps / 1024:.1f} KiB/s   ratio {bps / max(bbps, 1):.1f}x"
+            logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, 5000, 10**7)}', source: burst}}]"
+            lat = key_latency(shipdeck(tmp, logs=logs), cols, rows, "ROLLBACK", b"?", "shipdeck keys", b"\x1b")
+            blat = key_latency(baseline(["--burst", "5000"]), cols, rows, "baseline ready", b"x", "TOGGLED", b"x")
+            res[f"{size} key -> screen p95, 5,000 lines/s burst"] = \
+                f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   baseline {p(blat, 0.95):.0f}ms   " \
+                f"ratio {p(lat, 0.95) / max(p(blat, 0.95), 0.1):.1f}x"
+        shifted = shift_to_haproxy(tmp, 160, 50)
+        if shifted is None:
+            res["confirmed shift -> HAProxy weight, p95"] = "skipped: haproxy is not installed"
+        else:
+            lat, direct = shifted
+            res["confirmed shift -> HAProxy weight, p95"] = \
+                f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   baseline (bare Runtime API call) " \
+                f"{p(direct, 0.95):.1f}ms   ratio {p(lat, 0.95) / max(p(direct, 0.95), 0.1):.1f}x"
+        late = guard_deadline(tmp)
+        res["guard window satisfied -> rollback sent, max"] = \
+            f"{max(late):.2f}s over {len(late)} sample phases (5s samples)   baseline: none (engine only)"
+        total = 1_000_000
+        logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, 200_000, total)}', source: burst}}]"
+        rss = rss_after(shipdeck(tmp, logs=logs), 160, 50, "ROLLBACK", f"line {total - 1} ")
+        brss = rss_after(baseline(["--burst", "200000", "--total", str(total)]), 160, 50, "baseline ready",
+                         f"line {total - 1} ")
+        res["RSS after 1,000,000 log lines"] = f"{rss:.0f}MB   baseline {brss:.0f}MB   ratio {rss / brss:.1f}x"
+    return res

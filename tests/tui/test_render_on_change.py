@@ -1,0 +1,105 @@
+"""Render on change: what did not change costs no repaint, and guards do not wait for the next sample.
+
+Mechanisms only; the figures (CPU, bytes, latencies) are measured by `make bench` through a real pty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+from textual.widget import Widget
+
+from tests.tui.conftest import PLANS, FrozenClock, until
+from tui.app import make_app
+from tui.engine import journal
+from tui.engine.driver import Driver
+from tui.engine.plan import load_plan, load_plan_text
+
+
+async def test_ticks_without_news_repaint_nothing(tmp_path, monkeypatch):
+    app = make_app(load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl", clock=FrozenClock(), operator="t",
+                   keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.series.last, what="the first sample on screen")
+        await pilot.pause(0.5)
+        refreshed: collections.Counter[str] = collections.Counter()
+        real = Widget.refresh
+
+        def counting(self, *a, **k):
+            refreshed[f"{type(self).__name__}#{self.id}"] += 1
+            return real(self, *a, **k)
+
+        monkeypatch.setattr(Widget, "refresh", counting)
+        for _ in range(5):
+            app._render_tick()  # nothing happened: no work at all
+        app._clock_tick()
+        app._render_tick()  # a second passed on a clock that stands still: nothing on screen moved
+        assert not refreshed, refreshed
+        app._on_engine_event({"type": "backend", "name": "traffic", "kind": "traffic", "status": "busy",
+                              "detail": "shift", "since": app.clock.now()})
+        app._render_tick()
+        assert set(refreshed) == {"Line#status"}, refreshed  # news repaints its own line, and only it
+
+
+SLOW_SAMPLES = """\
+version: 1
+name: deadline
+backends:
+  metrics: [{type: simulated, scenario: healthy}]
+metrics:
+  rps: {unit: rps}
+guards:
+  - {metric: rps, above: 1, for: 3s}
+settings: {sample_interval: 10s}
+phases:
+  - name: Bake
+    steps: [{bake: 1h}]
+"""
+
+
+class ManualClock:
+    """Time moves only when the test says; sleepers wake when their moment has come."""
+
+    def __init__(self, t: float = 1_795_000_000.0) -> None:
+        self.t = t
+        self.speed = 1.0
+        self.sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        fut = asyncio.get_running_loop().create_future()
+        self.sleepers.append((self.t + seconds, fut))
+        await fut
+
+    async def advance(self, seconds: float) -> None:
+        self.t += seconds
+        for when, fut in list(self.sleepers):
+            if when <= self.t + 1e-9 and not fut.done():
+                fut.set_result(None)
+                self.sleepers.remove((when, fut))
+        for _ in range(20):  # let woken tasks run to their next sleep
+            await asyncio.sleep(0)
+
+
+async def test_a_guard_fires_at_its_deadline_without_a_new_sample(tmp_path):
+    clock = ManualClock()
+    t0 = clock.t
+    drv = Driver(load_plan_text(SLOW_SAMPLES, str(tmp_path / "p.yaml")), tmp_path / "j.jsonl", clock=clock)
+    task = asyncio.create_task(drv.run())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    drv.submit("advance")
+    await clock.advance(0)
+    assert drv.state.status == "running"
+    await clock.advance(10)  # the sample that starts the breach
+    assert drv.guards.status[0].state == "breaching"
+    await clock.advance(3)  # the window is full 7s before the next sample would come
+    await asyncio.wait_for(task, 5)
+    assert drv.state.status == "rolled-back"
+    records = journal.load(tmp_path / "j.jsonl").records
+    assert sum(r["kind"] == "sample" for r in records) == 2  # the first look and the breach: no third
+    rollback = next(r for r in records if r["kind"] == "intent" and r["data"]["kind"] == "rollback")
+    assert journal.parse_iso(rollback["ts"]) - t0 == 13.0
