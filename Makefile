@@ -5,8 +5,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench lab clean
 
-demo: $(STAMP)
-	$(VENV)/bin/shipdeck demo
+demo: $(STAMP)  # the demo's canary goes bad on purpose: a rollback (exit 3) is the happy ending
+	$(VENV)/bin/shipdeck demo || [ $$? -eq 3 ]
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check tui widgets backends tests

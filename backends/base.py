@@ -303,8 +303,13 @@ async def run_command(
     # left running in the background would hold open until the timeout (a false "timed out").
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while proc.returncode is None and loop.time() < deadline:
-        await asyncio.sleep(0.05)
+    try:
+        while proc.returncode is None and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+    except asyncio.CancelledError:  # the step was cancelled (rollback, abort, quit): its processes go too
+        kill_group(proc.pid)
+        pumps.cancel()
+        raise
     timed_out = proc.returncode is None
     # The whole group goes, also when the shell exited on time: nothing outlives its step.
     kill_group(proc.pid)

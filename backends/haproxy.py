@@ -62,7 +62,8 @@ class HAProxyTraffic:
             raise BackendError(f"haproxy socket {cfg.socket}: {e.strerror or e}") from e
         answer = data.decode("utf-8", "replace").strip()
         self.commands.extend(line.split("; "))  # each command of a batch, as sent
-        self._log(f"> {line}" + (f"  < {answer.splitlines()[0][:120]}" if answer else ""))
+        if not line.startswith(("show ", "get ")):  # changes are news; the 1 Hz read-back is not
+            self._log(f"> {line}" + (f"  < {answer.splitlines()[0][:120]}" if answer else ""))
         return answer
 
     async def _set(self, line: str) -> None:

@@ -23,6 +23,7 @@ if __name__ == "__main__":
         name = mod.__name__.split(".")[-1]
         if only and name not in only:
             continue
-        for key, value in mod.run().items():
+        figures = mod.run()
+        for key, value in figures.items() if isinstance(figures, dict) else figures:
             # A headless Textual run leaves sys.stdout captured: write to the real one.
             print(f"{label:>10} {name:>8}  {key:<46} {value}", file=sys.__stdout__, flush=True)

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -266,9 +266,13 @@ def shift_to_haproxy(tmp: Path, cols: int, rows: int, shifts: int = 10) -> tuple
         t = Term(shipdeck(tmp, traffic=traffic), cols, rows)
         out: list[float] = []
         try:
-            t.wait(lambda s: "ROLLBACK" in s and "PENDING" not in s.splitlines()[0] or "RUNNING" in s)
+            t.wait(lambda s: "ROLLBACK" in s)
+            t.send(b"n")
+            t.wait(lambda s: "Start phase" in s, 10)
+            t.send(b"\r")
+            t.wait(lambda s: "bake 1h" in s.splitlines()[0], 20)  # the canary's own shift is done
             for i in range(shifts):
-                pct = 10 + (i % 5) * 10
+                pct = 20 + (i % 5) * 10
                 t.send(b"w")
                 t.wait(lambda s: "Shift green to" in s or "percent" in s.lower(), 10)
                 t.send(f"{pct}\r".encode())
@@ -316,42 +320,36 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run() -> dict[str, str]:
-    res: dict[str, str] = {}
+def run() -> Iterator[tuple[str, str]]:
+    """The figures, each as soon as it is measured."""
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for cols, rows in SIZES:
             size = f"{cols}x{rows}"
             sd = statistics.median(first_paint(shipdeck(tmp), cols, rows, "ROLLBACK") for _ in range(3))
             bl = statistics.median(first_paint(baseline(), cols, rows, "baseline ready") for _ in range(3))
-            res[f"{size} cold start to first paint"] = f"{sd:.2f}s   baseline {bl:.2f}s   ratio {sd / bl:.1f}x"
+            yield f"{size} cold start to first paint", f"{sd:.2f}s   baseline {bl:.2f}s   ratio {sd / bl:.1f}x"
             cpu, bps = idle(shipdeck(tmp), cols, rows, "ROLLBACK")
             bcpu, bbps = idle(baseline(), cols, rows, "baseline ready")
-            res[f"{size} idle CPU, charts live at 1 Hz"] = \
-                f"{cpu:.1f}%   baseline {bcpu:.1f}%   ratio {cpu / max(bcpu, 0.01):.1f}x"
-            res[f"{size} bytes to the terminal, steady"] = \
-                f"{bps / 1024:.1f} KiB/s   baseline {bbps / 1024:.1f} KiB/s   ratio {bps / max(bbps, 1):.1f}x"
+            yield f"{size} idle CPU, charts live at 1 Hz", f"{cpu:.1f}%   baseline {bcpu:.1f}%   ratio {cpu / max(bcpu, 0.01):.1f}x"
+            yield f"{size} bytes to the terminal, steady", f"{bps / 1024:.1f} KiB/s   baseline {bbps / 1024:.1f} KiB/s   ratio {bps / max(bbps, 1):.1f}x"
             logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, 5000, 10**7)}', source: burst}}]"
             lat = key_latency(shipdeck(tmp, logs=logs), cols, rows, "ROLLBACK", b"?", "shipdeck keys", b"\x1b")
             blat = key_latency(baseline(["--burst", "5000"]), cols, rows, "baseline ready", b"x", "TOGGLED", b"x")
-            res[f"{size} key -> screen p95, 5,000 lines/s burst"] = \
-                f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   baseline {p(blat, 0.95):.0f}ms   " \
+            yield f"{size} key -> screen p95, 5,000 lines/s burst", f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   baseline {p(blat, 0.95):.0f}ms   " \
                 f"ratio {p(lat, 0.95) / max(p(blat, 0.95), 0.1):.1f}x"
         shifted = shift_to_haproxy(tmp, 160, 50)
         if shifted is None:
-            res["confirmed shift -> HAProxy weight, p95"] = "skipped: haproxy is not installed"
+            yield "confirmed shift -> HAProxy weight, p95", "skipped: haproxy is not installed"
         else:
             lat, direct = shifted
-            res["confirmed shift -> HAProxy weight, p95"] = \
-                f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   baseline (bare Runtime API call) " \
+            yield "confirmed shift -> HAProxy weight, p95", f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   baseline (bare Runtime API call) " \
                 f"{p(direct, 0.95):.1f}ms   ratio {p(lat, 0.95) / max(p(direct, 0.95), 0.1):.1f}x"
         late = guard_deadline(tmp)
-        res["guard window satisfied -> rollback sent, max"] = \
-            f"{max(late):.2f}s over {len(late)} sample phases (5s samples)   baseline: none (engine only)"
+        yield "guard window satisfied -> rollback sent, max", f"{max(late):.2f}s over {len(late)} sample phases (5s samples)   baseline: none (engine only)"
         total = 1_000_000
         logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, 200_000, total)}', source: burst}}]"
         rss = rss_after(shipdeck(tmp, logs=logs), 160, 50, "ROLLBACK", f"line {total - 1} ")
         brss = rss_after(baseline(["--burst", "200000", "--total", str(total)]), 160, 50, "baseline ready",
                          f"line {total - 1} ")
-        res["RSS after 1,000,000 log lines"] = f"{rss:.0f}MB   baseline {brss:.0f}MB   ratio {rss / brss:.1f}x"
-    return res
+        yield "RSS after 1,000,000 log lines", f"{rss:.0f}MB   baseline {brss:.0f}MB   ratio {rss / brss:.1f}x"

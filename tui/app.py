@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -15,6 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual import events
 from textual.app import App, SystemCommand
+from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -35,6 +37,7 @@ from widgets.sanitize import sanitize_line
 from widgets.splitbar import TrafficSplitBar
 from widgets.timeline import PhaseTimeline
 
+NOTIFY_GRACE = 12.0  # the engine's last alerts may take this long after the run stops
 RENDER_INTERVAL = 0.2  # seconds between screen refreshes: events are batched in between
 AUTOPILOT_DELAY = 1.2
 
@@ -52,6 +55,14 @@ HIGH_CONTRAST = Theme(
     error="#FF3030",
     dark=True,
 )
+
+
+class EngineNews(Message):
+    """One engine event (a plain dict), delivered to the screen's thread."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
 
 
 class ShipdeckApp(App[int]):
@@ -80,11 +91,13 @@ class ShipdeckApp(App[int]):
         self.clock = clock or RealClock()
         self.driver = Driver(loaded, journal_path, clock=self.clock, backends=backends, operator=operator,
                              shared=shared, resume=resume)
-        self.driver.subscribe(self._on_engine_event)
+        # Events arrive from the engine's thread: as Messages, so a failing handler never stops the engine.
+        self.driver.subscribe(self._from_engine)
         self.demo = demo
         self.autopilot: Autopilot | None = None
         if demo and not manual:
-            self.autopilot = Autopilot(self.driver, delay=autopilot_delay, on_action=self._announce)
+            self.autopilot = Autopilot(self.driver, delay=autopilot_delay,
+                                       on_action=lambda text: self._from_engine({"type": "announce", "text": text}))
         self._keymap = keymap or {}
         self._theme_name = theme_name
         self.state: dict[str, Any] = self.driver.state.to_dict()
@@ -110,9 +123,14 @@ class ShipdeckApp(App[int]):
         if self._keymap:
             self.set_keymap(self._keymap)
         self.push_screen(self.center)
-        self.run_worker(self._drive(), name="engine", group="engine", exit_on_error=False)
+        # The engine has a thread and an event loop of its own: a backend call or a journal fsync never
+        # waits behind a repaint, and a slow screen never delays a guard.
+        # With two threads the GIL changes hands every switch interval: 5ms by default, several times on
+        # the way from a key to the backend. 1ms keeps the engine's path short while the screen paints.
+        sys.setswitchinterval(0.001)
+        self._engine = threading.Thread(target=self._engine_thread, name="shipdeck-engine", daemon=True)
+        self._engine.start()
         if self.autopilot is not None:
-            self.run_worker(self.autopilot.run(), name="autopilot", group="engine", exit_on_error=False)
             self._announce("is flying this demo")
         self.set_interval(RENDER_INTERVAL, self._render_tick)
         self.set_interval(1.0, self._clock_tick)
@@ -121,16 +139,36 @@ class ShipdeckApp(App[int]):
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGHUP, lambda: self.run_worker(self._hang_up(), group="quit"))
 
+    def _engine_thread(self) -> None:
+        try:
+            asyncio.run(self._drive())
+        finally:
+            self.ended = True
+
     async def _drive(self) -> None:
+        pilot = asyncio.create_task(self.autopilot.run()) if self.autopilot is not None else None
         try:
             final: RunState = await self.driver.run(linger=True)
         except Exception as e:  # noqa: BLE001 - shown, never a traceback over the screen
-            self.engine_failed = f"engine: {type(e).__name__}: {e}"
-            self._dirty.add("status")
+            self.post_message(EngineNews({"type": "engine", "status": "failed",
+                                          "reason": f"engine: {type(e).__name__}: {e}"}))
             self.exit_status = 1
         else:
             self.exit_status = exit_code(final)
-        self.ended = True
+        finally:
+            if pilot is not None:
+                pilot.cancel()
+
+    async def on_unmount(self) -> None:
+        """The screen is closing (quit, a test ending): the engine stops with it, resumable."""
+        self.driver.suspend("the command center closed")
+        await asyncio.to_thread(self._engine.join, self.plan.settings.timeout + NOTIFY_GRACE)
+
+    def _from_engine(self, event: dict[str, Any]) -> None:
+        self.post_message(EngineNews(event))
+
+    def on_engine_news(self, message: EngineNews) -> None:
+        self._on_engine_event(message.event)
 
     def _on_engine_event(self, ev: dict[str, Any]) -> None:
         """Called by the engine for every event: store it, render on the next tick."""
@@ -163,6 +201,8 @@ class ShipdeckApp(App[int]):
             self.refresh_bindings()
             self.notify(sanitize_line(f"ENGINE FAILED: {ev['reason']}"), title="engine", severity="error",
                         timeout=30, markup=False)
+        elif kind == "announce":
+            self._announce(ev["text"])
         elif kind == "journal":
             self._log_line("shipdeck", "info", f"journal: {ev['path']}")
         elif kind == "end":
@@ -342,6 +382,7 @@ class ShipdeckApp(App[int]):
         if self.autopilot is not None and self.autopilot.active:
             self.autopilot.stop()
             self.helm_taken = True
+            self._dirty.add("status")
             self._log_line("autopilot", "info", "hands over: you have the helm")
             self.notify("You have the helm. ? shows every key.", title="autopilot off", timeout=4)
 
@@ -370,7 +411,7 @@ class ShipdeckApp(App[int]):
                 elif st["kind"] == "run" and not st["spec"]["manual"]:
                     lines.append(f"   executes: {st['spec']['command']}")
             title = f"Start phase {nxt.name!r}?"
-        self.push_screen(ConfirmScreen(title, lines), lambda ok: self._submit("advance") if ok else None)
+        self.push_screen(ConfirmScreen(title, lines, lambda: self._submit("advance")))
 
     def action_tick(self) -> None:
         self._submit("tick", item=self.selected_item)
@@ -387,7 +428,7 @@ class ShipdeckApp(App[int]):
     def _confirm_shift(self, percent: int) -> None:
         lines = self.driver.describe("shift", percent=percent)
         title = f"Shift green to {percent}% (live: {self.state['traffic']}%)?"
-        self.push_screen(ConfirmScreen(title, lines), lambda ok: self._submit("shift", percent=percent) if ok else None)
+        self.push_screen(ConfirmScreen(title, lines, lambda: self._submit("shift", percent=percent)))
 
     def action_shift_next(self) -> None:
         self._take_helm()
@@ -414,9 +455,7 @@ class ShipdeckApp(App[int]):
         lines = [*self.driver.describe("rollback"), "cancels any shift in flight", "no guard, lock or pause blocks this"]
         self.push_screen(
             ConfirmScreen(f"ROLL BACK: all traffic to blue (live green: {self.state['traffic']}%)?", lines,
-                          dangerous=True),
-            lambda ok: self._submit("rollback") if ok else None,
-        )
+                          lambda: self._submit("rollback"), dangerous=True))
 
     def action_filter_logs(self) -> None:
         self.center.query_one(LogPane).action_filter()
@@ -443,12 +482,11 @@ class ShipdeckApp(App[int]):
                  "a shift in flight finishes first; every step so far is in the journal",
                  f"resume: {self.resume_command()}"]
 
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self.run_worker(self._suspend_and_exit(f"operator quit the command center ({self.driver.operator})"),
-                                group="quit")
+        def confirmed() -> None:
+            self.run_worker(self._suspend_and_exit(f"operator quit the command center ({self.driver.operator})"),
+                            group="quit")
 
-        self.push_screen(ConfirmScreen(f"Quit with the run {s.status}?", lines, dangerous=True), confirmed)
+        self.push_screen(ConfirmScreen(f"Quit with the run {s.status}?", lines, confirmed, dangerous=True))
 
     async def _hang_up(self) -> None:
         await self._suspend_and_exit("operator disconnected (SIGHUP)")

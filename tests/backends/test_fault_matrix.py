@@ -497,6 +497,15 @@ async def test_run_step_output_without_newlines_and_background_children(tmp_path
     assert not bg.timed_out and bg.exit_code == 0 and "started" in bg.output
     pid = int(pid_file.read_text())
     await wait(lambda: not _alive(pid), timeout=5, what="the background child to be gone")
+    # a step cancelled under way (a rollback supersedes it, the operator quits) takes its processes along
+    pid_file.unlink()
+    step = asyncio.create_task(run_command(f"sleep 300 & echo $! > {pid_file}; wait", 60))
+    await wait(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the step's child")
+    step.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await step
+    pid = int(pid_file.read_text())
+    await wait(lambda: not _alive(pid), timeout=5, what="the cancelled step's child to be gone")
 
 
 def _alive(pid: int) -> bool:

@@ -164,7 +164,7 @@ async def test_first_key_takes_the_helm(app_factory):
         await until(pilot, lambda: app.state["status"] == "running")
         await pilot.press("x")
         assert not app.autopilot.active and app.helm_taken
-        assert "AUTOPILOT" not in status_text(app)
+        await until(pilot, lambda: "AUTOPILOT" not in status_text(app), what="the banner gone at the next render")
 
 
 async def test_palette_offers_every_action_with_its_reason(app_factory):

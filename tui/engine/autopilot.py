@@ -73,6 +73,7 @@ class Autopilot:
         self.active = True
         self._changed = asyncio.Event()
         self._awaiting = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         driver.subscribe(self._on_event)
 
     def _on_event(self, event: dict[str, Any]) -> None:
@@ -83,10 +84,14 @@ class Autopilot:
         self._changed.set()
 
     def stop(self) -> None:
+        """Hand the helm back; safe from any thread."""
         self.active = False
-        self._changed.set()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._changed.set)
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         while self.active:
             await self._changed.wait()
             self._changed.clear()

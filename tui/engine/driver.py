@@ -125,6 +125,7 @@ class Driver:
         self._stopping = False
         self._stop_requested = False
         self._suspend_reason: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the engine's own, once run() starts
         self._notifications: set[asyncio.Task[None]] = set()
         self._sent: dict[tuple[str, str], float] = {}
         self._traffic_lock = asyncio.Lock()  # one traffic change at a time, in order
@@ -141,10 +142,19 @@ class Driver:
         self.subscribers.append(fn)
 
     def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
-        """Queue an operator command. Safe to call from the UI at any time."""
-        self._inbox.put_nowait(
-            {"type": "command", "name": name, "operator": operator or self.operator, "args": args}
-        )
+        """Queue an operator command. Safe to call at any time, from any thread."""
+        self._post({"type": "command", "name": name, "operator": operator or self.operator, "args": args})
+
+    def _post(self, item: dict[str, Any]) -> None:
+        loop = self._loop
+        try:
+            here = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            here = False
+        if loop is not None and not here and not loop.is_closed():
+            loop.call_soon_threadsafe(self._inbox.put_nowait, item)  # from the screen's thread
+        else:
+            self._inbox.put_nowait(item)
 
     async def run(self, linger: bool = False) -> RunState:
         """Drive the plan until the run ends (completed, rolled back or aborted) or is suspended.
@@ -152,6 +162,7 @@ class Driver:
         `linger`: keep sampling and taking commands after the end (the screen stays live,
         a rollback is still possible) until `stop()` or `suspend()`.
         """
+        self._loop = asyncio.get_running_loop()
         try:
             if self.journal.stale_holder:
                 self._log(LogLine(self.clock.now(), "shipdeck", "warning",
@@ -193,9 +204,8 @@ class Driver:
         """End the run here (aborting it if still live) and return from run()."""
         self._stop_requested = True
         if not self.state.terminal:
-            self._inbox.put_nowait({"type": "command", "name": "abort", "operator": self.operator,
-                                    "args": {"reason": reason}})
-        self._inbox.put_nowait({"type": "stop"})
+            self._post({"type": "command", "name": "abort", "operator": self.operator, "args": {"reason": reason}})
+        self._post({"type": "stop"})
 
     def suspend(self, reason: str) -> None:
         """Stop driving but leave the run resumable: traffic stays where it is, nothing is aborted.
@@ -205,7 +215,7 @@ class Driver:
         """
         if self._suspend_reason is None:
             self._suspend_reason = reason
-        self._inbox.put_nowait({"type": "stop"})
+        self._post({"type": "stop"})
 
     def describe(self, name: str, **args: Any) -> list[str]:
         """What each backend will do for a forward action: the confirm preview."""

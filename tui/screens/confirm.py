@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,10 +20,12 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape,n", "cancel", "Cancel", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, lines: list[str], dangerous: bool = False) -> None:
+    def __init__(self, title: str, lines: list[str], on_confirm: Callable[[], object],
+                 dangerous: bool = False) -> None:
         super().__init__()
         self.title_text = title
         self.lines = lines
+        self.on_confirm = on_confirm
         self.dangerous = dangerous
 
     def compose(self) -> ComposeResult:
@@ -34,6 +38,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(body, id="confirm-body")
 
     def action_confirm(self) -> None:
+        self.on_confirm()  # before the dialog closes: the command must not wait for the repaint
         self.dismiss(True)
 
     def action_cancel(self) -> None:
