@@ -210,22 +210,11 @@ class _Tx:
 def transition(state: RunState, event: Event) -> tuple[RunState, list[Effect]]:
     tx = _Tx(copy.deepcopy(state), event)
     kind = event.get("type")
+    handler = _EVENTS.get(str(kind))
     if kind == "command":
         _command(tx, str(event.get("name")), dict(event.get("args") or {}))
-    elif kind == "result":
-        _result(tx, event)
-    elif kind == "timer":
-        _timer(tx, event)
-    elif kind == "guard":
-        _guard(tx, event)
-    elif kind == "traffic":
-        _observed(tx, event)
-    elif kind == "blind":
-        _blind(tx, event)
-    elif kind == "fault":
-        _fault(tx, event)
-    elif kind == "restart":
-        _restart(tx, event)
+    elif handler is not None:
+        handler(tx, event)
     else:
         tx.notice(f"ignored unknown event type {kind!r}")
     return tx.s, tx.effects
@@ -660,3 +649,8 @@ def _restart(tx: _Tx, event: Event) -> None:
         s.restarted = True
         s.waiting = "resumed after a restart: nothing moves until an operator resumes"
     tx.notify("restart", f"engine restarted; {said}; the run waits for an operator")
+
+
+# Events other than commands, by type.
+_EVENTS = {"result": _result, "timer": _timer, "guard": _guard, "traffic": _observed, "blind": _blind,
+           "fault": _fault, "restart": _restart}
