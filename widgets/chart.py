@@ -193,7 +193,9 @@ class MetricChart(Vertical):
         self._apply()  # data that arrived while hidden
 
     def on_resize(self, _event: events.Resize) -> None:
-        self._apply()  # the title's long or short form depends on the width
+        # The title's form and the plot's size depend on the width; the plot has its size only once
+        # this layout pass is over, so replot then (not with the stale size, and not a tick later).
+        self.call_after_refresh(self._apply)
 
     def update_chart(self, data: ChartData) -> None:
         self.data = data
