@@ -23,8 +23,16 @@ DEMO_PLAN = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
 DEMO_SPEED = 15.0
 
 
+RUNBOOK_SUFFIXES = (".md", ".markdown", ".txt")
+
+
 def _load_or_exit(path: str) -> LoadedPlan:
+    """A plan, or a Markdown/text runbook imported on the fly; problems as FILE:LINE:COL, exit 2."""
     try:
+        if path.lower().endswith(RUNBOOK_SUFFIXES):
+            from tui.engine.runbook import load_runbook
+
+            return load_runbook(path)
         return load_plan(path)
     except PlanError as e:
         for issue in e.issues:
@@ -114,21 +122,8 @@ def _execute(
 def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool, high_contrast: bool) -> None:
     """Run PLAN in the command center (or --headless)."""
     _check_resume(resume, journal)
-    loaded = _load_plan_or_runbook(plan)
+    loaded = _load_or_exit(plan)
     sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
-
-
-def _load_plan_or_runbook(path: str) -> LoadedPlan:
-    if path.lower().endswith((".md", ".markdown")):
-        from tui.engine.runbook import load_runbook
-
-        try:
-            return load_runbook(path)
-        except PlanError as e:
-            for issue in e.issues:
-                click.echo(sanitize_line(str(issue)), err=True)
-            sys.exit(EXIT_INVALID)
-    return _load_or_exit(path)
 
 
 @main.command()

@@ -201,3 +201,13 @@ def test_binary_runbook_is_refused(tmp_path):
     p.write_bytes(b"\x00\x01\x02")
     with pytest.raises(PlanError, match="binary"):
         import_runbook(p)
+
+
+def test_check_takes_a_runbook_as_markdown_or_text(tmp_path, clean_env):
+    text = tmp_path / "release.txt"
+    text.write_bytes((FIXTURES / "checkout-release.md").read_bytes())
+    for path in (FIXTURES / "checkout-release.md", text):
+        res = subprocess.run([*shipdeck_cmd("check", str(path), "--offline")], capture_output=True, text=True,
+                             env=clean_env, cwd=ROOT)
+        assert res.returncode == 0, res.stderr
+        assert f"{path}: ok" in res.stdout and "phases" in res.stdout
