@@ -11,6 +11,7 @@ demo: $(STAMP)  # the demo's canary goes bad on purpose: a rollback (exit 3) is 
 test: $(STAMP)
 	$(VENV)/bin/ruff check tui widgets backends tests
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 # Figures through a real pty against a plain Textual baseline (needs haproxy for the shift figure);
