@@ -28,9 +28,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.error import MarkedYAMLError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from backends import registry
 from backends.base import BackendConfig
@@ -403,7 +402,7 @@ class _Doc:
     def _scalar(self, node: ScalarNode, path: Path_, pos: tuple[int, int]) -> Any:
         tag = str(getattr(node.tag, "value", node.tag))
         text = node.value
-        if node.style is None and _YAML11_BOOL.match(text):
+        if not node.style and _YAML11_BOOL.match(text):  # plain (libyaml says "", PyYAML None)
             self.issue(
                 pos, path, f"{text!r} is a boolean in YAML 1.1 but text in YAML 1.2; quote it or write true/false"
             )
@@ -462,9 +461,29 @@ def read_text(path: Path) -> tuple[str | None, list[PlanIssue]]:
         return None, [PlanIssue(name, line, col, "", f"not valid UTF-8 (byte 0x{raw[e.start]:02x}); save the file as UTF-8")]
 
 
+class _Core12(getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser (C, fast) with the YAML 1.2 core schema's implicit types.
+
+    PyYAML resolves YAML 1.1 by default, where 22:30 is the integer 1350 and `on` is true; a plan is
+    YAML 1.2, so only these plain scalars are typed: true/false, null, integers, floats.
+    """
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}
+
+
+for _tag, _pattern, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^(?:[-+]?[0-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+):
+    _Core12.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
+
+
 def _too_many_nodes(text: str) -> tuple[int, int] | None:
-    """Where a document passes MAX_NODES, found with libyaml's event parser: a huge plan is refused in
-    well under a second instead of after the (pure Python) composer has worked through it."""
+    """Where a document passes MAX_NODES, found with libyaml's event parser before any node is built:
+    a huge plan is refused in well under a second."""
     loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
     count = 0
     try:
@@ -485,9 +504,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, _Doc]:
     if where is not None:
         doc.issue(where, (), f"plan too large: more than {_Doc.MAX_NODES:,} YAML nodes")
         return None, doc
-    yaml = YAML(typ="rt")
     try:
-        node = yaml.compose(text)
+        node = pyyaml.compose(text, Loader=_Core12)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line, mark.column) if mark else (0, 0)
