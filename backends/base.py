@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -227,6 +227,27 @@ class Prober(Protocol):
 @runtime_checkable
 class Drainable(Protocol):
     async def drain(self, colour: str) -> None: ...
+
+
+C = TypeVar("C")
+
+
+class SharedClient(Generic[C]):
+    """One client (e.g. httpx.AsyncClient) for a backend's life: made on first use, reused by every
+    call (no new connection each sample), made again if it was closed."""
+
+    def __init__(self, make: Callable[[], C]) -> None:
+        self._make = make
+        self._client: C | None = None
+
+    def get(self) -> C:
+        if self._client is None or getattr(self._client, "is_closed", False):
+            self._client = self._make()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()  # type: ignore[attr-defined]
 
 
 @runtime_checkable

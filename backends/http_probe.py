@@ -8,7 +8,7 @@ import time
 import httpx
 from pydantic import Field
 
-from backends.base import BackendConfig, BackendContext, ProbeResult, Problem
+from backends.base import BackendConfig, BackendContext, ProbeResult, Problem, SharedClient
 
 
 class HttpProbe:
@@ -18,6 +18,7 @@ class HttpProbe:
 
     def __init__(self, config: Config, ctx: BackendContext) -> None:
         self.config = config
+        self._http = SharedClient(lambda: httpx.AsyncClient(follow_redirects=False))
 
     async def probe(self, url: str, expect_status: int, timeout: float, body: str | None = None) -> ProbeResult:
         last = ProbeResult(False, None, 0.0, "not tried")
@@ -26,9 +27,7 @@ class HttpProbe:
                 await asyncio.sleep(self.config.backoff * attempt)
             started = time.monotonic()
             try:
-                if self._http is None or self._http.is_closed:
-                    self._http = httpx.AsyncClient(follow_redirects=False)  # one per prober, reused
-                resp = await self._http.get(url, timeout=timeout)
+                resp = await self._http.get().get(url, timeout=timeout)
             except httpx.HTTPError as e:
                 kind = "timed out" if isinstance(e, httpx.TimeoutException) else type(e).__name__
                 last = ProbeResult(False, None, (time.monotonic() - started) * 1000, f"{kind} (try {attempt + 1})")
@@ -43,11 +42,8 @@ class HttpProbe:
             return ProbeResult(True, resp.status_code, latency, f"try {attempt + 1}" if attempt else "")
         return last
 
-    _http: httpx.AsyncClient | None = None
-
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        await self._http.aclose()
 
     async def preflight(self) -> list[Problem]:
         return []

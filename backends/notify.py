@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import Field
 
-from backends.base import ENV_REF, BackendConfig, BackendContext, LogLine, Problem, expand_env
+from backends.base import ENV_REF, BackendConfig, BackendContext, LogLine, Problem, SharedClient, expand_env
 
 EVENTS = ("phase-start", "phase-end", "shift", "gate-waiting", "guard-breach", "rollback", "completed",
           "step-failed", "drift", "abort", "message")
@@ -39,6 +39,7 @@ class _Webhook:
         self.ctx = ctx
         self.sent = 0
         self.failed = 0
+        self._http = SharedClient(lambda: httpx.AsyncClient(timeout=self.config.timeout))
 
     def payload(self, event: str, message: str, context: Mapping[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -48,9 +49,7 @@ class _Webhook:
             return
         url = expand_env(self.config.url)
         try:
-            if self._http is None or self._http.is_closed:
-                self._http = httpx.AsyncClient(timeout=self.config.timeout)  # one per notifier, reused
-            resp = await self._http.post(url, json=self.payload(event, message, context))
+            resp = await self._http.get().post(url, json=self.payload(event, message, context))
             if resp.status_code >= 300:
                 raise httpx.HTTPStatusError(f"HTTP {resp.status_code}", request=resp.request, response=resp)
             self.sent += 1
@@ -59,11 +58,8 @@ class _Webhook:
             what = f"HTTP {e.response.status_code}" if isinstance(e, httpx.HTTPStatusError) else type(e).__name__
             self._log(f"{self.config.type} notification to {redact(self.config.url)} failed: {what}")
 
-    _http: httpx.AsyncClient | None = None
-
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        await self._http.aclose()
 
     def _log(self, text: str) -> None:
         if self.ctx.emit_log is not None:

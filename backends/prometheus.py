@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from pydantic import Field
 
-from backends.base import BackendConfig, BackendContext, NoData, Problem, Sample, expand_env
+from backends.base import BackendConfig, BackendContext, NoData, Problem, Sample, SharedClient, expand_env
 
 COLOUR_LABELS = ("colour", "color", "version", "track", "slot")
 
@@ -31,19 +31,15 @@ class PrometheusMetrics:
         self.ctx = ctx
         self.errors = 0  # consecutive failing ticks
         self.last_error = ""
-        self._http: httpx.AsyncClient | None = None
+        self._http = SharedClient(lambda: httpx.AsyncClient(
+            base_url=self.config.url.rstrip("/"), timeout=self.config.timeout,
+            headers={k: expand_env(v) for k, v in self.config.headers.items()}))
 
     def _client(self) -> httpx.AsyncClient:
-        """One client for the backend's life: a sample reuses the connection instead of a new handshake."""
-        if self._http is None or self._http.is_closed:
-            headers = {k: expand_env(v) for k, v in self.config.headers.items()}
-            self._http = httpx.AsyncClient(base_url=self.config.url.rstrip("/"), timeout=self.config.timeout,
-                                           headers=headers)
-        return self._http
+        return self._http.get()
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        await self._http.aclose()
 
     async def _get(self, client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> Any:
         resp = await client.get(path, params=params)

@@ -70,10 +70,14 @@ def haproxy_traffic(h) -> str:
     return f'{{type: haproxy, socket: "{h.socket}", backend: app, blue: blue, green: green}}'
 
 
+def haproxy_backend(h) -> HAProxyTraffic:
+    """A second client of the same HAProxy: the test's own eyes and hands on it."""
+    return HAProxyTraffic(HAProxyTraffic.Config(type="haproxy", socket=h.socket, backend="app", blue="blue",
+                                                green="green"), driver_mod.BackendContext())
+
+
 async def haproxy_green(h) -> int:
-    b = HAProxyTraffic(HAProxyTraffic.Config(type="haproxy", socket=h.socket, backend="app", blue="blue",
-                                             green="green"), driver_mod.BackendContext())
-    return (await b.weights())["green"][0]
+    return (await haproxy_backend(h).weights())["green"][0]
 
 
 class Exporter:
@@ -389,8 +393,7 @@ async def test_drift_is_seen_on_resume_and_alerted_once(tmp_path, haproxy_factor
     hook = recorder()
     loaded = make_plan(tmp_path, metrics.url, traffic=haproxy_traffic(h), notify=hook.url)
     path = await run_to(tmp_path, loaded, lambda d: d.state.traffic == 10 and d.state.bake is not None)
-    b = HAProxyTraffic(HAProxyTraffic.Config(type="haproxy", socket=h.socket, backend="app", blue="blue",
-                                             green="green"), driver_mod.BackendContext())
+    b = haproxy_backend(h)
     await b.command("set weight app/green 40")  # someone changes weights by hand while nobody drives
     await b.command("set weight app/blue 60")
     drv, task = await resume(tmp_path, loaded, path)
@@ -722,8 +725,7 @@ async def test_paused_on_drift_sends_one_alert(tmp_path, haproxy_factory, metric
     drv = Driver(loaded, tmp_path / "j.jsonl", clock=RealClock())
     task = await start(drv)
     await wait(lambda: drv.state.traffic == 10 and drv.state.bake is not None, what="baking")
-    b = HAProxyTraffic(HAProxyTraffic.Config(type="haproxy", socket=h.socket, backend="app", blue="blue",
-                                             green="green"), driver_mod.BackendContext())
+    b = haproxy_backend(h)
     await b.command("set weight app/green 30")
     await wait(lambda: drv.state.status == "paused", what="paused on drift")
     await asyncio.sleep(3.0)  # six more samples, every one still drifted

@@ -104,7 +104,8 @@ class Driver:
         self.clock: Clock = clock or RealClock()
         self.operator = operator or default_operator()
         self.plan_dir = str(Path(loaded.path).resolve().parent) if loaded.path else "."
-        self.redact = Redactor(self.plan.model_dump(mode="json", by_alias=True))
+        self._plan_data = self.plan.model_dump(mode="json", by_alias=True)
+        self.redact = Redactor(self._plan_data)
         self.ctx = BackendContext(clock=self.clock, plan_dir=self.plan_dir, shared=shared or {}, emit_log=self._log)
         self.journal_path = Path(journal_path)
         # The lock comes first: a second driver must not build backends or touch the journal.
@@ -169,7 +170,7 @@ class Driver:
                                   f"stale journal lock from {self.journal.stale_holder}: taken over"))
             if not self._resumed:
                 self._write("run-start", {
-                    "plan": mask_plan(self.plan.model_dump(mode="json", by_alias=True)),
+                    "plan": mask_plan(self._plan_data),
                     "plan_path": self.loaded.path,
                     "fingerprint": self.plan.fingerprint(),
                     "journal": str(self.journal_path),
@@ -645,11 +646,7 @@ class Driver:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         b = self.backends
-        for backend in [*b.logs, *b.metrics.values(), b.traffic, b.probes]:  # notifiers close after the last alert
-            close = getattr(backend, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+        await _close([*b.logs, *b.metrics.values(), b.traffic, b.probes])  # notifiers: after the last alert
         s = self.state
         if self._suspend_reason is not None and not s.terminal:
             text = (f"{self._suspend_reason}: the engine stopped with the run {s.status} and green at "
@@ -663,14 +660,18 @@ class Driver:
         pending = {t for t in self._notifications if not t.done()}
         if pending:  # the last notifications (rollback, completed, suspended) matter most
             await asyncio.wait(pending, timeout=NOTIFY_TIMEOUT)
-        for notifier in b.notify:
-            close = getattr(notifier, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+        await _close(b.notify)
         self._emit({"type": "end", "status": s.status, "traffic": s.traffic, "journal": str(self.journal_path),
                     "suspended": self._suspend_reason or ""})
         self.journal.close()
+
+
+async def _close(backends: list[Any]) -> None:
+    for backend in backends:
+        close = getattr(backend, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
 
 
 def _last_line(text: str) -> str:
