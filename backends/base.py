@@ -162,6 +162,10 @@ class BackendConfig(BaseModel):
     type: str
     name: str = ""
 
+    def shift_error(self, percent: int) -> str:
+        """Why this backend cannot put `percent` on green (checked against the plan's shift steps)."""
+        return ""
+
 
 @runtime_checkable
 class TrafficBackend(Protocol):
@@ -248,6 +252,20 @@ class SharedClient(Generic[C]):
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()  # type: ignore[attr-defined]
+
+
+@runtime_checkable
+class Previewable(Protocol):
+    async def preview_shift(self, green_percent: int) -> list[str]:
+        """The change checked by the backend itself without applying it (e.g. a server-side dry run)."""
+        ...
+
+
+@runtime_checkable
+class Waitable(Protocol):
+    async def wait_ready(self, deployment: str, ready_percent: int, timeout: float) -> str:
+        """Until the rollout is ready; the detail as read. Raises BackendError at the timeout."""
+        ...
 
 
 @runtime_checkable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -428,7 +429,20 @@ class ShipdeckApp(App[int]):
     def _confirm_shift(self, percent: int) -> None:
         lines = self.driver.describe("shift", percent=percent)
         title = f"Shift green to {percent}% (live: {self.state['traffic']}%)?"
-        self.push_screen(ConfirmScreen(title, lines, lambda: self._submit("shift", percent=percent)))
+        screen = ConfirmScreen(title, lines, lambda: self._submit("shift", percent=percent))
+        self.push_screen(screen)
+        pending = self.driver.preview(percent)
+        if pending is not None:
+            screen.add_lines(["dry run: asking the backend…"])
+            self.run_worker(self._previewed(screen, pending), group="preview")
+
+    async def _previewed(self, screen: ConfirmScreen, pending: concurrent.futures.Future[list[str]]) -> None:
+        try:
+            lines = await asyncio.wrap_future(pending)
+        except Exception as e:  # noqa: BLE001 - a refused dry run is what the operator must read
+            lines = [f"DRY RUN REFUSED: {type(e).__name__}: {e}" if str(e) else "dry run: no answer in time"]
+        if screen.is_attached:
+            screen.add_lines(lines)
 
     def action_shift_next(self) -> None:
         self._take_helm()

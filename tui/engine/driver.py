@@ -8,6 +8,7 @@ with a timeout; a hung backend fails its call, never the loop.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import math
 import os
@@ -25,11 +26,13 @@ from backends.base import (
     DriftError,
     LogLine,
     NoData,
+    Previewable,
     ProbeResult,
     RealClock,
     Restorable,
     Sample,
     TrafficSplit,
+    Waitable,
     run_command,
 )
 from tui.engine.guards import GuardSet
@@ -227,6 +230,15 @@ class Driver:
             return list(traffic.describe_shift(0))
         return []
 
+    def preview(self, percent: int) -> concurrent.futures.Future[list[str]] | None:
+        """Ask the traffic backend to check a shift without applying it (a server-side dry run), on the
+        engine's loop; None when it cannot. The screen shows the answer when it comes."""
+        traffic, loop = self.backends.traffic, self._loop
+        if not isinstance(traffic, Previewable) or loop is None or loop.is_closed():
+            return None
+        return asyncio.run_coroutine_threadsafe(
+            bounded(traffic.preview_shift(percent), self.plan.settings.timeout), loop)
+
     # ------------------------------------------------------------ core loop
 
     def _process(self, event: dict[str, Any]) -> None:
@@ -375,7 +387,18 @@ class Driver:
             )
             detail = f"{probe.status} in {probe.latency_ms:.0f}ms {probe.detail}".strip()
             return {"ok": probe.ok, "error": "" if probe.ok else f"probe failed: {detail}", "detail": detail}
+        if kind == "wait":
+            waiter = self._waiter()
+            detail = await bounded(waiter.wait_ready(eff["deployment"], int(eff["ready"]), float(eff["timeout"])),
+                                   float(eff["timeout"]) + timeout)
+            return {"detail": detail}
         raise ValueError(f"unknown effect {kind!r}")
+
+    def _waiter(self) -> Waitable:
+        for backend in (self.backends.traffic, *self.backends.metrics.values()):
+            if isinstance(backend, Waitable):
+                return backend
+        raise RuntimeError("no backend can read rollout readiness (traffic or metrics of type kubernetes)")
 
     def _default_prober(self) -> Any:
         if "http" not in registry.available("probes"):

@@ -20,6 +20,7 @@ from tui.engine.plan import (
     ProbeStep,
     RunStep,
     ShiftStep,
+    WaitStep,
     format_duration,
 )
 
@@ -159,6 +160,9 @@ def step_label(step: Any) -> tuple[str, str, dict[str, Any]]:
         return "run", label, r.model_dump()
     if isinstance(step, ProbeStep):
         return "probe", f"probe {step.probe.url} → {step.probe.expect_status}", step.probe.model_dump()
+    if isinstance(step, WaitStep):
+        w = step.wait
+        return "wait", f"wait: {w.deployment} {w.ready}% ready", w.model_dump()
     if isinstance(step, ShiftStep):
         return "shift", f"shift green → {step.shift}%", {"percent": step.shift}
     if isinstance(step, BakeStep):
@@ -454,9 +458,9 @@ def _start_step(tx: _Tx, step: StepState) -> None:
     elif step.kind == "run":
         step.status = RUNNING
         tx.effect("run", command=spec["command"], timeout=spec["timeout"], cwd=spec["cwd"], step=loc)
-    elif step.kind == "probe":
+    elif step.kind in ("probe", "wait"):
         step.status = RUNNING
-        tx.effect("probe", **spec, step=loc)
+        tx.effect(step.kind, **spec, step=loc)
     elif step.kind == "shift":
         step.status = RUNNING
         s.traffic_target = spec["percent"]

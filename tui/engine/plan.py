@@ -216,6 +216,22 @@ class ProbeStep(Strict):
     probe: ProbeSpec
 
 
+def _percent(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,3}\s*%\s*", value):
+        return int(value.strip().rstrip("%"))
+    return value
+
+
+class WaitSpec(Strict):
+    deployment: str = Field(min_length=1)  # blue, green (the traffic backend's names) or a Deployment
+    ready: Annotated[int, BeforeValidator(_percent), Field(ge=1, le=100, strict=True)] = 100
+    timeout: Duration = 300.0
+
+
+class WaitStep(Strict):
+    wait: WaitSpec
+
+
 class ShiftStep(Strict):
     shift: int = Field(ge=0, le=100, strict=True)
 
@@ -232,7 +248,7 @@ class NotifyStep(Strict):
     notify: str = Field(min_length=1)
 
 
-STEP_KINDS = ("run", "probe", "shift", "bake", "gate", "notify")
+STEP_KINDS = ("run", "probe", "wait", "shift", "bake", "gate", "notify")
 
 
 def _step_kind(value: Any) -> str | None:
@@ -248,6 +264,7 @@ def _step_kind(value: Any) -> str | None:
 Step = Annotated[
     Annotated[RunStep, Tag("run")]
     | Annotated[ProbeStep, Tag("probe")]
+    | Annotated[WaitStep, Tag("wait")]
     | Annotated[ShiftStep, Tag("shift")]
     | Annotated[BakeStep, Tag("bake")]
     | Annotated[GateStep, Tag("gate")]
@@ -641,6 +658,30 @@ def _cross_checks(plan: Plan, doc: _Doc) -> None:
                 at(("guards", i, "phases", j), f"no phase named {name!r}")
 
 
+def _backend_checks(plan: Plan, configs: dict[str, list[BackendConfig]], doc: _Doc) -> None:
+    """Steps against what the configured backends can do (a selector switch has no 10%)."""
+    traffic = next(iter(configs.get("traffic") or []), None)
+    waiters = [e.type for kind in ("traffic", "metrics") for e in _entries(plan, kind)
+               if _known(kind, e.type) and hasattr(registry.load(kind, e.type), "wait_ready")]
+    for i, phase in enumerate(plan.phases):
+        for j, step in enumerate(phase.steps):
+            at = ("phases", i, "steps", j)
+            if isinstance(step, ShiftStep) and traffic is not None and (err := traffic.shift_error(step.shift)):
+                doc.issue(_position(doc, (*at, "shift"), False)[1], (*at, "shift"), err)
+            if isinstance(step, WaitStep) and not waiters:
+                doc.issue(_position(doc, (*at, "wait"), False)[1], (*at, "wait"),
+                          "a wait step needs a backend that can read rollout readiness "
+                          "(traffic or metrics of type kubernetes)")
+
+
+def _entries(plan: Plan, kind: str) -> list[BackendEntry]:
+    return [plan.backends.traffic] if kind == "traffic" else list(getattr(plan.backends, kind))
+
+
+def _known(kind: str, type_name: str) -> bool:
+    return type_name in registry.available(kind)
+
+
 @dataclass(frozen=True)
 class LoadedPlan:
     plan: Plan
@@ -675,6 +716,7 @@ def load_plan_text(text: str, file: str) -> LoadedPlan:
         raise PlanError(doc.issues)
     configs = _check_backends(plan, data, doc)
     _cross_checks(plan, doc)
+    _backend_checks(plan, configs, doc)
     if doc.issues:
         raise PlanError(doc.issues)
     return LoadedPlan(plan, file, configs, dict(doc.values))

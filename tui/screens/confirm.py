@@ -29,13 +29,21 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dangerous = dangerous
 
     def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box", classes="danger" if self.dangerous else ""):
+            yield Static(self._body(), id="confirm-body")
+
+    def add_lines(self, lines: list[str]) -> None:
+        """More to read before confirming (a backend's dry run answered)."""
+        self.lines = [*self.lines, *lines]
+        self.query_one("#confirm-body", Static).update(self._body())
+
+    def _body(self) -> Text:
         body = Text()
         body.append(sanitize_line(self.title_text) + "\n\n", style="bold")
         for line in self.lines:
             body.append("  • " + sanitize_line(line) + "\n")  # plan and backend text: inert, never markup
         body.append("\nEnter confirms · Esc cancels", style="dim")
-        with Vertical(id="confirm-box", classes="danger" if self.dangerous else ""):
-            yield Static(body, id="confirm-body")
+        return body
 
     def action_confirm(self) -> None:
         self.on_confirm()  # before the dialog closes: the command must not wait for the repaint

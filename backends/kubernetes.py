@@ -1,0 +1,843 @@
+"""Kubernetes backends on the official `kubernetes` client: traffic, metrics, logs, readiness.
+
+The client is synchronous, so every call runs in a worker thread with a request timeout and
+no client retries: a hung API server fails the call, the engine's loop never waits on it.
+Every change is a merge patch carrying the resourceVersion it was built on, so a change made by
+someone else in between is refused by the API server (409) instead of being overwritten; the
+exact patches are returned for the journal, and the same patch with dryRun=All is the preview.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from backends.base import (
+    BackendConfig,
+    BackendContext,
+    BackendError,
+    DriftError,
+    LogLine,
+    NoData,
+    Problem,
+    Sample,
+    TrafficSplit,
+    guess_level,
+)
+
+IN_CLUSTER = "in-cluster"
+
+
+@dataclass(frozen=True)
+class Kind:
+    group: str
+    version: str
+    plural: str
+    label: str  # what the operator calls it
+
+    def ref(self, name: str) -> str:
+        return f"{self.plural}/{name}"
+
+
+ROUTE = Kind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
+INGRESS = Kind("networking.k8s.io", "v1", "ingresses", "Ingress")
+DEPLOYMENT = Kind("apps", "v1", "deployments", "Deployment")
+ROLLOUT = Kind("argoproj.io", "v1alpha1", "rollouts", "Rollout")
+SERVICE = Kind("", "v1", "services", "Service")
+POD = Kind("", "v1", "pods", "Pod")
+POD_METRICS = Kind("metrics.k8s.io", "v1beta1", "pods", "PodMetrics")
+
+CANARY = "nginx.ingress.kubernetes.io/canary"
+CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+
+
+class KubeOptions(BackendConfig):
+    kubeconfig: str = Field(default="", description="kubeconfig path ($KUBECONFIG, ~/.kube/config), or 'in-cluster'")
+    context: str = ""
+    namespace: str = "default"
+    timeout: float = Field(default=5.0, gt=0, description="per API request")
+
+
+class Kube:
+    """One API client for a backend's life, every call in a thread with a timeout."""
+
+    def __init__(self, options: KubeOptions) -> None:
+        self.options = options
+        self._api: Any = None
+        self._lock = threading.Lock()
+
+    def api(self) -> Any:
+        with self._lock:
+            if self._api is None:
+                from kubernetes import client, config
+
+                cfg = client.Configuration()
+                if self.options.kubeconfig == IN_CLUSTER:
+                    config.load_incluster_config(client_configuration=cfg)
+                else:
+                    config.load_kube_config(config_file=self.options.kubeconfig or None,
+                                            context=self.options.context or None, client_configuration=cfg)
+                cfg.retries = 0  # the engine retries on its own clock; a retry here only hides a hang
+                self._api = client.ApiClient(cfg)
+            return self._api
+
+    def where(self) -> str:
+        return f"kubernetes {self.options.context or 'current context'}/{self.options.namespace}"
+
+    async def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def run() -> Any:
+            return fn(self.api(), *args, _request_timeout=self.options.timeout, **kwargs)
+
+        try:
+            return await asyncio.to_thread(run)
+        except Exception as e:  # noqa: BLE001 - every failure becomes one readable BackendError
+            raise self._error(what, e) from e
+
+    def _error(self, what: str, e: Exception) -> BackendError:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.config.config_exception import ConfigException
+
+        if isinstance(e, ApiException):
+            try:
+                message = json.loads(e.body or "{}").get("message") or e.reason
+            except (ValueError, AttributeError):
+                message = e.reason
+            hint = {403: " (RBAC: see docs/backends.md for the Role the plan needs)",
+                    409: " (changed by someone else meanwhile: nothing was applied)"}.get(int(e.status or 0), "")
+            return BackendError(f"{self.where()}: {what}: {e.status} {message}{hint}")
+        if isinstance(e, ConfigException | FileNotFoundError):
+            return BackendError(f"{self.where()}: cannot load the cluster config: {e}")
+        text = str(e)
+        if "timed out" in text.lower() or "timeout" in type(e).__name__.lower():
+            return BackendError(f"{self.where()}: {what}: no answer within {self.options.timeout:g}s")
+        return BackendError(f"{self.where()}: {what}: {type(e).__name__}: {text[:300]}")
+
+    # ------------------------------------------------------------ generic object access
+
+    async def get(self, kind: Kind, name: str) -> dict[str, Any]:
+        return await self.call(f"get {kind.ref(name)}", _get, kind, self.options.namespace, name)
+
+    async def list(self, kind: Kind, selector: str = "") -> list[dict[str, Any]]:
+        what = f"list {kind.plural}" + (f" -l {selector}" if selector else "")
+        return await self.call(what, _list, kind, self.options.namespace, selector)
+
+    async def patch(self, kind: Kind, name: str, body: dict[str, Any], dry_run: bool = False,
+                    status: bool = False) -> dict[str, Any]:
+        what = f"patch {kind.ref(name)}" + (" (dry run)" if dry_run else "")
+        return await self.call(what, _patch, kind, self.options.namespace, name, body, dry_run, status)
+
+    async def allowed(self, verb: str, kind: Kind, name: str = "") -> bool:
+        return await self.call(f"SelfSubjectAccessReview {verb} {kind.plural}", _can_i, verb, kind,
+                               self.options.namespace, name)
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+
+
+def _to_dict(api: Any, obj: Any) -> Any:
+    return obj if isinstance(obj, dict) else api.sanitize_for_serialization(obj)
+
+
+def _raw(answer: Any) -> Any:
+    """Core objects as the server sent them: the typed models reject objects they don't fully know."""
+    data = answer.data if hasattr(answer, "data") else answer.read()
+    return json.loads(data or b"{}")
+
+
+def _get(api: Any, kind: Kind, ns: str, name: str, **kw: Any) -> dict[str, Any]:
+    from kubernetes import client
+
+    if kind.group == "":
+        read = getattr(client.CoreV1Api(api), f"read_namespaced_{kind.plural[:-1]}")
+        return _raw(read(name, ns, _preload_content=False, **kw))
+    got: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        kind.group, kind.version, ns, kind.plural, name, **kw)
+    return got
+
+
+def _list(api: Any, kind: Kind, ns: str, selector: str, **kw: Any) -> list[dict[str, Any]]:
+    from kubernetes import client
+
+    if kind.group == "":
+        ls = getattr(client.CoreV1Api(api), f"list_namespaced_{kind.plural[:-1]}")
+        out = _raw(ls(ns, label_selector=selector or None, _preload_content=False, **kw))
+    else:
+        out = client.CustomObjectsApi(api).list_namespaced_custom_object(
+            kind.group, kind.version, ns, kind.plural, label_selector=selector or None, **kw)
+    return list(out.get("items") or [])
+
+
+def _patch(api: Any, kind: Kind, ns: str, name: str, body: dict[str, Any], dry_run: bool, status: bool,
+           **kw: Any) -> dict[str, Any]:
+    from kubernetes import client
+
+    opts = {"dry_run": "All" if dry_run else None, "field_manager": "shipdeck", **kw}
+    if kind.group == "":
+        patch = getattr(client.CoreV1Api(api), f"patch_namespaced_{kind.plural[:-1]}")
+        return _raw(patch(name, ns, body, _preload_content=False, **opts))
+    co = client.CustomObjectsApi(api)
+    fn = co.patch_namespaced_custom_object_status if status else co.patch_namespaced_custom_object
+    got: Any = fn(kind.group, kind.version, ns, kind.plural, name, body,
+             _content_type="application/merge-patch+json", **opts)
+    return got
+
+
+def _can_i(api: Any, verb: str, kind: Kind, ns: str, name: str, **kw: Any) -> bool:
+    from kubernetes import client
+
+    review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+        resource_attributes=client.V1ResourceAttributes(
+            namespace=ns, verb=verb, group=kind.group, resource=kind.plural, name=name or None)))
+    answer = _to_dict(api, client.AuthorizationV1Api(api).create_self_subject_access_review(review, **kw))
+    return bool((answer.get("status") or {}).get("allowed"))
+
+
+def _version(api: Any, **kw: Any) -> str:
+    from kubernetes import client
+
+    return str(_to_dict(api, client.VersionApi(api).get_code(**kw)).get("gitVersion") or "?")
+
+
+def resource_version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def patch_text(kind: Kind, name: str, body: Mapping[str, Any], status: bool = False) -> str:
+    """A patch as journalled: what was sent, to what, exactly."""
+    return f"PATCH {kind.ref(name)}{'/status' if status else ''} {json.dumps(body, sort_keys=True)}"
+
+
+# ---------------------------------------------------------------- traffic
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: Kind
+    name: str
+    body: dict[str, Any]
+    status: bool = False  # the status subresource (Argo Rollouts' promote and abort)
+
+
+Strategy = Literal["gateway-api", "service-selector", "ingress-nginx", "replicas", "argo-rollouts"]
+NEEDS: dict[str, tuple[str, ...]] = {
+    "gateway-api": ("route", "blue", "green"),
+    "service-selector": ("service", "blue", "green"),
+    "ingress-nginx": ("ingress",),
+    "replicas": ("blue", "green", "replicas"),
+    "argo-rollouts": ("rollout",),
+}
+
+
+class KubernetesTraffic:
+    """Blue/green and canary traffic on a cluster. `strategy` picks the object that carries the split."""
+
+    class Config(KubeOptions):
+        strategy: Strategy
+        route: str = Field(default="", description="gateway-api: the HTTPRoute")
+        rule: int = Field(default=0, ge=0, description="gateway-api: which rule of the route")
+        service: str = Field(default="", description="service-selector: the Service whose selector moves")
+        label: str = Field(default="color", description="service-selector: the selector key naming the colour")
+        ingress: str = Field(default="", description="ingress-nginx: the canary Ingress (to green)")
+        rollout: str = Field(default="", description="argo-rollouts: the Rollout")
+        replicas: int = Field(default=0, ge=0, description="replicas: pods in all, shared blue/green")
+        blue: str = Field(default="", description="the blue Service (gateway-api), label value or Deployment")
+        green: str = ""
+        settle: float = Field(default=5.0, ge=0, description="argo-rollouts: how long to wait for the controller")
+
+        @model_validator(mode="after")
+        def _needs(self) -> KubernetesTraffic.Config:
+            missing = [f for f in NEEDS[self.strategy] if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"strategy {self.strategy} needs {', '.join(missing)}")
+            return self
+
+        def shift_error(self, percent: int) -> str:
+            if self.strategy == "service-selector" and percent not in (0, 100):
+                return (f"strategy service-selector switches a Service's selector: all blue or all green, "
+                        f"so only 0 or 100 (not {percent})")
+            if self.strategy == "replicas" and (self.replicas * percent) % 100:
+                near = sorted({round(100 * k / self.replicas) for k in range(self.replicas + 1)},
+                              key=lambda p: abs(p - percent))[:2]
+                return (f"with replicas: {self.replicas}, {percent}% is not a whole number of pods; "
+                        f"reachable nearby: {', '.join(f'{p}%' for p in sorted(near))}")
+            return ""
+
+    def __init__(self, config: Config, ctx: BackendContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.kube = Kube(config)
+        self.expected: int | None = None  # green percent last set by us
+
+    # ------------------------------------------------------------ reading
+
+    def _objects(self) -> list[tuple[Kind, str]]:
+        c = self.config
+        return {
+            "gateway-api": [(ROUTE, c.route)],
+            "service-selector": [(SERVICE, c.service)],
+            "ingress-nginx": [(INGRESS, c.ingress)],
+            "replicas": [(DEPLOYMENT, c.blue), (DEPLOYMENT, c.green)],
+            "argo-rollouts": [(ROLLOUT, c.rollout)],
+        }[c.strategy]
+
+    async def _read(self) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(self.kube.get(k, n) for k, n in self._objects())))
+
+    def _split_of(self, objs: list[dict[str, Any]]) -> TrafficSplit:
+        c = self.config
+        if c.strategy == "gateway-api":
+            blue, green = self._route_weights(objs[0])
+            pct = round(100 * green / (blue + green)) if blue + green else 0
+            return TrafficSplit(pct, f"HTTPRoute {c.route}: {c.blue} weight={blue} {c.green} weight={green}")
+        if c.strategy == "service-selector":
+            value = ((objs[0].get("spec") or {}).get("selector") or {}).get(c.label)
+            if value not in (c.blue, c.green):
+                raise BackendError(f"Service {c.service} selects {c.label}={value!r}, neither blue ({c.blue}) "
+                                   f"nor green ({c.green})")
+            return TrafficSplit(100 if value == c.green else 0, f"Service {c.service}: selector {c.label}={value}")
+        if c.strategy == "ingress-nginx":
+            notes = (objs[0].get("metadata") or {}).get("annotations") or {}
+            on = str(notes.get(CANARY, "")).lower() == "true"
+            weight = _int(notes.get(CANARY_WEIGHT, "0"), f"Ingress {c.ingress} {CANARY_WEIGHT}") if on else 0
+            return TrafficSplit(weight, f"Ingress {c.ingress}: canary={'true' if on else 'false'} canary-weight={weight}")
+        if c.strategy == "replicas":
+            b, g = ((o.get("spec") or {}).get("replicas") or 0 for o in objs)
+            ready = [int((o.get("status") or {}).get("readyReplicas") or 0) for o in objs]
+            pct = round(100 * g / (b + g)) if b + g else 0
+            return TrafficSplit(pct, f"replicas {c.blue}={b} ({ready[0]} ready) {c.green}={g} ({ready[1]} ready): "
+                                     f"a pod ratio, so the request split is approximate")
+        step, weight, phase = _rollout_position(objs[0])
+        return TrafficSplit(weight, f"Rollout {c.rollout}: step {step} weight {weight}% {phase}".rstrip())
+
+    def _route_weights(self, route: dict[str, Any]) -> tuple[int, int]:
+        c = self.config
+        rules = (route.get("spec") or {}).get("rules") or []
+        if c.rule >= len(rules):
+            raise BackendError(f"HTTPRoute {c.route} has {len(rules)} rule(s); the plan names rule {c.rule}")
+        refs = {r.get("name"): r for r in rules[c.rule].get("backendRefs") or []}
+        missing = [n for n in (c.blue, c.green) if n not in refs]
+        if missing:
+            raise BackendError(f"HTTPRoute {c.route} rule {c.rule} has no backendRef {', '.join(missing)}")
+        # Gateway API: an omitted weight is 1.
+        return int(refs[c.blue].get("weight", 1)), int(refs[c.green].get("weight", 1))
+
+    async def current(self) -> TrafficSplit:
+        split = self._split_of(await self._read())
+        if self.expected is not None and split.green != self.expected:
+            raise DriftError(f"changed outside shipdeck: {split.detail}; shipdeck set green to {self.expected}%")
+        return split
+
+    # ------------------------------------------------------------ changing
+
+    def _changes(self, objs: list[dict[str, Any]], pct: int) -> list[Change]:
+        c = self.config
+        if c.strategy != "argo-rollouts" and (err := c.shift_error(pct)):
+            raise BackendError(err)
+        rv = [{"metadata": {"resourceVersion": resource_version(o)}} for o in objs]
+        if c.strategy == "gateway-api":
+            rules = json.loads(json.dumps((objs[0].get("spec") or {}).get("rules") or []))
+            for ref in rules[c.rule].get("backendRefs") or []:
+                if ref.get("name") in (c.blue, c.green):
+                    ref["weight"] = pct if ref["name"] == c.green else 100 - pct
+            return [Change(ROUTE, c.route, {**rv[0], "spec": {"rules": rules}})]
+        if c.strategy == "service-selector":
+            value = c.green if pct == 100 else c.blue
+            return [Change(SERVICE, c.service, {**rv[0], "spec": {"selector": {c.label: value}}})]
+        if c.strategy == "ingress-nginx":
+            notes = {CANARY: "true", CANARY_WEIGHT: str(pct)}
+            return [Change(INGRESS, c.ingress, {"metadata": {**rv[0]["metadata"], "annotations": notes}})]
+        if c.strategy == "replicas":
+            green = c.replicas * pct // 100
+            sides = [Change(DEPLOYMENT, c.blue, {**rv[0], "spec": {"replicas": c.replicas - green}}),
+                     Change(DEPLOYMENT, c.green, {**rv[1], "spec": {"replicas": green}})]
+            # The side that grows goes first, so capacity never dips between the two patches.
+            now_green = (objs[1].get("spec") or {}).get("replicas") or 0
+            return sides[::-1] if green > now_green else sides
+        if pct == 0:
+            return [Change(ROLLOUT, c.rollout, {"status": {"abort": True}}, status=True)]
+        if pct == 100:
+            return [Change(ROLLOUT, c.rollout, {"status": {"promoteFull": True}}, status=True)]
+        return [Change(ROLLOUT, c.rollout, {**rv[0], "spec": {"paused": False}}),
+                Change(ROLLOUT, c.rollout, {"status": {"pauseConditions": None}}, status=True)]
+
+    async def _apply(self, pct: int, dry_run: bool) -> tuple[list[str], list[dict[str, Any]]]:
+        objs = await self._read()
+        if self.expected is not None and not dry_run:
+            split = self._split_of(objs)  # refuse to build on weights someone else changed
+            if split.green != self.expected:
+                raise DriftError(f"changed outside shipdeck: {split.detail}; shipdeck set green to {self.expected}%")
+        sent: list[str] = []
+        answers: list[dict[str, Any]] = []
+        for ch in self._changes(objs, pct):
+            try:
+                answers.append(await self.kube.patch(ch.kind, ch.name, ch.body, dry_run=dry_run, status=ch.status))
+            except BackendError as e:
+                done = f"; already applied: {'; '.join(sent)}" if sent and not dry_run else "; nothing was applied"
+                raise BackendError(f"{e}{done}") from e
+            sent.append(patch_text(ch.kind, ch.name, ch.body, ch.status))
+        return sent, answers
+
+    async def shift(self, green_percent: int) -> TrafficSplit:
+        sent, _ = await self._apply(green_percent, dry_run=False)
+        self.expected = green_percent
+        split = await self._settled(green_percent)
+        if split.green != green_percent:
+            raise BackendError(f"sent {'; '.join(sent)} but the cluster reads back {split.detail}")
+        return TrafficSplit(split.green, split.detail, tuple(sent))
+
+    async def _settled(self, pct: int) -> TrafficSplit:
+        """Read back; Argo's controller moves the Rollout after the patch, so give it `settle` seconds."""
+        deadline = time.monotonic() + (self.config.settle if self.config.strategy == "argo-rollouts" else 0)
+        while True:
+            split = self._split_of(await self._read())
+            if split.green == pct or time.monotonic() >= deadline:
+                return split
+            await asyncio.sleep(0.2)
+
+    async def rollback(self) -> TrafficSplit:
+        self.expected = None  # a rollback wins over any drift
+        return await self.shift(0)
+
+    async def preview_shift(self, green_percent: int) -> list[str]:
+        """The exact patches, sent with dryRun=All: the API server validates them and changes nothing."""
+        sent, answers = await self._apply(green_percent, dry_run=True)
+        lines = [f"{self.kube.where()}: {s}" for s in sent]
+        if self.config.strategy != "argo-rollouts" and len(answers) == len(self._objects()):
+            lines.append(f"server dry run accepted it; the cluster would read: {self._split_of(answers).detail}")
+        else:
+            lines.append("server dry run accepted it; the Rollout's controller then moves the weight")
+        return lines
+
+    def describe_shift(self, green_percent: int) -> list[str]:
+        c = self.config
+        target = {"gateway-api": f"HTTPRoute {c.route} rule {c.rule}: {c.blue} weight={100 - green_percent} "
+                                 f"{c.green} weight={green_percent}",
+                  "service-selector": f"Service {c.service}: selector {c.label}="
+                                      f"{c.green if green_percent == 100 else c.blue}",
+                  "ingress-nginx": f"Ingress {c.ingress}: {CANARY_WEIGHT}={green_percent}",
+                  "replicas": f"Deployments {c.blue}={c.replicas - c.replicas * green_percent // 100} "
+                              f"{c.green}={c.replicas * green_percent // 100} (approximate split)",
+                  "argo-rollouts": f"Rollout {c.rollout}: "
+                                   + ("abort" if green_percent == 0 else "promote --full" if green_percent == 100
+                                      else "promote to the next step")}[c.strategy]
+        return [f"{self.kube.where()}: merge patch {target}", "read back from the API server (resourceVersion checked)"]
+
+    async def wait_ready(self, deployment: str, ready_percent: int, timeout: float) -> str:
+        name = {"blue": self.config.blue, "green": self.config.green}.get(deployment, deployment)
+        return await wait_ready(self.kube, name, ready_percent, timeout)
+
+    async def preflight(self) -> list[Problem]:
+        problems = await reachable(self.kube)
+        if problems:
+            return problems
+        field = {"gateway-api": "route", "service-selector": "service", "ingress-nginx": "ingress",
+                 "replicas": "green", "argo-rollouts": "rollout"}[self.config.strategy]
+        try:
+            self._split_of(await self._read())
+        except BackendError as e:
+            problems.append(Problem(str(e), field=field))
+        for kind, name in dict.fromkeys(self._objects()):
+            for verb in ("get", "patch"):
+                problems += await access(self.kube, verb, kind, name, field)
+        return problems
+
+    async def aclose(self) -> None:
+        self.kube.close()
+
+
+def _int(value: Any, what: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError as e:
+        raise BackendError(f"{what} is {value!r}, not a whole number") from e
+
+
+def _rollout_position(ro: dict[str, Any]) -> tuple[int, int, str]:
+    """(step index, canary weight %, phase) as the Rollout's status says."""
+    status = ro.get("status") or {}
+    steps = (((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}).get("steps") or []
+    index = int(status.get("currentStepIndex") or 0)
+    weights = ((status.get("canary") or {}).get("weights") or {}).get("canary") or {}
+    if "weight" in weights:  # a traffic-routed canary reports its live weight
+        weight = int(weights["weight"])
+    elif status.get("abort"):
+        weight = 0
+    elif index >= len(steps) and steps:
+        weight = 100
+    else:  # basic canary: the last setWeight reached
+        weight = next((int(s["setWeight"]) for s in reversed(steps[:index + 1]) if "setWeight" in s), 0)
+    phase = str(status.get("phase") or "")
+    return index, weight, f"({phase})" if phase else ""
+
+
+async def reachable(kube: Kube) -> list[Problem]:
+    try:
+        await kube.call("GET /version", _version)
+    except BackendError as e:
+        return [Problem(str(e), field="context" if kube.options.context else "kubeconfig")]
+    return []
+
+
+async def access(kube: Kube, verb: str, kind: Kind, name: str, field: str) -> list[Problem]:
+    try:
+        if await kube.allowed(verb, kind, name):
+            return []
+    except BackendError as e:
+        return [Problem(f"cannot ask whether {verb} {kind.ref(name)} is allowed: {e}", severity="warning",
+                        field=field)]
+    group = kind.group or '""'
+    return [Problem(f"RBAC: this identity may not {verb} {kind.plural} {name or ''} in namespace "
+                    f"{kube.options.namespace} (apiGroup {group}); the plan needs it".replace("  ", " "), field=field)]
+
+
+async def wait_ready(kube: Kube, name: str, ready_percent: int, timeout: float) -> str:
+    """Until the Deployment has `ready_percent` of its desired pods ready and updated; the detail as read."""
+    deadline = time.monotonic() + timeout
+    while True:
+        dep = await kube.get(DEPLOYMENT, name)
+        desired = int((dep.get("spec") or {}).get("replicas") or 0)
+        st = dep.get("status") or {}
+        ready, updated = int(st.get("readyReplicas") or 0), int(st.get("updatedReplicas") or 0)
+        current = (dep.get("metadata") or {}).get("generation") == st.get("observedGeneration")
+        need = math.ceil(desired * ready_percent / 100)
+        detail = f"Deployment {name}: {ready}/{desired} ready, {updated} updated"
+        if current and ready >= need and updated >= need:
+            return detail
+        if time.monotonic() >= deadline:
+            raise BackendError(f"{detail}; wanted {ready_percent}% ready within {timeout:g}s")
+        await asyncio.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+
+
+# ---------------------------------------------------------------- metrics
+
+
+QUERIES = ("ready", "restarts", "cpu", "memory")
+_QUERY = re.compile(r"^(ready|restarts|cpu|memory)(?::(\d+)(s|m|h))?$")
+
+
+class KubernetesMetrics:
+    """Per colour (a label selector each): ready pods % of desired, restarts in a window, CPU, memory.
+
+    Queries: `ready`, `restarts` or `restarts:10m` (default 5m), `cpu` (millicores), `memory` (MiB).
+    CPU and memory come from metrics.k8s.io; without a metrics server they are no data, said so.
+    """
+
+    class Config(KubeOptions):
+        selectors: dict[str, str] = Field(description="colour -> label selector, e.g. green: app=web,color=green")
+
+        @model_validator(mode="after")
+        def _some(self) -> KubernetesMetrics.Config:
+            if not self.selectors:
+                raise ValueError("selectors needs at least one colour, e.g. green: app=web,color=green")
+            return self
+
+    def __init__(self, config: Config, ctx: BackendContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.kube = Kube(config)
+        self.first_seen: dict[str, int] = {}  # pod uid -> restarts when first seen
+        self.history: deque[tuple[float, dict[str, int]]] = deque()
+
+    @staticmethod
+    def validate_query(query: str) -> str:
+        return "" if _QUERY.match(query) else f"unknown query {query!r}; one of: {', '.join(QUERIES)}, restarts:10m"
+
+    async def validate(self, query: str) -> str:
+        return self.validate_query(query)
+
+    async def sample(self, queries: Mapping[str, str]) -> Mapping[str, Sample | NoData]:
+        now = self.ctx.clock.now()
+        colours = list(self.config.selectors)
+        wanted = {_QUERY.match(q).group(1) for q in queries.values() if _QUERY.match(q)}  # type: ignore[union-attr]
+        pods: dict[str, list[dict[str, Any]]] = {}
+        deps: dict[str, list[dict[str, Any]]] = {}
+        usage: dict[str, list[dict[str, Any]]] | BackendError = {}
+        try:
+            calls = [self.kube.list(POD, self.config.selectors[c]) for c in colours]
+            if "ready" in wanted:
+                calls += [self.kube.list(DEPLOYMENT, self.config.selectors[c]) for c in colours]
+            got = await asyncio.gather(*calls)
+            pods = dict(zip(colours, got[:len(colours)], strict=True))
+            deps = dict(zip(colours, got[len(colours):], strict=False))
+        except BackendError as e:
+            return {n: NoData(str(e), now, source_down=True) for n in queries}
+        if wanted & {"cpu", "memory"}:
+            try:
+                got = await asyncio.gather(*(self.kube.list(POD_METRICS, self.config.selectors[c]) for c in colours))
+                usage = dict(zip(colours, got, strict=True))
+            except BackendError as e:
+                usage = e
+        self._remember(now, pods)
+        out: dict[str, Sample | NoData] = {}
+        for name, query in queries.items():
+            m = _QUERY.match(query)
+            if m is None:
+                out[name] = NoData(self.validate_query(query), now)
+                continue
+            what, window = m.group(1), _seconds(m.group(2), m.group(3)) or 300.0
+            if what in ("cpu", "memory") and isinstance(usage, BackendError):
+                out[name] = NoData(f"metrics.k8s.io not available (no metrics server?): {usage}", now)
+                continue
+            series: dict[str, float] = {}
+            for c in colours:
+                if what == "ready":
+                    value = _ready_percent(pods[c], deps[c])
+                elif what == "restarts":
+                    value = self._restarts(pods[c], now - window)
+                else:
+                    assert isinstance(usage, dict)
+                    value = _usage(usage[c], what) if usage[c] else None
+                if value is not None:
+                    series[c] = value
+            if not series:
+                why = "no Deployment matches the selectors" if what == "ready" else "no pod matches the selectors"
+                out[name] = NoData(f"{what}: {why}" if what != "cpu" and what != "memory"
+                                   else f"{what}: metrics.k8s.io has no pod metrics for the selectors", now)
+                continue
+            total = (_ready_percent([p for c in colours for p in pods[c]], [d for c in colours for d in deps[c]])
+                     if what == "ready" else sum(series.values()))
+            out[name] = Sample(float(total if total is not None else 0.0), now, series)
+        return out
+
+    def _remember(self, now: float, pods: Mapping[str, list[dict[str, Any]]]) -> None:
+        counts = {}
+        for plist in pods.values():
+            for p in plist:
+                uid = (p.get("metadata") or {}).get("uid") or (p.get("metadata") or {}).get("name", "")
+                counts[uid] = _pod_restarts(p)
+                self.first_seen.setdefault(uid, counts[uid])
+        self.history.append((now, counts))
+        while len(self.history) > 1 and self.history[1][0] <= now - 3600:
+            self.history.popleft()
+
+    def _restarts(self, pods: list[dict[str, Any]], since: float) -> float:
+        old = next((c for t, c in self.history if t >= since), self.history[-1][1] if self.history else {})
+        total = 0
+        for p in pods:
+            uid = (p.get("metadata") or {}).get("uid") or (p.get("metadata") or {}).get("name", "")
+            total += max(0, _pod_restarts(p) - old.get(uid, self.first_seen.get(uid, 0)))
+        return float(total)
+
+    async def wait_ready(self, deployment: str, ready_percent: int, timeout: float) -> str:
+        return await wait_ready(self.kube, deployment, ready_percent, timeout)
+
+    async def preflight(self) -> list[Problem]:
+        problems = await reachable(self.kube)
+        if problems:
+            return problems
+        for kind in (POD, DEPLOYMENT):
+            problems += await access(self.kube, "list", kind, "", "selectors")
+        return problems
+
+    async def aclose(self) -> None:
+        self.kube.close()
+
+
+def _seconds(n: str | None, unit: str | None) -> float:
+    return float(n) * {"s": 1, "m": 60, "h": 3600}[unit] if n and unit else 0.0
+
+
+def _pod_restarts(pod: Mapping[str, Any]) -> int:
+    return sum(int(c.get("restartCount") or 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
+
+
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    conds = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+
+
+def _ready_percent(pods: list[dict[str, Any]], deps: list[dict[str, Any]]) -> float | None:
+    desired = sum(int((d.get("spec") or {}).get("replicas") or 0) for d in deps)
+    if not deps:
+        return None
+    if desired == 0:
+        return 100.0  # scaled to zero on purpose: nothing is missing
+    return 100.0 * min(desired, sum(_pod_ready(p) for p in pods)) / desired
+
+
+_CPU = {"n": 1e-6, "u": 1e-3, "m": 1.0, "": 1000.0}
+_MEM = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "K": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20, "": 1 / 2**20}
+
+
+def _usage(items: list[dict[str, Any]], what: str) -> float:
+    total = 0.0
+    for item in items:
+        for c in item.get("containers") or []:
+            raw = str((c.get("usage") or {}).get(what, "0"))
+            m = re.match(r"^([0-9.]+)([a-zA-Z]*)$", raw)
+            if m is None:
+                continue
+            table = _CPU if what == "cpu" else _MEM
+            total += float(m.group(1)) * table.get(m.group(2), 0.0)
+    return total
+
+
+# ---------------------------------------------------------------- logs
+
+
+SILENT_RECONNECT = 300.0  # a followed stream silent this long is opened again (a dead connection looks silent)
+
+
+class KubernetesLogs:
+    """Follow every pod of each colour: new pods are picked up, dropped streams reconnect."""
+
+    class Config(KubeOptions):
+        selectors: dict[str, str] = Field(description="colour -> label selector")
+        container: str = ""
+        tail: int = Field(default=20, ge=0, description="lines of history per pod when first followed")
+        poll: float = Field(default=5.0, gt=0, description="seconds between looks for new pods")
+        max_pods: int = Field(default=50, ge=1, description="pods followed at once, per source")
+        buffer: int = Field(default=20000, ge=100, description="lines held before the oldest are dropped")
+
+    def __init__(self, config: Config, ctx: BackendContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.kube = Kube(config)
+
+    async def lines(self) -> AsyncIterator[Sequence[LogLine]]:
+        loop = asyncio.get_running_loop()
+        queue: deque[LogLine] = deque(maxlen=self.config.buffer)
+        wake = asyncio.Event()
+        followers: dict[str, asyncio.Task[None]] = {}
+        stop = threading.Event()
+        dropped = 0
+        last_error = ""
+        next_look = 0.0
+
+        def put(line: LogLine) -> None:  # called from the reader threads
+            nonlocal dropped
+            if len(queue) == queue.maxlen:
+                dropped += 1
+            queue.append(line)
+            loop.call_soon_threadsafe(wake.set)
+
+        try:
+            while True:
+                if time.monotonic() >= next_look:
+                    next_look = time.monotonic() + self.config.poll
+                    try:
+                        found = await self._pods()
+                        if last_error:
+                            put(LogLine(time.time(), "kubernetes", "info", "pod list answers again"))
+                        last_error = ""
+                    except BackendError as e:
+                        if str(e) != last_error:
+                            put(LogLine(time.time(), "kubernetes", "error", f"cannot list pods: {e}"))
+                        last_error, found = str(e), {}
+                    for name, colour in found.items():
+                        live = sum(not t.done() for t in followers.values())
+                        if (name not in followers or followers[name].done()) and live < self.config.max_pods:
+                            followers[name] = asyncio.create_task(self._follow(name, colour, put, stop))
+                if queue:
+                    if dropped:
+                        yield [LogLine(time.time(), "kubernetes", "warning",
+                                       f"{dropped} log lines dropped: more than {self.config.buffer} waiting")]
+                        dropped = 0
+                    batch = [queue.popleft() for _ in range(min(len(queue), 1000))]
+                    yield batch
+                    continue
+                wake.clear()
+                try:
+                    await asyncio.wait_for(wake.wait(), max(0.05, next_look - time.monotonic()))
+                except TimeoutError:
+                    pass
+        finally:
+            stop.set()
+            for t in followers.values():
+                t.cancel()
+
+    async def _pods(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for colour, selector in self.config.selectors.items():
+            for p in await self.kube.list(POD, selector):
+                meta, phase = p.get("metadata") or {}, (p.get("status") or {}).get("phase")
+                if phase in ("Running", "Pending", None) and not meta.get("deletionTimestamp"):
+                    out[str(meta.get("name"))] = colour
+        return out
+
+    async def _follow(self, pod: str, colour: str, put: Callable[[LogLine], None], stop: threading.Event) -> None:
+        """One pod until it goes away: reconnect from the last timestamp seen, never repeat a line."""
+        source = f"{pod} ({colour})"
+        last = [0.0]  # timestamp of the last line delivered, written by the reader thread
+        first = True
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self._stream, pod, source, put, stop, last, first)
+            except Exception as e:  # noqa: BLE001 - shown, then reconnected
+                if " 404 " in str(e):
+                    put(LogLine(time.time(), source, "info", "pod gone: stopped following"))
+                    return
+                put(LogLine(time.time(), source, "warning", f"log stream dropped, reconnecting: {e}"[:300]))
+            first = False
+            await asyncio.sleep(1.0)
+
+    def _stream(self, pod: str, source: str, put: Callable[[LogLine], None], stop: threading.Event,
+                last: list[float], first: bool) -> None:
+        from kubernetes import client
+
+        kw: dict[str, Any] = {"follow": True, "timestamps": True, "_preload_content": False,
+                              "_request_timeout": (self.config.timeout, SILENT_RECONNECT)}
+        if self.config.container:
+            kw["container"] = self.config.container
+        resume_after = last[0]
+        if first:
+            kw["tail_lines"] = self.config.tail
+        elif resume_after:
+            kw["since_seconds"] = max(1, math.ceil(time.time() - resume_after) + 1)
+        try:
+            resp: Any = client.CoreV1Api(self.kube.api()).read_namespaced_pod_log(pod, self.kube.options.namespace,
+                                                                                  **kw)
+        except Exception as e:
+            raise self.kube._error(f"logs {pod}", e) from e
+        try:
+            partial = b""
+            for chunk in resp.stream(65536, decode_content=True):
+                if stop.is_set():
+                    return
+                *done, partial = (partial + chunk).split(b"\n")
+                for raw in done:
+                    stamp, text = _split_ts(raw.decode("utf-8", "replace").rstrip("\r"))
+                    ts = _ts(stamp) if stamp else 0.0
+                    if ts and ts <= resume_after:
+                        continue  # delivered before the reconnect
+                    last[0] = ts or last[0]
+                    put(LogLine(ts or time.time(), source, guess_level(text), text))
+        finally:
+            resp.release_conn()
+
+    async def preflight(self) -> list[Problem]:
+        problems = await reachable(self.kube)
+        if problems:
+            return problems
+        problems += await access(self.kube, "list", POD, "", "selectors")
+        return problems
+
+    async def aclose(self) -> None:
+        self.kube.close()
+
+
+_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (.*)$", re.S)
+
+
+def _split_ts(line: str) -> tuple[str, str]:
+    m = _TS.match(line)
+    return (m.group(1), m.group(2)) if m else ("", line)
+
+
+def _ts(rfc3339: str) -> float:
+    whole, _, frac = rfc3339.rstrip("Z").partition(".")
+    base = datetime.fromisoformat(whole + "+00:00").timestamp()
+    return base + (float("0." + frac) if frac else 0.0)
+

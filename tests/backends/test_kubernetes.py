@@ -1,0 +1,394 @@
+"""The kubernetes backends through the official client, over HTTP, against kmock's emulator.
+
+The emulator is not a real API server (see kube_emulator.py for what it does and does not do):
+these tests prove what the backends send and how they read the answers. The test marked
+`real_cluster` runs the same calls against a real cluster when SHIPDECK_KUBECONFIG is set.
+"""
+
+import asyncio
+import json
+import os
+
+import pytest
+
+from backends.base import BackendContext, BackendError, DriftError, NoData, RealClock, Sample
+from backends.kubernetes import KubernetesLogs, KubernetesMetrics, KubernetesTraffic
+from tests.backends import kube_emulator as k8s
+from tests.backends.conftest import free_port
+from tui.engine import journal
+from tui.engine.plan import PlanError, load_plan, load_plan_text
+from tui.engine.preflight import preflight
+from tui.headless import run_headless
+
+
+@pytest.fixture
+async def kube(tmp_path):
+    async for c in k8s.cluster(tmp_path):
+        yield c
+
+
+def traffic(kube, **cfg) -> KubernetesTraffic:
+    config = KubernetesTraffic.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop",
+                                      timeout=2, **cfg)
+    return KubernetesTraffic(config, BackendContext())
+
+
+GATEWAY = {"strategy": "gateway-api", "route": "web", "blue": "web-blue", "green": "web-green"}
+
+
+def weights(kube) -> tuple[int, int]:
+    refs = kube.api.get(k8s.ROUTE, "web")["spec"]["rules"][0]["backendRefs"]
+    return refs[0]["weight"], refs[1]["weight"]
+
+
+async def test_gateway_api_shifts_the_route_weights_and_reads_them_back(kube):
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    t = traffic(kube, **GATEWAY)
+    assert (await t.current()).green == 0
+    split = await t.shift(10)
+    assert weights(kube) == (90, 10)
+    assert split.green == 10 and "web-green weight=10" in split.detail
+    # The exact patch, built on the resourceVersion it read: a concurrent writer gets a 409, not lost.
+    sent = json.loads(split.commands[0].split(" ", 2)[2])
+    assert split.commands[0].startswith("PATCH httproutes/web ")
+    assert sent["metadata"]["resourceVersion"] == "101"
+    assert sent["spec"]["rules"][0]["backendRefs"][1] == {"name": "web-green", "port": 80, "weight": 10}
+    assert sent["spec"]["rules"][0]["matches"] == k8s.route()["spec"]["rules"][0]["matches"]
+    await t.shift(50)
+    assert weights(kube) == (50, 50)
+    back = await t.rollback()
+    assert weights(kube) == (100, 0) and back.green == 0
+
+
+async def test_the_dry_run_preview_is_checked_by_the_server_and_changes_nothing(kube):
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    t = traffic(kube, **GATEWAY)
+    lines = await t.preview_shift(25)
+    assert weights(kube) == (100, 0)
+    assert kube.api.get(k8s.ROUTE, "web")["metadata"]["resourceVersion"] == "101"
+    assert any('"weight": 25' in ln for ln in lines)
+    assert lines[-1].endswith("web-blue weight=75 web-green weight=25")
+    assert kube.api.writes("httproutes") == []
+
+
+async def test_a_weight_changed_by_someone_else_is_drift_and_nothing_is_patched(kube):
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    t = traffic(kube, **GATEWAY)
+    await t.shift(10)
+    kube.api.put(k8s.ROUTE, "web", k8s.route(70, 30))  # kubectl edit by a colleague
+    with pytest.raises(DriftError, match="web-green weight=30; shipdeck set green to 10%"):
+        await t.current()
+    with pytest.raises(DriftError):
+        await t.shift(50)
+    assert weights(kube) == (70, 30) and len(kube.api.writes("httproutes")) == 1
+    await t.rollback()  # a rollback wins over drift
+    assert weights(kube) == (100, 0)
+
+
+async def test_a_write_landing_between_read_and_patch_is_a_409_and_nothing_is_applied(kube):
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    t = traffic(kube, **GATEWAY)
+    kube.api.race = lambda: kube.api.put(k8s.ROUTE, "web", k8s.route(80, 20))
+    with pytest.raises(BackendError, match=r"409 .*changed by someone else.*nothing was applied"):
+        await t.shift(10)
+    assert weights(kube) == (80, 20)
+
+
+async def test_forbidden_missing_and_hung_servers_are_readable_errors(kube):
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    t = traffic(kube, **GATEWAY)
+    kube.api.denied.add(("patch", "httproutes", "web"))
+    with pytest.raises(BackendError, match=r"patch httproutes/web: 403 .*RBAC"):
+        await t.shift(10)
+    missing = traffic(kube, **{**GATEWAY, "route": "nope"})
+    with pytest.raises(BackendError, match=r"get httproutes/nope: 404"):
+        await missing.current()
+    hung = KubernetesTraffic(KubernetesTraffic.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig),
+                                                      namespace="shop", timeout=0.5, **GATEWAY), BackendContext())
+    kube.api.stalled = True
+    with pytest.raises(BackendError, match=r"no answer within 0.5s"):
+        await asyncio.wait_for(hung.current(), 10)
+
+
+async def test_service_selector_switches_all_at_once_and_check_refuses_a_canary(kube, tmp_path):
+    kube.api.put(k8s.SERVICES, "web", {"spec": {"selector": {"app": "web", "color": "blue"}}})
+    t = traffic(kube, strategy="service-selector", service="web", blue="blue", green="green")
+    assert (await t.current()).green == 0
+    split = await t.shift(100)
+    assert kube.api.get(k8s.SERVICES, "web")["spec"]["selector"] == {"app": "web", "color": "green"}
+    assert split.detail == "Service web: selector color=green"
+    with pytest.raises(BackendError, match="only 0 or 100"):
+        await t.shift(10)
+    await t.rollback()
+    assert kube.api.get(k8s.SERVICES, "web")["spec"]["selector"]["color"] == "blue"
+    text = plan_text(f"{{type: kubernetes, strategy: service-selector, service: web, blue: blue, "
+                     f"green: green, {kube.options()}}}", "      - shift: 10")
+    with pytest.raises(PlanError) as err:
+        load_plan_text(text, str(tmp_path / "p.yaml"))
+    assert "p.yaml:9:16: phases[0].steps[0].shift: strategy service-selector" in str(err.value)
+
+
+async def test_ingress_nginx_sets_the_canary_weight_annotation(kube):
+    kube.api.put(k8s.INGRESSES, "web-canary", {"metadata": {"annotations": {
+        "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "0",
+        "keep": "me"}}})
+    t = traffic(kube, strategy="ingress-nginx", ingress="web-canary")
+    await t.shift(10)
+    notes = kube.api.get(k8s.INGRESSES, "web-canary")["metadata"]["annotations"]
+    assert notes["nginx.ingress.kubernetes.io/canary-weight"] == "10" and notes["keep"] == "me"
+    await t.rollback()
+    assert (await t.current()).green == 0
+
+
+async def test_replicas_grow_the_gaining_side_first_and_say_the_split_is_approximate(kube, tmp_path):
+    kube.api.put(k8s.DEPLOYMENTS, "web-blue", k8s.deployment(10, colour="blue"))
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(0))
+    t = traffic(kube, strategy="replicas", blue="web-blue", green="web-green", replicas=10)
+    split = await t.shift(30)
+    assert [p["spec"]["replicas"] for p in kube.api.writes("deployments")] == [3, 7]  # green up, then blue down
+    assert "approximate" in split.detail and split.green == 30
+    await t.rollback()
+    assert [p["spec"]["replicas"] for p in kube.api.writes("deployments")][2:] == [10, 0]  # blue up first
+    text = plan_text(f"{{type: kubernetes, strategy: replicas, blue: web-blue, green: web-green, "
+                     f"replicas: 4, {kube.options()}}}", "      - shift: 10")
+    with pytest.raises(PlanError, match=r"replicas: 4, 10% is not a whole number of pods; reachable nearby: 0%, 25%"):
+        load_plan_text(text, str(tmp_path / "p.yaml"))
+
+
+async def test_a_half_applied_replica_shift_says_what_was_applied(kube):
+    kube.api.put(k8s.DEPLOYMENTS, "web-blue", k8s.deployment(10, colour="blue"))
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(0))
+    kube.api.denied.add(("patch", "deployments", "web-blue"))
+    t = traffic(kube, strategy="replicas", blue="web-blue", green="web-green", replicas=10)
+    with pytest.raises(BackendError, match=r"403.*already applied: PATCH deployments/web-green .*\"replicas\": 5"):
+        await t.shift(50)
+    assert kube.api.get(k8s.DEPLOYMENTS, "web-green")["spec"]["replicas"] == 5
+
+
+def rollout(index: int, paused: bool = True) -> dict:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "spec": {"paused": False, "strategy": {"canary": {"steps": [
+                {"setWeight": 10}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]}}},
+            "status": {"currentStepIndex": index, "phase": "Paused" if paused else "Progressing",
+                       "pauseConditions": [{"reason": "CanaryPauseStep"}] if paused else None}}
+
+
+async def argo_controller(kube, stop: asyncio.Event) -> None:
+    """Stands in for the Argo Rollouts controller: a cleared pause moves to the next pause step."""
+    while not stop.is_set():
+        ro = kube.api.get(k8s.ROLLOUTS, "web")
+        st = ro["status"]
+        if st.get("abort") and st.get("phase") != "Degraded":
+            kube.api.put(k8s.ROLLOUTS, "web", {**ro, "status": {**st, "phase": "Degraded", "currentStepIndex": 0}})
+        elif st.get("promoteFull") and st.get("currentStepIndex") != 4:
+            kube.api.put(k8s.ROLLOUTS, "web", {**ro, "status": {**st, "currentStepIndex": 4, "phase": "Healthy"}})
+        elif not st.get("pauseConditions") and st.get("phase") == "Paused":
+            kube.api.put(k8s.ROLLOUTS, "web", {**ro, **rollout(st["currentStepIndex"] + 2)})
+        await asyncio.sleep(0.05)
+
+
+async def test_argo_rollouts_is_promoted_and_aborted_and_the_screen_shows_its_step(kube):
+    kube.api.put(k8s.ROLLOUTS, "web", rollout(1))
+    t = traffic(kube, strategy="argo-rollouts", rollout="web", settle=3)
+    assert (await t.current()).detail == "Rollout web: step 1 weight 10% (Paused)"
+    stop = asyncio.Event()
+    controller = asyncio.create_task(argo_controller(kube, stop))
+    try:
+        split = await t.shift(50)
+        assert split.green == 50 and "step 3" in split.detail
+        assert split.commands == ('PATCH rollouts/web {"metadata": {"resourceVersion": "101"}, '
+                                  '"spec": {"paused": false}}',
+                                  'PATCH rollouts/web/status {"status": {"pauseConditions": null}}')
+        back = await t.rollback()
+        assert back.green == 0 and kube.api.get(k8s.ROLLOUTS, "web")["status"]["abort"] is True
+    finally:
+        stop.set()
+        await controller
+
+
+async def test_metrics_per_colour_ready_restarts_and_no_metrics_server(kube):
+    kube.api.put(k8s.DEPLOYMENTS, "web-blue", k8s.deployment(2, colour="blue"))
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(2))
+    kube.api.put(k8s.PODS, "b1", k8s.pod("blue"))
+    kube.api.put(k8s.PODS, "b2", k8s.pod("blue"))
+    kube.api.put(k8s.PODS, "g1", k8s.pod("green", restarts=3))
+    kube.api.put(k8s.PODS, "g2", k8s.pod("green", ready=False))
+    cfg = KubernetesMetrics.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop", timeout=2,
+                                   selectors={"blue": "app=web,color=blue", "green": "app=web,color=green"})
+    m = KubernetesMetrics(cfg, BackendContext())
+    queries = {"ready": "ready", "restarts": "restarts:5m", "cpu": "cpu"}
+    first = await m.sample(queries)
+    assert first["ready"] == Sample(75.0, first["ready"].ts, {"blue": 100.0, "green": 50.0})
+    assert first["restarts"].series == {"blue": 0.0, "green": 0.0}  # restarts before we watched are history
+    assert isinstance(first["cpu"], NoData) and "metrics.k8s.io" in first["cpu"].reason
+    kube.api.put(k8s.PODS, "g1", k8s.pod("green", restarts=5))
+    kube.api.put(k8s.POD_METRICS, "g1", {"metadata": {"labels": {"app": "web", "color": "green"}},
+                                         "containers": [{"name": "web", "usage": {"cpu": "250m", "memory": "64Mi"}}]})
+    second = await m.sample(queries)
+    assert second["restarts"].series["green"] == 2.0 and second["restarts"].value == 2.0
+    assert second["cpu"].series == {"green": 250.0}
+    assert await m.validate("latency") == "unknown query 'latency'; one of: ready, restarts, cpu, memory, restarts:10m"
+
+
+async def test_logs_follow_every_pod_of_each_colour_and_pick_up_new_ones(kube):
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green"))
+    kube.api["get /api/v1/namespaces/shop/pods/web-green-1/log"] << (
+        b"2026-11-30T10:00:00.000000001Z started\n2026-11-30T10:00:01.5Z ERROR db timeout\n")
+    kube.api["get /api/v1/namespaces/shop/pods/web-green-2/log"] << b"2026-11-30T10:00:02Z hello from 2\n"
+    cfg = KubernetesLogs.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop", timeout=2,
+                                poll=0.2, selectors={"green": "app=web,color=green"})
+    source = KubernetesLogs(cfg, BackendContext()).lines()
+    got = []
+
+    async def consume() -> None:
+        async for batch in source:
+            got.extend(batch)
+
+    async def until(cond) -> None:
+        while not cond():
+            await asyncio.sleep(0.05)
+
+    def pod_lines():
+        return [(x.source, x.level, x.text) for x in got if x.source.startswith("web-green")]
+
+    reader = asyncio.create_task(consume())
+    try:
+        await asyncio.wait_for(until(lambda: len(pod_lines()) >= 2), 10)
+        kube.api.put(k8s.PODS, "web-green-2", k8s.pod("green"))  # a new pod of the colour appears
+        await asyncio.wait_for(until(lambda: len(pod_lines()) >= 3), 10)
+        # The first pod's stream ended; the reconnect asks only for what came after and repeats nothing.
+        await asyncio.wait_for(until(lambda: any(
+            r.url.path.endswith("web-green-1/log") and "sinceSeconds" in r.params for r in kube.api._requests)), 10)
+        await asyncio.sleep(0.3)
+    finally:
+        reader.cancel()
+    lines = pod_lines()
+    assert lines[:2] == [("web-green-1 (green)", "info", "started"), ("web-green-1 (green)", "error", "ERROR db timeout")]
+    assert ("web-green-2 (green)", "info", "hello from 2") in lines
+    assert [x.text for x in got].count("started") == 1
+    assert got[0].ts == pytest.approx(1796032800.0, abs=1e-3)
+
+
+def plan_text(traffic_entry: str, steps: str, extra: str = "") -> str:
+    return (f"version: 1\nname: k8s\nbackends:\n  traffic: {traffic_entry}\n{extra}"
+            f"phases:\n  - name: Canary\n    owner: ops\n    steps:\n{steps}\n")
+
+
+def canary_plan(kube, tmp_path):
+    traffic_entry = "{type: kubernetes, strategy: gateway-api, route: web, blue: web-blue, green: web-green, " \
+                    f"{kube.options()}}}"
+    metrics = (f"  metrics: [{{type: kubernetes, {kube.options()}, "
+               "selectors: {blue: 'app=web,color=blue', green: 'app=web,color=green'}}]\n"
+               "metrics:\n  ready: {query: ready, unit: percent}\n"
+               f"guards:\n  - {{metric: ready, series: green, below: 100, for: 0s, phases: [Final validation]}}\n"
+               "settings: {sample_interval: 200ms, timeout: 3s}\n")
+    text = (f"version: 1\nname: k8s canary\nbackends:\n  traffic: {traffic_entry}\n{metrics}phases:\n"
+            "  - name: Deploy green\n    steps:\n      - wait: {deployment: green, ready: 100%, timeout: 5s}\n"
+            "  - name: Canary 10%\n    steps:\n      - shift: 10\n      - bake: 500ms\n"
+            "  - name: Canary 50%\n    steps:\n      - shift: 50\n      - bake: 500ms\n"
+            "  - name: Canary 100%\n    steps:\n      - shift: 100\n"
+            "  - name: Final validation\n    steps:\n      - bake: 2s\n")
+    (tmp_path / "plan.yaml").write_text(text)
+    return load_plan(tmp_path / "plan.yaml")
+
+
+def seed_shop(kube) -> None:
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    kube.api.put(k8s.DEPLOYMENTS, "web-blue", k8s.deployment(1, colour="blue"))
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(1))
+    kube.api.put(k8s.PODS, "web-blue-1", k8s.pod("blue"))
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green"))
+
+
+async def test_a_headless_canary_against_the_emulator_shifts_10_50_100_and_a_guard_rolls_back(kube, tmp_path):
+    seed_shop(kube)  # green's pod is ready for the canary, then falls over once all traffic is on it
+    loaded = canary_plan(kube, tmp_path)
+    out: list[str] = []
+
+    async def green_falls_over() -> None:
+        while (100 - weights(kube)[0]) < 100:
+            await asyncio.sleep(0.05)
+        kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green", ready=False))
+
+    saboteur = asyncio.create_task(green_falls_over())
+    code = await asyncio.wait_for(run_headless(loaded, tmp_path / "j.jsonl", RealClock(), yes=True,
+                                               out=out.append), 60)
+    saboteur.cancel()
+    assert code == 3, "\n".join(out)  # rolled back
+    stored = [tuple(r["weight"] for r in p["spec"]["rules"][0]["backendRefs"]) for p in kube.api.writes("httproutes")]
+    assert stored == [(90, 10), (50, 50), (0, 100), (100, 0)]
+    assert weights(kube) == (100, 0)
+    outcomes = [r["data"] for r in journal.load(tmp_path / "j.jsonl").records
+                if r["kind"] == "outcome" and r["data"]["kind"] in ("shift", "rollback", "wait")]
+    assert [o["kind"] for o in outcomes] == ["wait", "shift", "shift", "shift", "rollback"]
+    assert outcomes[0]["data"]["detail"] == "Deployment web-green: 1/1 ready, 1 updated"
+    # The journal holds exactly what the API server received.
+    sent = [json.loads(c.split(" ", 2)[2]) for o in outcomes[1:] for c in o["data"]["commands"]]
+    assert sent == kube.api.writes("httproutes")
+    assert any("guard" in ln and "ready" in ln for ln in out), "\n".join(out)
+
+
+async def test_a_wait_step_times_out_when_green_never_gets_ready(kube, tmp_path):
+    seed_shop(kube)
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(2, ready=1))
+    loaded = canary_plan(kube, tmp_path)
+    code = await asyncio.wait_for(run_headless(loaded, tmp_path / "j.jsonl", RealClock(), yes=True,
+                                               out=lambda s: None), 30)
+    assert code == 1
+    wait = next(r["data"] for r in journal.load(tmp_path / "j.jsonl").records
+                if r["kind"] == "outcome" and r["data"]["kind"] == "wait")
+    assert not wait["ok"] and "web-green: 1/2 ready, 1 updated; wanted 100% ready within 5s" in wait["error"]
+    assert weights(kube) == (100, 0) and kube.api.writes("httproutes") == []
+
+
+async def test_check_asks_the_cluster_and_reports_rbac_and_missing_objects_at_the_plan_line(kube, tmp_path):
+    seed_shop(kube)
+    loaded = canary_plan(kube, tmp_path)
+    assert await preflight(loaded) == []
+    kube.api.denied.add(("patch", "httproutes", "web"))
+    kube.api.denied.add(("list", "pods", ""))
+    lines = (tmp_path / "plan.yaml").read_text().splitlines()
+    route_col = lines[3].index("route: web") + len("route: ") + 1  # the value the problem is about
+    selectors_col = lines[4].index("selectors: ") + len("selectors: ") + 1
+    issues = [str(i).split("plan.yaml:")[1] for i in await preflight(loaded)]
+    assert issues == [
+        f"4:{route_col}: backends.traffic.route: RBAC: this identity may not patch httproutes web in namespace shop "
+        "(apiGroup gateway.networking.k8s.io); the plan needs it",
+        f"5:{selectors_col}: backends.metrics[0].selectors: RBAC: this identity may not list pods in namespace shop "
+        '(apiGroup ""); the plan needs it',
+    ]
+    kube.api.denied.clear()
+    del kube.api.objects[k8s.ROUTE, "shop", "web"]
+    issues = [str(i).split("plan.yaml:")[1] for i in await preflight(loaded)]
+    assert len(issues) == 1 and issues[0].startswith(f"4:{route_col}: backends.traffic.route: kubernetes current "
+                                                     "context/shop: get httproutes/web: 404")
+
+
+async def test_check_says_so_when_the_cluster_does_not_answer(tmp_path):
+    dead = free_port()
+    (tmp_path / "kubeconfig").write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "x",
+        "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{dead}"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}))
+    text = plan_text(f"{{type: kubernetes, strategy: gateway-api, route: web, blue: b, green: g, "
+                     f"kubeconfig: {tmp_path / 'kubeconfig'}, timeout: 1}}", "      - shift: 10")
+    issues = await preflight(load_plan_text(text, str(tmp_path / "plan.yaml")))
+    assert len(issues) == 1 and "backends.traffic.kubeconfig: kubernetes current context/default: GET /version: " in str(issues[0])
+
+
+@pytest.mark.skipif(not os.environ.get("SHIPDECK_KUBECONFIG"), reason="needs a real cluster: set SHIPDECK_KUBECONFIG")
+async def test_real_cluster_gateway_route_shift_and_rollback():
+    """On a real cluster: an HTTPRoute named by SHIPDECK_KUBE_ROUTE (default web) in SHIPDECK_KUBE_NAMESPACE
+    (default default) with backendRefs SHIPDECK_KUBE_BLUE/GREEN (default web-blue/web-green)."""
+    env = os.environ
+    t = KubernetesTraffic(KubernetesTraffic.Config(
+        type="kubernetes", strategy="gateway-api", kubeconfig=env["SHIPDECK_KUBECONFIG"],
+        namespace=env.get("SHIPDECK_KUBE_NAMESPACE", "default"), route=env.get("SHIPDECK_KUBE_ROUTE", "web"),
+        blue=env.get("SHIPDECK_KUBE_BLUE", "web-blue"), green=env.get("SHIPDECK_KUBE_GREEN", "web-green")),
+        BackendContext())
+    assert [p for p in await t.preflight() if p.severity == "error"] == []
+    assert (await t.preview_shift(10))[-1].endswith("weight=10")
+    assert (await t.shift(10)).green == 10
+    assert (await t.current()).green == 10
+    assert (await t.rollback()).green == 0
