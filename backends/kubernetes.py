@@ -76,6 +76,7 @@ class Kube:
         self.options = options
         self._api: Any = None
         self._lock = threading.Lock()
+        self.context = options.context or ("in-cluster" if options.kubeconfig == IN_CLUSTER else "")
 
     def api(self) -> Any:
         with self._lock:
@@ -86,14 +87,17 @@ class Kube:
                 if self.options.kubeconfig == IN_CLUSTER:
                     config.load_incluster_config(client_configuration=cfg)
                 else:
-                    config.load_kube_config(config_file=self.options.kubeconfig or None,
-                                            context=self.options.context or None, client_configuration=cfg)
+                    path = self.options.kubeconfig or None
+                    config.load_kube_config(config_file=path, context=self.options.context or None,
+                                            client_configuration=cfg)
+                    # Name the cluster on screen: which one is being changed is the first question.
+                    self.context = self.options.context or config.list_kube_config_contexts(path)[1]["name"]
                 cfg.retries = 0  # the engine retries on its own clock; a retry here only hides a hang
                 self._api = client.ApiClient(cfg)
             return self._api
 
     def where(self) -> str:
-        return f"kubernetes {self.options.context or 'current context'}/{self.options.namespace}"
+        return f"kubernetes {self.context or 'current context'}/{self.options.namespace}"
 
     async def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         def run() -> Any:
@@ -121,6 +125,11 @@ class Kube:
         text = str(e)
         if "timed out" in text.lower() or "timeout" in type(e).__name__.lower():
             return BackendError(f"{self.where()}: {what}: no answer within {self.options.timeout:g}s")
+        reason = getattr(e, "reason", None)  # urllib3 wraps the socket error twice
+        if reason is not None:
+            host = self._api.configuration.host if self._api is not None else "?"
+            return BackendError(f"{self.where()}: {what}: cannot reach the API server at {host}: "
+                                f"{str(reason).rsplit(': ', 1)[-1]}")
         return BackendError(f"{self.where()}: {what}: {type(e).__name__}: {text[:300]}")
 
     # ------------------------------------------------------------ generic object access

@@ -433,7 +433,7 @@ class ShipdeckApp(App[int]):
         self.push_screen(screen)
         pending = self.driver.preview(percent)
         if pending is not None:
-            screen.add_lines(["dry run: asking the backend…"])
+            screen.show_check(["dry run: asking the backend…"])
             self.run_worker(self._previewed(screen, pending), group="preview")
 
     async def _previewed(self, screen: ConfirmScreen, pending: concurrent.futures.Future[list[str]]) -> None:
@@ -442,7 +442,7 @@ class ShipdeckApp(App[int]):
         except Exception as e:  # noqa: BLE001 - a refused dry run is what the operator must read
             lines = [f"DRY RUN REFUSED: {type(e).__name__}: {e}" if str(e) else "dry run: no answer in time"]
         if screen.is_attached:
-            screen.add_lines(lines)
+            screen.show_check(lines)
 
     def action_shift_next(self) -> None:
         self._take_helm()

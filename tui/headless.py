@@ -16,6 +16,7 @@ from backends.base import Clock
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Driver, exit_code
 from tui.engine.plan import LoadedPlan
+from tui.engine.report import effect_text
 from widgets.sanitize import sanitize_line
 
 
@@ -38,7 +39,7 @@ class EventPrinter:
             self._state(ev["state"], ev.get("cause") or {})
         elif kind == "effect":
             eff = ev["effect"]
-            what = _effect_text(eff)
+            what = effect_text(eff)
             if ev["phase"] == "start":
                 self.line(f"→ {what}")
             else:
@@ -84,17 +85,6 @@ class EventPrinter:
 
 def _args(args: Any) -> str:
     return " ".join(f"{k}={v}" for k, v in (args or {}).items())
-
-
-def _effect_text(eff: dict[str, Any]) -> str:
-    kind = eff["kind"]
-    if kind == "shift" and "percent" in eff:
-        return f"shift green to {eff['percent']}%"
-    if kind == "run" and "command" in eff:
-        return f"run `{eff['command']}`"
-    if kind == "probe" and "url" in eff:
-        return f"probe {eff['url']}"
-    return str(kind)
 
 
 def _samples_text(values: dict[str, Any], guards: list[dict[str, Any]]) -> str:

@@ -15,10 +15,13 @@ from backends.base import BackendContext, BackendError, DriftError, NoData, Real
 from backends.kubernetes import KubernetesLogs, KubernetesMetrics, KubernetesTraffic
 from tests.backends import kube_emulator as k8s
 from tests.backends.conftest import free_port
+from tests.tui.conftest import screen_text, until
+from tui.app import make_app
 from tui.engine import journal
 from tui.engine.plan import PlanError, load_plan, load_plan_text
 from tui.engine.preflight import preflight
 from tui.headless import run_headless
+from tui.screens.confirm import ConfirmScreen
 
 
 @pytest.fixture
@@ -360,8 +363,8 @@ async def test_check_asks_the_cluster_and_reports_rbac_and_missing_objects_at_th
     kube.api.denied.clear()
     del kube.api.objects[k8s.ROUTE, "shop", "web"]
     issues = [str(i).split("plan.yaml:")[1] for i in await preflight(loaded)]
-    assert len(issues) == 1 and issues[0].startswith(f"4:{route_col}: backends.traffic.route: kubernetes current "
-                                                     "context/shop: get httproutes/web: 404")
+    assert len(issues) == 1 and issues[0].startswith(f"4:{route_col}: backends.traffic.route: kubernetes test/shop: "
+                                                     "get httproutes/web: 404")
 
 
 async def test_check_says_so_when_the_cluster_does_not_answer(tmp_path):
@@ -374,7 +377,9 @@ async def test_check_says_so_when_the_cluster_does_not_answer(tmp_path):
     text = plan_text(f"{{type: kubernetes, strategy: gateway-api, route: web, blue: b, green: g, "
                      f"kubeconfig: {tmp_path / 'kubeconfig'}, timeout: 1}}", "      - shift: 10")
     issues = await preflight(load_plan_text(text, str(tmp_path / "plan.yaml")))
-    assert len(issues) == 1 and "backends.traffic.kubeconfig: kubernetes current context/default: GET /version: " in str(issues[0])
+    assert len(issues) == 1
+    assert str(issues[0]).endswith(f"backends.traffic.kubeconfig: kubernetes x/default: GET /version: cannot reach "
+                                   f"the API server at http://127.0.0.1:{dead}: [Errno 111] Connection refused")
 
 
 @pytest.mark.skipif(not os.environ.get("SHIPDECK_KUBECONFIG"), reason="needs a real cluster: set SHIPDECK_KUBECONFIG")
@@ -392,3 +397,29 @@ async def test_real_cluster_gateway_route_shift_and_rollback():
     assert (await t.shift(10)).green == 10
     assert (await t.current()).green == 10
     assert (await t.rollback()).green == 0
+
+
+async def test_the_confirm_dialog_shows_the_servers_dry_run_and_the_weights_follow_the_keys(kube, tmp_path):
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    text = plan_text(f"{{type: kubernetes, strategy: gateway-api, route: web, blue: web-blue, green: web-green, "
+                     f"{kube.options()}}}", "      - shift: 10\n      - bake: 1h\n      - shift: 50")
+    app = make_app(load_plan_text(text, str(tmp_path / "p.yaml")), tmp_path / "j.jsonl", clock=RealClock(),
+                   operator="tester", keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["traffic"] == 10, what="shift 10")
+        assert weights(kube) == (90, 10)
+        await pilot.press("s")
+        assert isinstance(app.screen, ConfirmScreen)
+        await until(pilot, lambda: "server dry run accepted it" in screen_text(app), what="the dry run")
+        assert app.screen.checked[-1].endswith("the cluster would read: HTTPRoute web: web-blue weight=50 "
+                                               "web-green weight=50")
+        assert '"weight": 50' in app.screen.checked[0] and "asking" not in screen_text(app)
+        assert weights(kube) == (90, 10)  # a preview changes nothing
+        await pilot.press("enter")
+        await until(pilot, lambda: app.state["traffic"] == 50, what="shift 50")
+        assert weights(kube) == (50, 50)
+        kube.api.denied.add(("patch", "httproutes", "web"))
+        await pilot.press("w", "7", "5", "enter")
+        await until(pilot, lambda: "DRY RUN REFUSED" in screen_text(app), what="the refused dry run")
+        assert "patch httproutes/web (dry run): 403" in app.screen.checked[0]

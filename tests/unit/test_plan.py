@@ -142,3 +142,18 @@ def test_backends_are_listed_from_entry_points(clean_env):
     for line in ("traffic:", "  haproxy", "  nginx", "  command", "  simulated", "metrics:", "  prometheus",
                  "  host", "logs:", "  file", "notify:", "  slack", "  webhook", "probes:", "  http"):
         assert line in res.stdout, line
+    listed: dict[str, list[str]] = {}
+    for line in res.stdout.splitlines():
+        if line.endswith(":"):
+            kind = line[:-1]
+        else:
+            listed.setdefault(kind, []).append(line.split()[1])
+    for kind in ("traffic", "metrics", "logs"):
+        assert f"backends.kubernetes:Kubernetes{kind.title()}" in listed[kind]
+
+
+def test_the_kubernetes_example_passes_check_offline(clean_env):
+    res = subprocess.run(shipdeck_cmd("check", "--offline", "examples/kubernetes-gateway.yaml"),
+                         capture_output=True, text=True, env=clean_env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert "6 phases, 3 guards, traffic via kubernetes (offline)" in res.stdout

@@ -58,6 +58,22 @@ def build_report(records: list[dict[str, Any]], warnings: list[str] | None = Non
     return "\n".join(out) + "\n"
 
 
+def effect_text(eff: dict[str, Any]) -> str:
+    """An effect (a backend call) in the operator's words: headless output and reports."""
+    kind = eff["kind"]
+    if kind == "shift" and "percent" in eff:
+        return f"shift green to {eff['percent']}%"
+    if kind == "run" and "command" in eff:
+        return f"run `{eff['command']}`"
+    if kind == "probe" and "url" in eff:
+        return f"probe {eff['url']}"
+    if kind == "wait" and "deployment" in eff:
+        return f"wait for {eff['deployment']} {eff.get('ready', 100)}% ready"
+    if kind == "rollback" and eff.get("reason"):
+        return f"rollback ({eff['reason']})"
+    return str(kind)
+
+
 def _describe(rec: dict[str, Any]) -> str:
     d = rec["data"]
     kind = rec["kind"]
@@ -69,9 +85,7 @@ def _describe(rec: dict[str, Any]) -> str:
     if kind == "event" and d.get("type") == "traffic" and d.get("drift"):
         return f"drift: {d['drift']}"
     if kind == "intent":
-        what = {"shift": f"shift green to {d.get('percent')}%", "run": f"run `{d.get('command')}`",
-                "probe": f"probe {d.get('url')}", "rollback": f"rollback ({d.get('reason')})"}.get(d["kind"], d["kind"])
-        return f"→ {what}"
+        return f"→ {effect_text(d)}"
     if kind == "outcome":
         data = d.get("data") or {}
         if d.get("ok"):

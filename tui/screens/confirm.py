@@ -27,20 +27,22 @@ class ConfirmScreen(ModalScreen[bool]):
         self.lines = lines
         self.on_confirm = on_confirm
         self.dangerous = dangerous
+        self.checked: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="danger" if self.dangerous else ""):
             yield Static(self._body(), id="confirm-body")
 
-    def add_lines(self, lines: list[str]) -> None:
-        """More to read before confirming (a backend's dry run answered)."""
-        self.lines = [*self.lines, *lines]
-        self.query_one("#confirm-body", Static).update(self._body())
+    def show_check(self, lines: list[str]) -> None:
+        """What the backend said of the change before it is made (its dry run), replacing the last answer."""
+        self.checked = lines
+        if self.is_mounted:  # else compose shows them
+            self.query_one("#confirm-body", Static).update(self._body())
 
     def _body(self) -> Text:
         body = Text()
         body.append(sanitize_line(self.title_text) + "\n\n", style="bold")
-        for line in self.lines:
+        for line in [*self.lines, *self.checked]:
             body.append("  • " + sanitize_line(line) + "\n")  # plan and backend text: inert, never markup
         body.append("\nEnter confirms · Esc cancels", style="dim")
         return body
