@@ -47,6 +47,10 @@ class BackendError(Exception):
 class DriftError(BackendError):
     """The live traffic split is not the one shipdeck last set: someone else changed it."""
 
+    def __init__(self, message: str, live: TrafficSplit | None = None) -> None:
+        super().__init__(message)
+        self.live = live  # what the backend reads now: the screen shows it, not what shipdeck last set
+
 
 @dataclass(frozen=True)
 class Problem:

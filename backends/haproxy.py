@@ -118,7 +118,7 @@ class HAProxyTraffic:
         if self.expected is not None and (blue, green) != self.expected:
             raise DriftError(
                 f"weights changed outside shipdeck: {self.config.blue}={blue} {self.config.green}={green}, "
-                f"expected {self.expected[0]}/{self.expected[1]}"
+                f"expected {self.expected[0]}/{self.expected[1]}", self._split(blue, green)
             )
         return self._split(blue, green)
 

@@ -344,9 +344,13 @@ class KubernetesTraffic:
 
     async def current(self) -> TrafficSplit:
         split = self._split_of(await self._read())
-        if self.expected is not None and split.green != self.expected:
-            raise DriftError(f"changed outside shipdeck: {split.detail}; shipdeck set green to {self.expected}%")
+        self._check_drift(split)
         return split
+
+    def _check_drift(self, split: TrafficSplit) -> None:
+        if self.expected is not None and split.green != self.expected:
+            raise DriftError(f"changed outside shipdeck: {split.detail}; shipdeck set green to {self.expected}%",
+                             split)
 
     # ------------------------------------------------------------ changing
 
@@ -383,10 +387,8 @@ class KubernetesTraffic:
 
     async def _apply(self, pct: int, dry_run: bool) -> tuple[list[str], list[dict[str, Any]]]:
         objs = await self._read()
-        if self.expected is not None and not dry_run:
-            split = self._split_of(objs)  # refuse to build on weights someone else changed
-            if split.green != self.expected:
-                raise DriftError(f"changed outside shipdeck: {split.detail}; shipdeck set green to {self.expected}%")
+        if not dry_run:
+            self._check_drift(self._split_of(objs))  # refuse to build on weights someone else changed
         sent: list[str] = []
         answers: list[dict[str, Any]] = []
         for ch in self._changes(objs, pct):
@@ -778,7 +780,7 @@ class KubernetesLogs:
 
     async def _follow(self, pod: str, colour: str, put: Callable[[LogLine], None], stop: threading.Event) -> None:
         """One pod until it goes away: reconnect from the last timestamp seen, never repeat a line."""
-        source = f"{pod} ({colour})"
+        source = f"{colour} {pod}"  # the colour first: it survives a narrow source column
         last = [0.0]  # timestamp of the last line delivered, written by the reader thread
         first = True
         while not stop.is_set():

@@ -412,7 +412,12 @@ class ShipdeckApp(App[int]):
                 elif st["kind"] == "run" and not st["spec"]["manual"]:
                     lines.append(f"   executes: {st['spec']['command']}")
             title = f"Start phase {nxt.name!r}?"
-        self.push_screen(ConfirmScreen(title, lines, lambda: self._submit("advance")))
+        screen = ConfirmScreen(title, lines, lambda: self._submit("advance"))
+        self.push_screen(screen)
+        shifts = [st["spec"]["percent"] for st in self.state["phases"][s["phase"] + 1]["steps"]
+                  if st["kind"] == "shift"] if title.startswith("Start") else []
+        if shifts:  # the phase's first shift is checked against the live object now
+            self._dry_run(screen, shifts[0])
 
     def action_tick(self) -> None:
         self._submit("tick", item=self.selected_item)
@@ -431,16 +436,21 @@ class ShipdeckApp(App[int]):
         title = f"Shift green to {percent}% (live: {self.state['traffic']}%)?"
         screen = ConfirmScreen(title, lines, lambda: self._submit("shift", percent=percent))
         self.push_screen(screen)
+        self._dry_run(screen, percent)
+
+    def _dry_run(self, screen: ConfirmScreen, percent: int) -> None:
+        """Show the backend's own check of the shift (a server-side dry run) in the dialog when it answers."""
         pending = self.driver.preview(percent)
         if pending is not None:
-            screen.show_check(["dry run: asking the backend…"])
-            self.run_worker(self._previewed(screen, pending), group="preview")
+            screen.show_check([f"dry run of {percent}%: asking the backend…"])
+            self.run_worker(self._previewed(screen, percent, pending), group="preview")
 
-    async def _previewed(self, screen: ConfirmScreen, pending: concurrent.futures.Future[list[str]]) -> None:
+    async def _previewed(self, screen: ConfirmScreen, percent: int,
+                         pending: concurrent.futures.Future[list[str]]) -> None:
         try:
-            lines = await asyncio.wrap_future(pending)
+            lines = [f"dry run of {percent}%:", *await asyncio.wrap_future(pending)]
         except Exception as e:  # noqa: BLE001 - a refused dry run is what the operator must read
-            lines = [f"DRY RUN REFUSED: {type(e).__name__}: {e}" if str(e) else "dry run: no answer in time"]
+            lines = [f"DRY RUN of {percent}% REFUSED: {e}" if str(e) else f"dry run of {percent}%: no answer in time"]
         if screen.is_attached:
             screen.show_check(lines)
 

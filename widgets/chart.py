@@ -76,7 +76,7 @@ def format_value(value: float | None, unit: str) -> str:
         steps = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
         return _scaled(value, tuple((s, float(n)) for s, n in steps), f"{value:.0f}B")
     number = _trim(f"{value:.3g}") if "e" not in f"{value:.3g}" else f"{value:.3g}"
-    return f"{number} {sanitize_line(unit)}" if unit else number
+    return f"{number} {sanitize_line(unit)}" if unit and unit != "count" else number  # "3 restarts", not "3 count"
 
 
 def _ago(seconds: float) -> str:

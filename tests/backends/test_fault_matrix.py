@@ -728,6 +728,7 @@ async def test_paused_on_drift_sends_one_alert(tmp_path, haproxy_factory, metric
     b = haproxy_backend(h)
     await b.command("set weight app/green 30")
     await wait(lambda: drv.state.status == "paused", what="paused on drift")
+    assert drv.state.traffic == 25  # the screen shows what HAProxy says (90/30), not what shipdeck last set
     await asyncio.sleep(3.0)  # six more samples, every one still drifted
     await finish(drv, task)
     assert len([x for x in hook.bodies if x["event"] == "drift"]) == 1, [x["event"] for x in hook.bodies]

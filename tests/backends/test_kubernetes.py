@@ -79,8 +79,9 @@ async def test_a_weight_changed_by_someone_else_is_drift_and_nothing_is_patched(
     t = traffic(kube, **GATEWAY)
     await t.shift(10)
     kube.api.put(k8s.ROUTE, "web", k8s.route(70, 30))  # kubectl edit by a colleague
-    with pytest.raises(DriftError, match="web-green weight=30; shipdeck set green to 10%"):
+    with pytest.raises(DriftError, match="web-green weight=30; shipdeck set green to 10%") as drift:
         await t.current()
+    assert drift.value.live is not None and drift.value.live.green == 30
     with pytest.raises(DriftError):
         await t.shift(50)
     assert weights(kube) == (70, 30) and len(kube.api.writes("httproutes")) == 1
@@ -252,7 +253,7 @@ async def test_logs_follow_every_pod_of_each_colour_and_pick_up_new_ones(kube):
             await asyncio.sleep(0.05)
 
     def pod_lines():
-        return [(x.source, x.level, x.text) for x in got if x.source.startswith("web-green")]
+        return [(x.source, x.level, x.text) for x in got if x.source.startswith("green ")]
 
     reader = asyncio.create_task(consume())
     try:
@@ -266,8 +267,8 @@ async def test_logs_follow_every_pod_of_each_colour_and_pick_up_new_ones(kube):
     finally:
         reader.cancel()
     lines = pod_lines()
-    assert lines[:2] == [("web-green-1 (green)", "info", "started"), ("web-green-1 (green)", "error", "ERROR db timeout")]
-    assert ("web-green-2 (green)", "info", "hello from 2") in lines
+    assert lines[:2] == [("green web-green-1", "info", "started"), ("green web-green-1", "error", "ERROR db timeout")]
+    assert ("green web-green-2", "info", "hello from 2") in lines
     assert [x.text for x in got].count("started") == 1
     assert got[0].ts == pytest.approx(1796032800.0, abs=1e-3)
 
@@ -406,7 +407,10 @@ async def test_the_confirm_dialog_shows_the_servers_dry_run_and_the_weights_foll
     app = make_app(load_plan_text(text, str(tmp_path / "p.yaml")), tmp_path / "j.jsonl", clock=RealClock(),
                    operator="tester", keymap={})
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.press("n", "enter")
+        await pilot.press("n")
+        await until(pilot, lambda: "server dry run accepted it" in screen_text(app), what="the phase's dry run")
+        assert app.screen.checked[0] == "dry run of 10%:"
+        await pilot.press("enter")
         await until(pilot, lambda: app.state["traffic"] == 10, what="shift 10")
         assert weights(kube) == (90, 10)
         await pilot.press("s")
@@ -414,12 +418,12 @@ async def test_the_confirm_dialog_shows_the_servers_dry_run_and_the_weights_foll
         await until(pilot, lambda: "server dry run accepted it" in screen_text(app), what="the dry run")
         assert app.screen.checked[-1].endswith("the cluster would read: HTTPRoute web: web-blue weight=50 "
                                                "web-green weight=50")
-        assert '"weight": 50' in app.screen.checked[0] and "asking" not in screen_text(app)
+        assert '"weight": 50' in app.screen.checked[1] and "asking" not in screen_text(app)
         assert weights(kube) == (90, 10)  # a preview changes nothing
         await pilot.press("enter")
         await until(pilot, lambda: app.state["traffic"] == 50, what="shift 50")
         assert weights(kube) == (50, 50)
         kube.api.denied.add(("patch", "httproutes", "web"))
         await pilot.press("w", "7", "5", "enter")
-        await until(pilot, lambda: "DRY RUN REFUSED" in screen_text(app), what="the refused dry run")
+        await until(pilot, lambda: "DRY RUN of 75% REFUSED" in screen_text(app), what="the refused dry run")
         assert "patch httproutes/web (dry run): 403" in app.screen.checked[0]

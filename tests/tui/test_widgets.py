@@ -49,6 +49,7 @@ class One(App[None]):
     (5 * 2**20, "bytes", "5MiB"),
     (512, "bytes", "512B"),
     (3.14159, "", "3.14"),
+    (14.0, "count", "14"),
     (None, "ms", "—"),
     (float("nan"), "ms", "—"),
 ])

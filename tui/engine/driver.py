@@ -425,7 +425,8 @@ class Driver:
                 split = await bounded(self.backends.traffic.current(), self.plan.settings.timeout)
         except Exception as e:  # noqa: BLE001 - reported on screen, never fatal
             if isinstance(e, DriftError):
-                self._inbox.put_nowait({"type": "traffic", "drift": str(e)})
+                live = {"green": e.live.green} if e.live is not None else {}
+                self._inbox.put_nowait({"type": "traffic", "drift": str(e), **live})
                 return
             reason = "timed out" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
             if health.status != "failed":
