@@ -698,6 +698,35 @@ def _usage(items: list[dict[str, Any]], what: str) -> float:
 # ---------------------------------------------------------------- logs
 
 
+class _LineBuffer:
+    """Lines from the reader threads to the engine's loop: bounded, the oldest dropped and counted."""
+
+    def __init__(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.lines: deque[LogLine] = deque(maxlen=size)
+        self.dropped = 0
+        self.wake = asyncio.Event()
+        self._loop = loop
+        self._lock = threading.Lock()
+
+    def put(self, line: LogLine) -> None:
+        with self._lock:
+            was_empty = not self.lines
+            if len(self.lines) == self.lines.maxlen:
+                self.dropped += 1
+            self.lines.append(line)
+        if was_empty:  # one wake-up per batch, not one per line
+            self._loop.call_soon_threadsafe(self.wake.set)
+
+    def take(self, most: int) -> tuple[int, list[LogLine]]:
+        """(lines dropped since the last take, up to `most` of the oldest lines)."""
+        with self._lock:
+            lost, self.dropped = self.dropped, 0
+            batch = [self.lines.popleft() for _ in range(min(len(self.lines), most))]
+            if not self.lines:
+                self.wake.clear()
+        return lost, batch
+
+
 SILENT_RECONNECT = 300.0  # a followed stream silent this long is opened again (a dead connection looks silent)
 
 
@@ -718,22 +747,11 @@ class KubernetesLogs:
         self.kube = Kube(config)
 
     async def lines(self) -> AsyncIterator[Sequence[LogLine]]:
-        loop = asyncio.get_running_loop()
-        queue: deque[LogLine] = deque(maxlen=self.config.buffer)
-        wake = asyncio.Event()
+        buffer = _LineBuffer(self.config.buffer, asyncio.get_running_loop())
         followers: dict[str, asyncio.Task[None]] = {}
         stop = threading.Event()
-        dropped = 0
         last_error = ""
         next_look = 0.0
-
-        def put(line: LogLine) -> None:  # called from the reader threads
-            nonlocal dropped
-            if len(queue) == queue.maxlen:
-                dropped += 1
-            queue.append(line)
-            loop.call_soon_threadsafe(wake.set)
-
         try:
             while True:
                 if time.monotonic() >= next_look:
@@ -741,27 +759,25 @@ class KubernetesLogs:
                     try:
                         found = await self._pods()
                         if last_error:
-                            put(LogLine(time.time(), "kubernetes", "info", "pod list answers again"))
+                            buffer.put(LogLine(time.time(), "kubernetes", "info", "pod list answers again"))
                         last_error = ""
                     except BackendError as e:
                         if str(e) != last_error:
-                            put(LogLine(time.time(), "kubernetes", "error", f"cannot list pods: {e}"))
+                            buffer.put(LogLine(time.time(), "kubernetes", "error", f"cannot list pods: {e}"))
                         last_error, found = str(e), {}
                     for name, colour in found.items():
                         live = sum(not t.done() for t in followers.values())
                         if (name not in followers or followers[name].done()) and live < self.config.max_pods:
-                            followers[name] = asyncio.create_task(self._follow(name, colour, put, stop))
-                if queue:
-                    if dropped:
-                        yield [LogLine(time.time(), "kubernetes", "warning",
-                                       f"{dropped} log lines dropped: more than {self.config.buffer} waiting")]
-                        dropped = 0
-                    batch = [queue.popleft() for _ in range(min(len(queue), 1000))]
+                            followers[name] = asyncio.create_task(self._follow(name, colour, buffer.put, stop))
+                lost, batch = buffer.take(1000)
+                if lost:
+                    yield [LogLine(time.time(), "kubernetes", "warning",
+                                   f"{lost} log lines dropped: more than {self.config.buffer} waiting")]
+                if batch:
                     yield batch
                     continue
-                wake.clear()
                 try:
-                    await asyncio.wait_for(wake.wait(), max(0.05, next_look - time.monotonic()))
+                    await asyncio.wait_for(buffer.wake.wait(), max(0.05, next_look - time.monotonic()))
                 except TimeoutError:
                     pass
         finally:

@@ -70,6 +70,10 @@ class ApiServer(kmock.KubernetesEmulator):
     def get(self, resource: str, name: str, namespace: str = "shop") -> dict[str, Any]:
         return copy.deepcopy(self.objects[resource, namespace, name].raw)
 
+    def states(self, resource: str, name: str, namespace: str = "shop") -> list[dict[str, Any]]:
+        """Every state the object had, oldest first, as stored."""
+        return [copy.deepcopy(v.raw) for v in self.objects[resource, namespace, name].history if v is not None]
+
     def writes(self, resource_plural: str) -> list[dict[str, Any]]:
         """Every PATCH the server stored for that kind (dry runs excluded), as sent."""
         return [body for plural, body in self._patches if plural == resource_plural]

@@ -319,9 +319,10 @@ async def test_a_headless_canary_against_the_emulator_shifts_10_50_100_and_a_gua
                                                out=out.append), 60)
     saboteur.cancel()
     assert code == 3, "\n".join(out)  # rolled back
-    stored = [tuple(r["weight"] for r in p["spec"]["rules"][0]["backendRefs"]) for p in kube.api.writes("httproutes")]
-    assert stored == [(90, 10), (50, 50), (0, 100), (100, 0)]
-    assert weights(kube) == (100, 0)
+    # The route as the API server stored it after each change: 10%, 50%, 100%, then the guard's rollback.
+    stored = [tuple(r["weight"] for r in o["spec"]["rules"][0]["backendRefs"])
+              for o in kube.api.states(k8s.ROUTE, "web")]
+    assert stored == [(100, 0), (90, 10), (50, 50), (0, 100), (100, 0)]
     outcomes = [r["data"] for r in journal.load(tmp_path / "j.jsonl").records
                 if r["kind"] == "outcome" and r["data"]["kind"] in ("shift", "rollback", "wait")]
     assert [o["kind"] for o in outcomes] == ["wait", "shift", "shift", "shift", "rollback"]
@@ -383,6 +384,25 @@ async def test_check_says_so_when_the_cluster_does_not_answer(tmp_path):
                                    f"the API server at http://127.0.0.1:{dead}: [Errno 111] Connection refused")
 
 
+async def test_a_log_flood_is_bounded_and_the_drop_is_said(kube):
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green"))
+    flood = b"".join(b"2026-11-30T10:%02d:%02dZ line %d\n" % (i // 60 % 60, i % 60, i) for i in range(3000))
+    kube.api["get /api/v1/namespaces/shop/pods/web-green-1/log"] << flood
+    cfg = KubernetesLogs.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop", timeout=2,
+                                buffer=100, tail=5000, selectors={"green": "app=web,color=green"})
+    source = KubernetesLogs(cfg, BackendContext()).lines()
+    got = list(await asyncio.wait_for(anext(source), 10))  # at most 1000 lines a batch
+    await asyncio.sleep(0.5)  # the operator's screen is busy: the rest of the flood waits in the buffer
+    while got[-1].text != "line 2999":
+        got.extend(await asyncio.wait_for(anext(source), 10))
+    await source.aclose()
+    warnings = [x.text for x in got if x.level == "warning"]
+    assert warnings and all(w.endswith("log lines dropped: more than 100 waiting") for w in warnings)
+    dropped = sum(int(w.split()[0]) for w in warnings)
+    assert len(got) - len(warnings) + dropped == 3000  # every line is either shown or counted as dropped
+    assert [x.text for x in got[-100:]] == [f"line {i}" for i in range(2900, 3000)]  # the newest are kept
+
+
 @pytest.mark.skipif(not os.environ.get("SHIPDECK_KUBECONFIG"), reason="needs a real cluster: set SHIPDECK_KUBECONFIG")
 async def test_real_cluster_gateway_route_shift_and_rollback():
     """On a real cluster: an HTTPRoute named by SHIPDECK_KUBE_ROUTE (default web) in SHIPDECK_KUBE_NAMESPACE
@@ -407,6 +427,7 @@ async def test_the_confirm_dialog_shows_the_servers_dry_run_and_the_weights_foll
     app = make_app(load_plan_text(text, str(tmp_path / "p.yaml")), tmp_path / "j.jsonl", clock=RealClock(),
                    operator="tester", keymap={})
     async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: "read back from the traffic backend" in screen_text(app), what="a read-back")
         await pilot.press("n")
         await until(pilot, lambda: "server dry run accepted it" in screen_text(app), what="the phase's dry run")
         assert app.screen.checked[0] == "dry run of 10%:"

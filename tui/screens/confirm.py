@@ -28,16 +28,17 @@ class ConfirmScreen(ModalScreen[bool]):
         self.on_confirm = on_confirm
         self.dangerous = dangerous
         self.checked: list[str] = []
+        # Made here, not in compose: an answer may come between compose and mount, and must not be lost.
+        self.body = Static(self._body(), id="confirm-body")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="danger" if self.dangerous else ""):
-            yield Static(self._body(), id="confirm-body")
+            yield self.body
 
     def show_check(self, lines: list[str]) -> None:
         """What the backend said of the change before it is made (its dry run), replacing the last answer."""
         self.checked = lines
-        if self.is_mounted:  # else compose shows them
-            self.query_one("#confirm-body", Static).update(self._body())
+        self.body.update(self._body())
 
     def _body(self) -> Text:
         body = Text()
