@@ -8,7 +8,7 @@ import shlex
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from backends.base import (
     BackendConfig,
@@ -23,18 +23,39 @@ from backends.base import (
 )
 
 
+def render_template(template: str, green: int) -> str:
+    """{percent} (green), {blue_percent}, {target} (green, or blue at 0%) and {target_percent} (the target's
+    share: 100 at a rollback to blue), shell-quoted."""
+    target = "green" if green > 0 else "blue"
+    values = {"percent": green, "blue_percent": 100 - green, "target": target,
+              "target_percent": green if green > 0 else 100}
+    try:
+        return template.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
+    except (KeyError, IndexError, ValueError) as e:
+        raise BackendError(f"bad command template {template!r}: {e}") from e
+
+
 class CommandTraffic:
     """Traffic shifted by the team's own script, the way most runbooks do it today.
 
-    Templates get {percent} (green), {blue_percent} and {target}; values are shell-quoted.
+    `manual: true`: shipdeck never runs it; each shift waits for an operator who moves traffic by hand
+    (the rendered command is shown) and confirms, and the split is shown as not read back.
     """
 
     class Config(BackendConfig):
-        shift: str = Field(description="e.g. ./scripts/traffic-switch.sh --percentage={percent} --target={target}")
+        shift: str = Field(default="", description="e.g. ./scripts/traffic-switch.sh --percentage={percent} "
+                                                    "--target={target}")
         rollback: str = ""
         current: str = ""
         timeout: float = Field(default=60.0, gt=0)
         cwd: str = ""
+        manual: bool = False
+
+        @model_validator(mode="after")
+        def _shift_or_manual(self) -> CommandTraffic.Config:
+            if not self.shift and not self.manual:
+                raise ValueError("a command traffic backend needs 'shift' (or 'manual: true' to move traffic by hand)")
+            return self
 
     def __init__(self, config: Config, ctx: BackendContext) -> None:
         self.config = config
@@ -42,12 +63,7 @@ class CommandTraffic:
         self.last: int | None = None
 
     def render(self, template: str, green: int) -> str:
-        target = "green" if green > 0 else "blue"
-        values = {"percent": green, "blue_percent": 100 - green, "target": target}
-        try:
-            return template.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
-        except (KeyError, IndexError, ValueError) as e:
-            raise BackendError(f"bad command template {template!r}: {e}") from e
+        return render_template(template, green)
 
     async def _run(self, command: str) -> str:
         cwd = os.path.join(self.ctx.plan_dir, self.config.cwd) if self.config.cwd else self.ctx.plan_dir
@@ -69,9 +85,15 @@ class CommandTraffic:
         return self.config.shift
 
     def describe_shift(self, green_percent: int) -> list[str]:
-        return [f"runs: {self.render(self._commands(green_percent), green_percent)}"]
+        command = self.render(self._commands(green_percent), green_percent) if self._commands(green_percent) else ""
+        if self.config.manual:
+            return [f"by hand (shipdeck runs nothing): {command or f'move green to {green_percent}%'}"]
+        return [f"runs: {command}"]
 
     async def shift(self, green_percent: int) -> TrafficSplit:
+        if self.config.manual:
+            how = self.describe_shift(green_percent)[0].removeprefix("by hand (shipdeck runs nothing): ")
+            raise BackendError(f"traffic is moved by hand in this plan: {how}; set manual: false to let shipdeck run it")
         command = self.render(self._commands(green_percent), green_percent)
         await self._run(command)
         self.last = green_percent

@@ -31,6 +31,7 @@ from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
+from tui.screens.notes import NotesScreen
 from tui.screens.prompt import WeightPrompt
 from widgets.guards import GuardPanel
 from widgets.logpane import LogPane, LogRecord
@@ -353,7 +354,20 @@ class ShipdeckApp(App[int]):
             return refusal(s, "resume" if s.status == "paused" else "pause")
         if action_id in ("advance", "approve"):
             return refusal(s, action_id)
+        if action_id == "notes":
+            return None if self._phase_notes()[1] else "this phase has no notes"
         return None
+
+    def _phase_notes(self) -> tuple[str, list[str]]:
+        """The current phase's notes, or the first phase's before the run starts."""
+        idx = max(self.driver.state.phase, 0)
+        phase = self.plan.phases[idx]
+        return phase.name, list(phase.notes)
+
+    def action_notes(self) -> None:
+        name, notes = self._phase_notes()
+        if notes:
+            self.push_screen(NotesScreen(name, notes))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette offers every operator action, with why it is unavailable."""

@@ -102,6 +102,8 @@ def split(state: dict[str, Any], busy: bool) -> SplitData:
     else:
         status = "live"
     detail = "read back from the traffic backend" if green is not None else "not read yet"
+    if state.get("traffic_by_hand") is not None:  # nothing reads it back: never shown as live
+        status, detail = "unknown", "moved by hand: shipdeck cannot read the split back"
     return SplitData(green=green, target=target, status=status, detail=detail)
 
 

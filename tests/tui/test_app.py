@@ -207,3 +207,20 @@ async def test_guard_breach_rings_the_bell_once(app_factory):
         await pilot.pause()
         assert rings == [1, 1]  # once per breach, not once per refresh
         assert "for 20s of 1m" in screen_text(app)
+
+
+async def test_o_shows_the_current_phase_notes_from_a_runbook(app_factory):
+    from tests.conftest import ROOT
+    from tui.engine.runbook import load_runbook
+    from tui.screens.notes import NotesScreen
+
+    app = app_factory(load_runbook(ROOT / "tests" / "fixtures" / "runbooks" / "checkout-release.md"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.why_not("notes") is None
+        await pilot.press("o")
+        assert isinstance(app.screen, NotesScreen)
+        text = screen_text(app)
+        assert "Notes of phase 'Phase 1: Preparation'" in text
+        assert "Everything in this phase must be true before traffic moves." in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, NotesScreen)

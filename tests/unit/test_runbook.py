@@ -60,10 +60,13 @@ def test_contingency_plan():
     r = import_runbook(RUNBOOKS / "contingency-plan.pt.md")
     plan = r.loaded.plan
     assert plan.name == "Plano de Deploy e Contingência"
-    assert [p.name for p in plan.phases] == ["Preparação para Produção", "Processo de Deploy", "Validação Final"]
-    assert [len(p.checklist) for p in plan.phases] == [14, 0, 12]
-    assert plan.phases[0].checklist[7].text == "[Infraestrutura] Scaling dos recursos de cloud"
-    assert ("shift", 10) in steps_of(plan.phases[1])
+    # Phases are the sections that hold the work; "1. Preparação para Produção" only groups two of them.
+    assert [p.name for p in plan.phases] == ["Checklist Pré-Deploy", "Infraestrutura", "Deploy Gradual",
+                                             "Checklist Pós-Deploy", "Sign-off"]
+    assert [len(p.checklist) for p in plan.phases] == [7, 7, 0, 7, 5]
+    assert plan.phases[1].checklist[0].text == "Scaling dos recursos de cloud"
+    assert ("shift", 10) in steps_of(plan.phases[2])
+    assert plan.backends.traffic.type == "command" and plan.backends.traffic.model_extra["manual"] is True
     guards = {(g.metric, g.op, g.threshold) for g in plan.guards}
     assert guards == {("error_rate", "above", 0.01), ("latency_p95", "above", 1000), ("cpu", "above", 80),
                       ("memory", "above", 85)}

@@ -419,6 +419,8 @@ class Driver:
         """Read the live split; a change nobody here made (drift) holds the run."""
         if self._traffic_lock.locked() or self._traffic_in_flight():
             return  # a shift or rollback is under way: its own result says what the split is
+        if self.state.traffic_by_hand is not None:
+            return  # moved by hand: there is nothing to read back
         health = self.health.setdefault("traffic", BackendHealth("traffic", "traffic"))
         try:
             async with self._traffic_lock:

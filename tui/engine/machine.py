@@ -12,6 +12,7 @@ import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from backends.command import render_template
 from tui.engine.plan import (
     BakeStep,
     GateStep,
@@ -85,6 +86,8 @@ class RunState:
     blind: list[str] = field(default_factory=list)  # active guards with no data under `no_data: hold`
     faults: list[str] = field(default_factory=list)  # engine parts that failed (journal, sampler, ...)
     drift: str = ""  # the last drift seen: the same drift again is not news
+    traffic_by_hand: str | None = None  # the plan's manual traffic command template ("" without one)
+    rollback_by_hand: str = ""  # with manual traffic: what the operator runs to roll back
     restarted: bool = False  # paused by a restart: the operator (or --yes) confirms before going on
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +142,8 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None) -> s
             return "no phase left"
     elif name == "approve":
         step = s.current_step
+        if s.status == "rolling-back" and s.traffic_by_hand is not None:
+            return None  # the operator confirms a rollback done by hand
         if step is None or step.status != WAITING:
             return "nothing is waiting for approval"
     elif name == "shift":
@@ -179,7 +184,12 @@ def initial_state(plan: Plan) -> RunState:
         steps = [StepState(*step_label(s)) for s in p.steps]
         checklist = [ChecklistState(c.text, "runbook" if c.done else None) for c in p.checklist]
         phases.append(PhaseState(p.name, p.owner, steps, checklist))
-    return RunState(plan.name, phases)
+    traffic = plan.backends.traffic
+    extra = traffic.model_extra or {}
+    by_hand = str(extra.get("shift") or "") if traffic.type == "command" and extra.get("manual") is True else None
+    back = str(extra.get("rollback") or by_hand or "")
+    return RunState(plan.name, phases, traffic_by_hand=by_hand,
+                    rollback_by_hand=render_template(back, 0) if back else "your traffic switch")
 
 
 # ---------------------------------------------------------------- transition
@@ -288,11 +298,18 @@ def _tick(tx: _Tx, args: dict[str, Any]) -> None:
 
 
 def _approve(tx: _Tx, args: dict[str, Any]) -> None:
+    if tx.s.status == "rolling-back":  # rolled back by hand (refusal() allows it only then)
+        tx.s.traffic = 0
+        _rolled_back(tx)
+        return
     step = tx.s.current_step
     assert step is not None  # refusal() checked it waits
     step.status = DONE
     step.ended_at = tx.now
     step.detail = ("confirmed" if step.kind == "run" else "approved") + f" by {tx.who}"
+    if step.kind == "shift":  # moved by hand: the operator's word, not a read-back
+        tx.s.traffic = int(step.spec["percent"])
+        step.detail = f"moved by hand, confirmed by {tx.who} (not read back)"
     _continue(tx)
 
 
@@ -382,8 +399,26 @@ def _start_rollback(tx: _Tx, reason: str) -> None:
     s.traffic_target = 0
     if s.started_at is None:
         s.started_at = tx.now
-    tx.effect("rollback", reason=reason, operator=tx.who)
     tx.notify("rollback", f"rollback: {reason}")
+    if s.traffic_by_hand is not None:  # nobody but the operator can move it: say what to run, wait for them
+        s.waiting = f"ROLL BACK BY HAND, then approve — {s.rollback_by_hand}"
+        return
+    tx.effect("rollback", reason=reason, operator=tx.who)
+
+
+def _rolled_back(tx: _Tx) -> None:
+    s = tx.s
+    s.status = "rolled-back"
+    s.ended_at = tx.now
+    s.waiting = ""
+    ph = s.current_phase
+    if ph is not None and ph.status != DONE:
+        ph.status = ROLLED_BACK
+        ph.ended_at = tx.now
+        step = s.current_step
+        if step is not None and step.status not in (DONE, FAILED):
+            step.status = ROLLED_BACK
+            step.ended_at = tx.now
 
 
 def _start_timer(tx: _Tx, seconds: float) -> None:
@@ -461,6 +496,11 @@ def _start_step(tx: _Tx, step: StepState) -> None:
     elif step.kind in ("probe", "wait"):
         step.status = RUNNING
         tx.effect(step.kind, **spec, step=loc)
+    elif step.kind == "shift" and s.traffic_by_hand is not None:
+        step.status = WAITING
+        how = render_template(s.traffic_by_hand, spec["percent"]) if s.traffic_by_hand else "your traffic switch"
+        s.waiting = f"by hand: move green to {spec['percent']}%, then approve — {how}"
+        tx.notify("gate-waiting", s.waiting)
     elif step.kind == "shift":
         step.status = RUNNING
         s.traffic_target = spec["percent"]
@@ -504,17 +544,7 @@ def _result(tx: _Tx, event: Event) -> None:
         s.traffic = data["green"]
     if kind == "rollback":
         if ok:
-            s.status = "rolled-back"
-            s.ended_at = tx.now
-            s.waiting = ""
-            ph = s.current_phase
-            if ph is not None and ph.status != DONE:
-                ph.status = ROLLED_BACK
-                ph.ended_at = tx.now
-                step = s.current_step
-                if step is not None and step.status not in (DONE, FAILED):
-                    step.status = ROLLED_BACK
-                    step.ended_at = tx.now
+            _rolled_back(tx)
         else:
             s.waiting = f"ROLLBACK FAILED: {error}; press rollback to retry"
             tx.notice(f"rollback failed: {error}", "error")

@@ -1,11 +1,11 @@
-"""Markdown runbook -> plan. Rule-based and bilingual (Portuguese, English).
+"""Markdown runbook -> plan. Rule-based and bilingual (Portuguese, English); docs/runbook-import.md.
 
-Headings become phases (headings named like "Phase 2"/"Fase 2" when there are any, else the
-top-level sections that hold something to do); `- [ ]` items become checklists; a schedule
-table fills planned start, duration and owner; shell blocks become manual `run:` steps (one per
-command, comments as descriptions); traffic moves become `shift:`, waits become `bake:`;
-rollback criteria become guards, or gates when no machine can measure them. Everything else is
-kept as phase notes, and a summary says what became what.
+markdown-it-py reads the document into sections of blocks that keep their source lines. Phases are
+the named phases, else the sections that directly hold work (groups are not phases); reference
+sections (rollback procedure, contacts, appendix...) are notes, judged by what the title is, not by
+a word in it. Criteria become guards wherever they are written, with the action their wording asks
+for; the runbook's traffic command becomes a by-hand traffic template; metrics are "unconnected"
+until pointed at a source. The summary lists what became what, and what was not used, with lines.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ftfy
 from ftfy.badness import badness
@@ -57,12 +58,27 @@ def repair_encoding(text: str) -> tuple[str, str | None]:
 
 
 @dataclass
+class Block:
+    """One block of a section, with its source line: what the importer reads instead of raw lines."""
+
+    kind: str  # para | item | fence | table | html
+    line: int  # 1-based, in the runbook
+    text: str = ""  # inline Markdown of a paragraph or list item; a fence's content
+    lang: str = ""  # a fence's info string (first word, lower case)
+    checked: bool | None = None  # a task list item: ticked or not; None for other items
+    ordered: bool = False
+    depth: int = 0  # list nesting (0: top-level list)
+    rows: list[list[str]] = field(default_factory=list)  # a table's cells, header row first
+
+
+@dataclass
 class Section:
     title: str
     level: int
     line: int
-    body: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
+    blocks: list[Block] = field(default_factory=list)
     children: list[Section] = field(default_factory=list)
+    parent: Section | None = field(default=None, repr=False)
 
     def walk(self) -> list[Section]:
         out = [self]
@@ -70,28 +86,76 @@ class Section:
             out += c.walk()
         return out
 
+    def ancestors(self) -> list[Section]:
+        out, p = [], self.parent
+        while p is not None:
+            out.append(p)
+            p = p.parent
+        return out
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.tasklists import tasklists_plugin
+
+    return MarkdownIt("commonmark").enable("table").use(tasklists_plugin)
 
 
 def parse_sections(text: str) -> Section:
+    """The heading tree of a Markdown document (ATX and setext headings, any fence nesting), by
+    markdown-it-py: every block keeps the line it starts on."""
     root = Section("", 0, 0)
-    stack = [root]
-    fence: str | None = None
-    for n, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if fence is None and (m := _HEADING.match(line)):
-            level = len(m.group(1))
-            while stack[-1].level >= level:
-                stack.pop()
-            sec = Section(m.group(2), level, n)
-            stack[-1].children.append(sec)
-            stack.append(sec)
-            continue
-        if stripped.startswith(("```", "~~~")):
-            marker = stripped[:3]
-            fence = None if fence == marker else (fence or marker)
-        stack[-1].body.append((n, line))
+    cur = root
+    items: list[Block | None] = []  # open list items; None once the item's first paragraph is taken
+    lists: list[bool] = []  # open lists: ordered?
+    row: list[str] | None = None
+    table: Block | None = None
+    tokens = _markdown().parse(text)
+    for i, tok in enumerate(tokens):
+        line = (tok.map[0] + 1) if tok.map else cur.line
+        if tok.type == "heading_open":
+            level = int(tok.tag[1])
+            while cur.level >= level:
+                assert cur.parent is not None
+                cur = cur.parent
+            sec = Section(tokens[i + 1].content, level, line, parent=cur)
+            cur.children.append(sec)
+            cur = sec
+        elif tok.type in ("bullet_list_open", "ordered_list_open"):
+            lists.append(tok.type == "ordered_list_open")
+        elif tok.type in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif tok.type == "list_item_open":
+            task = "task-list-item" in str(tok.attrs.get("class", ""))
+            items.append(Block("item", line, ordered=lists[-1], depth=len(lists) - 1,
+                               checked=False if task else None))
+        elif tok.type == "list_item_close":
+            items.pop()
+        elif tok.type == "inline" and tokens[i - 1].type == "paragraph_open":
+            if items and items[-1] is not None:
+                item = items[-1]
+                if item.checked is not None:
+                    first = (tok.children or [None])[0]
+                    item.checked = first is not None and first.type == "html_inline" and "checked" in first.content
+                item.text = tok.content.strip()
+                cur.blocks.append(item)
+                items[-1] = None
+            else:
+                cur.blocks.append(Block("para", line, tok.content.strip()))
+        elif tok.type in ("fence", "code_block"):
+            lang = (tok.info or "").strip().split(" ")[0].lower() if tok.type == "fence" else ""
+            cur.blocks.append(Block("fence", line, tok.content, lang=lang))
+        elif tok.type == "table_open":
+            table = Block("table", line)
+            cur.blocks.append(table)
+        elif tok.type == "tr_open":
+            row = []
+        elif tok.type == "tr_close" and table is not None and row is not None:
+            table.rows.append(row)
+        elif tok.type == "inline" and tokens[i - 1].type in ("th_open", "td_open") and row is not None:
+            row.append(tok.content.strip())
+        elif tok.type == "html_block":
+            cur.blocks.append(Block("html", line, tok.content.strip()))
     return root
 
 
@@ -111,14 +175,30 @@ def clean_title(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" :-") or "Phase"
 
 
-PHASE_HEADING = re.compile(r"^\W*(fase|phase|etapa|stage|step|passo)\s*\d+\b", re.I)
-REFERENCE = re.compile(r"rollback|revers|reverter|conting|emerg|incident|incidente|troubleshoot", re.I)
-CRITERIA = re.compile(r"crit[eé]ri|criteria|rollback (if|when|trigger)|gatilho|trigger", re.I)
+PHASE_HEADING = re.compile(r"^\W*(fase|phase|etapa|stage)\s*\d+\b", re.I)  # "step 2.1" is inside a phase
+# Sections that are not part of the night, by what their title *is*, never by a word inside it:
+# "Configure the reverse proxy" is a phase, "Rollback procedure" is not.
+REFERENCE_TITLE = re.compile(
+    r"^(procedimentos? de |procedures? (for )?|plano de |plan )?(rollback|roll back|revers[a-z]*|reverter|"
+    r"conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|apendice|appendix|anexos?|contact[a-z]*|"
+    r"contatos?|table of contents|contents|indice|sumario|toc|referencias?|references?|faq|glossario|glossary|"
+    r"post.?mortem|pos.?incidente|incident response|resposta a incidentes?)\b")
+# Where criteria are triggers. A bare "Rollback" title is a procedure, not a list of criteria.
+CRITERIA_TITLE = re.compile(r"criteri|trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|"
+                            r"when to (roll ?back|revert|stop)|quando (fazer )?(rollback|reverter|parar)|"
+                            r"decision|decisao|go.?no.?go")
+ACCEPTANCE_TITLE = re.compile(r"aceit|acceptance|success criteria|criterios de sucesso|definition of done|"
+                              r"definicao de pronto|exit criteria")
+OPTION_TITLE = re.compile(r"^(option|opcao|alternativ[a-z]*|approach|abordagem|caminho)\s+([a-z0-9])\b")
+OPTIONAL_TITLE = re.compile(r"\b(optional|opcional|if needed|se necessario|if required|caso necessario)\b")
+EXPECTED_TEXT = re.compile(r"expected (output|result|response)|should (print|return|show|output|see)|"
+                           r"saida esperada|resultado esperado|resposta esperada|deve (retornar|mostrar|exibir|"
+                           r"imprimir)|output:|saida:|you should see|voce deve ver")
+OUTPUT_LANGS = {"text", "txt", "output", "plaintext", "log", "json", "yaml", "yml", "http", "diff", "ini", "toml"}
+SCRIPT_SYNTAX = re.compile(r"^\s*(if|for|while|until|case|function)\b|\b(then|do)\s*$|<<-?\s*['\"]?\w+|"
+                           r"^\s*\w+\s*\(\)\s*\{|^\s*[{}]\s*$", re.M)
 TIME_RANGE = re.compile(r"\b(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\b")
-CHECKBOX = re.compile(r"^\s*[-*+]\s+\[([ xX])\]\s+(.*)$")
-ORDERED = re.compile(r"^\s*\d+[.)]\s+(.*)$")
-BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
-SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "shell-session", ""}
+SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "shell-session", "powershell", "ps1", "cmd", ""}
 
 _NUM_UNITS = {"ms": 0.001, "s": 1, "seg": 1, "sec": 1, "segundo": 1, "second": 1, "m": 60, "min": 60,
               "minuto": 60, "minute": 60, "h": 3600, "hora": 3600, "hour": 3600}
@@ -128,8 +208,9 @@ WAIT_TEXT = re.compile(
 PERCENT_PROSE = re.compile(
     r"(\d{1,3})\s*%\s*(?:do|of|de|of the|da)?\s*(?:tr[aá]fego|traffic)|"
     r"(?:switch|shift|move|route|redirect\w*|direcionar|redirecionar|mover)\w*\s+(\d{1,3})\s*%", re.I)
-PERCENT_FLAG = re.compile(r"--?(?:percentage|percent|weight|pct)[=\s]+(\d{1,3})\b", re.I)
-TARGET_FLAG = re.compile(r"--?(?:target|to|color|colour)[=\s]+(\w+)", re.I)
+PERCENT_FLAG = re.compile(r"(--?(?:percentage|percent|weight|pct)[=\s]+)(\d{1,3})\b", re.I)
+TARGET_FLAG = re.compile(r"(--?(?:target|to|color|colour)[=\s]+)(\w+)", re.I)
+TRAFFIC_WORDS = re.compile(r"traffic|tr[aá]fego|switch|shift|weight|canary", re.I)
 
 
 def seconds_of(number: str, unit: str) -> float:
@@ -150,11 +231,24 @@ class GuardOut:
     value: float
     window: float | None
     source_text: str
+    unit: str = ""
+    action: str = "rollback"
+    line: int = 0
+
+    def never_fires(self) -> str:
+        """Why this guard can never trip, if so (a ratio above 100%, a percentage below 0...)."""
+        top = {"ratio": 1.0, "percent": 100.0}.get(self.unit)
+        if top is not None and self.op == "above" and self.value >= top:
+            return f"{self.metric} can never be above {self.value:g} ({self.unit})"
+        if top is not None and self.op == "below" and self.value <= 0:
+            return f"{self.metric} can never be below {self.value:g}"
+        return ""
 
 
 METRICS: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"erro|error|falha de requisi|5xx", re.I), "error_rate", "ratio"),
-    (re.compile(r"p9[59]|percentil|percentile", re.I), "latency_p95", "ms"),
+    (re.compile(r"\bp(9[09]|50|75)\b|percentil\w* (9[09]|50|75)|(9[09]|50|75)(th)? percentile", re.I), "latency_p{}", "ms"),
+    (re.compile(r"erro|error|falha de requisi|5xx|4xx", re.I), "error_rate", "ratio"),
+    (re.compile(r"p95|percentil|percentile", re.I), "latency_p95", "ms"),
     (re.compile(r"(tempo de resposta|response time|lat[eê]ncia|latency).*(m[eé]dio|average|avg|mean)|"
                 r"(m[eé]dio|average|avg|mean).*(tempo de resposta|response time|lat[eê]ncia|latency)", re.I),
      "latency_avg", "ms"),
@@ -167,36 +261,75 @@ METRICS: list[tuple[re.Pattern[str], str, str]] = [
 ]
 SIM_QUERY = {"error_rate": "error_rate", "latency_p95": "latency_p95", "latency_avg": "latency_p95", "cpu": "cpu",
              "memory": "memory", "rps": "rps"}
-CRITERION = re.compile(r"^(?P<name>.*?)\s*(?P<op>>=|<=|≥|≤|>|<|acima de|above|abaixo de|below)\s*"
-                       r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>%|ms|s\b|seg\w*|sec\w*|min\w*)?(?P<rest>.*)$", re.I)
-FOR_TEXT = re.compile(r"\b(?:por|for|durante|during|over|em)\s+(?:mais de\s+|more than\s+)?(\d+)\s*"
+_ABOVE = (r">=|≥|>|acima de|above|more than|mais de|maior que|greater than|higher than|exceeds?|excede\w*|over|"
+          r"passar de|passa de|ultrapassar|ultrapassa|superar|supera")
+_BELOW = r"<=|≤|<|abaixo de|below|less than|menos de|menor que|under"
+CRITERION = re.compile(rf"^(?P<name>.*?)\s*(?P<op>{_ABOVE}|{_BELOW})\s*"
+                       r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>%|ms\b|s\b|seg\w*|sec\w*|min\w*)?(?P<rest>.*)$", re.I)
+FOR_TEXT = re.compile(r"\b(?:por|for|durante|during|over|em|within|sustained for|sustentad\w* por)\s+"
+                      r"(?:mais de\s+|more than\s+)?(\d+)\s*"
                       r"(?:\w+\s+)?(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*)\b", re.I)
+BARE_WINDOW = re.compile(r"(?<![/\w])(\d+)\s*(min\w*|m|s|seg\w*|sec\w*|h|hora\w*|hour\w*)\b", re.I)
+PER_MINUTE = re.compile(r"(/|\bper\s+|\bpor\s+|\ba cada\s+)(min\w*)\b", re.I)
+PAUSE_WORDS = re.compile(r"consider|considere|considerar|avaliar|evaluate|investigat|investigar|pause|pausar|"
+                         r"hold the|segurar", re.I)
+ROLLBACK_WORDS = re.compile(r"roll ?back|revert|reverter|reverta|abort|halt|desfazer|interromp|stop the (deploy|"
+                            r"rollout)|parar o deploy", re.I)
+ALERT_WORDS = re.compile(r"\balert|\bnotif|\bpage\b|alertar|avisar|\bwarn|escalat|escalar", re.I)
 
 
-def parse_criterion(text: str) -> GuardOut | None:
+def action_of(text: str) -> str | None:
+    """What the wording asks for: 'consider rolling back' pauses, 'roll back if' rolls back, 'alert' alerts."""
+    if PAUSE_WORDS.search(text):
+        return "pause"
+    if ROLLBACK_WORDS.search(text):
+        return "rollback"
+    if ALERT_WORDS.search(text):
+        return "alert"
+    return None
+
+
+def parse_criterion(text: str, loose_window: bool = False) -> GuardOut | None:
+    """A measurable criterion ("Error rate > 2% for 5 minutes") as a guard, None when there is nothing to
+    measure. `loose_window`: a bare duration counts as the window (table cells: | p95 | > 2s | 5 min |)."""
     plain = re.sub(r"[*_`]", "", text).strip()
+    plain = re.sub(r"^(if|se|when|quando|caso|is|o|a)\s+", "", plain, flags=re.I)
     m = CRITERION.match(plain)
-    if not m or not m.group("name").strip():
+    if not m:
         return None
-    name = m.group("name")
-    metric, unit = next(((mt, u) for rx, mt, u in METRICS if rx.search(name)), (None, None))
+    name, rest = m.group("name").strip(), m.group("rest") or ""
+    if not re.search(r"[a-z0-9]", fold(name)):  # "more than 50 errors per minute": the name follows
+        name = rest
+    if not re.search(r"[a-z]", fold(name)):
+        return None
+    metric, unit = None, ""
+    for rx, mt, u in METRICS:
+        if hit := rx.search(name):
+            groups = [g for g in hit.groups() if g and g.isdigit()]
+            metric, unit = (mt.format(groups[0]) if "{}" in mt and groups else mt.replace("{}", "95")), u
+            break
+    u = (m.group("unit") or "").lower()
+    per_minute = PER_MINUTE.search(name) or PER_MINUTE.search(rest[:20]) or (u.startswith("min") and m.group("unit")
+                                                                              and rest.strip().startswith(("/",)))
+    if per_minute:  # a count per minute is a count, never a ratio
+        base = (metric or re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_"))
+        metric, unit = base.replace("error_rate", "errors").removesuffix("_per_min") + "_per_min", "count"
+        u = ""
     if metric is None:
         slug = re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")[:40]
         if not slug:
             return None
         metric, unit = slug, ""
     value = float(m.group("num").replace(",", "."))
-    u = (m.group("unit") or "").lower()
     if unit == "ratio":
         value = value / 100 if u == "%" or not u else value
     elif unit == "ms" and u and not u.startswith("ms"):
         value = value * 1000 if u.startswith("s") else value * 60_000
-    op_word = m.group("op").lower()
-    op = "above" if op_word in (">", ">=", "≥", "acima de", "above") else "below"
+    op = "above" if re.fullmatch(_ABOVE, m.group("op"), re.I) else "below"
     window = None
-    if f := FOR_TEXT.search(m.group("rest") or ""):
+    if (f := FOR_TEXT.search(rest)) or loose_window and (f := BARE_WINDOW.search(rest)):
         window = seconds_of(f.group(1), f.group(2))
-    return GuardOut(metric, op, round(value, 6), window, plain)
+    return GuardOut(metric, op, round(value, 6), window, plain, unit, action_of(plain) or "rollback")
 
 
 # ---------------------------------------------------------------- the import
@@ -207,6 +340,7 @@ class StepOut:
     kind: str  # run | shift | bake | gate
     value: str | int | float
     description: str = ""
+    line: int = 0
 
 
 @dataclass
@@ -222,10 +356,23 @@ class PhaseOut:
 
 
 @dataclass
+class Unused:
+    """Something the importer read but did not turn into the plan's structure: listed in the summary."""
+
+    line: int
+    what: str
+    text: str
+
+
+@dataclass
 class ImportResult:
     yaml_text: str
     summary: list[str]
     loaded: LoadedPlan
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[*_`]", "", text)).strip()
 
 
 class _Importer:
@@ -234,27 +381,30 @@ class _Importer:
         self.root = parse_sections(text)
         self.phases: list[PhaseOut] = []
         self.guards: list[GuardOut] = []
-        self.gates: list[str] = []
+        self.gates: list[tuple[str, int]] = []
         self.schedule: list[dict[str, str]] = []
         self.loose_notes: list[str] = []
         self.counts: dict[str, int] = {}
+        self.unused: list[Unused] = []
+        self.traffic_template = ""
+        self.rollback_command = ""
 
     # -------------------------------------------------- phases
 
     def run(self) -> None:
-        self._notes_from_body(self.root, self.loose_notes)  # text before the first heading
+        self._loose(self.root)  # text before the first heading
         tops = self.root.children
         title = ""
         if len(tops) == 1 and tops[0].level == 1:
             title = tops[0].title
-            self._notes_from_body(tops[0], self.loose_notes)
+            self._loose(tops[0], heading=False)
             tops = tops[0].children
         self.name = clean_title(title) if title else Path(self.file).stem
-        everything = [s for t in tops for s in t.walk()]
-        explicit = [s for s in everything if PHASE_HEADING.match(clean_title(s.title)) or
-                    PHASE_HEADING.match(s.title)]
+        everything = [s for t in tops for s in t.walk() if not self._reference(s)]
+        explicit = [s for s in everything if PHASE_HEADING.match(clean_title(s.title)) or PHASE_HEADING.match(s.title)]
+        self.phase_level = min((s.level for s in explicit), default=0)
         for sec in tops:
-            self._top(sec, explicit)
+            self._visit(sec, explicit)
         if not self.phases:
             self.phases.append(PhaseOut(self.name, 1))
         first = self.phases[0]
@@ -262,204 +412,288 @@ class _Importer:
         self._apply_schedule()
         self._place_gates()
 
-    def _top(self, sec: Section, explicit: list[Section]) -> None:
-        if REFERENCE.search(sec.title) or CRITERIA.search(sec.title):
-            self._reference(sec)
-            return
-        inside = [s for s in sec.walk() if s in explicit]
-        if inside:
-            for s in sec.walk():
-                if s in explicit:
-                    self._phase(s, nested=s.children)
-                elif not any(s in e.walk() for e in inside):
-                    self._loose(s)
-            return
-        if self._actionable(sec):
-            self._phase(sec, nested=sec.children)
-        else:
-            for s in sec.walk():
-                self._notes_from_body(s, self._notes_target(), heading=True)
-                self._collect_tables(s)
+    def _reference(self, sec: Section) -> bool:
+        return bool(REFERENCE_TITLE.match(fold(clean_title(sec.title))))
 
-    def _actionable(self, sec: Section) -> bool:
-        for s in sec.walk():
-            if REFERENCE.search(s.title):
-                continue
-            for _, line in s.body:
-                fence = line.strip()
-                if CHECKBOX.match(line) or (fence[:3] in ("```", "~~~") and fence[3:].strip().lower() in SHELL_LANGS
-                                            and fence[3:].strip()):
-                    return True
-                if ORDERED.match(line) and not REFERENCE.search(sec.title):
-                    return True
+    def _visit(self, sec: Section, explicit: list[Section]) -> None:
+        if self._reference(sec):
+            self._reference_section(sec)
+        elif explicit:
+            if sec in explicit and sec.level == self.phase_level:
+                self._phase(sec)
+            elif any(e in explicit for e in sec.walk()[1:]):  # a group of phases
+                self._loose(sec)
+                for child in sec.children:
+                    self._visit(child, explicit)
+            elif any(self._holds_work(s) for s in sec.walk() if not self._reference(s)):
+                self._phase(sec)  # work outside the named phases is a phase of its own, never dropped
+            else:
+                for s in sec.walk():
+                    self._reference_section(s, recurse=False) if self._reference(s) else self._loose(s)
+        elif self._holds_work(sec):
+            self._phase(sec)  # the level that directly holds the work; its subsections are groups
+        else:
+            self._loose(sec)  # a group: its children may be phases
+            for child in sec.children:
+                self._visit(child, explicit)
+
+    def _holds_work(self, sec: Section) -> bool:
+        """Checkboxes, shell commands, a numbered procedure, traffic moves or waits directly in it."""
+        if ACCEPTANCE_TITLE.search(fold(sec.title)) and not any(b.checked is not None for b in sec.blocks):
+            return False
+        for b in sec.blocks:
+            if b.kind == "item" and (b.checked is not None or b.ordered):
+                return True
+            if b.kind == "fence" and b.lang in SHELL_LANGS - {""} and not self._expected_output(sec, b):
+                return True
+            if b.kind in ("item", "para") and (PERCENT_PROSE.search(b.text) or WAIT_TEXT.search(b.text)):
+                return True
         return False
 
-    def _notes_from_body(self, sec: Section, target: list[str], heading: bool = False) -> None:
+    def _notes(self, sec: Section, target: list[str], heading: bool = False) -> None:
         if heading and sec.title:
             target.append(f"[{clean_title(sec.title)}]")
-        for _, line in sec.body:
-            stripped = line.strip()
-            if stripped and stripped != "---" and not stripped.startswith("|") and not stripped.startswith("```"):
-                target.append(stripped)
+        for b in sec.blocks:
+            if b.kind == "table":
+                target += [" | ".join(r) for r in b.rows]
+            elif b.kind == "fence":
+                target += ["    " + ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+            elif b.text:
+                target.append(("  " * b.depth + "- " if b.kind == "item" else "") + b.text)
 
     def _notes_target(self) -> list[str]:
         return self.phases[-1].notes if self.phases else self.loose_notes
 
-    def _loose(self, sec: Section) -> None:
-        """A section inside a parent of phases that is not a phase itself: schedule, notes, criteria."""
-        if REFERENCE.search(sec.title) or CRITERIA.search(sec.title):
-            self._reference(sec, recurse=False)
-            return
+    def _loose(self, sec: Section, heading: bool = True) -> None:
+        """A section that is not a phase: schedule tables, criteria, and its text as notes."""
         self._collect_tables(sec)
-        self._notes_from_body(sec, self._notes_target(), heading=True)
+        self._scan_criteria(sec)
+        self._notes(sec, self._notes_target(), heading=heading)
 
-    def _phase(self, sec: Section, nested: list[Section]) -> None:
-        ph = PhaseOut(clean_title(sec.title), sec.line)
+    def _phase(self, sec: Section) -> None:
+        optional = " (optional)" if OPTIONAL_TITLE.search(fold(sec.title)) else ""
+        ph = PhaseOut(clean_title(sec.title) + optional, sec.line)
         if m := TIME_RANGE.search(sec.title):
             h1, m1, h2, m2 = (int(x) for x in m.groups())
             ph.start = f"{h1:02d}:{m1:02d}"
             ph.duration = ((h2 * 60 + m2) - (h1 * 60 + m1)) % (24 * 60) * 60 or None
         self.phases.append(ph)
         self._content(sec, ph, group="")
-        for child in nested:
+        options = [c for c in sec.children if OPTION_TITLE.match(fold(clean_title(c.title)))]
+        if len(options) >= 2:  # alternatives: one is done, not all in a row
+            names = " / ".join(clean_title(o.title) for o in options)
+            ph.steps.append(StepOut("gate", f"Choose one and do it (its steps are in the notes): {names} — done?",
+                                    names, options[0].line))
+            self._count("choices between alternatives")
+        for child in sec.children:
             for s in child.walk():
-                if REFERENCE.search(s.title) or CRITERIA.search(s.title):
-                    self._reference(s, recurse=False)
-                    continue
-                self._content(s, ph, group=clean_title(s.title))
+                if self._reference(s):
+                    self._reference_section(s, recurse=False)
+                elif any(o in s.ancestors() or o is s for o in options):
+                    ph.notes.append(f"[{clean_title(s.title)}] (one of the alternatives)")
+                    self._notes(s, ph.notes)
+                else:
+                    self._content(s, ph, group=clean_title(s.title))
 
-    def _reference(self, sec: Section, recurse: bool = True) -> None:
-        """Rollback/emergency material: criteria become guards or gates; procedures stay notes."""
+    def _reference_section(self, sec: Section, recurse: bool = True) -> None:
+        """Rollback, emergency, contacts, appendix: notes for the operator, criteria become guards."""
         for s in sec.walk() if recurse else [sec]:
-            is_criteria = CRITERIA.search(s.title) is not None
             target = self._notes_target()
             target.append(f"[{clean_title(s.title)}] (reference, not run as steps)")
-            in_fence = False
-            for _, line in s.body:
-                stripped = line.strip()
-                if stripped.startswith(("```", "~~~")):
-                    in_fence = not in_fence
-                    continue
-                item = BULLET.match(line) or ORDERED.match(line)
-                if is_criteria and item and not in_fence:
-                    self._criterion(item.group(1))
-                elif stripped:
-                    target.append(("    " if in_fence else "") + stripped)
+            self._collect_tables(s)
+            self._scan_criteria(s)
+            for b in s.blocks:
+                if b.kind == "fence":
+                    for ln in b.text.splitlines():
+                        if (m := PERCENT_FLAG.search(ln)) and TRAFFIC_WORDS.search(ln) and not self.rollback_command:
+                            t = TARGET_FLAG.search(ln)
+                            if t and t.group(2).lower() == "blue" and m.group(2) == "100":
+                                self.rollback_command = ln.strip()
+            self._notes(s, target)
 
-    def _criterion(self, text: str) -> None:
-        guard = parse_criterion(text)
-        if guard is not None:
-            self.guards.append(guard)
-        else:
-            self.gates.append(re.sub(r"[*_`]", "", text).strip())
+    # -------------------------------------------------- criteria
+
+    def _criteria_context(self, sec: Section) -> tuple[bool, str | None]:
+        """(criteria listed here are triggers, the action the heading names) from the section and its parents."""
+        for s in [sec, *sec.ancestors()]:
+            title = fold(clean_title(s.title))
+            if ACCEPTANCE_TITLE.search(title):
+                return False, None
+            if CRITERIA_TITLE.search(title):
+                return True, action_of(title)
+        return False, None
+
+    def _scan_criteria(self, sec: Section) -> None:
+        listed, heading_action = self._criteria_context(sec)
+        for b in sec.blocks:
+            texts: list[tuple[str, bool]] = []
+            if b.kind == "item":
+                texts = [(b.text, False)]
+            elif b.kind == "para":
+                for line, sentence in _sentences(b):
+                    self._criterion(sentence, line, listed, heading_action, False)
+            elif b.kind == "table":
+                texts = [(" ".join(r), True) for r in b.rows[1:]]
+            for text, loose in texts:
+                self._criterion(text, b.line, listed, heading_action, loose)
+
+    def _criterion(self, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
+        """A trigger becomes a guard (measurable) or a gate (listed under criteria, not measurable)."""
+        said = action_of(_plain(text))
+        if not listed and said is None:
+            return False
+        guard = parse_criterion(text, loose_window=loose)
+        if guard is None:
+            if listed and b_is_sentence(text):
+                self.gates.append((_plain(text), line))
+                return True
+            return False
+        guard.action = said or heading_action or "rollback"
+        guard.line = line
+        if (guard.metric, guard.op, guard.value) in {(g.metric, g.op, g.value) for g in self.guards}:
+            return True
+        self.guards.append(guard)
+        return True
 
     # -------------------------------------------------- content of a phase
 
     def _content(self, sec: Section, ph: PhaseOut, group: str) -> None:
-        self._collect_tables(sec)
-        fence_lang: str | None = None
-        block: list[str] = []
+        schedules = self._collect_tables(sec)
+        listed, heading_action = self._criteria_context(sec)
+        optional = bool(OPTIONAL_TITLE.search(fold(sec.title))) and bool(group)
         prefix = f"[{group}] " if group else ""
+        if optional:
+            prefix += "(optional) "
         if group:
-            ph.notes.append(f"— {group}")
-        for _, line in sec.body:
-            stripped = line.strip()
-            if fence_lang is not None:
-                if stripped.startswith(("```", "~~~")):
-                    self._fence(fence_lang, block, ph)
-                    fence_lang, block = None, []
+            ph.notes.append(f"— {group}" + (" (optional)" if optional else ""))
+        for b in sec.blocks:
+            if b.kind == "fence":
+                if self._expected_output(sec, b):
+                    ph.notes.append("expected output:")
+                    ph.notes += ["    " + ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+                    self._count("expected-output blocks kept as notes")
                 else:
-                    block.append(line)
+                    self._fence(b, ph, "(optional) " if optional else "")
                 continue
-            if stripped.startswith(("```", "~~~")):
-                fence_lang = stripped[3:].strip().lower()
+            if b.kind == "table":
+                if id(b) not in schedules:
+                    used = [self._criterion(" ".join(r), b.line, listed, heading_action, True) for r in b.rows[1:]]
+                    if not any(used):
+                        ph.notes += [" | ".join(r) for r in b.rows]
                 continue
-            if m := CHECKBOX.match(line):
-                ph.checklist.append((prefix + m.group(2).strip(), m.group(1).lower() == "x"))
+            if b.kind == "html" or not b.text:
+                continue
+            if b.kind == "para":
+                for line, sentence in _sentences(b):
+                    if self._criterion(sentence, line, listed, heading_action, False):
+                        ph.notes.append(_plain(sentence))
+                    elif not self._prose_step(sentence, ph, ordered=False, line=line):
+                        ph.notes.append(sentence)
+                continue
+            if self._criterion(b.text, b.line, listed, heading_action, False):
+                ph.notes.append(_plain(b.text))
+                continue
+            if b.kind == "item" and b.checked is not None:
+                ph.checklist.append((prefix + b.text, b.checked))
                 self._count("checklist items")
-            elif m := ORDERED.match(line):
-                self._prose_step(m.group(1), ph, ordered=True)
-            elif stripped.startswith("|"):
-                continue  # tables are read by _collect_tables
-            elif stripped and stripped != "---" and not self._prose_step(stripped, ph, ordered=False):
-                ph.notes.append(stripped)
-        if fence_lang is not None:
-            self._fence(fence_lang, block, ph)
+            elif b.kind == "item" and b.ordered:
+                self._prose_step(b.text, ph, ordered=True, line=b.line)
+            elif not self._prose_step(b.text, ph, ordered=False, line=b.line):
+                ph.notes.append(("  " * b.depth + "- " if b.kind == "item" else "") + b.text)
 
-    def _prose_step(self, text: str, ph: PhaseOut, ordered: bool) -> bool:
-        plain = re.sub(r"[*_`]", "", BULLET.sub(r"\1", text)).strip()
+    def _expected_output(self, sec: Section, b: Block) -> bool:
+        if b.lang in OUTPUT_LANGS:
+            return True
+        i = sec.blocks.index(b)
+        before = sec.blocks[i - 1] if i else None
+        return before is not None and before.kind == "para" and bool(EXPECTED_TEXT.search(fold(before.text)))
+
+    def _prose_step(self, text: str, ph: PhaseOut, ordered: bool, line: int) -> bool:
+        plain = _plain(text)
         if m := PERCENT_PROSE.search(plain):
             pct = int(m.group(1) or m.group(2))
             if 0 <= pct <= 100:
-                ph.steps.append(StepOut("shift", pct, plain))
+                ph.steps.append(StepOut("shift", pct, plain, line))
                 self._count("shift steps")
                 return True
         if m := WAIT_TEXT.search(plain):
-            ph.steps.append(StepOut("bake", seconds_of(m.group(2), m.group(3)), plain))
+            ph.steps.append(StepOut("bake", seconds_of(m.group(2), m.group(3)), plain, line))
             self._count("bake steps")
             return True
         if ordered:
-            ph.steps.append(StepOut("gate", f"Done: {plain}?", plain))
+            ph.steps.append(StepOut("gate", f"Done: {plain}?", plain, line))
             self._count("gate steps (procedure items)")
             return True
         return False
 
-    def _fence(self, lang: str, lines: list[str], ph: PhaseOut) -> None:
-        if lang not in SHELL_LANGS:
-            ph.notes.append(f"({lang} block of {len(lines)} lines kept out of the plan)")
+    def _fence(self, b: Block, ph: PhaseOut, optional: str) -> None:
+        lines = b.text.splitlines()
+        if b.lang not in SHELL_LANGS:
+            ph.notes.append(f"({b.lang} block of {len(lines)} lines kept out of the plan)")
             ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
-            self._count(f"{lang} blocks kept as notes")
+            self._count(f"{b.lang} blocks kept as notes")
+            return
+        if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
+            lines = [ln.lstrip()[2:] for ln in lines if ln.lstrip().startswith(("$ ", "#"))]  # prompts only
+        if SCRIPT_SYNTAX.search("\n".join(lines)):  # a script is one step: its lines only make sense together
+            first = next((ln.lstrip("# ").strip() for ln in lines if ln.strip().startswith("#")), "")
+            script = "\n".join(ln.rstrip() for ln in lines).strip()
+            ph.steps.append(StepOut("run", script, optional + (first or "script"), b.line))
+            self._count("run steps (manual)")
             return
         comment: list[str] = []
-        joined: list[str] = []
-        for raw in lines:
+        joined: list[tuple[str, int]] = []
+        for n, raw in enumerate(lines):
             line = raw.strip()
-            if joined and joined[-1].endswith("\\"):
-                joined[-1] = joined[-1][:-1].rstrip() + " " + line
+            if joined and joined[-1][0].endswith("\\"):
+                joined[-1] = (joined[-1][0][:-1].rstrip() + " " + line, joined[-1][1])
                 continue
-            joined.append(line)
-        for line in joined:
+            joined.append((line, b.line + 1 + n))
+        for line, n in joined:
             if not line:
                 comment = []
                 continue
             if line.startswith("#"):
-                text = line.lstrip("#").strip()
-                comment.append(text)
+                comment.append(line.lstrip("#").strip())
                 continue
-            description = " — ".join(comment)
+            description = optional + " — ".join(comment)
             comment = []
-            self._command(line, description, ph)
+            self._command(line, description, ph, n)
         if comment:  # a trailing comment with no command: maybe a wait
             text = " — ".join(comment)
-            if not self._prose_step(text, ph, ordered=False):
+            if not self._prose_step(text, ph, ordered=False, line=b.line):
                 ph.notes.append(f"# {text}")
 
-    def _command(self, line: str, description: str, ph: PhaseOut) -> None:
+    def _command(self, line: str, description: str, ph: PhaseOut, n: int) -> None:
         if m := re.fullmatch(r"sleep\s+(\d+)([smh]?)", line):
             seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-            ph.steps.append(StepOut("bake", seconds, description or line))
+            ph.steps.append(StepOut("bake", seconds, description or line, n))
             self._count("bake steps")
             return
-        if m := PERCENT_FLAG.search(line):
-            pct = int(m.group(1))
+        if (m := PERCENT_FLAG.search(line)) and TRAFFIC_WORDS.search(line):
+            pct = int(m.group(2))
             target = TARGET_FLAG.search(line)
-            if 0 <= pct <= 100 and re.search(r"traffic|tr[aá]fego|switch|shift|weight|canary", line, re.I):
-                green = 100 - pct if target and target.group(1).lower() == "blue" else pct
-                ph.steps.append(StepOut("shift", green, f"{description} (was: {line})".strip()))
+            if 0 <= pct <= 100:
+                green = 100 - pct if target and target.group(2).lower() == "blue" else pct
+                if not self.traffic_template:  # the runbook's own command drives traffic, by hand until enabled
+                    tmpl = PERCENT_FLAG.sub(lambda x: x.group(1) + "{target_percent}", line.replace("{", "{{")
+                                            .replace("}", "}}"), count=1)
+                    self.traffic_template = TARGET_FLAG.sub(lambda x: x.group(1) + "{target}", tmpl, count=1)
+                ph.steps.append(StepOut("shift", green, f"{description} (was: {line})".strip(), n))
                 self._count("shift steps")
                 return
-        ph.steps.append(StepOut("run", line, description))
+        ph.steps.append(StepOut("run", line, description, n))
         self._count("run steps (manual)")
 
     # -------------------------------------------------- schedule
 
-    def _collect_tables(self, sec: Section) -> None:
-        rows = [ln.strip() for _, ln in sec.body if ln.strip().startswith("|")]
-        if len(rows) < 3:
-            return
-        cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
-        header = [fold(c) for c in cells[0]]
-        cols = {}
+    def _collect_tables(self, sec: Section) -> set[int]:
+        """Schedule tables of the section, read into the schedule; their ids."""
+        return {id(b) for b in sec.blocks if b.kind == "table" and len(b.rows) >= 2 and self._table(b)}
+
+    def _table(self, b: Block) -> bool:
+        header = [fold(c) for c in b.rows[0]]
+        cols: dict[str, int] = {}
         for i, h in enumerate(header):
             if re.search(r"horari|hora|time|quando|when|inicio|start", h) and "time" not in cols:
                 cols["time"] = i
@@ -470,18 +704,21 @@ class _Importer:
             elif re.search(r"respons|owner|quem|who|dono|lead", h):
                 cols["owner"] = i
         if "phase" not in cols or len(cols) < 2:
-            self._notes_target().extend(rows)
-            return
-        for row in cells[2:]:
+            return False
+        for row in b.rows[1:]:
             entry = {k: row[i] for k, i in cols.items() if i < len(row)}
+            entry["line"] = str(b.line)
             self.schedule.append(entry)
         self._count("schedule rows")
+        return True
 
     def _apply_schedule(self) -> None:
         taken: set[int] = set()
         for entry in self.schedule:
+            line = int(entry.pop("line", "0"))
             ph = self._match_phase(entry, taken)
             if ph is None:
+                self.unused.append(Unused(line, "schedule row without a matching phase", " | ".join(entry.values())))
                 self.phases[0].notes.append("schedule row without a matching phase: " + " | ".join(entry.values()))
                 continue
             taken.add(id(ph))
@@ -525,13 +762,26 @@ class _Importer:
             return
         target = next((p for p in reversed(self.phases) if any(s.kind == "shift" for s in p.steps)), self.phases[-1])
         last_traffic = max((i for i, s in enumerate(target.steps) if s.kind in ("shift", "bake")), default=-1)
-        for j, text in enumerate(self.gates):
-            step = StepOut("gate", f"Rollback criterion, checked by a human: {text} — all clear?", text)
+        for j, (text, line) in enumerate(self.gates):
+            step = StepOut("gate", f"Rollback criterion, checked by a human: {text} — all clear?", text, line)
             target.steps.insert(last_traffic + 1 + j, step)
         self._count("gates from unmeasurable criteria", len(self.gates))
 
     def _count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
+
+
+def _sentences(b: Block) -> list[tuple[int, str]]:
+    """A paragraph's sentences, each with the line it starts on."""
+    out = []
+    for m in re.finditer(r"\S.*?(?:[.;!?](?=\s|$)|$)", b.text, re.S):
+        out.append((b.line + b.text[:m.start()].count("\n"), m.group(0).strip()))
+    return out
+
+
+def b_is_sentence(text: str) -> bool:
+    """A criterion a human can judge: words, not a bare link or a lone symbol."""
+    return len(re.findall(r"[a-z]{3,}", fold(text))) >= 2
 
 
 def _q(text: str) -> str:
@@ -540,34 +790,33 @@ def _q(text: str) -> str:
 
 def render(imp: _Importer, repair: str | None) -> tuple[str, list[str]]:
     out = [f"# Imported by `shipdeck import` from {Path(imp.file).name}.",
-           "# Review before a real night: every imported command is `manual: true` (shown, never executed)",
-           "# until you remove `manual`; `backends:` points at the simulator until you point it at real systems."]
+           "# Review before a real night. Commands are `manual: true` (shown, never executed) and traffic is",
+           "# moved by hand until you enable it; metrics are not connected until you point them at a source."]
     if repair:
         out.append(f"# Encoding repaired: {repair}.")
-    out += ["version: 1", f"name: {_q(imp.name)}", "", "backends:",
-            "  traffic: {type: simulated, scenario: healthy}",
-            "  metrics: [{name: sim, type: simulated}]", "  logs: [{type: simulated}]", "  probes: {type: simulated}"]
-    metric_names: dict[str, str] = {}
-    for g in imp.guards:
-        metric_names.setdefault(g.metric, next((u for rx, m, u in METRICS if m == g.metric), ""))
-    if metric_names:
+    traffic = "{type: command, manual: true"
+    if imp.traffic_template:
+        traffic += f", shift: {_q(imp.traffic_template)}"
+    if imp.rollback_command:
+        traffic += f", rollback: {_q(imp.rollback_command.replace('{', '{{').replace('}', '}}'))}"
+    why = ("the runbook's own traffic command, shown and run by hand until you set manual: false"
+           if imp.traffic_template else "no traffic command in the runbook: each shift is done by hand")
+    out += ["version: 1", f"name: {_q(imp.name)}", "", "backends:", f"  traffic: {traffic}}}  # {why}"]
+    if imp.guards:
+        out.append("  metrics: [{name: runbook, type: unconnected}]  # no metrics source in the runbook")
         out += ["", "metrics:"]
-        for name, unit in metric_names.items():
-            query = SIM_QUERY.get(name, name)
-            note = ""
-            if name not in SIM_QUERY:
-                note = "  # the simulator has no such series: point this at a real source"
-            elif query != name:
-                note = f"  # simulator stand-in: {query}"
-            out.append(f"  {name}: {{source: sim, query: {_q(query)}, unit: {_q(unit)}}}{note}")
+        for name in dict.fromkeys(g.metric for g in imp.guards):
+            unit = next(g.unit for g in imp.guards if g.metric == name)
+            out.append(f"  {name}: {{source: runbook, unit: {_q(unit)}}}")
         out += ["", "guards:"]
         for g in imp.guards:
             window = g.window if g.window is not None else 60.0
-            no_data = "hold" if g.metric in SIM_QUERY else "ignore"
-            why = "" if g.window is not None else "  # no duration in the runbook: 1m assumed"
+            notes = [f"runbook line {g.line}"] + ([] if g.window is not None else ["no duration given: 1m assumed"])
+            if never := g.never_fires():
+                notes.append(f"NEVER FIRES: {never}")
             out.append(f"  # from: {g.source_text}")
             out.append(f"  - {{metric: {g.metric}, {g.op}: {g.value:g}, for: {format_duration(window)}, "
-                       f"action: rollback, no_data: {no_data}}}{why}")
+                       f"action: {g.action}, no_data: ignore}}  # " + "; ".join(notes))
     out += ["", "phases:"]
     for ph in imp.phases:
         out.append(f"  - name: {_q(ph.name)}  # runbook line {ph.line}")
@@ -584,19 +833,20 @@ def render(imp: _Importer, repair: str | None) -> tuple[str, list[str]]:
         if ph.steps:
             out.append("    steps:")
             for st in ph.steps:
+                at = f"line {st.line}" if st.line else ""
                 if st.kind == "run":
                     desc = f", description: {_q(st.description)}" if st.description else ""
-                    out.append(f"      - run: {{command: {_q(str(st.value))}, manual: true{desc}}}")
+                    out.append(f"      - run: {{command: {_q(str(st.value))}, manual: true{desc}}}  # {at}")
                 elif st.kind == "shift":
-                    out.append(f"      - shift: {st.value}  # {st.description[:100]}")
+                    out.append(f"      - shift: {st.value}  # {at}: {st.description[:100]}")
                 elif st.kind == "bake":
-                    out.append(f"      - bake: {format_duration(float(st.value))}  # {st.description[:100]}")
+                    out.append(f"      - bake: {format_duration(float(st.value))}  # {at}: {st.description[:100]}")
                 else:
-                    out.append(f"      - gate: {_q(str(st.value))}")
+                    out.append(f"      - gate: {_q(str(st.value))}  # {at}")
         if ph.notes:
             out.append("    notes:")
             out += [f"      - {_q(n)}" for n in ph.notes]
-    summary = [f"{len(imp.phases)} phases: " + ", ".join(p.name for p in imp.phases)]
+    summary = [f"{len(imp.phases)} phases: " + ", ".join(f"{p.name} (line {p.line})" for p in imp.phases)]
     for ph in imp.phases:
         kinds: dict[str, int] = {}
         for s in ph.steps:
@@ -608,11 +858,22 @@ def render(imp: _Importer, repair: str | None) -> tuple[str, list[str]]:
                          f"owner {ph.owner or '?'}")
         summary.append(f"phase {ph.name!r}: " + ", ".join(parts))
     for g in imp.guards:
-        summary.append(f"guard: {g.metric} {g.op} {g.value:g}"
+        summary.append(f"guard (line {g.line}, {g.action}): {g.metric} {g.op} {g.value:g}"
                        + (f" for {format_duration(g.window)}" if g.window else " (for: 1m assumed)")
                        + f"  ← {g.source_text!r}")
-    for text in imp.gates:
-        summary.append(f"gate (not measurable): {text!r}")
+        if never := g.never_fires():
+            summary.append(f"guard that can never fire (line {g.line}): {never}")
+    if imp.guards:
+        summary.append(f"guards are NOT CONNECTED: no metrics source in the runbook; point metrics at one "
+                       f"(backends.metrics) before trusting them ({len(imp.guards)} guards)")
+    for text, line in imp.gates:
+        summary.append(f"gate (line {line}, not measurable): {text!r}")
+    if imp.traffic_template:
+        summary.append(f"traffic: the runbook's command, by hand until enabled: {imp.traffic_template}")
+    elif any(s.kind == "shift" for p in imp.phases for s in p.steps):
+        summary.append("traffic: no traffic command in the runbook: each shift is done by hand and confirmed")
+    for u in imp.unused:
+        summary.append(f"not used (line {u.line}): {u.what}: {u.text}")
     if repair:
         summary.append(f"encoding: {repair}")
     out += ["", "# Import summary:"] + [f"#   {s}" for s in summary]

@@ -1,0 +1,336 @@
+"""One English and one Portuguese runbook per import rule, each asserting the plan it gives."""
+
+import pytest
+
+from tui.engine.runbook import import_text
+
+
+def plan_of(text: str):
+    r = import_text(text, "rb.md")
+    return r.loaded.plan, r.summary
+
+
+def steps(phase):
+    return [(type(s).__name__.removesuffix("Step").lower(), getattr(s, type(s).__name__.removesuffix("Step").lower()))
+            for s in phase.steps]
+
+
+def guards(plan):
+    return {(g.metric, g.op, g.threshold, g.for_, g.action) for g in plan.guards}
+
+
+# ---------------------------------------------------------------- 1. a real Markdown parser
+
+PARSER = {
+    "en": """Release night
+=============
+
+Deploy
+------
+- [ ] Tag the release
+
+````md
+```bash
+./deploy.sh   # an example inside an example: not a step
+```
+````
+
+| Check | Command |
+|-------|---------|
+| grep  | `grep a\\|b log` |
+""",
+    "pt": """Noite de release
+================
+
+Implantação
+-----------
+- [ ] Criar a tag
+
+````md
+```bash
+./deploy.sh   # exemplo dentro de exemplo: não é passo
+```
+````
+
+| Verificação | Comando |
+|-------------|---------|
+| grep        | `grep a\\|b log` |
+""",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_setext_headings_nested_fences_and_escaped_pipes(lang):
+    plan, _ = plan_of(PARSER[lang])
+    assert plan.name == {"en": "Release night", "pt": "Noite de release"}[lang]
+    (phase,) = plan.phases
+    assert phase.name == {"en": "Deploy", "pt": "Implantação"}[lang]
+    assert steps(phase) == []  # the ```bash inside ````md is text
+    assert any("```bash" in n for n in phase.notes)
+    assert any(n.endswith("| `grep a|b log`") for n in phase.notes)  # one cell, pipe kept
+
+
+# ---------------------------------------------------------------- 2. the real phases
+
+PHASES = {
+    "en": """# Night
+## Table of contents
+- Phase 1
+- Phase 2
+## Phase 1: Configure the reverse proxy
+- [ ] Reload nginx
+## Phase 2: Incident drill
+### Step 2.1 Deploy
+```bash
+./deploy.sh green
+```
+### Step 2.2 Verify
+```bash
+curl -f http://green/health
+```
+## Troubleshooting
+```bash
+kubectl logs deploy/web
+```
+## Contacts
+- DBA: Ana
+## Appendix
+Some history.
+""",
+    "pt": """# Noite
+## Índice
+- Fase 1
+- Fase 2
+## Fase 1: Configurar o proxy reverso
+- [ ] Recarregar o nginx
+## Fase 2: Simulado de incidente
+### Passo 2.1 Implantar
+```bash
+./deploy.sh green
+```
+### Passo 2.2 Verificar
+```bash
+curl -f http://green/health
+```
+## Solução de problemas
+```bash
+kubectl logs deploy/web
+```
+## Contatos
+- DBA: Ana
+## Apêndice
+Um pouco de história.
+""",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_phases_are_where_the_work_is_and_groups_are_not_copied(lang):
+    plan, _ = plan_of(PHASES[lang])
+    names = [p.name for p in plan.phases]
+    assert len(names) == 2 and names[0].endswith(("reverse proxy", "proxy reverso"))  # a word never erases a phase
+    assert names[1].startswith(("Phase 2", "Fase 2"))
+    runs = [v.command for p in plan.phases for k, v in steps(p) if k == "run"]
+    assert runs == ["./deploy.sh green", "curl -f http://green/health"]  # once each, not copied
+    notes = " ".join(n for p in plan.phases for n in p.notes)
+    assert "kubectl logs deploy/web" in notes and "Ana" in notes  # troubleshooting and contacts: notes
+    assert not any("kubectl" in r for r in runs)
+
+
+GROUPS = {
+    "en": "# Night\n## 1. Preparation\n### 1.1 Checks\n- [ ] Backup\n### 1.2 Infra\n- [ ] Scale up\n",
+    "pt": "# Noite\n## 1. Preparação\n### 1.1 Verificações\n- [ ] Backup\n### 1.2 Infra\n- [ ] Escalar\n",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_a_section_holding_only_subsections_is_a_group(lang):
+    plan, _ = plan_of(GROUPS[lang])
+    assert [p.name for p in plan.phases] == [{"en": "Checks", "pt": "Verificações"}[lang], "Infra"]
+    assert [len(p.checklist) for p in plan.phases] == [1, 1]
+
+
+# ---------------------------------------------------------------- 3. criteria, wherever they are
+
+CRITERIA = {
+    "en": """# Night
+## Canary
+Switch 10% of traffic to green.
+Roll back if the error rate exceeds 2% for 5 minutes.
+Consider rolling back if p99 latency > 800ms.
+
+## Automatic Halt Rules
+- More than 50 errors per minute
+- Alert if CPU > 90% for 10 minutes
+
+| Metric | Threshold | Window | Action |
+|--------|-----------|--------|--------|
+| Memory | > 85% | 5 min | rollback |
+
+## Decision tree
+- Is availability < 99.5%? → Yes: roll back
+
+## Acceptance criteria
+- Error rate < 0.1%
+""",
+    "pt": """# Noite
+## Canário
+Direcionar 10% do tráfego para o green.
+Fazer rollback se a taxa de erro passar de 2% por 5 minutos.
+Considere rollback se a latência p99 > 800ms.
+
+## Regras de interrupção automática (halt)
+- Mais de 50 erros por minuto
+- Alertar se CPU > 90% por 10 minutos
+
+| Métrica | Limite | Janela | Ação |
+|---------|--------|--------|------|
+| Memória | > 85% | 5 min | rollback |
+
+## Árvore de decisão
+- Disponibilidade < 99,5%? → Sim: rollback
+
+## Critérios de aceite
+- Taxa de erro < 0,1%
+""",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_criteria_in_prose_lists_tables_and_trees_with_their_action(lang):
+    plan, summary = plan_of(CRITERIA[lang])
+    assert guards(plan) == {
+        ("error_rate", "above", 0.02, 300, "rollback"),
+        ("latency_p99", "above", 800, 60, "pause"),  # p99 is not p95; "consider" pauses
+        ("errors_per_min", "above", 50, 60, "rollback"),  # a count per minute, not a ratio
+        ("cpu", "above", 90, 600, "alert"),
+        ("memory", "above", 85, 300, "rollback"),
+        ("availability", "below", 99.5, 60, "rollback"),
+    }  # acceptance criteria are not triggers
+    assert [k for k, _ in steps(plan.phases[0])] == ["shift"]
+    lines = [int(x.split("line ")[1].split(",")[0]) for x in summary if x.startswith("guard (")]
+    assert lines == [4, 5, 8, 9, 11, 16]  # the line of each criterion in the runbook
+
+
+# ---------------------------------------------------------------- 4. commands stay commands
+
+COMMANDS = {
+    "en": """# Night
+## Switch
+```bash
+./traffic-switch.sh --percentage=10 --target=green
+```
+Expected output:
+```
+switched 10% to green
+```
+```bash
+for pod in $(kubectl get pods -o name); do
+  kubectl delete "$pod"
+done
+```
+### Option A: Vercel
+```bash
+vercel deploy --prod
+```
+### Option B: Railway
+```bash
+railway up
+```
+### Cache warm-up (optional)
+```bash
+./warm.sh
+```
+""",
+    "pt": """# Noite
+## Virada
+```bash
+./traffic-switch.sh --percentage=10 --target=green
+```
+Saída esperada:
+```
+switched 10% to green
+```
+```bash
+for pod in $(kubectl get pods -o name); do
+  kubectl delete "$pod"
+done
+```
+### Opção A: Vercel
+```bash
+vercel deploy --prod
+```
+### Opção B: Railway
+```bash
+railway up
+```
+### Aquecer o cache (opcional)
+```bash
+./warm.sh
+```
+""",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_commands_stay_commands(lang):
+    plan, summary = plan_of(COMMANDS[lang])
+    t = plan.backends.traffic
+    assert t.type == "command" and t.model_extra["manual"] is True
+    assert t.model_extra["shift"] == "./traffic-switch.sh --percentage={target_percent} --target={target}"
+    (phase,) = plan.phases
+    kinds = steps(phase)
+    assert kinds[0] == ("shift", 10)
+    runs = [v for k, v in kinds if k == "run"]
+    assert runs[0].command.startswith("for pod in") and runs[0].command.endswith("done")  # one script, one step
+    assert not any("switched 10%" in r.command for r in runs)  # expected output is not a step
+    assert any(k == "gate" and "Vercel" in v and "Railway" in v for k, v in kinds)  # a choice
+    assert not any(r.command in ("vercel deploy --prod", "railway up") for r in runs)  # not a chain
+    assert any(r.command == "./warm.sh" and r.description.startswith("(optional)") for r in runs)
+    assert any("by hand until enabled" in s for s in summary)
+
+
+# ---------------------------------------------------------------- 5. nothing pretends
+
+
+@pytest.mark.parametrize("text", ["# N\n## Go\n- [ ] x\n## Rollback criteria\n- Error rate > 150%\n",
+                                  "# N\n## Ir\n- [ ] x\n## Critérios de rollback\n- Taxa de erro > 150%\n"])
+def test_guards_are_not_connected_and_impossible_ones_are_flagged(text):
+    plan, summary = plan_of(text)
+    assert [m.type for m in plan.backends.metrics] == ["unconnected"]
+    assert all(g.no_data == "ignore" for g in plan.guards)
+    assert any("NOT CONNECTED" in s for s in summary)
+    assert any(s.startswith("guard that can never fire (line 5)") for s in summary)
+
+
+# ---------------------------------------------------------------- 8. the summary
+
+
+def test_the_summary_names_lines_and_what_was_not_used():
+    text = "# N\n\n| Phase | Start |\n|---|---|\n| Nowhere | 22:00 |\n\n## Go\n- [ ] x\n"
+    _, summary = plan_of(text)
+    assert summary[0] == "1 phases: Go (line 7)"
+    assert "not used (line 3): schedule row without a matching phase: Nowhere | 22:00" in summary
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_imported_traffic_is_moved_by_hand_and_never_shown_as_read_back(lang):
+    from tests.unit.test_machine import cmd, kinds
+    from tui.engine.machine import initial_state, refusal, transition
+    from tui.viewmodel import split
+
+    plan, _ = plan_of(COMMANDS[lang])
+    s = initial_state(plan)
+    s, eff = transition(s, cmd("advance", 1))
+    assert "shift" not in kinds(eff)  # shipdeck runs nothing
+    assert s.waiting == ("by hand: move green to 10%, then approve — "
+                         "./traffic-switch.sh --percentage=10 --target=green")
+    s, _ = transition(s, cmd("approve", 2, who="ana"))
+    assert s.traffic == 10 and s.phases[0].steps[0].detail == "moved by hand, confirmed by ana (not read back)"
+    assert split(s.to_dict(), busy=False).status == "unknown"  # the operator's word, never "live"
+    s, eff = transition(s, cmd("rollback", 3, reason="by test"))
+    assert "rollback" not in kinds(eff) and s.status == "rolling-back"
+    assert s.waiting == "ROLL BACK BY HAND, then approve — ./traffic-switch.sh --percentage=100 --target=blue"
+    assert refusal(s, "approve") is None
+    s, _ = transition(s, cmd("approve", 4))
+    assert s.status == "rolled-back" and s.traffic == 0
