@@ -307,10 +307,12 @@ def test_guards_are_not_connected_and_impossible_ones_are_flagged(text):
 
 
 def test_the_summary_names_lines_and_what_was_not_used():
-    text = "# N\n\n| Phase | Start |\n|---|---|\n| Nowhere | 22:00 |\n\n## Go\n- [ ] x\n"
+    text = ("# N\n\n| Phase | Start |\n|---|---|\n| Nowhere | 22:00 |\n\n## Go\n- [ ] x\n"
+            "## Rollback criteria\n- 5xx\n")
     _, summary = plan_of(text)
     assert summary[0] == "1 phases: Go (line 7)"
     assert "not used (line 3): schedule row without a matching phase: Nowhere | 22:00" in summary
+    assert "not used (line 10): criterion not understood (kept as a note): 5xx" in summary
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])

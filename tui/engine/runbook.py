@@ -547,6 +547,8 @@ class _Importer:
             if listed and b_is_sentence(text):
                 self.gates.append((_plain(text), line))
                 return True
+            if listed and _plain(text):
+                self.unused.append(Unused(line, "criterion not understood (kept as a note)", _plain(text)))
             return False
         guard.action = said or heading_action or "rollback"
         guard.line = line
