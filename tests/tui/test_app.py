@@ -183,7 +183,9 @@ async def test_high_contrast_theme_and_no_color(app_factory, monkeypatch):
     plain = app_factory()
     async with plain.run_test(size=(80, 24)) as pilot:
         assert plain.no_color
-        await pilot.pause(0.3)
+        # the first full paint can take a while on a loaded machine: wait for it, not a fixed time
+        await until(pilot, lambda: "ROLLBACK" in screen_text(plain) and "error_rate" in screen_text(plain),
+                    what="the first full paint")
         # without colour the guard and plan states still read: icons and words carry them
         text = screen_text(plain)
         assert "✓ error_rate" in text or "· error_rate" in text

@@ -306,13 +306,24 @@ def test_guards_are_not_connected_and_impossible_ones_are_flagged(text):
 # ---------------------------------------------------------------- 8. the summary
 
 
-def test_the_summary_names_lines_and_what_was_not_used():
-    text = ("# N\n\n| Phase | Start |\n|---|---|\n| Nowhere | 22:00 |\n\n## Go\n- [ ] x\n"
-            "## Rollback criteria\n- 5xx\n")
-    _, summary = plan_of(text)
+SUMMARY = {
+    "en": ("# N\n\n| Phase | Start |\n|---|---|\n| Nowhere | 22:00 |\n\n## Go\n- [ ] x\n"
+           "## Rollback criteria\n- 5xx\n- Queue depth > 500\n"),
+    "pt": ("# N\n\n| Fase | Início |\n|---|---|\n| Nowhere | 22:00 |\n\n## Go\n- [ ] x\n"
+           "## Critérios de rollback\n- 5xx\n- Queue depth > 500\n"),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "pt"])
+def test_the_summary_names_lines_and_what_was_not_used_or_guessed(lang):
+    r = import_text(SUMMARY[lang], "rb.md")
+    summary = r.summary
     assert summary[0] == "1 phases: Go (line 7)"
     assert "not used (line 3): schedule row without a matching phase: Nowhere | 22:00" in summary
     assert "not used (line 10): criterion not understood (kept as a note): 5xx" in summary
+    assert any(s.startswith("guard (line 11, rollback): queue_depth above 500") and "guessed" in s for s in summary)
+    header = r.yaml_text.split("version: 1")[0]  # the summary is in the YAML's header, before the plan
+    assert "# Import summary:" in header and "#   1 phases: Go (line 7)" in header
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])

@@ -234,6 +234,7 @@ class GuardOut:
     unit: str = ""
     action: str = "rollback"
     line: int = 0
+    guessed: bool = False  # the metric's name came from the words, not from the known vocabulary
 
     def never_fires(self) -> str:
         """Why this guard can never trip, if so (a ratio above 100%, a percentage below 0...)."""
@@ -320,6 +321,7 @@ def parse_criterion(text: str, loose_window: bool = False) -> GuardOut | None:
         if not slug:
             return None
         metric, unit = slug, ""
+    guessed = unit == "" and metric not in {m for _, m, _ in METRICS}
     value = float(m.group("num").replace(",", "."))
     if unit == "ratio":
         value = value / 100 if u == "%" or not u else value
@@ -329,7 +331,8 @@ def parse_criterion(text: str, loose_window: bool = False) -> GuardOut | None:
     window = None
     if (f := FOR_TEXT.search(rest)) or loose_window and (f := BARE_WINDOW.search(rest)):
         window = seconds_of(f.group(1), f.group(2))
-    return GuardOut(metric, op, round(value, 6), window, plain, unit, action_of(plain) or "rollback")
+    return GuardOut(metric, op, round(value, 6), window, plain, unit, action_of(plain) or "rollback",
+                    guessed=guessed)
 
 
 # ---------------------------------------------------------------- the import
@@ -862,6 +865,7 @@ def render(imp: _Importer, repair: str | None) -> tuple[str, list[str]]:
     for g in imp.guards:
         summary.append(f"guard (line {g.line}, {g.action}): {g.metric} {g.op} {g.value:g}"
                        + (f" for {format_duration(g.window)}" if g.window else " (for: 1m assumed)")
+                       + (" (metric name guessed from the words)" if g.guessed else "")
                        + f"  ← {g.source_text!r}")
         if never := g.never_fires():
             summary.append(f"guard that can never fire (line {g.line}): {never}")
@@ -878,7 +882,8 @@ def render(imp: _Importer, repair: str | None) -> tuple[str, list[str]]:
         summary.append(f"not used (line {u.line}): {u.what}: {u.text}")
     if repair:
         summary.append(f"encoding: {repair}")
-    out += ["", "# Import summary:"] + [f"#   {s}" for s in summary]
+    head = 4 if repair else 3  # the summary goes right after the header comment, before the plan
+    out[head:head] = ["# Import summary:", *[f"#   {s}" for s in summary], ""]
     return "\n".join(out) + "\n", summary
 
 
