@@ -301,7 +301,7 @@ class ShipdeckApp(App[int]):
         if s["status"] in ("completed", "rolled-back", "aborted"):
             waiting.append(f"  run over: {s['status']} (journal: {self.driver.journal_path}) — q quits",
                            style="bold")
-        self.center.set_status(status, waiting)
+        self.center.set_status(status, waiting, vm.banner(s, self.engine_failed))
 
     def _hint(self) -> str:
         s = self.state

@@ -18,12 +18,14 @@ from tui.engine.driver import Driver, exit_code
 from tui.engine.plan import LoadedPlan
 from tui.engine.report import effect_text
 from widgets.sanitize import sanitize_line
+from widgets.units import format_value
 
 
 class EventPrinter:
     """Turns engine events into one human line each; quiet about what did not change."""
 
-    def __init__(self, clock: Clock, out: Callable[[str], None]) -> None:
+    def __init__(self, clock: Clock, out: Callable[[str], None], units: dict[str, str] | None = None) -> None:
+        self.units = units or {}  # metric -> unit, so values print as on screen (6.16%, not 0.0616)
         self.clock = clock
         self.out = out
         self.prev: dict[str, Any] | None = None
@@ -52,7 +54,7 @@ class EventPrinter:
             self.samples += 1
             hot = [g for g in ev["guards"] if g["state"] in ("breaching", "tripped")]
             if hot or self.samples % 12 == 1:
-                self.line("metrics " + _samples_text(ev["values"], ev["guards"]))
+                self.line("metrics " + _samples_text(ev["values"], ev["guards"], self.units))
         elif kind == "logs":
             for ln in ev["lines"]:
                 if ln["level"] in ("error", "warning") and ln["source"] in ("run", "shipdeck", "notify"):
@@ -87,10 +89,11 @@ def _args(args: Any) -> str:
     return " ".join(f"{k}={v}" for k, v in (args or {}).items())
 
 
-def _samples_text(values: dict[str, Any], guards: list[dict[str, Any]]) -> str:
+def _samples_text(values: dict[str, Any], guards: list[dict[str, Any]], units: dict[str, str]) -> str:
     parts = []
     for name, v in values.items():
-        parts.append(f"{name}={v['value']:.4g}" if v.get("value") is not None else f"{name}=no-data")
+        shown = format_value(v["value"], units.get(name, "")) if v.get("value") is not None else "no-data"
+        parts.append(f"{name}={shown}")
     for g in guards:
         if g["state"] in ("breaching", "tripped"):
             parts.append(f"[{g['metric']} {g['state']} {g['breach_for']:.0f}s/{g['window']:.0f}s]")
@@ -107,7 +110,7 @@ async def run_headless(
     out: Callable[[str], None] = click.echo,
 ) -> int:
     driver = Driver(loaded, journal_path, clock=clock, shared=shared, resume=resume)
-    printer = EventPrinter(clock, out)
+    printer = EventPrinter(clock, out, {name: m.unit for name, m in loaded.plan.metrics.items()})
     driver.subscribe(printer)
     out(f"journal: {journal_path}")
     pilot = Autopilot(driver, approve=yes)

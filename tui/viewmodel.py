@@ -13,6 +13,7 @@ from widgets.chart import ChartData
 from widgets.guards import GuardView
 from widgets.splitbar import SplitData
 from widgets.timeline import ChecklistView, PhaseView, StepView, TimelineData
+from widgets.units import format_value
 
 CHART_WINDOW_S = 900.0  # how much history a chart shows, in plan time
 
@@ -93,6 +94,17 @@ def timeline(plan: Plan, state: dict[str, Any], now: float, selected: int | None
     return TimelineData(phases=phases, current=current, selected_item=selected)
 
 
+def banner(state: dict[str, Any], engine_failed: str) -> tuple[str, str]:
+    """(word, colour) of the war-room banner; '' while the night runs normally."""
+    if engine_failed:
+        return "ENGINE FAILED", "red"
+    status, reason = state["status"], str(state.get("reason") or "")
+    if status == "paused":
+        return ("PAUSED BY GUARD" if reason.startswith("guard") else "PAUSED"), "yellow"
+    return {"rolling-back": ("ROLLING BACK", "red"), "rolled-back": ("ROLLED BACK", "red"),
+            "aborted": ("ABORTED", "red"), "completed": ("COMPLETED", "green")}.get(status, ("", "red"))
+
+
 def split(state: dict[str, Any], busy: bool) -> SplitData:
     green, target = state["traffic"], state["traffic_target"]
     if state["status"] == "rolling-back" or busy:
@@ -153,7 +165,7 @@ def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: fl
         status, detail = "live", ""
     label = ""
     if guard is not None:
-        label = f"{'>' if guard.op == 'above' else '<'} {guard.threshold:g} → {guard.action}"
+        label = f"{'>' if guard.op == 'above' else '<'} {format_value(guard.threshold, metric.unit)} → {guard.action}"
     return ChartData(
         title=metric.label or name,
         unit=metric.unit,

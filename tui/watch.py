@@ -72,7 +72,9 @@ def follow(path: Path, out: Callable[[str], None], once: bool = False, poll: flo
             records.append(rec)
             clock.t = datetime.fromisoformat(rec["ts"].replace("Z", "+00:00")).timestamp()
             if state is None:
-                state = initial_state(plan_of(records))
+                plan = plan_of(records)
+                state = initial_state(plan)
+                printer.units = {name: m.unit for name, m in plan.metrics.items()}
                 out(f"plan: {state.plan_name}")
             state, events = to_events(rec, state, intents)
             for ev in events:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from widgets.chart import format_value
 from widgets.sanitize import sanitize_line
+from widgets.units import format_value
 
 
 @dataclass(frozen=True)

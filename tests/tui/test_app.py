@@ -226,3 +226,25 @@ async def test_o_shows_the_current_phase_notes_from_a_runbook(app_factory):
         assert "Everything in this phase must be true before traffic moves." in text
         await pilot.press("escape")
         assert not isinstance(app.screen, NotesScreen)
+
+
+async def test_the_war_room_banner_says_rolled_back_across_the_screen(app_factory):
+    from widgets.banner import StateBanner
+
+    app = app_factory()
+    async with app.run_test(size=(160, 50)) as pilot:
+        banner = app.center.query_one(StateBanner)
+        assert not banner.display  # nothing to shout about while the night runs normally
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["status"] == "running", what="running")
+        await pilot.press("R", "enter")
+        await until(pilot, lambda: "R O L L E D   B A C K" in screen_text(app), what="the banner")
+        rows = [ln for ln in screen_text(app).splitlines() if "R O L L E D" in ln]
+        assert len(rows) == 1 and banner.size.height == 3 and banner.size.width == 160
+    small = app_factory()
+    async with small.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: small.state["status"] == "running", what="running")
+        await pilot.press("R", "enter")
+        await until(pilot, lambda: "R O L L E D   B A C K" in screen_text(small), what="the banner")
+        assert small.center.query_one(StateBanner).size.height == 1  # one row on a small terminal

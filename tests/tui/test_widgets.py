@@ -11,10 +11,11 @@ from textual_plotext import PlotextPlot
 
 from tests.tui.conftest import screen_text
 from tests.tui.snapshot_apps.widgets_demo import GUARDS, SPLIT, T0, TIMELINE, WidgetsDemo, error_rate, latency
-from widgets.chart import ChartData, MetricChart, format_value, nice_ticks, x_ticks
+from widgets.chart import ChartData, MetricChart, nice_ticks, x_ticks
 from widgets.guards import GuardPanel, GuardView
 from widgets.splitbar import SplitData, TrafficSplitBar
 from widgets.timeline import ChecklistView, PhaseTimeline, PhaseView, StepView, TimelineData
+from widgets.units import format_value
 
 
 class One(App[None]):

@@ -66,3 +66,12 @@ def test_summary_reads_like_the_screen():
     st = gs.status[0]
     assert st.summary() == "error_rate 0.023 > 0.01 for 40s of 1m"
     assert not math.isnan(st.breach_for)
+
+
+def test_a_breach_reads_in_the_metrics_unit():
+    from tui.engine.guards import GuardStatus
+
+    g = GuardStatus(0, "error_rate", "above", 0.01, 300, "rollback", "hold", value=0.06164, breach_for=300)
+    assert g.summary("ratio") == "error_rate 6.2% > 1% for 5m of 5m"  # as on screen; not 0.06164 > 0.01
+    assert GuardStatus(1, "latency_p95", "above", 800, 60, "pause", "hold", value=1234.0,
+                       breach_for=60).summary("ms") == "latency_p95 1.2s > 800ms for 1m of 1m"

@@ -537,7 +537,7 @@ class Driver:
             self._inbox.put_nowait({
                 "type": "guard", "guard": g.index, "metric": g.metric, "action": g.action,
                 "summary": f"guard breached: {g.summary(unit)} → {g.action}",
-                "threshold": g.threshold, "window": g.window,
+                "threshold": g.threshold, "window": g.window, "unit": unit,
                 "values": [[round(t, 3), v] for t, v in g.breach_values],
                 "operator": f"guard:{g.metric}",
             })

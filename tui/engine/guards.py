@@ -13,6 +13,7 @@ from typing import Any
 
 from backends.base import NoData, Sample
 from tui.engine.plan import Guard, Plan, format_duration
+from widgets.units import format_value
 
 
 @dataclass
@@ -32,10 +33,11 @@ class GuardStatus:
     breach_values: list[tuple[float, float | None]] = field(default_factory=list)
 
     def summary(self, unit: str = "") -> str:
+        """'error_rate 6.16% > 1% for 5m of 5m': in the metric's unit, as on screen."""
         op = ">" if self.op == "above" else "<"
-        val = "no data" if self.value is None else f"{self.value:.4g}"
+        val = "no data" if self.value is None else format_value(self.value, unit)
         return (
-            f"{self.metric} {val} {op} {self.threshold:g} for {format_duration(self.breach_for)}"
+            f"{self.metric} {val} {op} {format_value(self.threshold, unit)} for {format_duration(self.breach_for)}"
             f" of {format_duration(self.window)}"
         )
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from tui.engine.journal import plan_of, replay
 from tui.engine.plan import format_duration
+from widgets.units import format_value
 
 
 def _t(rec: dict[str, Any]) -> str:
@@ -46,7 +47,8 @@ def build_report(records: list[dict[str, Any]], warnings: list[str] | None = Non
         out += ["", "## Guard breaches", ""]
         for r in breaches:
             d = r["data"]
-            values = ", ".join(f"{v:.4g}" if isinstance(v, float) else "no data" for _, v in d.get("values", [])[-12:])
+            values = ", ".join(format_value(v, str(d.get("unit") or "")) if isinstance(v, float) else "no data"
+                               for _, v in d.get("values", [])[-12:])
             out.append(f"- {_t(r)} {d.get('summary')}; last samples: {values}")
     checklist = [(ph.name, c) for ph in state.phases for c in ph.checklist]
     if checklist:

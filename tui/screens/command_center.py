@@ -8,6 +8,7 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from widgets.banner import StateBanner
 from widgets.chart import MetricChart
 from widgets.guards import GuardPanel
 from widgets.line import Line
@@ -28,6 +29,7 @@ class CommandCenter(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Line(id="status")
         yield Line(id="waiting")
+        yield StateBanner(id="banner")
         yield TrafficSplitBar(id="split")
         with Horizontal(id="middle"):
             yield PhaseTimeline(id="timeline")
@@ -64,6 +66,7 @@ class CommandCenter(Screen[None]):
         self._show_charts()
         return self.metrics[self.chart_index] if self.metrics else ""
 
-    def set_status(self, status: Text, waiting: Text) -> None:
+    def set_status(self, status: Text, waiting: Text, banner: tuple[str, str] = ("", "red")) -> None:
         self.query_one("#status", Line).set(status)  # each repaints only if its text changed
         self.query_one("#waiting", Line).set(waiting)
+        self.query_one(StateBanner).show(*banner)
