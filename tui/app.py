@@ -32,7 +32,7 @@ from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.notes import NotesScreen
-from tui.screens.prompt import WeightPrompt
+from tui.screens.prompt import ReasonPrompt, WeightPrompt
 from widgets.guards import GuardPanel
 from widgets.logpane import LogPane, LogRecord
 from widgets.sanitize import sanitize_line
@@ -356,6 +356,8 @@ class ShipdeckApp(App[int]):
             return refusal(s, action_id)
         if action_id == "notes":
             return None if self._phase_notes()[1] else "this phase has no notes"
+        if action_id == "override":
+            return refusal(s, "override", {"reason": "?"})
         return None
 
     def _phase_notes(self) -> tuple[str, list[str]]:
@@ -363,6 +365,19 @@ class ShipdeckApp(App[int]):
         idx = max(self.driver.state.phase, 0)
         phase = self.plan.phases[idx]
         return phase.name, list(phase.notes)
+
+    def action_override_window(self) -> None:
+        self._take_helm()
+        why = refusal(self.driver.state, "override", {"reason": "?"})
+        if why is not None:
+            self.notify(why, title="override", timeout=3)
+            return
+
+        def given(reason: str | None) -> None:
+            if reason:
+                self._submit("override", reason=reason)
+
+        self.push_screen(ReasonPrompt(f"{self.driver.state.outside_window}. Go on anyway? Why:"), given)
 
     def action_notes(self) -> None:
         name, notes = self._phase_notes()
@@ -548,7 +563,8 @@ class ShipdeckApp(App[int]):
 
 
 _ACTION_IDS = {a.action.split("(")[0]: a.id for a in BY_ID.values()}
-_COMMAND_ACTIONS = ("advance", "approve", "tick", "select_up", "select_down", "shift_next", "shift_to", "pause")
+_COMMAND_ACTIONS = ("advance", "approve", "tick", "select_up", "select_down", "shift_next", "shift_to", "pause",
+                    "override")
 
 
 def _speed(clock: Clock) -> float:

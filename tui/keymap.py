@@ -38,6 +38,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("filter_logs", "slash", "Filter logs", "filter_logs", show=False),
     Action("cycle_chart", "c", "Next chart", "cycle_chart", show=False),
     Action("notes", "o", "Notes", "notes"),
+    Action("override", "O", "Override window", "override_window", show=False),
     Action("palette", "ctrl+p", "Commands", "command_palette", show=False),
     Action("help", "question_mark", "Help", "help"),
     Action("quit", "q", "Quit", "quit_app"),

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from tui.engine.plan import Plan, format_duration
+from tui.engine.plan import Plan, format_duration, window_bounds
 from widgets.chart import ChartData
 from widgets.guards import GuardView
 from widgets.splitbar import SplitData
@@ -28,24 +27,12 @@ def hhmmss(ts: float | None) -> str:
 
 def window_left(plan: Plan, now: float) -> str:
     """Time left in the plan's window ('1h12m left', 'window over 5m ago'), or '' without a window."""
-    w = plan.window
-    if w is None:
+    if plan.window is None:
         return ""
-    tz = ZoneInfo(w.timezone)
-    local = datetime.fromtimestamp(now, tz)
-    if len(w.end) <= 5:  # a clock time: the next such moment after the window's start
-        h, m = (int(x) for x in w.end.split(":"))
-        end = local.replace(hour=h, minute=m, second=0, microsecond=0)
-        sh, sm = (int(x) for x in w.start.split(":")) if len(w.start) <= 5 else (local.hour, local.minute)
-        start = local.replace(hour=sh, minute=sm, second=0, microsecond=0)
-        if end <= start:
-            end += timedelta(days=1)
-        if local < start - timedelta(hours=12):
-            end -= timedelta(days=1)
-    else:
-        end = datetime.fromisoformat(w.end)
-        end = end if end.tzinfo else end.replace(tzinfo=tz)
-    left = (end - local).total_seconds()
+    start, end = window_bounds(plan.window, now)
+    if now < start:
+        return f"window opens in {format_duration(start - now)}"
+    left = end - now
     return f"window: {format_duration(left)} left" if left >= 0 else f"window closed {format_duration(-left)} ago"
 
 

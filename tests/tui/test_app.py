@@ -1,5 +1,6 @@
 """Pilot tests: each key drives the engine; assert on commands, backend calls and the journal."""
 
+from tests.tui.conftest import PLANS as ROOT_PLANS
 from tests.tui.conftest import FrozenClock, pilot_plan, screen_text, until
 from tui.engine import journal
 from tui.screens.confirm import ConfirmScreen
@@ -248,3 +249,29 @@ async def test_the_war_room_banner_says_rolled_back_across_the_screen(app_factor
         await pilot.press("R", "enter")
         await until(pilot, lambda: "R O L L E D   B A C K" in screen_text(small), what="the banner")
         assert small.center.query_one(StateBanner).size.height == 1  # one row on a small terminal
+
+
+async def test_outside_the_window_n_is_refused_until_an_override_with_a_reason(app_factory, tmp_path):
+    from tui.engine.plan import load_plan_text
+    from tui.screens.prompt import ReasonPrompt
+
+    text = (ROOT_PLANS / "pilot.yaml").read_text().replace(
+        "settings:", "window: {start: '22:00', end: '23:00', timezone: UTC}\nsettings:")
+    clock = FrozenClock(1_795_000_000.0)  # 2026-11-18 08:26 UTC: long before 22:00
+    app = app_factory(load_plan_text(text, str(tmp_path / "w.yaml")), clock=clock)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.driver.state.outside_window != "", what="the window state")
+        assert app.why_not("advance").startswith("outside the plan's window 22:00–23:00 UTC (opens)")
+        await pilot.press("O")
+        assert isinstance(app.screen, ReasonPrompt)
+        await pilot.press("enter")  # no reason: not accepted
+        assert isinstance(app.screen, ReasonPrompt)
+        for ch in "CAB-42 approved":
+            await pilot.press("space" if ch == " " else ch)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.driver.state.window_override != "", what="the override")
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["status"] == "running", what="running")
+    recs = journal.load(app.driver.journal_path).records
+    override = next(r for r in recs if r["kind"] == "event" and r["data"].get("name") == "override")
+    assert override["operator"] == "tester" and override["data"]["args"] == {"reason": "CAB-42 approved"}

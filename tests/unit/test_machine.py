@@ -175,3 +175,41 @@ def test_transition_does_not_mutate_input():
     before = s.to_dict()
     transition(s, cmd("advance", 1))
     assert s.to_dict() == before
+
+
+def test_outside_the_window_forward_waits_for_a_journalled_override_and_rollback_never_does():
+    from tui.engine.machine import refusal
+
+    s = make()
+    s, eff = transition(s, {"type": "window", "outside": "outside the plan's window 22:00–02:00 UTC (closed)"})
+    assert any(e["kind"] == "notify" and e["event"] == "window" for e in eff)
+    assert refusal(s, "advance").startswith("outside the plan's window 22:00–02:00 UTC (closed): forward actions")
+    s, _ = transition(s, cmd("advance", 1))
+    assert s.status == "pending"
+    assert refusal(s, "override", {"reason": " "}) == "say why (the reason is journalled and sent)"
+    s, eff = transition(s, cmd("override", 2, who="bob", reason="the change board extended the window"))
+    assert s.window_override == "the change board extended the window (by bob)"
+    assert [e["message"] for e in eff if e["kind"] == "notify"] == [
+        "window overridden by bob: the change board extended the window"]
+    s, _ = transition(s, cmd("advance", 3))
+    assert s.status == "running"
+    s2, _ = transition(make(), {"type": "window", "outside": "outside"})
+    s2, _ = transition(s2, cmd("rollback", 4, reason="r"))
+    assert s2.status == "rolling-back"
+
+
+def test_a_window_closing_holds_the_next_automatic_step():
+    s = make()
+    s, _ = transition(s, cmd("advance", 1))
+    s, _ = transition(s, cmd("approve", 2))
+    s, _ = transition(s, cmd("tick", 3, item=0))
+    s, eff = transition(s, cmd("advance", 4))
+    shift = next(e for e in eff if e["kind"] == "shift")
+    s, eff = transition(s, {"type": "result", "id": shift["id"], "ok": True, "data": {"green": 10}, "at": 5})
+    timer = next(e for e in eff if e["kind"] == "timer")
+    s, _ = transition(s, {"type": "window", "outside": "outside the plan's window (closed)", "at": 6})
+    s, _ = transition(s, {"type": "timer", "id": timer["id"], "at": 306})
+    assert s.current_step.kind == "gate" and s.current_step.status == "pending"  # the bake ended; nothing started
+    assert s.waiting == "holding: outside the plan's window (closed): forward actions need an override (with a reason)"
+    s, eff = transition(s, cmd("rollback", 307, reason="r"))
+    assert "rollback" in kinds(eff)

@@ -38,7 +38,7 @@ from backends.base import (
 from tui.engine.guards import GuardSet
 from tui.engine.journal import Journal, default_operator, open_intents, parse_iso, replay
 from tui.engine.machine import RunState, initial_state, transition
-from tui.engine.plan import LoadedPlan
+from tui.engine.plan import LoadedPlan, outside_window
 from tui.engine.secrets import Redactor, mask_plan
 
 Subscriber = Callable[[dict[str, Any]], None]
@@ -183,7 +183,8 @@ class Driver:
             self._emit({"type": "journal", "path": str(self.journal_path)})
             await self._read_back()
             queries = self._queries()
-            # The guards look once before anyone (the autopilot included) is shown a state to act on.
+            # The guards (and the window) look once before anyone, the autopilot included, is shown a state.
+            self._check_window()
             await self._guarded("sampler", self._sample_once(queries))
             self._emit_state()
             self._loops.append(asyncio.create_task(self._backfill(), name="backfill"))
@@ -485,9 +486,16 @@ class Driver:
                 await self._guarded("guards", self._judge(self._last_readings, self.clock.now()))
                 continue
             await self.clock.sleep(max(0.0, next_sample - now))
+            self._check_window()
             await self._guarded("sampler", self._sample_once(queries))
             await self._guarded("read-back", self._read_back())
             next_sample = self.clock.now() + interval  # after completion: polls never overlap
+
+    def _check_window(self) -> None:
+        """The plan's window, by the engine's clock; processed now, like blindness: no command slips past it."""
+        outside = outside_window(self.plan.window, self.clock.now())
+        if outside != self.state.outside_window:
+            self._process({"type": "window", "outside": outside})
 
     async def _guarded(self, part: str, work: Awaitable[None]) -> None:
         """Run one tick of a loop; a failure is loud (ENGINE FAILED, notified) and the loop goes on."""

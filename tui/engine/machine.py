@@ -84,6 +84,8 @@ class RunState:
     bake: dict[str, Any] | None = None  # {"timer": id, "ends_at": t} or {"remaining": s} while paused
     tripped: list[int] = field(default_factory=list)  # guards that fired
     blind: list[str] = field(default_factory=list)  # active guards with no data under `no_data: hold`
+    outside_window: str = ""  # the plan's window is not open now (set by the driver's clock): forward waits
+    window_override: str = ""  # an operator's journalled reason to go on outside the window
     faults: list[str] = field(default_factory=list)  # engine parts that failed (journal, sampler, ...)
     drift: str = ""  # the last drift seen: the same drift again is not news
     traffic_by_hand: str | None = None  # the plan's manual traffic command template ("" without one)
@@ -113,6 +115,8 @@ class RunState:
             return f"engine fault: {self.faults[-1]}; only rollback is allowed"
         if self.blind:
             return f"no data for guard {', '.join(self.blind)} (no_data: hold); forward actions wait"
+        if self.outside_window and not self.window_override:
+            return f"{self.outside_window}: forward actions need an override (with a reason)"
         return ""
 
 
@@ -140,6 +144,11 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None) -> s
             return f"phase {ph.name!r} is not finished ({s.waiting or ph.status})"
         if s.phase + 1 >= len(s.phases) and not retry:
             return "no phase left"
+    elif name == "override":
+        if not s.outside_window:
+            return "the plan's window is open: nothing to override"
+        if not str(args.get("reason") or "").strip():
+            return "say why (the reason is journalled and sent)"
     elif name == "approve":
         step = s.current_step
         if s.status == "rolling-back" and s.traffic_by_hand is not None:
@@ -254,6 +263,7 @@ def _command(tx: _Tx, name: str, args: dict[str, Any]) -> None:
         "pause": _pause,
         "resume": _resume,
         "abort": _abort,
+        "override": _override,
     }.get(name)
     if handler is None:
         tx.notice(f"unknown command {name!r}")
@@ -648,6 +658,28 @@ def _blind(tx: _Tx, event: Event) -> None:
         _continue(tx)
 
 
+def _window(tx: _Tx, event: Event) -> None:
+    """The plan's window opened or closed (the driver's clock says so): forward moves wait outside it."""
+    s = tx.s
+    outside = str(event.get("outside") or "")
+    if outside == s.outside_window:
+        return
+    s.outside_window = outside
+    if outside and not s.window_override and not s.terminal:
+        tx.notify("window", f"{outside}: forward actions wait for an override")
+        tx.notice(f"{outside}: forward actions need an override", "error")
+    if s.status == "running":
+        _continue(tx)
+
+
+def _override(tx: _Tx, args: dict[str, Any]) -> None:
+    s = tx.s
+    s.window_override = f"{str(args['reason']).strip()} (by {tx.who})"
+    tx.notify("window-override", f"window overridden by {tx.who}: {str(args['reason']).strip()}")
+    if s.status == "running":
+        _continue(tx)
+
+
 def _fault(tx: _Tx, event: Event) -> None:
     """A part of the engine failed (journal, sampler, ...): forward actions stop, rollback stays."""
     s = tx.s
@@ -687,4 +719,4 @@ def _restart(tx: _Tx, event: Event) -> None:
 
 # Events other than commands, by type.
 _EVENTS = {"result": _result, "timer": _timer, "guard": _guard, "traffic": _observed, "blind": _blind,
-           "fault": _fault, "restart": _restart}
+           "fault": _fault, "restart": _restart, "window": _window}

@@ -12,7 +12,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -324,6 +324,38 @@ class Plan(Strict):
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+
+
+def window_bounds(window: Window, now: float) -> tuple[float, float]:
+    """The window around `now` as (start, end) epoch seconds. Clock times mean the next such window
+    (or the current one, if open): 22:00-02:00 crosses midnight."""
+    tz = zoneinfo.ZoneInfo(window.timezone)
+    local = datetime.fromtimestamp(now, tz)
+
+    def at(moment: str) -> datetime:
+        if len(moment) <= 5:
+            h, m = (int(x) for x in moment.split(":"))
+            return local.replace(hour=h, minute=m, second=0, microsecond=0)
+        dt = datetime.fromisoformat(moment)
+        return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+
+    start, end = at(window.start), at(window.end)
+    if len(window.end) <= 5 and end <= start:
+        end += timedelta(days=1)
+    if len(window.start) <= 5 and local < start - timedelta(hours=12):  # after midnight, in last night's window
+        start, end = start - timedelta(days=1), end - timedelta(days=1)
+    return start.timestamp(), end.timestamp()
+
+
+def outside_window(window: Window | None, now: float) -> str:
+    """'' inside the plan's window (or without one), else what the operator needs to read."""
+    if window is None:
+        return ""
+    start, end = window_bounds(window, now)
+    if start <= now < end:
+        return ""
+    when = "opens" if now < start else "closed"
+    return f"outside the plan's window {window.start}–{window.end} {window.timezone} ({when})"
 
 
 def backend_name(entry: BackendEntry) -> str:

@@ -1,4 +1,4 @@
-"""Ask for a traffic weight (0..100)."""
+"""Ask for a traffic weight (0..100), or a reason that will be journalled."""
 
 from __future__ import annotations
 
@@ -28,6 +28,31 @@ class WeightPrompt(ModalScreen[int | None]):
             self.query_one("#prompt-error", Static).update("Enter a whole number from 0 to 100.")
             return
         self.dismiss(int(text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReasonPrompt(ModalScreen[str | None]):
+    """A reason for an exceptional action (journalled and sent): empty is not a reason."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="reason.cancel")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt-box"):
+            yield Static(self.question, markup=False)
+            yield Input(placeholder="why (journalled and sent to every notifier)", id="reason")
+            yield Static("", id="prompt-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.query_one("#prompt-error", Static).update("Say why: the reason is journalled.")
+            return
+        self.dismiss(event.value.strip())
 
     def action_cancel(self) -> None:
         self.dismiss(None)
