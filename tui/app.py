@@ -86,13 +86,16 @@ class ShipdeckApp(App[int]):
         keymap: dict[str, str] | None = None,
         theme_name: str | None = None,
         autopilot_delay: float = AUTOPILOT_DELAY,
+        engine: Any = None,
     ) -> None:
         super().__init__()
         self.loaded = loaded
         self.plan = loaded.plan
         self.clock = clock or RealClock()
-        self.driver = Driver(loaded, journal_path, clock=self.clock, backends=backends, operator=operator,
-                             shared=shared, resume=resume)
+        # The engine handle: the Driver itself, or a read-only follower of another run's journal.
+        self.driver = engine or Driver(loaded, journal_path, clock=self.clock, backends=backends, operator=operator,
+                                       shared=shared, resume=resume)
+        self.read_only: str = getattr(self.driver, "read_only", "")
         # Events arrive from the engine's thread: as Messages, so a failing handler never stops the engine.
         self.driver.subscribe(self._from_engine)
         self.demo = demo
@@ -340,6 +343,8 @@ class ShipdeckApp(App[int]):
 
         The engine's `refusal` is the rule table; this only maps keys to its commands."""
         s = self.driver.state
+        if self.read_only and action_id in (*_COMMAND_ACTIONS, "rollback"):
+            return self.read_only
         if self.driver.machine_broken and action_id in _COMMAND_ACTIONS:
             return f"ENGINE FAILED ({self.driver.failed}): only rollback works"
         if action_id in ("tick", "select_up", "select_down"):
@@ -527,7 +532,7 @@ class ShipdeckApp(App[int]):
 
     def action_quit_app(self) -> None:
         s = self.driver.state
-        if s.status in ("pending", "completed", "rolled-back", "aborted"):
+        if s.status in ("pending", "completed", "rolled-back", "aborted") or self.read_only:
             self.run_worker(self._suspend_and_exit("operator quit the command center"), group="quit")
             return
         lines = ["the engine stops with this screen: NO GUARD WATCHES until someone resumes",

@@ -204,8 +204,21 @@ def report(journal: Path, output: Path | None) -> None:
 @main.command()
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--once", is_flag=True, help="Print what is there and stop, instead of following.")
-def watch(journal: Path, once: bool) -> None:
+@click.option("--screen", is_flag=True, help="The command center, read-only, instead of one line per event.")
+def watch(journal: Path, once: bool, screen: bool) -> None:
     """Follow a running (or finished) run read-only from its JOURNAL."""
+    if screen:
+        from tui.app import make_app
+        from tui.engine.journal import JournalError
+        from tui.engine.plan import LoadedPlan
+        from tui.watch import JournalFollower
+
+        try:
+            follower = JournalFollower(journal)
+        except JournalError as e:
+            raise click.ClickException(sanitize_line(str(e))) from e
+        make_app(LoadedPlan(follower.plan, str(journal), {}, {}), journal, engine=follower).run()
+        return
     from tui.watch import follow
 
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -9,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tui.engine.journal import _check_line, plan_of
+from tui.engine.journal import JournalError, _check_line, default_operator, plan_of
 from tui.engine.machine import RunState, initial_state, transition
+from tui.engine.plan import Plan
 from tui.headless import EventPrinter
 
 
@@ -43,45 +45,139 @@ def to_events(
         return state, [{"type": "effect", "phase": "end", "effect": eff, "ok": data["ok"], "error": data.get("error", ""),
                         "data": data.get("data") or {}}]
     if kind == "sample":
-        return state, [{"type": "samples", "ts": 0, "values": data["values"], "guards": data["guards"]}]
+        return state, [{"type": "samples", "ts": _epoch(rec), "values": data["values"], "guards": data["guards"]}]
     return state, []
+
+
+def _epoch(rec: dict[str, Any]) -> float:
+    return datetime.fromisoformat(rec["ts"].replace("Z", "+00:00")).timestamp()
+
+
+class JournalTail:
+    """A journal's new records as they are written: checked, and turned into the events the engine emitted."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.records: list[dict[str, Any]] = []
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.state: RunState | None = None
+        self.plan: Plan | None = None
+        self.ended = ""  # the run's final status, once its run-end record is read
+
+    def read(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """(record, events) for each complete new record. Raises JournalError on a damaged record."""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        out = []
+        for line in chunk.split(b"\n")[:-1]:  # a last line without newline is still being written
+            self.offset += len(line) + 1
+            if not line:
+                continue
+            problem = _check_line(line, self.records)
+            if problem:
+                raise JournalError(f"journal damaged at byte offset {self.offset - len(line) - 1}: {problem}")
+            rec = json.loads(line)
+            self.records.append(rec)
+            if self.state is None:
+                self.plan = plan_of(self.records)
+                self.state = initial_state(self.plan)
+            self.state, events = to_events(rec, self.state, self.intents)
+            if rec["kind"] == "run-end":
+                self.ended = str(rec["data"].get("status") or "ended")
+            out.append((rec, events))
+        return out
 
 
 def follow(path: Path, out: Callable[[str], None], once: bool = False, poll: float = 0.5) -> None:
     clock = _RecordClock()
     printer = EventPrinter(clock, out)
-    state: RunState | None = None
-    records: list[dict[str, Any]] = []
-    intents: dict[str, dict[str, Any]] = {}
-    offset = 0
+    tail = JournalTail(path)
     out(f"watching {path} (read-only; Ctrl-C to stop)")
     while True:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            chunk = f.read()
-        lines = chunk.split(b"\n")
-        for line in lines[:-1]:  # a last line without newline is still being written
-            offset += len(line) + 1
-            if not line:
-                continue
-            problem = _check_line(line, records)
-            if problem:
-                out(f"journal damaged at byte offset {offset - len(line) - 1}: {problem}")
-                return
-            rec = json.loads(line)
-            records.append(rec)
-            clock.t = datetime.fromisoformat(rec["ts"].replace("Z", "+00:00")).timestamp()
-            if state is None:
-                plan = plan_of(records)
-                state = initial_state(plan)
-                printer.units = {name: m.unit for name, m in plan.metrics.items()}
-                out(f"plan: {state.plan_name}")
-            state, events = to_events(rec, state, intents)
+        try:
+            read = tail.read()
+        except JournalError as e:
+            out(str(e))
+            return
+        for rec, events in read:
+            clock.t = _epoch(rec)
+            if rec["seq"] == 1 and tail.plan is not None:
+                printer.units = {name: m.unit for name, m in tail.plan.metrics.items()}
+                out(f"plan: {tail.plan.name}")
             for ev in events:
                 printer(ev)
-            if rec["kind"] == "run-end":
-                out(f"run ended: {rec['data']['status']}")
+            if tail.ended:
+                out(f"run ended: {tail.ended}")
                 return
         if once:
             return
         time.sleep(poll)
+
+
+READ_ONLY = "read-only screen: it follows the journal; the operator's terminal drives"
+
+
+class JournalFollower:
+    """The command center's engine handle for a screen that only watches: the run as its journal tells it.
+
+    Same surface as the Driver (state, subscribe, run, submit, suspend...), so the one command center shows
+    it; every command is refused with READ_ONLY.
+    """
+
+    read_only = READ_ONLY
+
+    def __init__(self, path: Path, poll: float = 0.5) -> None:
+        self.journal_path = path
+        self.tail = JournalTail(path)
+        self.poll = poll
+        self._first = self.tail.read()
+        if self.tail.plan is None or self.tail.state is None:
+            raise JournalError(f"{path}: no run in this journal yet")
+        self.plan: Plan = self.tail.plan
+        self.operator = default_operator()
+        self.machine_broken = False
+        self.failed = ""
+        self._subscribers: list[Callable[[dict[str, Any]], None]] = []
+        self._stop = False
+
+    @property
+    def state(self) -> RunState:
+        assert self.tail.state is not None
+        return self.tail.state
+
+    def subscribe(self, fn: Callable[[dict[str, Any]], None]) -> None:
+        self._subscribers.append(fn)
+
+    def _emit(self, events: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        for _, evs in events:
+            for ev in evs:
+                for fn in self._subscribers:
+                    fn(ev)
+
+    def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
+        for fn in self._subscribers:
+            fn({"type": "notice", "level": "warning", "text": f"{name}: {READ_ONLY}"})
+
+    def describe(self, name: str, **args: Any) -> list[str]:
+        return []
+
+    def preview(self, percent: int) -> None:
+        return None
+
+    def suspend(self, reason: str) -> None:
+        self._stop = True
+
+    async def run(self, linger: bool = False) -> RunState:
+        self._emit(self._first)
+        self._emit([({}, [{"type": "journal", "path": str(self.journal_path)}])])
+        while not self._stop:
+            await asyncio.sleep(self.poll)
+            try:
+                self._emit(self.tail.read())
+            except JournalError as e:
+                self.failed = str(e)
+                self._emit([({}, [{"type": "engine", "status": "failed", "reason": str(e)}])])
+                break
+        return self.state

@@ -6,6 +6,8 @@ from tui.engine import journal
 from tui.engine.report import build_report
 from tui.watch import follow
 
+DEMO = ROOT / "examples" / "demo.yaml"
+
 
 def test_report_tells_the_story(tmp_path):
     path = tmp_path / "j.jsonl"
@@ -49,3 +51,35 @@ def test_watch_follows_read_only(tmp_path):
     assert "plan: m" in text and "alice: advance" in text and "phase “Prep” done" in text
     assert "→ shift green to 10%" in text
     assert path.read_bytes() == before
+
+
+async def test_a_read_only_screen_follows_the_journal_and_refuses_every_command(tmp_path):
+    """`shipdeck watch --screen`: the command center on another run's journal, commands greyed out."""
+    from tests.tui.conftest import screen_text, until
+    from tests.unit.test_machine import cmd
+    from tui.app import make_app
+    from tui.engine.journal import Journal
+    from tui.engine.machine import transition
+    from tui.engine.plan import LoadedPlan
+    from tui.watch import READ_ONLY, JournalFollower
+
+    journal_path = tmp_path / "j.jsonl"
+    live = write_run(journal_path)  # a run in its canary phase, written by "alice"
+    follower = JournalFollower(journal_path, poll=0.1)
+    app = make_app(LoadedPlan(follower.plan, str(journal_path), {}, {}), journal_path, keymap={}, engine=follower)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.state["status"] == "running", what="the journal replayed")
+        for action in ("advance", "rollback", "shift_next", "approve", "override"):
+            assert app.why_not(action) == READ_ONLY
+        await pilot.press("n", "R")
+        written = len(journal.load(journal_path).records)
+        # The operator's terminal rolls back: this screen follows.
+        j = Journal(journal_path, resume=True)
+        ev = cmd("rollback", 10, reason="by alice")
+        live, effects = transition(live, ev)
+        j.append("event", ev, "alice", 10)
+        back = next(e for e in effects if e["kind"] == "rollback")
+        j.append("event", {"type": "result", "id": back["id"], "ok": True, "data": {"green": 0}, "at": 11}, "alice", 11)
+        j.close()
+        await until(pilot, lambda: "R O L L E D   B A C K" in screen_text(app), what="the rollback followed")
+    assert written == len(follower.tail.records) - 2  # this screen wrote nothing
