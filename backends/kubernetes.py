@@ -10,6 +10,8 @@ exact patches are returned for the journal, and the same patch with dryRun=All i
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import json
 import math
 import re
@@ -60,6 +62,7 @@ POD_METRICS = Kind("metrics.k8s.io", "v1beta1", "pods", "PodMetrics")
 
 CANARY = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+CANARY_TOTAL = "nginx.ingress.kubernetes.io/canary-weight-total"
 
 
 class KubeOptions(BackendConfig):
@@ -118,7 +121,7 @@ class Kube:
             except (ValueError, AttributeError):
                 message = e.reason
             hint = {403: " (RBAC: see docs/backends.md for the Role the plan needs)",
-                    409: " (changed by someone else meanwhile: nothing was applied)"}.get(int(e.status or 0), "")
+                    409: " (changed by someone else meanwhile: this change was refused)"}.get(int(e.status or 0), "")
             return BackendError(f"{self.where()}: {what}: {e.status} {message}{hint}")
         if isinstance(e, ConfigException | FileNotFoundError):
             return BackendError(f"{self.where()}: cannot load the cluster config: {e}")
@@ -320,7 +323,9 @@ class KubernetesTraffic:
             notes = (objs[0].get("metadata") or {}).get("annotations") or {}
             on = str(notes.get(CANARY, "")).lower() == "true"
             weight = _int(notes.get(CANARY_WEIGHT, "0"), f"Ingress {c.ingress} {CANARY_WEIGHT}") if on else 0
-            return TrafficSplit(weight, f"Ingress {c.ingress}: canary={'true' if on else 'false'} canary-weight={weight}")
+            total = _int(notes.get(CANARY_TOTAL, "100"), f"Ingress {c.ingress} {CANARY_TOTAL}") or 100
+            return TrafficSplit(round(100 * weight / total), f"Ingress {c.ingress}: canary={'true' if on else 'false'} "
+                                f"canary-weight={weight}/{total}")
         if c.strategy == "replicas":
             b, g = ((o.get("spec") or {}).get("replicas") or 0 for o in objs)
             ready = [int((o.get("status") or {}).get("readyReplicas") or 0) for o in objs]
@@ -360,6 +365,7 @@ class KubernetesTraffic:
             raise BackendError(err)
         rv = [{"metadata": {"resourceVersion": resource_version(o)}} for o in objs]
         if c.strategy == "gateway-api":
+            self._route_weights(objs[0])  # a missing rule or backendRef is an error here too, not an IndexError
             rules = json.loads(json.dumps((objs[0].get("spec") or {}).get("rules") or []))
             for ref in rules[c.rule].get("backendRefs") or []:
                 if ref.get("name") in (c.blue, c.green):
@@ -369,7 +375,11 @@ class KubernetesTraffic:
             value = c.green if pct == 100 else c.blue
             return [Change(SERVICE, c.service, {**rv[0], "spec": {"selector": {c.label: value}}})]
         if c.strategy == "ingress-nginx":
-            notes = {CANARY: "true", CANARY_WEIGHT: str(pct)}
+            total = _int(((objs[0].get("metadata") or {}).get("annotations") or {}).get(CANARY_TOTAL, "100"),
+                         f"Ingress {c.ingress} {CANARY_TOTAL}") or 100
+            if (pct * total) % 100:
+                raise BackendError(f"Ingress {c.ingress} has {CANARY_TOTAL}={total}: {pct}% is not a whole weight")
+            notes = {CANARY: "true", CANARY_WEIGHT: str(pct * total // 100)}
             return [Change(INGRESS, c.ingress, {"metadata": {**rv[0]["metadata"], "annotations": notes}})]
         if c.strategy == "replicas":
             green = c.replicas * pct // 100
@@ -396,6 +406,9 @@ class KubernetesTraffic:
                 answers.append(await self.kube.patch(ch.kind, ch.name, ch.body, dry_run=dry_run, status=ch.status))
             except BackendError as e:
                 done = f"; already applied: {'; '.join(sent)}" if sent and not dry_run else "; nothing was applied"
+                if sent and not dry_run:  # half applied: our own change must not read as drift afterwards
+                    with contextlib.suppress(BackendError):
+                        self.expected = self._split_of(await self._read()).green
                 raise BackendError(f"{e}{done}") from e
             sent.append(patch_text(ch.kind, ch.name, ch.body, ch.status))
         return sent, answers
@@ -418,15 +431,23 @@ class KubernetesTraffic:
             await asyncio.sleep(0.2)
 
     async def rollback(self) -> TrafficSplit:
-        self.expected = None  # a rollback wins over any drift
-        return await self.shift(0)
+        before, self.expected = self.expected, None  # a rollback wins over any drift
+        try:
+            return await self.shift(0)
+        except BackendError:
+            if self.expected is None:
+                self.expected = before  # still watching for drift after a failed rollback
+            raise
 
     async def preview_shift(self, green_percent: int) -> list[str]:
         """The exact patches, sent with dryRun=All: the API server validates them and changes nothing."""
         sent, answers = await self._apply(green_percent, dry_run=True)
         lines = [f"{self.kube.where()}: {s}" for s in sent]
-        if self.config.strategy != "argo-rollouts" and len(answers) == len(self._objects()):
-            lines.append(f"server dry run accepted it; the cluster would read: {self._split_of(answers).detail}")
+        by_name = {(a.get("metadata") or {}).get("name"): a for a in answers}
+        ordered = [by_name.get(name) for _, name in self._objects()]  # the replicas patches go gaining side first
+        if self.config.strategy != "argo-rollouts" and all(o is not None for o in ordered):
+            would = self._split_of([o for o in ordered if o is not None]).detail
+            lines.append(f"server dry run accepted it; the cluster would read: {would}")
         else:
             lines.append("server dry run accepted it; the Rollout's controller then moves the weight")
         return lines
@@ -446,8 +467,10 @@ class KubernetesTraffic:
         return [f"{self.kube.where()}: merge patch {target}", "read back from the API server (resourceVersion checked)"]
 
     async def wait_ready(self, deployment: str, ready_percent: int, timeout: float) -> str:
-        name = {"blue": self.config.blue, "green": self.config.green}.get(deployment, deployment)
-        return await wait_ready(self.kube, name, ready_percent, timeout)
+        # blue/green name Deployments only where the strategy's blue/green are (named like) Deployments.
+        names = ({"blue": self.config.blue, "green": self.config.green}
+                 if self.config.strategy in ("gateway-api", "replicas") else {})
+        return await wait_ready(self.kube, names.get(deployment) or deployment, ready_percent, timeout)
 
     async def preflight(self) -> list[Problem]:
         problems = await reachable(self.kube)
@@ -481,10 +504,13 @@ def _rollout_position(ro: dict[str, Any]) -> tuple[int, int, str]:
     steps = (((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}).get("steps") or []
     index = int(status.get("currentStepIndex") or 0)
     weights = ((status.get("canary") or {}).get("weights") or {}).get("canary") or {}
-    if "weight" in weights:  # a traffic-routed canary reports its live weight
-        weight = int(weights["weight"])
-    elif status.get("abort"):
+    promoted = bool(status.get("stableRS")) and status.get("stableRS") == status.get("currentPodHash")
+    if status.get("abort"):
         weight = 0
+    elif promoted and (status.get("promoteFull") or index >= len(steps)):
+        weight = 100  # fully promoted: the controller sets the canary weight back to 0, all traffic is new
+    elif "weight" in weights:  # a traffic-routed canary reports its live weight
+        weight = int(weights["weight"])
     elif index >= len(steps) and steps:
         weight = 100
     else:  # basic canary: the last setWeight reached
@@ -514,17 +540,23 @@ async def access(kube: Kube, verb: str, kind: Kind, name: str, field: str) -> li
 
 
 async def wait_ready(kube: Kube, name: str, ready_percent: int, timeout: float) -> str:
-    """Until the Deployment has `ready_percent` of its desired pods ready and updated; the detail as read."""
+    """Until the Deployment has `ready_percent` of its desired pods updated and available, as `kubectl rollout
+    status` judges it (at 100%, no old pod left either); the detail as read."""
+    if not name or name in ("blue", "green"):
+        raise BackendError(f"wait: which Deployment is {name or 'that'}? name it (this traffic strategy has no "
+                           f"Deployment called {name or 'so'})")
     deadline = time.monotonic() + timeout
     while True:
         dep = await kube.get(DEPLOYMENT, name)
         desired = int((dep.get("spec") or {}).get("replicas") or 0)
         st = dep.get("status") or {}
         ready, updated = int(st.get("readyReplicas") or 0), int(st.get("updatedReplicas") or 0)
+        available, total = int(st.get("availableReplicas", ready) or 0), int(st.get("replicas") or 0)
         current = (dep.get("metadata") or {}).get("generation") == st.get("observedGeneration")
         need = math.ceil(desired * ready_percent / 100)
         detail = f"Deployment {name}: {ready}/{desired} ready, {updated} updated"
-        if current and ready >= need and updated >= need:
+        old_gone = ready_percent < 100 or total <= updated
+        if current and updated >= need and available >= need and ready >= need and old_gone:
             return detail
         if time.monotonic() >= deadline:
             raise BackendError(f"{detail}; wanted {ready_percent}% ready within {timeout:g}s")
@@ -633,7 +665,9 @@ class KubernetesMetrics:
         while len(self.history) > 1 and self.history[1][0] <= now - 3600:
             self.history.popleft()
 
-    def _restarts(self, pods: list[dict[str, Any]], since: float) -> float:
+    def _restarts(self, pods: list[dict[str, Any]], since: float) -> float | None:
+        if not pods:
+            return None  # a mistyped selector is no data, never "0 restarts"
         old = next((c for t, c in self.history if t >= since), self.history[-1][1] if self.history else {})
         total = 0
         for p in pods:
@@ -678,20 +712,29 @@ def _ready_percent(pods: list[dict[str, Any]], deps: list[dict[str, Any]]) -> fl
     return 100.0 * min(desired, sum(_pod_ready(p) for p in pods)) / desired
 
 
-_CPU = {"n": 1e-6, "u": 1e-3, "m": 1.0, "": 1000.0}
-_MEM = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0, "K": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20, "": 1 / 2**20}
+# Kubernetes quantities: decimal and binary suffixes, to cores and to bytes.
+_SUFFIX = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+           "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
+_QUANTITY = re.compile(r"^([0-9.]+(?:[eE][-+]?\d+)?)([a-zA-Z]*)$")
 
 
-def _usage(items: list[dict[str, Any]], what: str) -> float:
+def quantity(raw: str) -> float | None:
+    """'250m' -> 0.25, '64Mi' -> 67108864.0; None for what is not a Kubernetes quantity."""
+    m = _QUANTITY.match(raw.strip())
+    if m is None or m.group(2) not in _SUFFIX:
+        return None
+    return float(m.group(1)) * _SUFFIX[m.group(2)]
+
+
+def _usage(items: list[dict[str, Any]], what: str) -> float | None:
+    """CPU in millicores or memory in MiB over the pods; None if any value cannot be read (never a silent 0)."""
     total = 0.0
     for item in items:
         for c in item.get("containers") or []:
-            raw = str((c.get("usage") or {}).get(what, "0"))
-            m = re.match(r"^([0-9.]+)([a-zA-Z]*)$", raw)
-            if m is None:
-                continue
-            table = _CPU if what == "cpu" else _MEM
-            total += float(m.group(1)) * table.get(m.group(2), 0.0)
+            value = quantity(str((c.get("usage") or {}).get(what, "0")))
+            if value is None:
+                return None
+            total += value * 1000 if what == "cpu" else value / 2**20
     return total
 
 
@@ -745,6 +788,10 @@ class KubernetesLogs:
         self.config = config
         self.ctx = ctx
         self.kube = Kube(config)
+        # Followed streams block a thread each for as long as they live: their own pool, so they can never
+        # take the threads that traffic, rollback and metrics calls need.
+        self._readers = concurrent.futures.ThreadPoolExecutor(config.max_pods, thread_name_prefix="k8s-logs")
+        self._open: set[Any] = set()  # responses being read, closed on stop to unblock their readers
 
     async def lines(self) -> AsyncIterator[Sequence[LogLine]]:
         buffer = _LineBuffer(self.config.buffer, asyncio.get_running_loop())
@@ -784,6 +831,9 @@ class KubernetesLogs:
             stop.set()
             for t in followers.values():
                 t.cancel()
+            for resp in list(self._open):  # wake the readers blocked on silent streams
+                with contextlib.suppress(Exception):
+                    resp.shutdown()
 
     async def _pods(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -797,18 +847,24 @@ class KubernetesLogs:
     async def _follow(self, pod: str, colour: str, put: Callable[[LogLine], None], stop: threading.Event) -> None:
         """One pod until it goes away: reconnect from the last timestamp seen, never repeat a line."""
         source = f"{colour} {pod}"  # the colour first: it survives a narrow source column
-        last = [0.0]  # timestamp of the last line delivered, written by the reader thread
+        # [timestamp of the last line delivered (written by the reader thread), when following started]
+        last = [0.0, time.time()]
         first = True
+        failures = 0
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self._stream, pod, source, put, stop, last, first)
-            except Exception as e:  # noqa: BLE001 - shown, then reconnected
+                await loop.run_in_executor(self._readers, self._stream, pod, source, put, stop, last, first)
+                failures = 0
+            except Exception as e:  # noqa: BLE001 - shown once per streak, then retried with backoff
                 if " 404 " in str(e):
                     put(LogLine(time.time(), source, "info", "pod gone: stopped following"))
                     return
-                put(LogLine(time.time(), source, "warning", f"log stream dropped, reconnecting: {e}"[:300]))
+                if failures == 0:  # a Pending pod answers 400 until it starts: say it once, not every second
+                    put(LogLine(time.time(), source, "warning", f"log stream dropped, reconnecting: {e}"[:300]))
+                failures += 1
             first = False
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(min(30.0, 1.0 * 2 ** min(failures, 5)) if failures else 1.0)
 
     def _stream(self, pod: str, source: str, put: Callable[[LogLine], None], stop: threading.Event,
                 last: list[float], first: bool) -> None:
@@ -821,13 +877,14 @@ class KubernetesLogs:
         resume_after = last[0]
         if first:
             kw["tail_lines"] = self.config.tail
-        elif resume_after:
-            kw["since_seconds"] = max(1, math.ceil(time.time() - resume_after) + 1)
+        else:  # only what came after (30 s spare for clock skew: lines already delivered are skipped by time)
+            kw["since_seconds"] = max(1, math.ceil(time.time() - (resume_after or last[1])) + 30)
         try:
             resp: Any = client.CoreV1Api(self.kube.api()).read_namespaced_pod_log(pod, self.kube.options.namespace,
                                                                                   **kw)
         except Exception as e:
             raise self.kube._error(f"logs {pod}", e) from e
+        self._open.add(resp)
         try:
             partial = b""
             for chunk in resp.stream(65536, decode_content=True):
@@ -842,7 +899,8 @@ class KubernetesLogs:
                     last[0] = ts or last[0]
                     put(LogLine(ts or time.time(), source, guess_level(text), text))
         finally:
-            resp.release_conn()
+            self._open.discard(resp)
+            resp.close()  # not release_conn: a half-read stream must not go back to the pool
 
     async def preflight(self) -> list[Problem]:
         problems = await reachable(self.kube)
@@ -852,6 +910,7 @@ class KubernetesLogs:
         return problems
 
     async def aclose(self) -> None:
+        self._readers.shutdown(wait=False, cancel_futures=True)
         self.kube.close()
 
 

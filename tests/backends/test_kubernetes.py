@@ -6,6 +6,7 @@ these tests prove what the backends send and how they read the answers. The test
 """
 
 import asyncio
+import contextlib
 import json
 import os
 
@@ -401,6 +402,60 @@ async def test_a_log_flood_is_bounded_and_the_drop_is_said(kube):
     dropped = sum(int(w.split()[0]) for w in warnings)
     assert len(got) - len(warnings) + dropped == 3000  # every line is either shown or counted as dropped
     assert [x.text for x in got[-100:]] == [f"line {i}" for i in range(2900, 3000)]  # the newest are kept
+
+
+async def test_found_in_review_preview_order_promoted_rollouts_wait_names_and_quantities(kube):
+    from backends.kubernetes import quantity
+
+    # The replicas dry run is read back in blue/green order, whichever side was patched first.
+    kube.api.put(k8s.DEPLOYMENTS, "web-blue", k8s.deployment(10, colour="blue"))
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(0))
+    t = traffic(kube, strategy="replicas", blue="web-blue", green="web-green", replicas=10)
+    assert "web-blue=7 (10 ready) web-green=3" in (await t.preview_shift(30))[-1]
+    # A fully promoted, traffic-routed Rollout reports canary weight 0: that is 100% on the new version.
+    done = rollout(4, paused=False)
+    done["status"].update({"stableRS": "abc", "currentPodHash": "abc", "phase": "Healthy",
+                           "canary": {"weights": {"canary": {"weight": 0}}}})
+    kube.api.put(k8s.ROLLOUTS, "web", done)
+    assert (await traffic(kube, strategy="argo-rollouts", rollout="web").current()).green == 100
+    # `green` names a Deployment only where the strategy's green is one; an empty name is an error.
+    ing = traffic(kube, strategy="ingress-nginx", ingress="web-canary")
+    with pytest.raises(BackendError, match="which Deployment is green"):
+        await ing.wait_ready("green", 100, 1)
+    assert (await ing.wait_ready("web-blue", 100, 1)).startswith("Deployment web-blue: 10/10 ready")
+    # Quantities: every Kubernetes suffix, and None (no data), never 0, for what is not one.
+    assert [quantity(q) for q in ("250m", "1500000n", "64Mi", "1Gi", "5k", "1e3", "2Ti")] == [
+        0.25, 0.0015, 64 * 2**20, 2**30, 5000, 1000, 2 * 2**40]
+    assert quantity("12 cores") is None and quantity("5K") is None
+
+
+async def test_restarts_without_pods_are_no_data(kube):
+    kube.api.put(k8s.PODS, "web-blue-1", k8s.pod("blue"))
+    cfg = KubernetesMetrics.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop", timeout=2,
+                                   selectors={"green": "app=web,color=grene"})  # a typo matches nothing
+    got = await KubernetesMetrics(cfg, BackendContext()).sample({"restarts": "restarts"})
+    assert isinstance(got["restarts"], NoData) and "no pod matches" in got["restarts"].reason
+
+
+async def test_quiet_log_streams_never_take_the_threads_traffic_calls_need(kube):
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    for i in range(8):  # more quiet pods than the default thread pool has workers (2 CPUs + 4)
+        kube.api.put(k8s.PODS, f"web-green-{i}", k8s.pod("green"))
+        kube.api[f"get /api/v1/namespaces/shop/pods/web-green-{i}/log"] << (b"", ...)  # open, silent
+    cfg = KubernetesLogs.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop", timeout=2,
+                                selectors={"green": "app=web,color=green"})
+    logs = KubernetesLogs(cfg, BackendContext())
+    source = logs.lines()
+    reader = asyncio.create_task(anext(source))
+    while sum(1 for r in kube.api._requests if r.url.path.endswith("/log")) < 8:
+        await asyncio.sleep(0.05)
+    split = await asyncio.wait_for(traffic(kube, **GATEWAY).current(), 5)  # not queued behind 8 readers
+    assert split.green == 0
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    await source.aclose()
+    await logs.aclose()
 
 
 @pytest.mark.skipif(not os.environ.get("SHIPDECK_KUBECONFIG"), reason="needs a real cluster: set SHIPDECK_KUBECONFIG")
