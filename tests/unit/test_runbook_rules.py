@@ -209,7 +209,7 @@ def test_criteria_in_prose_lists_tables_and_trees_with_their_action(lang):
     }  # acceptance criteria are not triggers
     assert [k for k, _ in steps(plan.phases[0])] == ["shift"]
     lines = [int(x.split("line ")[1].split(",")[0]) for x in summary if x.startswith("guard (")]
-    assert lines == [4, 5, 8, 9, 11, 16]  # the line of each criterion in the runbook
+    assert lines == [4, 5, 8, 9, 13, 16]  # the line of each criterion in the runbook (a table: its row)
 
 
 # ---------------------------------------------------------------- 4. commands stay commands
@@ -347,3 +347,75 @@ def test_imported_traffic_is_moved_by_hand_and_never_shown_as_read_back(lang):
     assert refusal(s, "approve") is None
     s, _ = transition(s, cmd("approve", 4))
     assert s.status == "rolled-back" and s.traffic == 0
+
+
+# ---------------------------------------------------------------- found by trying runbooks nobody here wrote
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Error rate must stay below 1% — if error rate > 1% for 5 min, abort", ("error_rate", "above", 0.01, 300)),
+    ("Roll back if more than 1,000 errors per minute for 5 minutes", ("errors_per_min", "above", 1000, 300)),
+    ("Fazer rollback se mais de 1.000 erros por minuto por 5 minutos", ("errors_per_min", "above", 1000, 300)),
+    ("Alert if memory usage > 8 GB", ("memory", "above", 8e9, None)),
+    ("Roll back if queue depth > 10k", ("queue_depth", "above", 10000, None)),
+    ("Fazer rollback se a latência média passar de 500ms por 10 minutos", ("latency_avg", "above", 500, 600)),
+    ("Roll back if error rate exceeds 2% in 5 minutes", ("error_rate", "above", 0.02, 300)),
+])
+def test_criteria_people_write(text, expected):
+    from tui.engine.runbook import parse_criterion
+
+    g = parse_criterion(text)
+    assert g is not None and (g.metric, g.op, g.value, g.window) == expected
+
+
+@pytest.mark.parametrize("text", ["Roll back if latency increases by more than 20% compared to baseline",
+                                  "Roll back if p99 latency exceeds 2x baseline",
+                                  "Roll back if the crash loop lasts more than 10 minutes"])
+def test_relative_thresholds_and_durations_are_for_a_human(text):
+    from tui.engine.runbook import parse_criterion
+
+    assert parse_criterion(text) is None
+
+
+def test_two_criteria_in_one_sentence_are_two_guards():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\nRoll back if error rate > 2% for 5 minutes or p99 > 1s.\n")
+    assert {(g.metric, g.threshold, g.action) for g in plan.guards} == {("error_rate", 0.02, "rollback"),
+                                                                         ("latency_p99", 1000, "rollback")}
+
+
+@pytest.mark.parametrize("title", ["Reverse proxy cutover", "Rollback rehearsal in staging",
+                                   "Emergency contacts list update", "Rollback automático: configurar o gatilho"])
+def test_a_title_that_starts_with_a_reference_word_is_still_work(title):
+    plan, _ = plan_of(f"# N\n## {title}\n- [ ] do it\n```bash\n./run.sh\n```\n## Contacts\n- Ana\n")
+    assert [p.name for p in plan.phases] == [title]
+    assert [c.text for c in plan.phases[0].checklist] == ["do it"]
+
+
+def test_repeated_section_names_become_distinct_phases_and_options_are_a_choice():
+    text = ("# N\n## Backend\n### Deploy\n- [ ] b\n### Verify\n- [ ] bv\n## Frontend\n### Deploy\n- [ ] f\n"
+            "### Verify\n- [ ] fv\n## Ship the site\nPick one.\n### Option A: Vercel\n```bash\nvercel deploy\n```\n"
+            "### Option B: Railway\n```bash\nrailway up\n```\n")
+    plan, _ = plan_of(text)
+    assert [p.name for p in plan.phases] == ["Backend › Deploy", "Backend › Verify", "Frontend › Deploy",
+                                             "Frontend › Verify", "Ship the site"]
+    site = plan.phases[-1]
+    assert [k for k, _ in steps(site)] == ["gate"] and "Vercel" in site.steps[0].gate
+
+
+def test_traffic_moves_written_as_checkboxes_are_steps():
+    plan, _ = plan_of("# N\n## Canary\n- [ ] Switch 20% of traffic to green\n- [ ] Wait 5 minutes\n- [ ] Smoke test\n")
+    assert steps(plan.phases[0]) == [("shift", 20), ("bake", 300)]
+    assert [c.text for c in plan.phases[0].checklist] == ["Smoke test"]
+
+
+def test_check_on_a_runbook_points_at_the_runbooks_own_lines(clean_env):
+    import subprocess
+
+    from tests.conftest import ROOT, shipdeck_cmd
+
+    fixture = ROOT / "tests" / "fixtures" / "runbooks" / "checkout-release.md"
+    res = subprocess.run(shipdeck_cmd("check", str(fixture), "--offline"), capture_output=True, text=True,
+                         env=clean_env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    warned = [int(ln.split(":")[1]) for ln in res.stderr.splitlines() if ln.startswith(str(fixture))]
+    assert warned == [47, 48, 49, 50, 51]  # the five criteria lines, not lines of the generated YAML

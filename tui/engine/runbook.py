@@ -69,6 +69,7 @@ class Block:
     ordered: bool = False
     depth: int = 0  # list nesting (0: top-level list)
     rows: list[list[str]] = field(default_factory=list)  # a table's cells, header row first
+    row_lines: list[int] = field(default_factory=list)  # the line of each row
 
 
 @dataclass
@@ -150,6 +151,8 @@ def parse_sections(text: str) -> Section:
             cur.blocks.append(table)
         elif tok.type == "tr_open":
             row = []
+            if table is not None:
+                table.row_lines.append(line)
         elif tok.type == "tr_close" and table is not None and row is not None:
             table.rows.append(row)
         elif tok.type == "inline" and tokens[i - 1].type in ("th_open", "td_open") and row is not None:
@@ -179,10 +182,14 @@ PHASE_HEADING = re.compile(r"^\W*(fase|phase|etapa|stage)\s*\d+\b", re.I)  # "st
 # Sections that are not part of the night, by what their title *is*, never by a word inside it:
 # "Configure the reverse proxy" is a phase, "Rollback procedure" is not.
 REFERENCE_TITLE = re.compile(
-    r"^(procedimentos? de |procedures? (for )?|plano de |plan )?(rollback|roll back|revers[a-z]*|reverter|"
-    r"conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|apendice|appendix|anexos?|contact[a-z]*|"
-    r"contatos?|table of contents|contents|indice|sumario|toc|referencias?|references?|faq|glossario|glossary|"
-    r"post.?mortem|pos.?incidente|incident response|resposta a incidentes?)\b")
+    r"^(procedimentos? de |procedures? (for )?|plano de |plan (de )?|processo de |process (for )?|quick |full |"
+    r"emergency |emergencia )?"
+    r"(rollback|roll back|revers[a-z]*|reverter|conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|"
+    r"apendice|appendix|anexos?|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
+    r"referencias?|references?|faq|glossario|glossary|post.?mortem|pos.?incidente|incident response|"
+    r"resposta a incidentes?)"
+    r"( (procedures?|procedimentos?|plan|plano|steps|passos|process|processo|criteria|criterios|rapido|completo|"
+    r"quick|full|contacts?|contatos?|de emergencia|emergency|team|time|list|lista))*$")
 # Where criteria are triggers. A bare "Rollback" title is a procedure, not a list of criteria.
 CRITERIA_TITLE = re.compile(r"criteri|trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|"
                             r"when to (roll ?back|revert|stop)|quando (fazer )?(rollback|reverter|parar)|"
@@ -250,8 +257,8 @@ METRICS: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"\bp(9[09]|50|75)\b|percentil\w* (9[09]|50|75)|(9[09]|50|75)(th)? percentile", re.I), "latency_p{}", "ms"),
     (re.compile(r"erro|error|falha de requisi|5xx|4xx", re.I), "error_rate", "ratio"),
     (re.compile(r"p95|percentil|percentile", re.I), "latency_p95", "ms"),
-    (re.compile(r"(tempo de resposta|response time|lat[eê]ncia|latency).*(m[eé]dio|average|avg|mean)|"
-                r"(m[eé]dio|average|avg|mean).*(tempo de resposta|response time|lat[eê]ncia|latency)", re.I),
+    (re.compile(r"(tempo de resposta|response time|lat[eê]ncia|latency).*(m[eé]di[oa]|average|avg|mean)|"
+                r"(m[eé]di[oa]|average|avg|mean).*(tempo de resposta|response time|lat[eê]ncia|latency)", re.I),
      "latency_avg", "ms"),
     (re.compile(r"tempo de resposta|response time|lat[eê]ncia|latency", re.I), "latency_p95", "ms"),
     (re.compile(r"cpu", re.I), "cpu", "percent"),
@@ -267,7 +274,7 @@ _ABOVE = (r">=|≥|>|acima de|above|more than|mais de|maior que|greater than|hig
 _BELOW = r"<=|≤|<|abaixo de|below|less than|menos de|menor que|under"
 CRITERION = re.compile(rf"^(?P<name>.*?)\s*(?P<op>{_ABOVE}|{_BELOW})\s*"
                        r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>%|ms\b|s\b|seg\w*|sec\w*|min\w*)?(?P<rest>.*)$", re.I)
-FOR_TEXT = re.compile(r"\b(?:por|for|durante|during|over|em|within|sustained for|sustentad\w* por)\s+"
+FOR_TEXT = re.compile(r"\b(?:por|for|durante|during|over|em|in|within|sustained for|sustentad\w* por)\s+"
                       r"(?:mais de\s+|more than\s+)?(\d+)\s*"
                       r"(?:\w+\s+)?(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*)\b", re.I)
 BARE_WINDOW = re.compile(r"(?<![/\w])(\d+)\s*(min\w*|m|s|seg\w*|sec\w*|h|hora\w*|hour\w*)\b", re.I)
@@ -290,12 +297,32 @@ def action_of(text: str) -> str | None:
     return None
 
 
+RELATIVE = re.compile(r"baseline|compared|comparad|relative|relativ|em relacao|increase[sd]? by|aument\w* (de|em)|"
+                      r"\bvs\.?\b|\b\d+(\.\d+)?x\b|times (the|as)|vezes", re.I)
+CONDITION = re.compile(r"\b(if|when|se|quando|caso)\s+", re.I)
+_SIZES = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2.0**10, "mib": 2.0**20, "gib": 2.0**30, "tib": 2.0**40}
+
+
 def parse_criterion(text: str, loose_window: bool = False) -> GuardOut | None:
     """A measurable criterion ("Error rate > 2% for 5 minutes") as a guard, None when there is nothing to
-    measure. `loose_window`: a bare duration counts as the window (table cells: | p95 | > 2s | 5 min |)."""
+    measure. `loose_window`: a bare duration counts as the window (table cells: | p95 | > 2s | 5 min |).
+    Relative thresholds ("2x baseline", "20% above the baseline") and durations ("lasts more than 10 min")
+    are not measurable here: None, so a human judges them."""
     plain = re.sub(r"[*_`]", "", text).strip()
-    plain = re.sub(r"^(if|se|when|quando|caso|is|o|a)\s+", "", plain, flags=re.I)
-    m = CRITERION.match(plain)
+    if RELATIVE.search(fold(plain)):
+        return None
+    # "stay below 1% — if error rate > 1% for 5 min, abort": the condition after "if" is the trigger.
+    conditions = [m.end() for m in CONDITION.finditer(plain)]
+    for start in [*reversed(conditions), 0]:
+        got = _criterion_at(plain[start:], plain, loose_window)
+        if got is not None:
+            return got
+    return None
+
+
+def _criterion_at(part: str, plain: str, loose_window: bool) -> GuardOut | None:
+    part = re.sub(r"^(is|o|a|the)\s+", "", part, flags=re.I)
+    m = CRITERION.match(part)
     if not m:
         return None
     name, rest = m.group("name").strip(), m.group("rest") or ""
@@ -310,6 +337,8 @@ def parse_criterion(text: str, loose_window: bool = False) -> GuardOut | None:
             metric, unit = (mt.format(groups[0]) if "{}" in mt and groups else mt.replace("{}", "95")), u
             break
     u = (m.group("unit") or "").lower()
+    num = m.group("num")
+    size = re.match(r"\s*(k|kb|mb|gb|tb|kib|mib|gib|tib)\b", rest, re.I)
     per_minute = PER_MINUTE.search(name) or PER_MINUTE.search(rest[:20]) or (u.startswith("min") and m.group("unit")
                                                                               and rest.strip().startswith(("/",)))
     if per_minute:  # a count per minute is a count, never a ratio
@@ -317,12 +346,21 @@ def parse_criterion(text: str, loose_window: bool = False) -> GuardOut | None:
         metric, unit = base.replace("error_rate", "errors").removesuffix("_per_min") + "_per_min", "count"
         u = ""
     if metric is None:
+        if u and u[0] in "smh" and not u.startswith("ms"):
+            return None  # "the crash loop lasts more than 10 minutes": a duration, not a metric's value
         slug = re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")[:40]
         if not slug:
             return None
         metric, unit = slug, ""
     guessed = unit == "" and metric not in {m for _, m, _ in METRICS}
-    value = float(m.group("num").replace(",", "."))
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", num) and u != "%" and (unit in ("count", "") or size):
+        value = float(re.sub(r"[.,]", "", num))  # "1,000 errors" / "1.000 erros": thousands, not one
+    else:
+        value = float(num.replace(",", "."))
+    if size and size.group(1).lower() == "k":
+        value *= 1000  # "queue depth > 10k"
+    elif size:  # "memory > 8 GB": a size in bytes, not a percentage
+        value, unit = value * _SIZES[size.group(1).lower()], "bytes"
     if unit == "ratio":
         value = value / 100 if u == "%" or not u else value
     elif unit == "ms" and u and not u.startswith("ms"):
@@ -391,6 +429,7 @@ class _Importer:
         self.unused: list[Unused] = []
         self.traffic_template = ""
         self.rollback_command = ""
+        self.parents: dict[int, str] = {}  # id(phase) -> the title of the section above it
 
     # -------------------------------------------------- phases
 
@@ -410,13 +449,33 @@ class _Importer:
             self._visit(sec, explicit)
         if not self.phases:
             self.phases.append(PhaseOut(self.name, 1))
+        self._unique_names()
         first = self.phases[0]
         first.notes = self.loose_notes + first.notes
         self._apply_schedule()
         self._place_gates()
 
+    def _unique_names(self) -> None:
+        """'Backend › Deploy' and 'Frontend › Deploy', not two phases called 'Deploy'."""
+        seen: dict[str, int] = {}
+        for ph in self.phases:
+            seen[ph.name] = seen.get(ph.name, 0) + 1
+        for ph in self.phases:
+            if seen[ph.name] > 1:
+                parent = self.parents.get(id(ph))
+                qualified = f"{parent} › {ph.name}" if parent else ph.name
+                ph.name = f"{qualified} (line {ph.line})" if [p.name for p in self.phases].count(qualified) else qualified
+        names = [p.name for p in self.phases]
+        for i, ph in enumerate(self.phases):
+            if names.count(ph.name) > 1:
+                ph.name = f"{ph.name} (line {ph.line})"
+                names[i] = ph.name
+
     def _reference(self, sec: Section) -> bool:
-        return bool(REFERENCE_TITLE.match(fold(clean_title(sec.title))))
+        """The whole title names reference material ('Rollback procedure', 'Contatos'): 'Rollback rehearsal
+        in staging' or 'Reverse proxy cutover' are work."""
+        title = re.sub(r"\s*\(.*?\)\s*", " ", fold(clean_title(sec.title))).strip()
+        return bool(REFERENCE_TITLE.match(title))
 
     def _visit(self, sec: Section, explicit: list[Section]) -> None:
         if self._reference(sec):
@@ -441,7 +500,10 @@ class _Importer:
                 self._visit(child, explicit)
 
     def _holds_work(self, sec: Section) -> bool:
-        """Checkboxes, shell commands, a numbered procedure, traffic moves or waits directly in it."""
+        """Checkboxes, shell commands, a numbered procedure, traffic moves or waits directly in it, or a choice
+        between alternatives (Option A / Option B) as its subsections."""
+        if sum(bool(OPTION_TITLE.match(fold(clean_title(c.title)))) for c in sec.children) >= 2:
+            return True
         if ACCEPTANCE_TITLE.search(fold(sec.title)) and not any(b.checked is not None for b in sec.blocks):
             return False
         for b in sec.blocks:
@@ -481,6 +543,8 @@ class _Importer:
             ph.start = f"{h1:02d}:{m1:02d}"
             ph.duration = ((h2 * 60 + m2) - (h1 * 60 + m1)) % (24 * 60) * 60 or None
         self.phases.append(ph)
+        if sec.parent is not None and sec.parent.title:
+            self.parents[id(ph)] = clean_title(sec.parent.title)
         self._content(sec, ph, group="")
         options = [c for c in sec.children if OPTION_TITLE.match(fold(clean_title(c.title)))]
         if len(options) >= 2:  # alternatives: one is done, not all in a row
@@ -536,15 +600,26 @@ class _Importer:
                 for line, sentence in _sentences(b):
                     self._criterion(sentence, line, listed, heading_action, False)
             elif b.kind == "table":
-                texts = [(" ".join(r), True) for r in b.rows[1:]]
+                for r, line in zip(b.rows[1:], b.row_lines[1:] or [b.line] * len(b.rows), strict=False):
+                    self._criterion(" ".join(r), line, listed, heading_action, True)
             for text, loose in texts:
                 self._criterion(text, b.line, listed, heading_action, loose)
 
     def _criterion(self, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
-        """A trigger becomes a guard (measurable) or a gate (listed under criteria, not measurable)."""
+        """A trigger becomes a guard (measurable) or a gate (listed under criteria, not measurable).
+        'error rate > 2% or p99 > 1s' is two guards."""
         said = action_of(_plain(text))
         if not listed and said is None:
             return False
+        parts = re.split(rf"\s+(?:or|ou|and|e)\s+(?=[^.;]*?(?:{_ABOVE}|{_BELOW})\s*\d)", _plain(text))
+        if len(parts) > 1:
+            found = [self._one_criterion(f"{p} ({said})" if said and not action_of(p) else p, line, listed,
+                                         heading_action, loose) for p in parts]
+            return any(found)
+        return self._one_criterion(text, line, listed, heading_action, loose)
+
+    def _one_criterion(self, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
+        said = action_of(_plain(text))
         guard = parse_criterion(text, loose_window=loose)
         if guard is None:
             if listed and b_is_sentence(text):
@@ -582,7 +657,8 @@ class _Importer:
                 continue
             if b.kind == "table":
                 if id(b) not in schedules:
-                    used = [self._criterion(" ".join(r), b.line, listed, heading_action, True) for r in b.rows[1:]]
+                    used = [self._criterion(" ".join(r), line, listed, heading_action, True)
+                            for r, line in zip(b.rows[1:], b.row_lines[1:] or [b.line] * len(b.rows), strict=False)]
                     if not any(used):
                         ph.notes += [" | ".join(r) for r in b.rows]
                 continue
@@ -599,8 +675,9 @@ class _Importer:
                 ph.notes.append(_plain(b.text))
                 continue
             if b.kind == "item" and b.checked is not None:
-                ph.checklist.append((prefix + b.text, b.checked))
-                self._count("checklist items")
+                if not self._prose_step(b.text, ph, ordered=False, line=b.line):  # "[ ] Switch 20% of traffic"
+                    ph.checklist.append((prefix + b.text, b.checked))
+                    self._count("checklist items")
             elif b.kind == "item" and b.ordered:
                 self._prose_step(b.text, ph, ordered=True, line=b.line)
             elif not self._prose_step(b.text, ph, ordered=False, line=b.line):
@@ -892,8 +969,32 @@ def import_text(text: str, file: str) -> ImportResult:
     imp = _Importer(fixed, file)
     imp.run()
     yaml_text, summary = render(imp, repair)
-    loaded = load_plan_text(yaml_text, file)
-    return ImportResult(yaml_text, summary, loaded)
+    try:
+        loaded = load_plan_text(yaml_text, file)
+    except PlanError as e:  # an importer bug, but the operator still reads runbook lines, not YAML ones
+        raise PlanError([_at_runbook_line(i, yaml_text) for i in e.issues]) from None
+    # Findings about the plan (check's warnings, a backend's preflight) point at the runbook's lines.
+    lines = _runbook_lines(yaml_text)
+    positions = {path: (lines.get(line, 1) - 1, 0) for path, (line, _col) in loaded.positions.items()}
+    return ImportResult(yaml_text, summary, dataclasses.replace(loaded, positions=positions))
+
+
+_SOURCE = re.compile(r"#.*\b(?:runbook )?line (\d+)")
+
+
+def _runbook_lines(yaml_text: str) -> dict[int, int]:
+    """0-based line of the generated YAML -> the runbook line it came from (the nearest one above it)."""
+    out, current = {}, 1
+    for i, text in enumerate(yaml_text.splitlines()):
+        if m := _SOURCE.search(text):
+            current = int(m.group(1))
+        out[i] = current
+    return out
+
+
+def _at_runbook_line(issue: PlanIssue, yaml_text: str) -> PlanIssue:
+    line = _runbook_lines(yaml_text).get(issue.line - 1, 1)
+    return dataclasses.replace(issue, line=line, col=1)
 
 
 def import_runbook(path: str | Path) -> ImportResult:
