@@ -259,6 +259,8 @@ class ShipdeckApp(App[int]):
         s = self.state
         status = Text()
         status.append(" shipdeck ", style="bold reverse")
+        if self.read_only:  # a watcher's screen must never look like the driver's
+            status.append(" READ-ONLY ", style="bold reverse magenta")
         status.append(f" {sanitize_line(self.plan.name)} ", style="bold")
         status.append(f"│ {vm.hhmmss(now)} ")
         left = vm.window_left(self.plan, now)
