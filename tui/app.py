@@ -173,6 +173,8 @@ class ShipdeckApp(App[int]):
         self.post_message(EngineNews(event))
 
     def on_engine_news(self, message: EngineNews) -> None:
+        if not self.screen_stack:
+            return  # the screen is closing: news the engine sent on its way out has nowhere to go
         self._on_engine_event(message.event)
 
     def _on_engine_event(self, ev: dict[str, Any]) -> None:
