@@ -222,6 +222,7 @@ async def test_o_shows_the_current_phase_notes_from_a_runbook(app_factory):
         assert app.why_not("notes") is None
         await pilot.press("o")
         assert isinstance(app.screen, NotesScreen)
+        await until(pilot, lambda: "Notes of phase" in screen_text(app), what="the notes painted")
         text = screen_text(app)
         assert "Notes of phase 'Phase 1: Preparation'" in text
         assert "Everything in this phase must be true before traffic moves." in text

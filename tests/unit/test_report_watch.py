@@ -69,7 +69,7 @@ async def test_a_read_only_screen_follows_the_journal_and_refuses_every_command(
     app = make_app(LoadedPlan(follower.plan, str(journal_path), {}, {}), journal_path, keymap={}, engine=follower)
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: app.state["status"] == "running", what="the journal replayed")
-        assert screen_text(app).startswith(" shipdeck  READ-ONLY ")
+        await until(pilot, lambda: screen_text(app).startswith(" shipdeck  READ-ONLY "), what="the READ-ONLY mark")
         for action in ("advance", "rollback", "shift_next", "approve", "override"):
             assert app.why_not(action) == READ_ONLY
         await pilot.press("n", "R")
