@@ -377,7 +377,7 @@ class ShipdeckApp(App[int]):
 
     def action_override_window(self) -> None:
         self._take_helm()
-        why = refusal(self.driver.state, "override", {"reason": "?"})
+        why = self.why_not("override")
         if why is not None:
             self.notify(why, title="override", timeout=3)
             return

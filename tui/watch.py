@@ -132,7 +132,7 @@ class JournalFollower:
         self.journal_path = path
         self.tail = JournalTail(path)
         self.poll = poll
-        self._first = self.tail.read()
+        self._first = self._read()
         if self.tail.plan is None or self.tail.state is None:
             raise JournalError(f"{path}: no run in this journal yet")
         self.plan: Plan = self.tail.plan
@@ -150,11 +150,13 @@ class JournalFollower:
     def subscribe(self, fn: Callable[[dict[str, Any]], None]) -> None:
         self._subscribers.append(fn)
 
-    def _emit(self, events: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
-        for _, evs in events:
-            for ev in evs:
-                for fn in self._subscribers:
-                    fn(ev)
+    def _emit(self, events: list[dict[str, Any]]) -> None:
+        for ev in events:
+            for fn in self._subscribers:
+                fn(ev)
+
+    def _read(self) -> list[dict[str, Any]]:
+        return [ev for _, evs in self.tail.read() for ev in evs]
 
     def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
         for fn in self._subscribers:
@@ -170,14 +172,13 @@ class JournalFollower:
         self._stop = True
 
     async def run(self, linger: bool = False) -> RunState:
-        self._emit(self._first)
-        self._emit([({}, [{"type": "journal", "path": str(self.journal_path)}])])
+        self._emit([*self._first, {"type": "journal", "path": str(self.journal_path)}])
         while not self._stop:
             await asyncio.sleep(self.poll)
             try:
-                self._emit(self.tail.read())
+                self._emit(self._read())
             except JournalError as e:
                 self.failed = str(e)
-                self._emit([({}, [{"type": "engine", "status": "failed", "reason": str(e)}])])
+                self._emit([{"type": "engine", "status": "failed", "reason": str(e)}])
                 break
         return self.state

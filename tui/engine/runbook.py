@@ -14,6 +14,7 @@ import dataclasses
 import json
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -456,20 +457,15 @@ class _Importer:
         self._place_gates()
 
     def _unique_names(self) -> None:
-        """'Backend › Deploy' and 'Frontend › Deploy', not two phases called 'Deploy'."""
-        seen: dict[str, int] = {}
+        """'Backend › Deploy' and 'Frontend › Deploy', not two phases called 'Deploy'; the line if still not."""
+        counts = Counter(p.name for p in self.phases)
         for ph in self.phases:
-            seen[ph.name] = seen.get(ph.name, 0) + 1
+            if counts[ph.name] > 1 and (parent := self.parents.get(id(ph))):
+                ph.name = f"{parent} › {ph.name}"
+        counts = Counter(p.name for p in self.phases)
         for ph in self.phases:
-            if seen[ph.name] > 1:
-                parent = self.parents.get(id(ph))
-                qualified = f"{parent} › {ph.name}" if parent else ph.name
-                ph.name = f"{qualified} (line {ph.line})" if [p.name for p in self.phases].count(qualified) else qualified
-        names = [p.name for p in self.phases]
-        for i, ph in enumerate(self.phases):
-            if names.count(ph.name) > 1:
+            if counts[ph.name] > 1:
                 ph.name = f"{ph.name} (line {ph.line})"
-                names[i] = ph.name
 
     def _reference(self, sec: Section) -> bool:
         """The whole title names reference material ('Rollback procedure', 'Contatos'): 'Rollback rehearsal
@@ -593,17 +589,14 @@ class _Importer:
     def _scan_criteria(self, sec: Section) -> None:
         listed, heading_action = self._criteria_context(sec)
         for b in sec.blocks:
-            texts: list[tuple[str, bool]] = []
             if b.kind == "item":
-                texts = [(b.text, False)]
+                self._criterion(b.text, b.line, listed, heading_action, False)
             elif b.kind == "para":
                 for line, sentence in _sentences(b):
                     self._criterion(sentence, line, listed, heading_action, False)
             elif b.kind == "table":
-                for r, line in zip(b.rows[1:], b.row_lines[1:] or [b.line] * len(b.rows), strict=False):
-                    self._criterion(" ".join(r), line, listed, heading_action, True)
-            for text, loose in texts:
-                self._criterion(text, b.line, listed, heading_action, loose)
+                for text, line in _data_rows(b):
+                    self._criterion(text, line, listed, heading_action, True)
 
     def _criterion(self, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
         """A trigger becomes a guard (measurable) or a gate (listed under criteria, not measurable).
@@ -657,8 +650,7 @@ class _Importer:
                 continue
             if b.kind == "table":
                 if id(b) not in schedules:
-                    used = [self._criterion(" ".join(r), line, listed, heading_action, True)
-                            for r, line in zip(b.rows[1:], b.row_lines[1:] or [b.line] * len(b.rows), strict=False)]
+                    used = [self._criterion(text, line, listed, heading_action, True) for text, line in _data_rows(b)]
                     if not any(used):
                         ph.notes += [" | ".join(r) for r in b.rows]
                 continue
@@ -851,6 +843,11 @@ class _Importer:
 
     def _count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
+
+
+def _data_rows(b: Block) -> list[tuple[str, int]]:
+    """A table's rows below the header, each as one line of text with its own source line."""
+    return [(" ".join(r), line) for r, line in zip(b.rows[1:], b.row_lines[1:], strict=True)]
 
 
 def _sentences(b: Block) -> list[tuple[int, str]]:
