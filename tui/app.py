@@ -7,7 +7,6 @@ import concurrent.futures
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,8 +23,9 @@ from textual.theme import Theme
 from backends.base import Clock, RealClock
 from tui import viewmodel as vm
 from tui.engine.autopilot import Autopilot
-from tui.engine.driver import Backends, Driver, exit_code
-from tui.engine.machine import RunState, refusal
+from tui.engine.driver import Driver, exit_code
+from tui.engine.handle import LocalEngine
+from tui.engine.machine import refusal
 from tui.engine.plan import LoadedPlan, format_duration
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
@@ -75,45 +75,38 @@ class ShipdeckApp(App[int]):
     def __init__(
         self,
         loaded: LoadedPlan,
-        journal_path: str | Path,
+        engine: Any,
         clock: Clock | None = None,
-        shared: dict[str, Any] | None = None,
         demo: bool = False,
         manual: bool = False,
-        resume: bool = False,
-        backends: Backends | None = None,
-        operator: str | None = None,
         keymap: dict[str, str] | None = None,
         theme_name: str | None = None,
         autopilot_delay: float = AUTOPILOT_DELAY,
-        engine: Any = None,
     ) -> None:
         super().__init__()
         self.loaded = loaded
         self.plan = loaded.plan
         self.clock = clock or RealClock()
-        # The engine handle: the Driver itself, or a read-only follower of another run's journal.
-        self.driver = engine or Driver(loaded, journal_path, clock=self.clock, backends=backends, operator=operator,
-                                       shared=shared, resume=resume)
-        self.read_only: str = getattr(self.driver, "read_only", "")
+        # The engine handle (tui.engine.handle): in this process, a detached engine's socket, or a journal
+        # followed read-only. The screen never builds an engine itself.
+        self.engine = engine
         # Events arrive from the engine's thread: as Messages, so a failing handler never stops the engine.
-        self.driver.subscribe(self._from_engine)
+        self.engine.subscribe(self._from_engine)
         self.demo = demo
         self.autopilot: Autopilot | None = None
         if demo and not manual:
-            self.autopilot = Autopilot(self.driver, delay=autopilot_delay,
+            self.autopilot = Autopilot(self.engine, delay=autopilot_delay,
                                        on_action=lambda text: self._from_engine({"type": "announce", "text": text}))
+            self.engine.alongside(self.autopilot.run)
         self._keymap = keymap or {}
         self._theme_name = theme_name
-        self.state: dict[str, Any] = self.driver.state.to_dict()
+        self.state: dict[str, Any] = self.engine.state.to_dict()
         self.series = vm.SeriesStore()
         self.guards: list[dict[str, Any]] = vm.initial_guards(self.plan)
         self.health: dict[str, dict[str, Any]] = {}
         self.selected_item = 0
         self._pending_logs: list[LogRecord] = []
         self._dirty = {"state", "samples", "status"}
-        self.ended = False
-        self.exit_status = 1
         self.last_announcement = ""
         self.helm_taken = False
         self.engine_failed = ""
@@ -128,13 +121,7 @@ class ShipdeckApp(App[int]):
         if self._keymap:
             self.set_keymap(self._keymap)
         self.push_screen(self.center)
-        # The engine has a thread and an event loop of its own: a backend call or a journal fsync never
-        # waits behind a repaint, and a slow screen never delays a guard.
-        # With two threads the GIL changes hands every switch interval: 5ms by default, several times on
-        # the way from a key to the backend. 1ms keeps the engine's path short while the screen paints.
-        sys.setswitchinterval(0.001)
-        self._engine = threading.Thread(target=self._engine_thread, name="shipdeck-engine", daemon=True)
-        self._engine.start()
+        self.engine.start()
         if self.autopilot is not None:
             self._announce("is flying this demo")
         self.set_interval(RENDER_INTERVAL, self._render_tick)
@@ -144,30 +131,16 @@ class ShipdeckApp(App[int]):
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGHUP, lambda: self.run_worker(self._hang_up(), group="quit"))
 
-    def _engine_thread(self) -> None:
-        try:
-            asyncio.run(self._drive())
-        finally:
-            self.ended = True
-
-    async def _drive(self) -> None:
-        pilot = asyncio.create_task(self.autopilot.run()) if self.autopilot is not None else None
-        try:
-            final: RunState = await self.driver.run(linger=True)
-        except Exception as e:  # noqa: BLE001 - shown, never a traceback over the screen
-            self.post_message(EngineNews({"type": "engine", "status": "failed",
-                                          "reason": f"engine: {type(e).__name__}: {e}"}))
-            self.exit_status = 1
-        else:
-            self.exit_status = exit_code(final)
-        finally:
-            if pilot is not None:
-                pilot.cancel()
-
     async def on_unmount(self) -> None:
-        """The screen is closing (quit, a test ending): the engine stops with it, resumable."""
-        self.driver.suspend("the command center closed")
-        await asyncio.to_thread(self._engine.join, self.plan.settings.timeout + NOTIFY_GRACE)
+        """The screen is closing (quit, a test ending): an engine in this process stops with it, resumable;
+        a detached one goes on guarding."""
+        self.engine.detach("the command center closed")
+        await asyncio.to_thread(self.engine.join, self.plan.settings.timeout + NOTIFY_GRACE)
+
+    @property
+    def read_only(self) -> str:
+        """Why this screen cannot drive ('' when it can): a watcher's screen must never look like the driver's."""
+        return str(getattr(self.engine, "read_only", ""))
 
     def _from_engine(self, event: dict[str, Any]) -> None:
         self.post_message(EngineNews(event))
@@ -197,7 +170,7 @@ class ShipdeckApp(App[int]):
         elif kind == "logs":
             self._pending_logs.extend(LogRecord(x["ts"], x["source"], x["level"], x["text"]) for x in ev["lines"])
         elif kind == "notice":
-            self.notify(sanitize_line(ev["text"]), severity="error" if ev["level"] == "error" else "warning",
+            self.notify(sanitize_line(ev["text"]), severity=_SEVERITY.get(ev["level"], "warning"),
                         markup=False)
         elif kind == "backend":
             self.health[ev["name"]] = ev
@@ -263,6 +236,8 @@ class ShipdeckApp(App[int]):
         status.append(" shipdeck ", style="bold reverse")
         if self.read_only:  # a watcher's screen must never look like the driver's
             status.append(" READ-ONLY ", style="bold reverse magenta")
+        if self.engine.detaches and s.get("helm"):
+            status.append(f" helm: {sanitize_line(s['helm'])} ", style="bold")
         status.append(f" {sanitize_line(self.plan.name)} ", style="bold")
         status.append(f"│ {vm.hhmmss(now)} ")
         left = vm.window_left(self.plan, now)
@@ -306,7 +281,7 @@ class ShipdeckApp(App[int]):
             if hint:
                 waiting.append(f" — {hint}", style="dim")
         if s["status"] in ("completed", "rolled-back", "aborted"):
-            waiting.append(f"  run over: {s['status']} (journal: {self.driver.journal_path}) — q quits",
+            waiting.append(f"  run over: {s['status']} (journal: {self.engine.journal_path}) — q quits",
                            style="bold")
         self.center.set_status(status, waiting, vm.banner(s, self.engine_failed))
 
@@ -346,11 +321,16 @@ class ShipdeckApp(App[int]):
         """Why an action is unavailable now (None: available). Greys it out in the footer.
 
         The engine's `refusal` is the rule table; this only maps keys to its commands."""
-        s = self.driver.state
-        if self.read_only and action_id in (*_COMMAND_ACTIONS, "rollback"):
-            return self.read_only
-        if self.driver.machine_broken and action_id in _COMMAND_ACTIONS:
-            return f"ENGINE FAILED ({self.driver.failed}): only rollback works"
+        s = self.engine.state
+        command = _COMMANDS.get(action_id)
+        if command is not None:  # what this screen may send at all (a watcher, a four-eyes gate...)
+            why = self.engine.refuses("resume" if command == "pause" and s.status == "paused" else command)
+            if why:
+                return why
+        if action_id == "take":
+            return None
+        if self.engine.machine_broken and action_id in _COMMAND_ACTIONS:
+            return f"ENGINE FAILED ({self.engine.failed}): only rollback works"
         if action_id in ("tick", "select_up", "select_down"):
             ph = s.current_phase
             return "the current phase has no checklist" if ph is None or not ph.checklist else refusal(s, "tick")
@@ -362,7 +342,7 @@ class ShipdeckApp(App[int]):
         if action_id == "pause":
             return refusal(s, "resume" if s.status == "paused" else "pause")
         if action_id in ("advance", "approve"):
-            return refusal(s, action_id)
+            return refusal(s, action_id, operator=self.engine.operator)
         if action_id == "notes":
             return None if self._phase_notes()[1] else "this phase has no notes"
         if action_id == "override":
@@ -371,7 +351,7 @@ class ShipdeckApp(App[int]):
 
     def _phase_notes(self) -> tuple[str, list[str]]:
         """The current phase's notes, or the first phase's before the run starts."""
-        idx = max(self.driver.state.phase, 0)
+        idx = max(self.engine.state.phase, 0)
         phase = self.plan.phases[idx]
         return phase.name, list(phase.notes)
 
@@ -386,7 +366,7 @@ class ShipdeckApp(App[int]):
             if reason:
                 self._submit("override", reason=reason)
 
-        self.push_screen(ReasonPrompt(f"{self.driver.state.outside_window}. Go on anyway? Why:"), given)
+        self.push_screen(ReasonPrompt(f"{self.engine.state.outside_window}. Go on anyway? Why:"), given)
 
     def action_notes(self) -> None:
         name, notes = self._phase_notes()
@@ -430,7 +410,7 @@ class ShipdeckApp(App[int]):
 
     def _submit(self, name: str, **args: Any) -> None:
         self._take_helm()
-        self.driver.submit(name, **args)
+        self.engine.submit(name, **args)
 
     def action_advance(self) -> None:
         self._take_helm()
@@ -446,7 +426,7 @@ class ShipdeckApp(App[int]):
             for st in self.state["phases"][idx]["steps"]:
                 lines.append(st["label"])
                 if st["kind"] == "shift":
-                    lines += [f"   {x}" for x in self.driver.describe("shift", percent=st["spec"]["percent"])]
+                    lines += [f"   {x}" for x in self.engine.describe("shift", percent=st["spec"]["percent"])]
                 elif st["kind"] == "run" and not st["spec"]["manual"]:
                     lines.append(f"   executes: {st['spec']['command']}")
             title = f"Start phase {nxt.name!r}?"
@@ -470,7 +450,7 @@ class ShipdeckApp(App[int]):
         self._submit("approve")
 
     def _confirm_shift(self, percent: int) -> None:
-        lines = self.driver.describe("shift", percent=percent)
+        lines = self.engine.describe("shift", percent=percent)
         title = f"Shift green to {percent}% (live: {self.state['traffic']}%)?"
         screen = ConfirmScreen(title, lines, lambda: self._submit("shift", percent=percent))
         self.push_screen(screen)
@@ -478,7 +458,7 @@ class ShipdeckApp(App[int]):
 
     def _dry_run(self, screen: ConfirmScreen, percent: int) -> None:
         """Show the backend's own check of the shift (a server-side dry run) in the dialog when it answers."""
-        pending = self.driver.preview(percent)
+        pending = self.engine.preview(percent)
         if pending is not None:
             screen.show_check([f"dry run of {percent}%: asking the backend…"])
             self.run_worker(self._previewed(screen, percent, pending), group="preview")
@@ -514,7 +494,7 @@ class ShipdeckApp(App[int]):
         self._take_helm()
         if isinstance(self.screen, ConfirmScreen) and self.screen.dangerous:
             return  # the rollback confirm is already open
-        lines = [*self.driver.describe("rollback"), "cancels any shift in flight", "no guard, lock or pause blocks this"]
+        lines = [*self.engine.describe("rollback"), "cancels any shift in flight", "no guard, lock or pause blocks this"]
         self.push_screen(
             ConfirmScreen(f"ROLL BACK: all traffic to blue (live green: {self.state['traffic']}%)?", lines,
                           lambda: self._submit("rollback"), dangerous=True))
@@ -534,9 +514,21 @@ class ShipdeckApp(App[int]):
     def _keys_text(self, action_id: str) -> str:
         return self._keymap.get(action_id, BY_ID[action_id].keys).replace("question_mark", "?").replace("slash", "/")
 
+    def action_take_helm(self) -> None:
+        why = self.why_not("take")
+        if why is not None:
+            self.notify(why, title="take the helm", timeout=3)
+            return
+
+        def given(reason: str | None) -> None:
+            if reason:
+                self._submit("take", reason=reason)
+
+        self.push_screen(ReasonPrompt(f"{self.engine.state.helm or 'Nobody'} drives. Take the helm? Why:"), given)
+
     def action_quit_app(self) -> None:
-        s = self.driver.state
-        if s.status in ("pending", "completed", "rolled-back", "aborted") or self.read_only:
+        s = self.engine.state
+        if self.engine.detaches or s.status in ("pending", "completed", "rolled-back", "aborted") or self.read_only:
             self.run_worker(self._suspend_and_exit("operator quit the command center"), group="quit")
             return
         lines = ["the engine stops with this screen: NO GUARD WATCHES until someone resumes",
@@ -545,7 +537,7 @@ class ShipdeckApp(App[int]):
                  f"resume: {self.resume_command()}"]
 
         def confirmed() -> None:
-            self.run_worker(self._suspend_and_exit(f"operator quit the command center ({self.driver.operator})"),
+            self.run_worker(self._suspend_and_exit(f"operator quit the command center ({self.engine.operator})"),
                             group="quit")
 
         self.push_screen(ConfirmScreen(f"Quit with the run {s.status}?", lines, confirmed, dangerous=True))
@@ -559,26 +551,34 @@ class ShipdeckApp(App[int]):
         await self._suspend_and_exit("operator disconnected (SIGHUP)")
         # No terminal is left to restore, and Textual's writer can block on it: once the run is
         # journalled and suspended, make sure the process goes.
-        code = self.exit_status if self.ended else exit_code(self.driver.state)
+        code = self.engine.exit_status if self.engine.ended else exit_code(self.engine.state)
         timer = threading.Timer(3.0, os._exit, [code])
         timer.daemon = True
         timer.start()
 
     def resume_command(self) -> str:
         what = "demo" if self.demo else f"run {self.loaded.path}"
-        return f"shipdeck {what} --journal {self.driver.journal_path} --resume"
+        return f"shipdeck {what} --journal {self.engine.journal_path} --resume"
 
     async def _suspend_and_exit(self, reason: str) -> None:
-        self.driver.suspend(reason)
+        """Leave: an engine in this process is suspended (resumable); a detached one goes on guarding."""
+        self.engine.detach(reason)
         deadline = time.monotonic() + self.plan.settings.timeout + 5
-        while not self.ended and time.monotonic() < deadline:
+        while not self.engine.ended and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        self.exit(self.exit_status if self.ended else exit_code(self.driver.state))
+        self.exit(self.engine.exit_status if self.engine.ended else exit_code(self.engine.state))
 
 
 _ACTION_IDS = {a.action.split("(")[0]: a.id for a in BY_ID.values()}
 _COMMAND_ACTIONS = ("advance", "approve", "tick", "select_up", "select_down", "shift_next", "shift_to", "pause",
                     "override")
+# The engine command behind each key: what a screen must be allowed to send for the key to work.
+_COMMANDS = {"advance": "advance", "approve": "approve", "tick": "tick", "select_up": "tick", "select_down": "tick",
+             "shift_next": "shift", "shift_to": "shift", "pause": "pause", "override": "override",
+             "rollback": "rollback", "take": "take"}
+
+
+_SEVERITY: dict[str, Any] = {"error": "error", "info": "information"}
 
 
 def _speed(clock: Clock) -> float:
@@ -588,10 +588,18 @@ def _speed(clock: Clock) -> float:
 def make_app(
     loaded: LoadedPlan, journal_path: str | Path, keymap: dict[str, str] | None = None, **options: Any
 ) -> ShipdeckApp:
-    """The one factory the CLI and the tests use; options are ShipdeckApp's."""
+    """The one factory the CLI and the tests use; options are ShipdeckApp's. Without an `engine` handle the
+    engine runs in this process (a Driver on its own thread) and stops with the screen."""
     if keymap is None:
         try:
             keymap = load_keymap()
         except KeymapError as e:
             raise SystemExit(f"shipdeck: {e}") from e
-    return ShipdeckApp(loaded, journal_path, keymap=keymap, **options)
+    if options.get("engine") is None:
+        options["engine"] = LocalEngine(Driver(
+            loaded, journal_path, clock=options.get("clock"), backends=options.pop("backends", None),
+            operator=options.pop("operator", None), shared=options.pop("shared", None),
+            resume=options.pop("resume", False)))
+    for unused in ("backends", "operator", "shared", "resume"):
+        options.pop(unused, None)
+    return ShipdeckApp(loaded, keymap=keymap, **options)  # engine is in options

@@ -118,12 +118,115 @@ def _execute(
 @click.option("--yes", is_flag=True, help="Headless: approve gates, tick checklists, confirm manual steps.")
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file (JSONL).")
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --journal after a crash.")
+@click.option("--foreground", is_flag=True, help="Keep the engine in this process: it stops with the screen.")
 @click.option("--high-contrast", is_flag=True, help="High-contrast theme for projectors.")
-def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool, high_contrast: bool) -> None:
-    """Run PLAN in the command center (or --headless)."""
+def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool, foreground: bool,
+        high_contrast: bool) -> None:
+    """Run PLAN: the engine starts in the background and this terminal attaches to it.
+
+    Closing the terminal (or q) detaches; the engine goes on guarding. `shipdeck attach` comes back."""
     _check_resume(resume, journal)
     loaded = _load_or_exit(plan)
-    sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
+    if headless or foreground:
+        sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
+    from tui.engine.spawn import SpawnError, spawn_engine
+
+    journal_path = (journal or default_journal(loaded)).resolve()
+    try:
+        sock = spawn_engine(plan, journal_path, resume=resume)
+    except SpawnError as e:
+        raise click.ClickException(sanitize_line(str(e))) from e
+    sys.exit(_attach(sock, read_only=False, high_contrast=high_contrast))
+
+
+@main.command(hidden=True)
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--resume", is_flag=True)
+@click.option("--idle-exit", type=float, default=None, help="Seconds with no screen before an idle engine leaves.")
+def engine(plan: str, journal: Path, resume: bool, idle_exit: float | None) -> None:
+    """The detached engine of one run (started by `run`): journal, guards, backends, and a socket."""
+    from tui.engine.driver import Driver
+    from tui.engine.journal import JournalError
+    from tui.engine.server import IDLE_EXIT_S, EngineServer, socket_path
+
+    loaded = _load_or_exit(plan)
+    try:
+        driver = Driver(loaded, journal, clock=RealClock(), resume=resume)
+    except JournalError as e:
+        click.echo(f"shipdeck engine: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    server = EngineServer(driver, socket_path(journal), idle_exit=IDLE_EXIT_S if idle_exit is None else idle_exit)
+    sys.exit(asyncio.run(server.run()))
+
+
+def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
+    from tui.app import make_app
+    from tui.engine.handle import RemoteEngine
+    from tui.engine.journal import identity
+    from tui.engine.protocol import ProtocolError
+
+    try:
+        remote = RemoteEngine(sock, identity(), "watch" if read_only else "drive")
+    except (OSError, ProtocolError) as e:
+        raise click.ClickException(f"cannot attach to {sock}: {sanitize_line(str(e))}") from e
+    app = make_app(remote.loaded, remote.journal_path, engine=remote,
+                   theme_name="shipdeck-contrast" if high_contrast else None)
+    app.run()
+    s = remote.state
+    if remote.run_ended or s.terminal:
+        click.echo(f"run {s.status}; journal: {remote.journal_path}")
+        return remote.exit_status
+    click.echo(f"detached: the engine (pid {remote.pid}) goes on guarding the run ({s.status}, green at "
+               f"{s.traffic}%).\nback to it: shipdeck attach {remote.journal_path}", err=True)
+    return EXIT_OK
+
+
+@main.command()
+@click.argument("target", required=False, type=click.Path(path_type=Path))
+@click.option("--read-only", is_flag=True, help="Watch: never drive, never take the helm.")
+@click.option("--high-contrast", is_flag=True, help="High-contrast theme for projectors.")
+def attach(target: Path | None, read_only: bool, high_contrast: bool) -> None:
+    """Bring back the command center of a running engine: TARGET is its journal or socket
+    (none: the only running engine)."""
+    from tui.engine.server import registered, socket_path
+
+    if target is None:
+        engines = registered()
+        if len(engines) != 1:
+            listing = "".join(f"\n  shipdeck attach {e['journal']}" for e in engines)
+            raise click.ClickException(("no engine is running" if not engines else "several engines run; say which:")
+                                       + listing)
+        sock = Path(engines[0]["socket"])
+    else:
+        sock = target if target.name.endswith(".sock") else socket_path(target.resolve())
+    sys.exit(_attach(sock, read_only, high_contrast))
+
+
+@main.command()
+def ps() -> None:
+    """List the running engines: plan, state, phase, pid, who drives, socket."""
+    from tui.engine.handle import welcome
+    from tui.engine.protocol import Hello, ProtocolError
+    from tui.engine.server import registered
+
+    engines = registered()
+    if not engines:
+        click.echo("no engine is running")
+        return
+    click.echo(f"{'PID':>7}  {'PLAN':<24} {'STATE':<12} {'PHASE':<22} {'DRIVER':<22} SCREENS  SOCKET")
+    for e in engines:
+        try:
+            sock, reader, w = welcome(Path(e["socket"]), Hello("ps", "status"), timeout=3.0)
+            sock.close()
+        except (OSError, ProtocolError) as err:
+            click.echo(f"{e['pid']:>7}  {sanitize_line(e['plan'])[:24]:<24} {'NO ANSWER':<12} {sanitize_line(str(err))}")
+            continue
+        st = w.state
+        phase = st["phases"][st["phase"]]["name"] if st["phase"] >= 0 else "—"
+        click.echo(f"{w.pid:>7}  {sanitize_line(e['plan'])[:24]:<24} {st['status']:<12} "
+                   f"{sanitize_line(phase)[:22]:<22} {sanitize_line(w.helm or '—')[:22]:<22} {len(w.clients):>7}  "
+                   f"{e['socket']}")
 
 
 @main.command()

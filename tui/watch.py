@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tui.engine.journal import JournalError, _check_line, default_operator, plan_of
+from tui.engine.driver import exit_code
+from tui.engine.journal import JournalError, _check_line, identity, plan_of
 from tui.engine.machine import RunState, initial_state, transition
 from tui.engine.plan import Plan
 from tui.headless import EventPrinter
@@ -127,6 +129,7 @@ class JournalFollower:
     """
 
     read_only = READ_ONLY
+    detaches = True  # closing this screen changes nothing for the run
 
     def __init__(self, path: Path, poll: float = 0.5) -> None:
         self.journal_path = path
@@ -136,11 +139,13 @@ class JournalFollower:
         if self.tail.plan is None or self.tail.state is None:
             raise JournalError(f"{path}: no run in this journal yet")
         self.plan: Plan = self.tail.plan
-        self.operator = default_operator()
+        self.operator = identity()
         self.machine_broken = False
         self.failed = ""
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
         self._stop = False
+        self.ended = False
+        self._thread: threading.Thread | None = None
 
     @property
     def state(self) -> RunState:
@@ -158,9 +163,36 @@ class JournalFollower:
     def _read(self) -> list[dict[str, Any]]:
         return [ev for _, evs in self.tail.read() for ev in evs]
 
+    @property
+    def exit_status(self) -> int:
+        return exit_code(self.state)
+
+    def refuses(self, command: str) -> str | None:
+        return READ_ONLY
+
     def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
         for fn in self._subscribers:
             fn({"type": "notice", "level": "warning", "text": f"{name}: {READ_ONLY}"})
+
+    def alongside(self, factory: Any) -> None:
+        raise ValueError("a read-only screen has no autopilot")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._follow, name="shipdeck-follow", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        try:
+            asyncio.run(self.run())
+        finally:
+            self.ended = True
+
+    def detach(self, reason: str) -> None:
+        self._stop = True
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def describe(self, name: str, **args: Any) -> list[str]:
         return []
@@ -168,10 +200,7 @@ class JournalFollower:
     def preview(self, percent: int) -> None:
         return None
 
-    def suspend(self, reason: str) -> None:
-        self._stop = True
-
-    async def run(self, linger: bool = False) -> RunState:
+    async def run(self) -> RunState:
         self._emit([*self._first, {"type": "journal", "path": str(self.journal_path)}])
         while not self._stop:
             await asyncio.sleep(self.poll)

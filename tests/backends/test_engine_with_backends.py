@@ -82,7 +82,7 @@ async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path, prom):
         # No data yet (before Prometheus' first scrape) holds the run; a live sample lets it start.
         await until(pilot, lambda: app.series.last.get("error_rate", {}).get("value") is not None, timeout=30,
                     what="a live sample")
-        await until(pilot, lambda: not app.driver.state.blind, what="guards see data")
+        await until(pilot, lambda: not app.engine.state.blind, what="guards see data")
         await pilot.press("n", "enter")
         await until(pilot, lambda: app.state["traffic"] == 10, what="shift")
         assert len(app.series.points["error_rate"]) >= 1
@@ -92,7 +92,7 @@ async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path, prom):
         assert "prom ✗" in text and "prometheus down" in text
         assert app.guards[0]["state"] in ("no-data", "ok")  # hold: no breach invented from silence
         assert app.state["status"] == "running"
-        await until(pilot, lambda: app.driver.state.blind == ["error_rate"], what="the run holds, blind")
+        await until(pilot, lambda: app.engine.state.blind == ["error_rate"], what="the run holds, blind")
         assert "holding" in app.state["waiting"] or "bake paused" in app.state["waiting"]
         await pilot.press("p")  # keys keep working
         await until(pilot, lambda: app.state["status"] == "paused")

@@ -213,7 +213,7 @@ async def test_engine_exception_shows_engine_failed_notifies_and_rollback_still_
     monkeypatch.setattr(driver_mod, "transition", broken)
     app = make_app(loaded, tmp_path / "j.jsonl", clock=RealClock(), operator="tester", keymap={})
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(pilot, lambda: not app.driver.state.blind and app.series.last, timeout=20, what="data")
+        await until(pilot, lambda: not app.engine.state.blind and app.series.last, timeout=20, what="data")
         await pilot.press("n", "enter")
         await until(pilot, lambda: app.state["traffic"] == 10, timeout=20, what="shift to 10")
         assert await haproxy_green(h) == 10
@@ -475,7 +475,7 @@ async def test_quit_dialog_says_what_happens_and_leaves_the_run_resumable(tmp_pa
     loaded = make_plan(tmp_path, metrics.url)
     app = make_app(loaded, tmp_path / "j.jsonl", clock=RealClock(), operator="tester", keymap={})
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(pilot, lambda: not app.driver.state.blind and app.series.last, timeout=20, what="data")
+        await until(pilot, lambda: not app.engine.state.blind and app.series.last, timeout=20, what="data")
         await pilot.press("n", "enter")
         await until(pilot, lambda: app.state["traffic"] == 10, timeout=20, what="canary")
         await pilot.press("q")

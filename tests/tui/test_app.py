@@ -9,7 +9,7 @@ from tui.screens.prompt import WeightPrompt
 
 
 def commands(app):
-    recs = journal.load(app.driver.journal_path).records
+    recs = journal.load(app.engine.journal_path).records
     return [(r["data"]["name"], r["operator"]) for r in recs if r["kind"] == "event" and r["data"]["type"] == "command"]
 
 
@@ -19,7 +19,7 @@ def status_text(app) -> str:
 
 async def test_keys_drive_a_whole_canary(app_factory):
     app = app_factory()
-    traffic = app.driver.backends.traffic
+    traffic = app.engine.driver.backends.traffic
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.press("n")
         assert isinstance(app.screen, ConfirmScreen)
@@ -64,7 +64,7 @@ async def test_keys_drive_a_whole_canary(app_factory):
         assert app.state["traffic"] == 0 and traffic.calls[-1] == ("rollback", 0)
     names = [n for n, _ in commands(app)]
     assert names == ["advance", "approve", "tick", "tick", "advance", "shift", "shift", "pause", "resume", "rollback"]
-    recs = journal.load(app.driver.journal_path).records
+    recs = journal.load(app.engine.journal_path).records
     intents = [r["data"]["kind"] for r in recs if r["kind"] == "intent"]
     assert intents == ["shift", "shift", "shift", "rollback"]
     outcomes = [r["data"]["data"].get("green") for r in recs if r["kind"] == "outcome"]
@@ -112,7 +112,7 @@ async def test_a_hung_backend_shows_and_keys_keep_working(app_factory):
         await pilot.press("escape")
         await until(pilot, lambda: "✗" in status_text(app), timeout=10, what="failed")
         assert "timed out" in status_text(app)
-    recs = journal.load(app.driver.journal_path).records
+    recs = journal.load(app.engine.journal_path).records
     outcome = [r for r in recs if r["kind"] == "outcome"][0]
     assert not outcome["data"]["ok"] and "timed out" in outcome["data"]["error"]
 
@@ -148,7 +148,7 @@ async def test_demo_autopilot_rolls_back_bad_canary_without_a_key(app_factory):
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: app.state["status"] == "rolled-back", timeout=90, what="guard rollback")
         assert not app.helm_taken
-    recs = journal.load(app.driver.journal_path).records
+    recs = journal.load(app.engine.journal_path).records
     ops = {r["operator"] for r in recs if r["kind"] == "event" and r["data"]["type"] == "command"}
     assert ops == {"autopilot"}
     guard = [r for r in recs if r["kind"] == "event" and r["data"]["type"] == "guard"]
@@ -261,7 +261,7 @@ async def test_outside_the_window_n_is_refused_until_an_override_with_a_reason(a
     clock = FrozenClock(1_795_000_000.0)  # 2026-11-18 08:26 UTC: long before 22:00
     app = app_factory(load_plan_text(text, str(tmp_path / "w.yaml")), clock=clock)
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(pilot, lambda: app.driver.state.outside_window != "", what="the window state")
+        await until(pilot, lambda: app.engine.state.outside_window != "", what="the window state")
         assert app.why_not("advance").startswith("outside the plan's window 22:00–23:00 UTC (opens)")
         await pilot.press("O")
         assert isinstance(app.screen, ReasonPrompt)
@@ -270,9 +270,9 @@ async def test_outside_the_window_n_is_refused_until_an_override_with_a_reason(a
         for ch in "CAB-42 approved":
             await pilot.press("space" if ch == " " else ch)
         await pilot.press("enter")
-        await until(pilot, lambda: app.driver.state.window_override != "", what="the override")
+        await until(pilot, lambda: app.engine.state.window_override != "", what="the override")
         await pilot.press("n", "enter")
         await until(pilot, lambda: app.state["status"] == "running", what="running")
-    recs = journal.load(app.driver.journal_path).records
+    recs = journal.load(app.engine.journal_path).records
     override = next(r for r in recs if r["kind"] == "event" and r["data"].get("name") == "override")
     assert override["operator"] == "tester" and override["data"]["args"] == {"reason": "CAB-42 approved"}

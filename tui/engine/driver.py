@@ -36,7 +36,7 @@ from backends.base import (
     run_command,
 )
 from tui.engine.guards import GuardSet
-from tui.engine.journal import Journal, default_operator, open_intents, parse_iso, replay
+from tui.engine.journal import Journal, identity, open_intents, parse_iso, replay
 from tui.engine.machine import RunState, initial_state, transition
 from tui.engine.plan import LoadedPlan, outside_window
 from tui.engine.secrets import Redactor, mask_plan
@@ -105,7 +105,7 @@ class Driver:
         self.loaded = loaded
         self.plan = loaded.plan
         self.clock: Clock = clock or RealClock()
-        self.operator = operator or default_operator()
+        self.operator = operator or identity()
         self.plan_dir = str(Path(loaded.path).resolve().parent) if loaded.path else "."
         self._plan_data = self.plan.model_dump(mode="json", by_alias=True)
         self.redact = Redactor(self._plan_data)

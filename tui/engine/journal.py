@@ -145,6 +145,11 @@ class Journal:
                 self._fd = -1
 
 
+def identity() -> str:
+    """Who acts, as every command and journal record names them: OS user @ host."""
+    return f"{default_operator()}@{socket.gethostname()}"
+
+
 def default_operator() -> str:
     try:
         return getpass.getuser()

@@ -28,7 +28,7 @@ from tui.engine.plan import (
 Event = dict[str, Any]
 Effect = dict[str, Any]
 
-COMMANDS = ("advance", "tick", "approve", "shift", "pause", "resume", "rollback", "abort")
+COMMANDS = ("advance", "tick", "approve", "shift", "pause", "resume", "rollback", "abort", "take")
 # Commands that move the night forward: refused while the guards are blind or the engine is faulty.
 FORWARD = ("advance", "approve", "shift")
 TERMINAL = ("completed", "rolled-back", "aborted")
@@ -91,6 +91,14 @@ class RunState:
     traffic_by_hand: str | None = None  # the plan's manual traffic command template ("" without one)
     rollback_by_hand: str = ""  # with manual traffic: what the operator runs to roll back
     restarted: bool = False  # paused by a restart: the operator (or --yes) confirms before going on
+    helm: str = ""  # who drives (user@host), journalled: a detached engine's screens follow it
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunState:
+        """The inverse of to_dict: a screen attached to another process rebuilds the engine's state."""
+        phases = [PhaseState(**{**p, "steps": [StepState(**st) for st in p["steps"]],
+                                "checklist": [ChecklistState(**c) for c in p["checklist"]]}) for p in d["phases"]]
+        return cls(**{**d, "phases": phases})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,11 +128,13 @@ class RunState:
         return ""
 
 
-def refusal(state: RunState, name: str, args: dict[str, Any] | None = None) -> str | None:
-    """Why `name` is not allowed now, or None. The one rule table: machine, keys, help and palette use it."""
+def refusal(state: RunState, name: str, args: dict[str, Any] | None = None, operator: str = "") -> str | None:
+    """Why `name` is not allowed now, or None. The one rule table: machine, keys, help and palette use it.
+
+    `operator`: who asks, for the rules that depend on it (a four-eyes gate)."""
     s = state
     args = args or {}
-    if name == "rollback":
+    if name in ("rollback", "take"):
         return None  # never blocked
     if s.terminal:
         return f"the run is {s.status}"
@@ -155,6 +165,9 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None) -> s
             return None  # the operator confirms a rollback done by hand
         if step is None or step.status != WAITING:
             return "nothing is waiting for approval"
+        if step.spec.get("four_eyes") and operator and (operator in (s.helm, "autopilot") or not s.helm):
+            return (f"four eyes: someone other than the driver ({s.helm or 'nobody drives yet'}) approves this gate "
+                    "— they attach with `shipdeck attach` and press the approve key")
     elif name == "shift":
         if s.status == "pending":
             return "the run has not started"
@@ -182,7 +195,8 @@ def step_label(step: Any) -> tuple[str, str, dict[str, Any]]:
     if isinstance(step, BakeStep):
         return "bake", f"bake {format_duration(step.bake)}", {"seconds": step.bake}
     if isinstance(step, GateStep):
-        return "gate", f"gate: {step.gate}", {"question": step.gate}
+        label = f"gate: {step.gate}" + (" (four eyes)" if step.four_eyes else "")
+        return "gate", label, {"question": step.gate, "four_eyes": step.four_eyes}
     assert isinstance(step, NotifyStep)
     return "notify", f"notify: {step.notify}", {"message": step.notify}
 
@@ -248,10 +262,13 @@ def _command(tx: _Tx, name: str, args: dict[str, Any]) -> None:
     if name == "rollback":  # never blocked
         _start_rollback(tx, str(args.get("reason") or f"rollback by {tx.who}"))
         return
+    if name == "take":
+        _take(tx, args)
+        return
     if s.terminal:
         tx.notice(f"{name}: the run is over ({s.status})")
         return
-    why = refusal(s, name, args)
+    why = refusal(s, name, args, tx.who)
     if why is not None and name not in ("pause", "resume"):
         tx.notice(f"{name}: {why}")
         return
@@ -305,6 +322,15 @@ def _tick(tx: _Tx, args: dict[str, Any]) -> None:
     else:
         item.ticked_by, item.ticked_at = None, None
     _continue(tx)
+
+
+def _take(tx: _Tx, args: dict[str, Any]) -> None:
+    before, reason = tx.s.helm, str(args.get("reason") or "").strip()
+    tx.s.helm = tx.who
+    if before and before != tx.who:
+        tx.notify("helm", f"{tx.who} took the helm from {before}: {reason}")
+    else:
+        tx.notice(f"{tx.who} drives" + (f": {reason}" if reason else ""), level="info")
 
 
 def _approve(tx: _Tx, args: dict[str, Any]) -> None:

@@ -242,6 +242,7 @@ class BakeStep(Strict):
 
 class GateStep(Strict):
     gate: str = Field(min_length=1)
+    four_eyes: bool = False  # approved by someone other than the driver
 
 
 class NotifyStep(Strict):
@@ -300,6 +301,7 @@ class Settings(Strict):
     sample_interval: Duration = 1.0
     timeout: Duration = 10.0  # per backend call
     max_log_lines: int = Field(default=5000, ge=100)
+    rollback_by: Literal["anyone", "driver"] = "anyone"  # who may roll back from an attached screen
 
 
 class Plan(Strict):

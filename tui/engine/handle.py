@@ -1,0 +1,336 @@
+"""Engine handles: what a screen holds to talk to a run, whether the engine is in this process or another.
+
+Every handle has the same surface: `plan`, `state`, `journal_path`, `operator`, `subscribe(fn)` (plain event
+dicts, called from the handle's own thread), `submit(name, **args)`, `describe`, `preview`, `refuses(command)`
+(what this screen may not do here, before the engine's own rules), `start()`, `detach(reason)`, `join(timeout)`,
+`ended` and `exit_status`. The command center is handed one and never builds an engine itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from tui.engine.driver import Driver, Subscriber, exit_code
+from tui.engine.machine import RunState
+from tui.engine.plan import LoadedPlan, Plan
+from tui.engine.protocol import (
+    MAX_LINE,
+    Ask,
+    Command,
+    Event,
+    Hello,
+    ProtocolError,
+    Refused,
+    Reply,
+    Stop,
+    Welcome,
+    decode,
+    encode,
+)
+
+FORWARD = ("advance", "approve", "tick", "shift", "pause", "resume", "override", "abort")
+
+
+def screen_refusal(state: RunState, mode: str, operator: str, command: str, rollback_by: str) -> str | None:
+    """Why an attached screen may not send `command`, or None. The engine's server and the screen's keys
+    both ask this: one driver, any number of watchers.
+
+    `mode`: drive (may hold the helm) or watch (--read-only: never takes it)."""
+    drives = mode == "drive" and bool(state.helm) and state.helm == operator
+    if command == "take":
+        if mode != "drive":
+            return "read-only screen (--read-only): it never takes the helm"
+        return "you have the helm" if drives else None
+    if command == "rollback":
+        if rollback_by == "anyone" or drives:
+            return None
+        return f"the plan lets only the driver ({state.helm or 'nobody yet'}) roll back (settings.rollback_by)"
+    if drives:
+        return None
+    step = state.current_step
+    if command == "approve" and step is not None and step.spec.get("four_eyes"):
+        return None  # a second pair of eyes is exactly who approves this gate
+    who = f"{state.helm} drives" if state.helm else "nobody drives"
+    if mode != "drive":
+        return f"read-only screen: {who}"
+    return f"{who}: T takes the helm (with a reason)"
+
+
+def _short_address(path: Path) -> tuple[str, int | None]:
+    """A unix socket path the kernel accepts (108 bytes at most): long ones go through /proc/self/fd."""
+    text = str(path)
+    if len(text.encode()) < 100:
+        return text, None
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    return f"/proc/self/fd/{fd}/{path.name}", fd
+
+
+@contextlib.contextmanager
+def unix_address(path: Path) -> Any:
+    address, fd = _short_address(path)
+    try:
+        yield address
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def connect(path: Path, timeout: float = 5.0) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        with unix_address(path) as address:
+            sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def welcome(path: Path, hello: Hello, timeout: float = 10.0) -> tuple[socket.socket, Any, Welcome]:
+    """Connect, say hello, read the engine's welcome. Raises OSError or ProtocolError."""
+    sock = connect(path, timeout)
+    try:
+        sock.sendall(encode(hello))
+        reader = sock.makefile("rb")
+        line = reader.readline(MAX_LINE)
+        if not line:
+            raise ProtocolError("the engine closed the connection without a welcome")
+        msg = decode(line)
+        if isinstance(msg, Refused):
+            raise ProtocolError(msg.reason)
+        if not isinstance(msg, Welcome):
+            raise ProtocolError(f"expected a welcome, got {msg.TYPE}")
+    except BaseException:
+        sock.close()
+        raise
+    return sock, reader, msg
+
+
+class LocalEngine:
+    """The engine in this process, on a thread and event loop of its own: a backend call or a journal
+    fsync never waits behind a repaint, and a slow screen never delays a guard. It stops with the screen."""
+
+    detaches = False
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self.plan: Plan = driver.plan
+        self.journal_path = driver.journal_path
+        self.operator = driver.operator
+        self.ended = False
+        self.exit_status = 1
+        self._thread: threading.Thread | None = None
+        self._alongside: list[Callable[[], Coroutine[Any, Any, None]]] = []
+
+    @property
+    def state(self) -> RunState:
+        return self.driver.state
+
+    @property
+    def failed(self) -> str:
+        return self.driver.failed
+
+    @property
+    def machine_broken(self) -> bool:
+        return self.driver.machine_broken
+
+    def subscribe(self, fn: Subscriber) -> None:
+        self.driver.subscribe(fn)
+
+    def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
+        self.driver.submit(name, operator, **args)
+
+    def describe(self, name: str, **args: Any) -> list[str]:
+        return self.driver.describe(name, **args)
+
+    def preview(self, percent: int) -> concurrent.futures.Future[list[str]] | None:
+        return self.driver.preview(percent)
+
+    def refuses(self, command: str) -> str | None:
+        if command == "take":
+            return "this terminal runs the engine itself: it is the only screen"
+        return None
+
+    def alongside(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run a coroutine (the demo's autopilot) on the engine's loop while it drives."""
+        self._alongside.append(factory)
+
+    def start(self) -> None:
+        # With two threads the GIL changes hands every switch interval: 5ms by default, several times on
+        # the way from a key to the backend. 1ms keeps the engine's path short while the screen paints.
+        sys.setswitchinterval(0.001)
+        self._thread = threading.Thread(target=self._run, name="shipdeck-engine", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._drive())
+        finally:
+            self.ended = True
+
+    async def _drive(self) -> None:
+        extra = [asyncio.create_task(f()) for f in self._alongside]
+        try:
+            self.exit_status = exit_code(await self.driver.run(linger=True))
+        except Exception as e:  # noqa: BLE001 - shown on screen, never a traceback over it
+            self.exit_status = 1
+            for fn in list(self.driver.subscribers):
+                with contextlib.suppress(Exception):
+                    fn({"type": "engine", "status": "failed", "reason": f"engine: {type(e).__name__}: {e}"})
+        finally:
+            for t in extra:
+                t.cancel()
+
+    def detach(self, reason: str) -> None:
+        self.driver.suspend(reason)
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+class RemoteEngine:
+    """A detached engine, over its unix socket. Closing this screen leaves the engine guarding."""
+
+    detaches = True
+
+    def __init__(self, path: Path, operator: str, mode: str = "drive") -> None:
+        self.socket_path = path
+        self.operator = operator
+        self.mode = mode
+        self._sock, self._reader, w = welcome(path, Hello(operator, mode))
+        self.welcome = w
+        self.pid = w.pid
+        self.plan = Plan.model_validate(w.plan)
+        self.loaded = LoadedPlan(self.plan, w.plan_path, {}, {})
+        self.journal_path = Path(w.journal)
+        self._state = RunState.from_dict(w.state)
+        self.failed = w.failed
+        self.machine_broken = w.machine_broken
+        self.rollback_by = w.rollback_by
+        self._describe = w.describe
+        self.ended = False
+        self.run_ended = False
+        self._subscribers: list[Subscriber] = []
+        self._replies: dict[int, concurrent.futures.Future[list[str]]] = {}
+        self._req = 0
+        self._send_lock = threading.Lock()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> RunState:
+        return self._state
+
+    @property
+    def exit_status(self) -> int:
+        return exit_code(self._state)
+
+    @property
+    def read_only(self) -> str:
+        return screen_refusal(self._state, self.mode, self.operator, "advance", self.rollback_by) or ""
+
+    def subscribe(self, fn: Subscriber) -> None:
+        self._subscribers.append(fn)
+
+    def refuses(self, command: str) -> str | None:
+        if self.ended:
+            return "the engine is gone: nothing reaches it from this screen"
+        return screen_refusal(self._state, self.mode, self.operator, command, self.rollback_by)
+
+    def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
+        self._send(Command(name, operator or self.operator, args))
+
+    def stop_engine(self, reason: str) -> None:
+        self._send(Stop(self.operator, reason))
+
+    def describe(self, name: str, **args: Any) -> list[str]:
+        key = "rollback" if name == "rollback" else f"shift:{args.get('percent')}"
+        return list(self._describe.get(key, []))
+
+    def preview(self, percent: int) -> concurrent.futures.Future[list[str]] | None:
+        if not self.welcome.can_preview or self.ended:
+            return None
+        self._req += 1
+        fut: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
+        self._replies[self._req] = fut
+        self._send(Ask(self._req, "preview", args={"percent": percent}))
+        return fut
+
+    def _send(self, msg: Any) -> None:
+        try:
+            with self._send_lock:
+                self._sock.sendall(encode(msg))
+        except OSError as e:
+            self._emit({"type": "notice", "level": "error", "text": f"{msg.TYPE} not sent: engine connection: {e}"})
+
+    def _emit(self, ev: dict[str, Any]) -> None:
+        for fn in list(self._subscribers):
+            fn(ev)
+
+    def start(self) -> None:
+        self._sock.settimeout(None)
+        self._thread = threading.Thread(target=self._read, name="shipdeck-attach", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        why = "the engine closed the connection"
+        try:
+            while True:
+                line = self._reader.readline(MAX_LINE)
+                if not line:
+                    break
+                self._handle(decode(line))
+        except (OSError, ValueError, ProtocolError) as e:
+            why = f"{type(e).__name__}: {e}"
+        finally:
+            self.ended = True
+            for fut in self._replies.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("the engine connection closed"))
+            if not self._closing and not self.run_ended:
+                self._emit({"type": "engine", "status": "failed",
+                            "reason": f"lost the engine (pid {self.pid}): {why}; is it still running? "
+                                      "`shipdeck ps` lists engines"})
+
+    def _handle(self, msg: Any) -> None:
+        if isinstance(msg, Event):
+            ev = msg.body
+            kind = ev.get("type")
+            if kind == "state":
+                self._state = RunState.from_dict(ev["state"])
+            elif kind == "engine":
+                self.failed = self.failed or str(ev.get("reason", ""))
+            elif kind == "end":
+                self.run_ended = True
+            self._emit(ev)
+        elif isinstance(msg, Reply):
+            fut = self._replies.pop(msg.req, None)
+            if fut is not None and not fut.done():
+                if msg.error:
+                    fut.set_exception(RuntimeError(msg.error))
+                else:
+                    fut.set_result(list(msg.lines))
+        elif isinstance(msg, Refused):
+            self._emit({"type": "notice", "level": "warning", "text": f"{msg.name}: {msg.reason}"})
+
+    def detach(self, reason: str) -> None:
+        self._closing = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with contextlib.suppress(OSError):
+            self._sock.close()

@@ -1,0 +1,281 @@
+"""The detached engine: one process per run owns the journal, guards and backends, and serves its screens
+over a unix socket next to the journal (mode 0600). Screens come and go; the guards never stop watching.
+
+The engine leaves by itself only when nobody is attached and nothing is at stake: the run is over, or it
+never started. A live run with no screen keeps guarding until someone attaches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backends.base import LogLine, Previewable
+from tui.engine.driver import Driver, bounded, exit_code
+from tui.engine.handle import screen_refusal, unix_address
+from tui.engine.protocol import (
+    MAX_LINE,
+    Ask,
+    Command,
+    Event,
+    Hello,
+    Message,
+    ProtocolError,
+    Refused,
+    Reply,
+    Stop,
+    Welcome,
+    decode,
+    encode,
+)
+from tui.engine.secrets import mask_plan
+
+IDLE_EXIT_S = 60.0  # nobody attached and nothing at stake for this long: the engine leaves
+MAX_BEHIND = 8 * 1024 * 1024  # a screen this far behind (a dead SSH link) is dropped, never waited for
+HISTORY_SAMPLES = 900
+HISTORY_LOG_LINES = 2000
+
+
+def socket_path(journal: Path) -> Path:
+    return journal.with_name(journal.name + ".sock")
+
+
+def runtime_dir() -> Path:
+    """Where running engines register themselves for `shipdeck ps`."""
+    base = os.environ.get("SHIPDECK_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"shipdeck-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def registered() -> list[dict[str, Any]]:
+    """Engines that registered and whose process is alive; leftovers of dead ones are removed."""
+    out = []
+    for f in sorted(runtime_dir().glob("*.json")):
+        try:
+            info = json.loads(f.read_text(encoding="utf-8"))
+            os.kill(int(info["pid"]), 0)
+        except (OSError, ValueError, KeyError):
+            with contextlib.suppress(OSError):
+                f.unlink()
+            continue
+        out.append(info)
+    return out
+
+
+@dataclass(eq=False)
+class _Screen:
+    operator: str
+    mode: str
+    writer: asyncio.StreamWriter
+
+    def send(self, data: bytes) -> bool:
+        if self.writer.is_closing() or self.writer.transport.get_write_buffer_size() > MAX_BEHIND:
+            return False
+        self.writer.write(data)
+        return True
+
+
+class EngineServer:
+    def __init__(self, driver: Driver, sock: Path, idle_exit: float = IDLE_EXIT_S) -> None:
+        self.driver = driver
+        self.sock = sock
+        self.idle_exit = idle_exit
+        self.screens: list[_Screen] = []
+        self._samples: deque[dict[str, Any]] = deque(maxlen=HISTORY_SAMPLES)
+        self._logs: deque[dict[str, Any]] = deque(maxlen=HISTORY_LOG_LINES)
+        self._latest: dict[str, dict[str, Any]] = {}  # the last backend health per backend, history, journal
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._registration = runtime_dir() / f"{os.getpid()}.json"
+        plan = driver.plan
+        traffic = driver.backends.traffic
+        self._describe = {f"shift:{p}": driver.describe("shift", percent=p) for p in range(101)}
+        self._describe["rollback"] = driver.describe("rollback")
+        self._can_preview = isinstance(traffic, Previewable)
+        self._plan = mask_plan(plan.model_dump(mode="json", by_alias=True))
+
+    async def run(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        self.driver.subscribe(self._on_event)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(sig, self.driver.suspend, f"engine stopped by signal {sig.name}")
+        self._loop.add_signal_handler(signal.SIGHUP, lambda: None)  # no terminal to lose: keep guarding
+        with contextlib.suppress(FileNotFoundError):
+            self.sock.unlink()
+        old = os.umask(0o077)  # the socket is born 0600: commands from this user only
+        try:
+            with unix_address(self.sock) as address:
+                server = await asyncio.start_unix_server(self._serve, path=address, limit=MAX_LINE)
+        finally:
+            os.umask(old)
+        os.chmod(self.sock, 0o600)
+        self._register()
+        watchdog = asyncio.create_task(self._idle_watch())
+        try:
+            final = await self.driver.run(linger=True)
+        finally:
+            watchdog.cancel()
+            server.close()
+            for s in list(self.screens):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(s.writer.drain(), 2.0)
+                s.writer.close()
+            with contextlib.suppress(OSError):
+                self.sock.unlink()
+            with contextlib.suppress(OSError):
+                self._registration.unlink()
+        return exit_code(final)
+
+    def _register(self) -> None:
+        info = {"pid": os.getpid(), "socket": str(self.sock), "journal": str(self.driver.journal_path),
+                "plan": self.driver.plan.name, "plan_path": self.driver.loaded.path, "started": time.time()}
+        tmp = self._registration.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        tmp.replace(self._registration)
+
+    async def _idle_watch(self) -> None:
+        assert self._loop is not None
+        idle_since = self._loop.time()
+        while True:
+            await asyncio.sleep(1.0)
+            s = self.driver.state
+            if self.screens or not (s.terminal or s.status == "pending"):
+                idle_since = self._loop.time()
+            elif self._loop.time() - idle_since >= self.idle_exit:
+                if s.terminal:
+                    await self.driver.stop("no screen attached")
+                else:
+                    self.driver.suspend("no screen attached before the run started")
+                return
+
+    # ------------------------------------------------------------ events out
+
+    def _on_event(self, ev: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is not None and not _on_loop(loop):  # a backend thread's log line
+            loop.call_soon_threadsafe(self._on_event, ev)
+            return
+        kind = ev.get("type")
+        if kind == "samples":
+            self._samples.append(ev)
+        elif kind == "logs":
+            self._logs.extend({"type": "logs", "lines": [x]} for x in ev["lines"])
+        elif kind in ("history", "journal", "engine"):
+            self._latest[str(kind)] = ev
+        elif kind == "backend":
+            self._latest[f"backend:{ev['name']}"] = ev
+        self._broadcast(encode(Event(ev)))
+
+    def _broadcast(self, data: bytes) -> None:
+        for s in list(self.screens):
+            if not s.send(data):
+                self._drop(s, "too far behind (slow or dead link)")
+
+    def _drop(self, s: _Screen, why: str) -> None:
+        if s in self.screens:
+            self.screens.remove(s)
+            s.writer.close()
+            self._say(f"{s.operator} ({s.mode}) detached: {why}")
+
+    def _say(self, text: str, level: str = "info") -> None:
+        self.driver.ctx.emit_log(LogLine(self.driver.clock.now(), "shipdeck", level, text))
+
+    def _welcome(self, hello: Hello) -> Welcome:
+        d = self.driver
+        return Welcome(pid=os.getpid(), plan=self._plan, plan_path=d.loaded.path, journal=str(d.journal_path),
+                       state=d.state.to_dict(), helm=d.state.helm, you=hello.mode,
+                       rollback_by=d.plan.settings.rollback_by, describe=self._describe,
+                       can_preview=self._can_preview, failed=d.failed, machine_broken=d.machine_broken,
+                       clients=[f"{s.operator} ({s.mode})" for s in self.screens])
+
+    def _replay(self) -> list[dict[str, Any]]:
+        """What a screen that attaches now missed: chart history, recent samples and log lines, health."""
+        return [*self._latest.values(), *self._samples, *self._logs]
+
+    # ------------------------------------------------------------ commands in
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            hello = decode(await asyncio.wait_for(reader.readline(), 10.0))
+            if not isinstance(hello, Hello) or hello.mode not in ("drive", "watch", "status"):
+                raise ProtocolError("the first message must be a hello (drive, watch or status)")
+        except (ProtocolError, TimeoutError, OSError, ValueError) as e:
+            with contextlib.suppress(Exception):
+                writer.write(encode(Refused("hello", str(e))))
+                await writer.drain()
+            writer.close()
+            return
+        writer.write(encode(self._welcome(hello)))
+        if hello.mode == "status":
+            with contextlib.suppress(Exception):
+                await writer.drain()
+            writer.close()
+            return
+        screen = _Screen(hello.operator, hello.mode, writer)
+        for ev in self._replay():
+            writer.write(encode(Event(ev)))
+        self.screens.append(screen)
+        self._say(f"{hello.operator} attached ({'read-only' if hello.mode == 'watch' else hello.mode}); "
+                  f"{len(self.screens)} screen(s)")
+        if hello.mode == "drive" and not self.driver.state.helm:
+            self.driver.submit("take", hello.operator, reason="first to attach")
+        try:
+            while line := await reader.readline():
+                try:
+                    self._handle(screen, decode(line))
+                except ProtocolError as e:
+                    screen.send(encode(Refused("message", str(e))))
+        except (OSError, ValueError):
+            pass  # a dropped link is a detach
+        finally:
+            self._drop(screen, "left")
+
+    def _handle(self, screen: _Screen, msg: Message) -> None:
+        d = self.driver
+        if isinstance(msg, Command):
+            why = screen_refusal(d.state, screen.mode, screen.operator, msg.name, d.plan.settings.rollback_by)
+            if msg.operator != screen.operator:
+                why = f"sent as {msg.operator} on {screen.operator}'s connection"
+            elif msg.name == "take" and not str(msg.args.get("reason") or "").strip():
+                why = why or "say why you take the helm (journalled and sent)"
+            if why:
+                screen.send(encode(Refused(msg.name, why)))
+                return
+            d.submit(msg.name, screen.operator, **msg.args)
+        elif isinstance(msg, Ask) and msg.what == "preview":
+            asyncio.create_task(self._preview(screen, msg))
+        elif isinstance(msg, Stop):
+            why = screen_refusal(d.state, screen.mode, screen.operator, "advance", d.plan.settings.rollback_by)
+            if why:
+                screen.send(encode(Refused("stop", why)))
+                return
+            d.suspend(f"engine stopped by {screen.operator}: {msg.reason}")
+        else:
+            screen.send(encode(Refused(msg.TYPE, "not something a screen sends")))
+
+    async def _preview(self, screen: _Screen, ask: Ask) -> None:
+        pending = self.driver.preview(int(ask.args.get("percent", 0)))
+        try:
+            if pending is None:
+                raise RuntimeError("the traffic backend cannot dry-run")
+            answer: asyncio.Future[list[str]] = asyncio.wrap_future(pending)
+            reply = Reply(ask.req, list(await bounded(answer, self.driver.plan.settings.timeout)))
+        except Exception as e:  # noqa: BLE001 - the refusal is the answer the operator reads
+            reply = Reply(ask.req, error=str(e) or type(e).__name__)
+        screen.send(encode(reply))
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -1,0 +1,55 @@
+"""Start a run's engine as a process of its own, detached from this terminal (its own session: an SSH drop
+or a closed tmux never reaches it), and wait until its socket answers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tui.engine.handle import connect
+from tui.engine.server import socket_path
+
+
+class SpawnError(Exception):
+    pass
+
+
+def engine_log(journal: Path) -> Path:
+    return journal.with_name(journal.name + ".engine.log")
+
+
+def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: float | None = None,
+                 timeout: float = 30.0) -> Path:
+    """The engine's socket once it accepts screens. Raises SpawnError with the engine's own words."""
+    sock = socket_path(journal)
+    if sock.exists():
+        try:
+            connect(sock, 1.0).close()
+        except OSError:
+            pass  # a socket left by an engine that died: the new engine replaces it
+        else:
+            raise SpawnError(f"an engine already runs {journal}: shipdeck attach {journal}")
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    log = engine_log(journal)
+    cmd = [sys.executable, "-m", "tui.cli", "engine", str(Path(plan).resolve()), "--journal", str(journal)]
+    if resume:
+        cmd.append("--resume")
+    if idle_exit is not None:
+        cmd += ["--idle-exit", str(idle_exit)]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-8:]
+            raise SpawnError(f"the engine stopped as it started (exit {code}); {log}:\n" + "\n".join(tail))
+        try:
+            connect(sock, 1.0).close()
+            return sock
+        except OSError:
+            time.sleep(0.05)
+    raise SpawnError(f"the engine (pid {proc.pid}) did not open {sock} within {timeout:.0f}s; see {log}")
