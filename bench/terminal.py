@@ -153,7 +153,7 @@ def shipdeck(tmp: Path, logs: str = "", traffic: str | None = None) -> list[str]
         text = text.replace("  traffic: {type: simulated, scenario: healthy, delay: 0}", f"  traffic: {traffic}")
     plan = tmp / f"plan-{len(list(tmp.iterdir()))}.yaml"
     plan.write_text(text)
-    return [PY, "-m", "tui.cli", "run", str(plan), "--journal", str(plan.with_suffix(".jsonl"))]
+    return [PY, "-m", "tui.cli", "run", str(plan), "--foreground", "--journal", str(plan.with_suffix(".jsonl"))]
 
 
 def baseline(extra: list[str] | None = None) -> list[str]:

@@ -130,6 +130,8 @@ async def run_headless(
         elif (step is not None and step.status == "failed") or (
                 not yes and s.status == "running" and s.waiting.startswith(("gate", "checklist", "run by hand"))):
             why = s.waiting
+        elif step is not None and step.status == "waiting-gate" and step.spec.get("four_eyes"):
+            why = f"{s.waiting}: four eyes, a second operator approves (run it attached, without --headless)"
         else:
             return
         out(f"headless run cannot continue ({why}); stopping with traffic at green {s.traffic}%")

@@ -736,14 +736,15 @@ async def test_paused_on_drift_sends_one_alert(tmp_path, haproxy_factory, metric
 
 
 def test_closing_the_terminal_of_the_command_center_leaves_a_resumable_run(tmp_path, metrics):
-    """An SSH drop: the pty goes away under the running TUI (the kernel sends it SIGHUP)."""
+    """--foreground (the engine in the screen's process): an SSH drop, the pty going away under the running
+    TUI (the kernel sends it SIGHUP), leaves the run suspended and resumable."""
     import pty
     loaded = make_plan(tmp_path, metrics.url)
     path = tmp_path / "j.jsonl"
     pid, fd = pty.fork()
     if pid == 0:
         os.environ.update({"TERM": "xterm-256color", "PYTHONPATH": str(ROOT)})
-        os.execv(PY, [PY, "-m", "tui.cli", "run", loaded.path, "--journal", str(path)])
+        os.execv(PY, [PY, "-m", "tui.cli", "run", loaded.path, "--foreground", "--journal", str(path)])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (path.exists() and b'"sample"' in path.read_bytes()):
         try:

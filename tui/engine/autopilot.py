@@ -26,7 +26,7 @@ def next_action(state: RunState) -> tuple[str, dict[str, Any]] | None:
     step = state.current_step
     if step is not None:
         if step.status == WAITING:
-            return "approve", {}
+            return None if step.spec.get("four_eyes") else ("approve", {})  # a machine is no second pair of eyes
         if step.status == FAILED:
             return None
         return None

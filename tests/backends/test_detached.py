@@ -1,0 +1,373 @@
+"""The engine outlives the terminal: `shipdeck run` starts it as its own process, screens attach and detach.
+
+Real HAProxy and Prometheus on loopback; the screens are the real CLI in a pseudo-terminal (or tmux),
+read through pyte as a terminal would show them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pyte
+import pytest
+
+from tests.backends.test_fault_matrix import (  # noqa: F401 - fixtures
+    PY,
+    ROOT,
+    haproxy_green,
+    haproxy_traffic,
+    make_plan,
+    metrics,
+    wait,
+)
+from tui.engine import journal
+from tui.engine.server import registered, socket_path
+
+pytestmark = pytest.mark.integration
+
+
+class Screen:
+    """The CLI in a pseudo-terminal of the given size; what it writes is rendered by pyte."""
+
+    def __init__(self, args: list[str], cols: int = 160, rows: int = 50, env: dict[str, str] | None = None) -> None:
+        import fcntl
+        import struct
+        import termios
+
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            os.chdir(ROOT)
+            os.environ.update({"TERM": "xterm-256color", "PYTHONPATH": str(ROOT), **(env or {})})
+            os.execv(PY, [PY, "-m", "tui.cli", *args])
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+
+    def pump(self, seconds: float = 0.1) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            r, _, _ = select.select([self.fd], [], [], 0.05)
+            if r:
+                try:
+                    self.stream.feed(os.read(self.fd, 65536))
+                except OSError:
+                    return
+
+    def text(self) -> str:
+        return "\n".join(self.screen.display)
+
+    def wait_for(self, needle: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} never on screen:\n{self.text()}")
+            self.pump(0.2)
+
+    def press(self, keys: bytes, settle: float = 0.8) -> None:
+        os.write(self.fd, keys)
+        self.pump(settle)
+
+    def alive(self) -> bool:
+        return os.waitpid(self.pid, os.WNOHANG) == (0, 0)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        with _suppress():
+            os.kill(self.pid, sig)
+
+    def reap(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump(0.05)  # a terminal keeps reading while its program exits
+            if os.waitpid(self.pid, os.WNOHANG) != (0, 0):
+                return
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        raise AssertionError("the screen did not exit")
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
+
+
+def bake_started(path: Path) -> bool:
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    return journal.replay(journal.load(path).records).bake is not None
+
+
+def engine_pids() -> list[int]:
+    return [int(e["pid"]) for e in registered()]
+
+
+async def start_mid_bake(tmp_path: Path, how: str, h, metrics) -> tuple[Path, object]:  # noqa: F811
+    loaded = make_plan(tmp_path, metrics.url, traffic=haproxy_traffic(h), steps="      - shift: 10\n      - bake: 1h")
+    path = tmp_path / "j.jsonl"
+    args = ["run", loaded.path, "--journal", str(path)]
+    if how == "tmux":
+        tmux = shutil.which("tmux") or pytest.skip("tmux is not installed")
+        session = f"shipdeck-test-{os.getpid()}"
+        cmd = " ".join([f"PYTHONPATH={ROOT}", PY, "-m", "tui.cli", *args])
+        subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd], check=True,
+                       cwd=ROOT)
+        await wait(lambda: socket_path(path).exists(), timeout=30, what="the engine's socket")
+        await asyncio.sleep(3)  # the screen attaches and paints
+        for keys in ("n", "y"):
+            subprocess.run([tmux, "send-keys", "-t", session, keys], check=True)
+            await asyncio.sleep(1.0)
+        await wait(lambda: bake_started(path), timeout=30, what="the bake")
+        return path, session
+    screen = Screen(args)
+    screen.wait_for("ROLLBACK")
+    screen.press(b"n")
+    screen.wait_for("Start phase")
+    screen.press(b"y")
+    deadline = time.monotonic() + 30
+    while not bake_started(path):
+        assert time.monotonic() < deadline, screen.text()
+        screen.pump(0.2)
+    return path, screen
+
+
+@pytest.mark.parametrize("how", ["sighup", "sigkill", "tmux"])
+async def test_killing_the_screen_mid_bake_leaves_the_engine_guarding(tmp_path, haproxy_factory, metrics, how):  # noqa: F811
+    h = haproxy_factory()
+    path, screen = await start_mid_bake(tmp_path, how, h, metrics)
+    assert await haproxy_green(h) == 10
+    [engine_pid] = engine_pids()
+    sock = socket_path(path)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    if how == "tmux":
+        subprocess.run(["tmux", "kill-session", "-t", str(screen)], check=True)
+    else:
+        assert isinstance(screen, Screen)
+        if how == "sighup":
+            os.close(screen.fd)  # the terminal goes away: the kernel hangs the screen up
+        else:
+            screen.kill(signal.SIGKILL)
+        for _ in range(100):
+            if os.waitpid(screen.pid, os.WNOHANG) != (0, 0):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the screen outlived its terminal")
+    await asyncio.sleep(1.5)
+    assert engine_pids() == [engine_pid], "the engine went with the screen"
+    recs = journal.load(path).records
+    assert not any(r["kind"] in ("suspend", "run-end") for r in recs)
+    # Nobody is watching the screen; the engine still watches the metrics.
+    metrics.gauge.set(0.05)
+    await wait(lambda: journal.replay(journal.load(path).records).status == "rolled-back", timeout=40,
+               what="the guard's rollback")
+    assert await haproxy_green(h) == 0  # what HAProxy really does now
+    recs = journal.load(path).records
+    rollback = next(r for r in recs if r["kind"] == "intent" and r["data"]["kind"] == "rollback")
+    assert "error_rate" in rollback["data"].get("reason", "") or any(
+        r["kind"] == "event" and r["data"].get("type") == "guard" for r in recs)
+    # attach brings the screen back, rolled back, charts filled from the engine's history
+    back = Screen(["attach", str(path)], cols=80, rows=24)
+    try:
+        back.wait_for("R O L L E D   B A C K", timeout=30)
+        back.pump(1.0)
+        chart = back.text()
+        assert "error_rate" in chart and any("\u2801" <= ch <= "\u28ff" for ch in chart), chart  # points drawn
+        back.press(b"q", settle=0.5)
+        back.reap()
+    finally:
+        back.kill()
+    assert engine_pids() == [engine_pid]  # a finished run's engine waits for its screens a while, then leaves
+
+
+async def test_attach_and_ps_find_the_engine_and_it_leaves_once_the_run_is_over(tmp_path, clean_env):
+    plan = tmp_path / "p.yaml"
+    plan.write_text("""\
+version: 1
+name: idle night
+backends:
+  traffic: {type: simulated, scenario: healthy, delay: 0}
+  metrics: [{type: simulated, scenario: healthy}]
+metrics:
+  error_rate: {unit: ratio}
+phases:
+  - name: Canary
+    steps: [{shift: 100}]
+""")
+    path = tmp_path / "j.jsonl"
+    from tui.engine.spawn import spawn_engine
+
+    sock = spawn_engine(str(plan), path, idle_exit=2.0)
+    ps = subprocess.run([PY, "-m", "tui.cli", "ps"], capture_output=True, text=True, cwd=ROOT, env=clean_env,
+                        timeout=30)
+    assert "idle night" in ps.stdout and "pending" in ps.stdout and str(sock) in ps.stdout, ps.stdout
+    again = subprocess.run([PY, "-m", "tui.cli", "run", str(plan), "--journal", str(path)], capture_output=True,
+                           text=True, cwd=ROOT, env=clean_env, timeout=30)
+    assert again.returncode != 0 and f"shipdeck attach {path}" in again.stderr, again.stderr
+    # nobody attached and nothing at stake (the run never started): the engine leaves by itself
+    await wait(lambda: not engine_pids(), timeout=20, what="the idle engine to leave")
+    assert not sock.exists()
+    recs = journal.load(path).records
+    assert recs[-1]["kind"] == "suspend" and "no screen attached" in recs[-1]["data"]["reason"]
+    gone = subprocess.run([PY, "-m", "tui.cli", "attach", str(path)], capture_output=True, text=True, cwd=ROOT,
+                          env=clean_env, timeout=30)
+    assert gone.returncode != 0 and "cannot attach" in gone.stderr, gone.stderr
+
+
+FOUR_EYES = """\
+version: 1
+name: four eyes
+backends:
+  traffic: {type: simulated, scenario: healthy, delay: 0}
+  metrics: [{type: simulated, scenario: healthy}]
+metrics:
+  error_rate: {unit: ratio}
+settings: {sample_interval: 200ms}
+phases:
+  - name: Canary
+    steps:
+      - shift: 10
+      - gate: "DB owner signs off"
+        four_eyes: true
+      - shift: 100
+"""
+
+
+class Seen:
+    """A remote handle's events, as a screen would receive them."""
+
+    def __init__(self, handle) -> None:
+        self.events: list[dict] = []
+        handle.subscribe(self.events.append)
+        handle.start()
+
+    def texts(self) -> str:
+        return "\n".join(str(e.get("text", "")) for e in self.events if e["type"] == "notice")
+
+
+async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
+    from tui.engine.handle import RemoteEngine
+    from tui.engine.spawn import spawn_engine
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES)
+    path = tmp_path / "j.jsonl"
+    sock = spawn_engine(str(plan), path)
+    alice = RemoteEngine(sock, "alice@deck", "drive")
+    a = Seen(alice)
+    await wait(lambda: alice.state.helm == "alice@deck", what="the first screen to take the helm")
+    bob = RemoteEngine(sock, "bob@deck", "watch")  # --read-only
+    carol = RemoteEngine(sock, "carol@deck", "drive")
+    b, c = Seen(bob), Seen(carol)
+    try:
+        assert alice.refuses("advance") is None
+        assert "read-only" in (bob.refuses("advance") or "") and "alice@deck drives" in (bob.refuses("advance") or "")
+        assert "T takes the helm" in (carol.refuses("advance") or "")
+        assert "never takes the helm" in (bob.refuses("take") or "")
+        # the server enforces what the keys grey out: a watcher's command is refused, not run
+        bob.submit("advance")
+        await wait(lambda: "advance: read-only screen" in b.texts(), what="the refusal")
+        assert alice.state.status == "pending"
+        alice.submit("advance")
+        await wait(lambda: alice.state.current_step is not None and alice.state.current_step.kind == "gate"
+                   and alice.state.current_step.status == "waiting-gate", what="the four-eyes gate")
+        # four eyes: the driver may not approve, a watcher may (and nothing else)
+        assert "four eyes" in (alice.state.current_step.label or "")
+        alice.submit("approve")
+        await wait(lambda: "someone other than the driver" in a.texts(), what="the driver's approval refused")
+        assert bob.refuses("approve") is None
+        bob.submit("approve")
+        await wait(lambda: alice.state.traffic == 100, what="the run to go on after bob approved")
+        gate = alice.state.phases[0].steps[1]
+        assert gate.detail == "approved by bob@deck"
+        # taking the helm needs a reason; then it is carol's, journalled and told to every screen
+        carol.submit("take", reason="")
+        await wait(lambda: "say why" in c.texts(), what="a take without a reason refused")
+        carol.submit("take", reason="alice's link is flapping")
+        await wait(lambda: alice.state.helm == "carol@deck" and bob.state.helm == "carol@deck", what="the helm")
+        assert carol.refuses("pause") is None and "carol@deck drives" in (alice.refuses("pause") or "")
+        # a screen that attaches now gets the run as it is, and the charts' recent history with it
+        dave = RemoteEngine(sock, "dave@deck", "watch")
+        d = Seen(dave)
+        await wait(lambda: sum(e["type"] == "samples" for e in d.events) >= 5, timeout=3, what="replayed samples")
+        assert dave.state.traffic == 100 and dave.state.helm == "carol@deck"
+        dave.detach("done")
+        # rollback: any attached screen (settings.rollback_by: anyone), even a read-only one
+        bob.submit("rollback")
+        await wait(lambda: alice.state.status == "rolled-back", what="bob's rollback")
+    finally:
+        for h in (alice, bob, carol):
+            h.detach("test over")
+            h.join(5)
+    events = [r for r in journal.load(path).records if r["kind"] == "event" and r["data"].get("type") == "command"]
+    by = [(r["data"]["name"], r["operator"]) for r in events]
+    assert ("take", "alice@deck") in by and ("take", "carol@deck") in by and ("rollback", "bob@deck") in by
+    assert ("advance", "bob@deck") not in by  # refused at the socket: never reached the engine
+    take = next(r for r in events if r["data"]["name"] == "take" and r["operator"] == "carol@deck")
+    assert take["data"]["args"]["reason"] == "alice's link is flapping"
+
+
+async def test_plan_may_keep_rollback_to_the_driver(tmp_path):
+    from tui.engine.handle import RemoteEngine
+    from tui.engine.spawn import spawn_engine
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES.replace("settings: {sample_interval: 200ms}",
+                                      "settings: {sample_interval: 200ms, rollback_by: driver}"))
+    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
+    alice = RemoteEngine(sock, "alice@deck", "drive")
+    Seen(alice)
+    await wait(lambda: alice.state.helm == "alice@deck", what="the helm")
+    bob = RemoteEngine(sock, "bob@deck", "watch")
+    b = Seen(bob)
+    try:
+        assert "only the driver (alice@deck) roll back" in (bob.refuses("rollback") or "")
+        bob.submit("rollback")
+        await wait(lambda: "rollback: the plan lets only the driver" in b.texts(), what="the refusal")
+        assert alice.refuses("rollback") is None
+    finally:
+        for h in (alice, bob):
+            h.detach("test over")
+            h.join(5)
+
+
+async def test_a_read_only_screen_greys_forward_keys_and_says_who_drives(tmp_path):
+    from tests.tui.conftest import screen_text, until
+    from tui.app import make_app
+    from tui.engine.handle import RemoteEngine
+    from tui.engine.spawn import spawn_engine
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES)
+    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
+    alice = RemoteEngine(sock, "alice@deck", "drive")
+    Seen(alice)
+    await wait(lambda: alice.state.helm == "alice@deck", what="the helm")
+    watcher = RemoteEngine(sock, "bob@deck", "watch")
+    app = make_app(watcher.loaded, watcher.journal_path, engine=watcher, keymap={})
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: "helm: alice@deck" in screen_text(app), what="who drives")
+            assert "READ-ONLY" in screen_text(app)
+            assert app.why_not("advance") == "read-only screen: alice@deck drives"
+            assert app.why_not("rollback") is None
+            await pilot.press("n")
+            await pilot.pause(0.5)
+            assert alice.state.status == "pending"  # nothing was sent
+            await pilot.press("q")
+            await until(pilot, lambda: watcher.ended, what="the screen to detach")
+        assert alice.state.helm == "alice@deck" and not alice.ended  # the engine goes on
+    finally:
+        alice.detach("test over")
+        alice.join(5)
