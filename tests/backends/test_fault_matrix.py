@@ -483,7 +483,7 @@ async def test_quit_dialog_says_what_happens_and_leaves_the_run_resumable(tmp_pa
         text = screen_text(app)
         assert "NO GUARD WATCHES" in text and "green 10%" in text and "--resume" in text
         await pilot.press("enter")
-        await until(pilot, lambda: app.ended, what="engine stopped")
+        await until(pilot, lambda: app.engine.ended, what="engine stopped")
     records = journal.load(tmp_path / "j.jsonl").records
     assert records[-1]["kind"] == "suspend" and not journal.replay(records).terminal
 
