@@ -189,18 +189,35 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
 def attach(target: Path | None, read_only: bool, high_contrast: bool) -> None:
     """Bring back the command center of a running engine: TARGET is its journal or socket
     (none: the only running engine)."""
+    sys.exit(_attach(_engine_socket(target), read_only, high_contrast))
+
+
+@main.command()
+@click.argument("target", required=False, type=click.Path(path_type=Path))
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
+@click.option("--public-url", help="The address browsers use, when it differs (a proxy).")
+@click.option("--drive", is_flag=True, help="Browsers attach as screens that may drive (default: read-only).")
+def serve(target: Path | None, port: int, host: str, public_url: str | None, drive: bool) -> None:
+    """Serve a running engine's command center to browsers (textual-serve), read-only, behind a token."""
+    from tui.serve import make_server
+
+    sock = _engine_socket(target)
+    make_server(sock, host, port, drive, public_url, f"shipdeck — {sock.name.removesuffix('.jsonl.sock')}").serve()
+
+
+def _engine_socket(target: Path | None) -> Path:
+    """TARGET (a journal or a socket), or the only running engine's socket."""
     from tui.engine.server import registered, socket_path
 
-    if target is None:
-        engines = registered()
-        if len(engines) != 1:
-            listing = "".join(f"\n  shipdeck attach {e['journal']}" for e in engines)
-            raise click.ClickException(("no engine is running" if not engines else "several engines run; say which:")
-                                       + listing)
-        sock = Path(engines[0]["socket"])
-    else:
-        sock = target if target.name.endswith(".sock") else socket_path(target.resolve())
-    sys.exit(_attach(sock, read_only, high_contrast))
+    if target is not None:
+        return target if target.name.endswith(".sock") else socket_path(target.resolve())
+    engines = registered()
+    if len(engines) != 1:
+        listing = "".join(f"\n  {e['journal']}" for e in engines)
+        raise click.ClickException(("no engine is running" if not engines else "several engines run; name one:")
+                                   + listing)
+    return Path(engines[0]["socket"])
 
 
 @main.command()
