@@ -371,3 +371,23 @@ async def test_a_read_only_screen_greys_forward_keys_and_says_who_drives(tmp_pat
     finally:
         alice.detach("test over")
         alice.join(5)
+
+
+async def test_an_engine_that_dies_is_engine_failed_on_every_screen(tmp_path):
+    from tests.tui.conftest import screen_text, until
+    from tui.app import make_app
+    from tui.engine.handle import RemoteEngine
+    from tui.engine.spawn import spawn_engine
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES)
+    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
+    [pid] = engine_pids()
+    remote = RemoteEngine(sock, "alice@deck", "drive")
+    app = make_app(remote.loaded, remote.journal_path, engine=remote, keymap={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "helm: alice@deck" in screen_text(app), what="the screen")
+        os.kill(pid, signal.SIGKILL)
+        await until(pilot, lambda: "ENGINE FAILED" in screen_text(app), what="the lost engine on screen")
+        assert f"lost the engine (pid {pid})" in screen_text(app)
+        assert app.why_not("advance") and app.why_not("rollback")  # nothing pretends to reach it

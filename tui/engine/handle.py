@@ -300,8 +300,9 @@ class RemoteEngine:
                     fut.set_exception(ConnectionError("the engine connection closed"))
             if not self._closing and not self.run_ended:
                 self._emit({"type": "engine", "status": "failed",
-                            "reason": f"lost the engine (pid {self.pid}): {why}; is it still running? "
-                                      "`shipdeck ps` lists engines"})
+                            "reason": f"lost the engine (pid {self.pid}): {why}; `shipdeck ps` lists running "
+                                      f"engines; if it is gone: shipdeck run {self.loaded.path} --journal "
+                                      f"{self.journal_path} --resume"})
 
     def _handle(self, msg: Any) -> None:
         if isinstance(msg, Event):
