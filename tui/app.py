@@ -466,7 +466,8 @@ class ShipdeckApp(App[int]):
     async def _previewed(self, screen: ConfirmScreen, percent: int,
                          pending: concurrent.futures.Future[list[str]]) -> None:
         try:
-            lines = [f"dry run of {percent}%:", *await asyncio.wrap_future(pending)]
+            answer = await asyncio.wait_for(asyncio.wrap_future(pending), self.plan.settings.timeout + 5)
+            lines = [f"dry run of {percent}%:", *answer]
         except Exception as e:  # noqa: BLE001 - a refused dry run is what the operator must read
             lines = [f"DRY RUN of {percent}% REFUSED: {e}" if str(e) else f"dry run of {percent}%: no answer in time"]
         if screen.is_attached:

@@ -174,9 +174,14 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
                    theme_name="shipdeck-contrast" if high_contrast else None)
     app.run()
     s = remote.state
-    if remote.run_ended or s.terminal:
+    if s.terminal:
         click.echo(f"run {s.status}; journal: {remote.journal_path}")
         return remote.exit_status
+    if remote.failed or remote.lost:
+        click.echo(f"shipdeck: {remote.failed or 'the engine is gone'}: nothing guards the run ({s.status}, green "
+                   f"at {s.traffic}%); resume: shipdeck run {remote.loaded.path} --journal {remote.journal_path} "
+                   "--resume", err=True)
+        return EXIT_ERROR
     click.echo(f"detached: the engine (pid {remote.pid}) goes on guarding the run ({s.status}, green at "
                f"{s.traffic}%).\nback to it: shipdeck attach {remote.journal_path}", err=True)
     return EXIT_OK

@@ -282,15 +282,16 @@ async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
         alice.submit("advance")
         await wait(lambda: alice.state.current_step is not None and alice.state.current_step.kind == "gate"
                    and alice.state.current_step.status == "waiting-gate", what="the four-eyes gate")
-        # four eyes: the driver may not approve, a watcher may (and nothing else)
+        # four eyes: neither the driver nor a read-only watcher approves; a second operator does
         assert "four eyes" in (alice.state.current_step.label or "")
         alice.submit("approve")
         await wait(lambda: "someone other than the driver" in a.texts(), what="the driver's approval refused")
-        assert bob.refuses("approve") is None
-        bob.submit("approve")
-        await wait(lambda: alice.state.traffic == 100, what="the run to go on after bob approved")
+        assert "read-only" in (bob.refuses("approve") or "")
+        assert carol.refuses("approve") is None and carol.refuses("advance") is not None
+        carol.submit("approve")
+        await wait(lambda: alice.state.traffic == 100, what="the run to go on after carol approved")
         gate = alice.state.phases[0].steps[1]
-        assert gate.detail == "approved by bob@deck"
+        assert gate.detail == "approved by carol@deck"
         # taking the helm needs a reason; then it is carol's, journalled and told to every screen
         carol.submit("take", reason="")
         await wait(lambda: "say why" in c.texts(), what="a take without a reason refused")
@@ -318,13 +319,13 @@ async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
     assert take["data"]["args"]["reason"] == "alice's link is flapping"
 
 
-async def test_plan_may_keep_rollback_to_the_driver(tmp_path):
+async def test_plan_may_keep_rollback_from_read_only_screens(tmp_path):
     from tui.engine.handle import RemoteEngine
     from tui.engine.spawn import spawn_engine
 
     plan = tmp_path / "p.yaml"
     plan.write_text(FOUR_EYES.replace("settings: {sample_interval: 200ms}",
-                                      "settings: {sample_interval: 200ms, rollback_by: driver}"))
+                                      "settings: {sample_interval: 200ms, rollback_by: operators}"))
     sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
     alice = RemoteEngine(sock, "alice@deck", "drive")
     Seen(alice)
@@ -332,10 +333,17 @@ async def test_plan_may_keep_rollback_to_the_driver(tmp_path):
     bob = RemoteEngine(sock, "bob@deck", "watch")
     b = Seen(bob)
     try:
-        assert "only the driver (alice@deck) roll back" in (bob.refuses("rollback") or "")
+        assert "not read-only ones" in (bob.refuses("rollback") or "")
         bob.submit("rollback")
-        await wait(lambda: "rollback: the plan lets only the driver" in b.texts(), what="the refusal")
+        await wait(lambda: "rollback: the plan lets only operators" in b.texts(), what="the refusal")
         assert alice.refuses("rollback") is None
+        # an operator who is not at the helm still may: a driver whose link dropped never locks rollback out
+        carol = RemoteEngine(sock, "carol@deck", "drive")
+        Seen(carol)
+        assert carol.refuses("rollback") is None
+        carol.submit("rollback")
+        await wait(lambda: alice.state.status == "rolled-back", what="carol's rollback")
+        carol.detach("test over")
     finally:
         for h in (alice, bob):
             h.detach("test over")
@@ -391,3 +399,58 @@ async def test_an_engine_that_dies_is_engine_failed_on_every_screen(tmp_path):
         await until(pilot, lambda: "ENGINE FAILED" in screen_text(app), what="the lost engine on screen")
         assert f"lost the engine (pid {pid})" in screen_text(app)
         assert app.why_not("advance") and app.why_not("rollback")  # nothing pretends to reach it
+
+
+async def test_bad_messages_are_refused_and_a_stopped_engine_is_loud(tmp_path):
+    import json as json_mod
+
+    from tui.engine.handle import RemoteEngine, connect
+    from tui.engine.protocol import VERSION, Refused, decode, encode
+    from tui.engine.protocol import Hello as HelloMsg
+    from tui.engine.spawn import spawn_engine
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES)
+    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
+    nobody = connect(sock)
+    nobody.sendall(encode(HelloMsg("", "drive")))
+    answer = decode(nobody.makefile("rb").readline())
+    assert isinstance(answer, Refused) and "who it is" in answer.reason
+    nobody.close()
+    alice = RemoteEngine(sock, "alice@deck", "drive")
+    a = Seen(alice)
+    await wait(lambda: alice.state.helm == "alice@deck", what="the helm")
+    raw = connect(sock)
+    raw.sendall(encode(HelloMsg("mallory@deck", "drive")))
+    reader = raw.makefile("rb")
+    for bad in (b"{not json\n",
+                json_mod.dumps({"v": VERSION, "type": "command", "name": "take", "operator": "mallory@deck",
+                                "args": {"operator": "alice@deck", "reason": "x"}}).encode() + b"\n",
+                json_mod.dumps({"v": VERSION, "type": "command", "name": "take", "operator": "alice@deck",
+                                "args": {"reason": "x"}}).encode() + b"\n",
+                json_mod.dumps({"v": VERSION, "type": "ask", "req": 1, "what": "preview",
+                                "args": {"percent": "lots"}}).encode() + b"\n"):
+        raw.sendall(bad)
+    refusals = []
+    raw.settimeout(5)
+    while len(refusals) < 3:
+        msg = decode(reader.readline())
+        if isinstance(msg, Refused):
+            refusals.append(msg.reason)
+    assert "not a JSON line" in refusals[0] and "mapping of arguments" in refusals[1]
+    assert "sent as alice@deck on mallory@deck's connection" in refusals[2]
+    assert alice.state.helm == "alice@deck"  # nobody took it in someone else's name
+    raw.close()
+    # the driver stops the engine with the run live: every screen says nothing guards it now
+    bob = RemoteEngine(sock, "bob@deck", "watch")
+    b = Seen(bob)
+    alice.submit("advance")
+    await wait(lambda: alice.state.status == "running", what="the run")
+    alice.stop_engine("maintenance window moved")
+    await wait(lambda: any(e["type"] == "engine" and "NO GUARD WATCHES" in e["reason"] for e in b.events),
+               what="the stopped engine on the watcher's screen")
+    assert "engine stopped by alice@deck: maintenance window moved" in bob.failed
+    assert any(e["type"] == "engine" for e in a.events)
+    for h in (alice, bob):
+        h.detach("test over")
+        h.join(5)

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import queue
 import socket
 import sys
 import threading
@@ -51,14 +52,14 @@ def screen_refusal(state: RunState, mode: str, operator: str, command: str, roll
             return "read-only screen (--read-only): it never takes the helm"
         return "you have the helm" if drives else None
     if command == "rollback":
-        if rollback_by == "anyone" or drives:
+        if rollback_by == "anyone" or mode == "drive":
             return None
-        return f"the plan lets only the driver ({state.helm or 'nobody yet'}) roll back (settings.rollback_by)"
+        return "the plan lets only operators' screens roll back, not read-only ones (settings.rollback_by)"
     if drives:
         return None
     step = state.current_step
-    if command == "approve" and step is not None and step.spec.get("four_eyes"):
-        return None  # a second pair of eyes is exactly who approves this gate
+    if command == "approve" and mode == "drive" and step is not None and step.spec.get("four_eyes"):
+        return None  # a second operator (not a read-only watcher) is exactly who approves this gate
     who = f"{state.helm} drives" if state.helm else "nobody drives"
     if mode != "drive":
         return f"read-only screen: {who}"
@@ -159,6 +160,10 @@ class LocalEngine:
     def refuses(self, command: str) -> str | None:
         if command == "take":
             return "this terminal runs the engine itself: it is the only screen"
+        step = self.state.current_step
+        if command == "approve" and step is not None and step.spec.get("four_eyes"):
+            return ("four eyes: a second operator approves this gate from their own `shipdeck attach`; "
+                    "this engine runs inside this screen (--foreground), so nobody can attach to it")
         return None
 
     def alongside(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -224,9 +229,11 @@ class RemoteEngine:
         self._subscribers: list[Subscriber] = []
         self._replies: dict[int, concurrent.futures.Future[list[str]]] = {}
         self._req = 0
-        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()  # replies and `ended`, between the reader thread and the screen's
+        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # a key never waits on the socket
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
 
     @property
     def state(self) -> RunState:
@@ -235,6 +242,11 @@ class RemoteEngine:
     @property
     def exit_status(self) -> int:
         return exit_code(self._state)
+
+    @property
+    def lost(self) -> bool:
+        """The link to the engine broke without this screen leaving."""
+        return self.ended and not self._closing
 
     @property
     def read_only(self) -> str:
@@ -259,20 +271,25 @@ class RemoteEngine:
         return list(self._describe.get(key, []))
 
     def preview(self, percent: int) -> concurrent.futures.Future[list[str]] | None:
-        if not self.welcome.can_preview or self.ended:
-            return None
-        self._req += 1
-        fut: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
-        self._replies[self._req] = fut
+        with self._lock:
+            if not self.welcome.can_preview or self.ended:
+                return None
+            self._req += 1
+            fut: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
+            self._replies[self._req] = fut
         self._send(Ask(self._req, "preview", args={"percent": percent}))
         return fut
 
     def _send(self, msg: Any) -> None:
-        try:
-            with self._send_lock:
+        self._outbox.put(msg)
+
+    def _write(self) -> None:
+        while (msg := self._outbox.get()) is not None:
+            try:
                 self._sock.sendall(encode(msg))
-        except OSError as e:
-            self._emit({"type": "notice", "level": "error", "text": f"{msg.TYPE} not sent: engine connection: {e}"})
+            except OSError as e:
+                self._emit({"type": "notice", "level": "error",
+                            "text": f"{msg.TYPE} not sent: engine connection: {e}"})
 
     def _emit(self, ev: dict[str, Any]) -> None:
         for fn in list(self._subscribers):
@@ -282,6 +299,8 @@ class RemoteEngine:
         self._sock.settimeout(None)
         self._thread = threading.Thread(target=self._read, name="shipdeck-attach", daemon=True)
         self._thread.start()
+        self._writer = threading.Thread(target=self._write, name="shipdeck-attach-send", daemon=True)
+        self._writer.start()
 
     def _read(self) -> None:
         why = "the engine closed the connection"
@@ -291,13 +310,16 @@ class RemoteEngine:
                 if not line:
                     break
                 self._handle(decode(line))
-        except (OSError, ValueError, ProtocolError) as e:
+        except Exception as e:  # noqa: BLE001 - whatever broke the link, the screen must say so
             why = f"{type(e).__name__}: {e}"
         finally:
-            self.ended = True
-            for fut in self._replies.values():
+            with self._lock:
+                self.ended = True
+                waiting, self._replies = list(self._replies.values()), {}
+            for fut in waiting:
                 if not fut.done():
                     fut.set_exception(ConnectionError("the engine connection closed"))
+            self._outbox.put(None)
             if not self._closing and not self.run_ended:
                 self._emit({"type": "engine", "status": "failed",
                             "reason": f"lost the engine (pid {self.pid}): {why}; `shipdeck ps` lists running "
@@ -315,8 +337,15 @@ class RemoteEngine:
             elif kind == "end":
                 self.run_ended = True
             self._emit(ev)
+            if kind == "end" and ev.get("suspended"):  # stopped with the run live: nobody guards it now
+                self.failed = f"the engine stopped: {ev['suspended']}"
+                self._emit({"type": "engine", "status": "failed",
+                            "reason": f"{self.failed}; NO GUARD WATCHES with green at {ev.get('traffic')}%; "
+                                      f"resume: shipdeck run {self.loaded.path} --journal {self.journal_path} "
+                                      "--resume"})
         elif isinstance(msg, Reply):
-            fut = self._replies.pop(msg.req, None)
+            with self._lock:
+                fut = self._replies.pop(msg.req, None)
             if fut is not None and not fut.done():
                 if msg.error:
                     fut.set_exception(RuntimeError(msg.error))

@@ -146,8 +146,9 @@ class Journal:
 
 
 def identity() -> str:
-    """Who acts, as every command and journal record names them: OS user @ host."""
-    return f"{default_operator()}@{socket.gethostname()}"
+    """Who acts, as every command and journal record names them: OS user @ host, or SHIPDECK_OPERATOR
+    where several people share one deploy account (the socket admits that account only)."""
+    return os.environ.get("SHIPDECK_OPERATOR", "").strip() or f"{default_operator()}@{socket.gethostname()}"
 
 
 def default_operator() -> str:

@@ -301,7 +301,7 @@ class Settings(Strict):
     sample_interval: Duration = 1.0
     timeout: Duration = 10.0  # per backend call
     max_log_lines: int = Field(default=5000, ge=100)
-    rollback_by: Literal["anyone", "driver"] = "anyone"  # who may roll back from an attached screen
+    rollback_by: Literal["anyone", "operators"] = "anyone"  # operators: not from --read-only screens or browsers
 
 
 class Plan(Strict):

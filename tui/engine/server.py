@@ -95,6 +95,7 @@ class EngineServer:
         self._logs: deque[dict[str, Any]] = deque(maxlen=HISTORY_LOG_LINES)
         self._latest: dict[str, dict[str, Any]] = {}  # the last backend health per backend, history, journal
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._helm_claimed = False
         self._registration = runtime_dir() / f"{os.getpid()}.json"
         plan = driver.plan
         traffic = driver.backends.traffic
@@ -208,6 +209,8 @@ class EngineServer:
             hello = decode(await asyncio.wait_for(reader.readline(), 10.0))
             if not isinstance(hello, Hello) or hello.mode not in ("drive", "watch", "status"):
                 raise ProtocolError("the first message must be a hello (drive, watch or status)")
+            if not isinstance(hello.operator, str) or not hello.operator.strip():
+                raise ProtocolError("a screen says who it is: an operator name (user@host)")
         except (ProtocolError, TimeoutError, OSError, ValueError) as e:
             with contextlib.suppress(Exception):
                 writer.write(encode(Refused("hello", str(e))))
@@ -226,14 +229,15 @@ class EngineServer:
         self.screens.append(screen)
         self._say(f"{hello.operator} attached ({'read-only' if hello.mode == 'watch' else hello.mode}); "
                   f"{len(self.screens)} screen(s)")
-        if hello.mode == "drive" and not self.driver.state.helm:
+        if hello.mode == "drive" and not self.driver.state.helm and not self._helm_claimed:
+            self._helm_claimed = True  # the take is queued: a second screen attaching meanwhile watches
             self.driver.submit("take", hello.operator, reason="first to attach")
         try:
             while line := await reader.readline():
                 try:
                     self._handle(screen, decode(line))
-                except ProtocolError as e:
-                    screen.send(encode(Refused("message", str(e))))
+                except Exception as e:  # noqa: BLE001 - a malformed message is refused, the screen stays
+                    screen.send(encode(Refused("message", f"{type(e).__name__}: {e}")))
         except (OSError, ValueError):
             pass  # a dropped link is a detach
         finally:
@@ -242,6 +246,8 @@ class EngineServer:
     def _handle(self, screen: _Screen, msg: Message) -> None:
         d = self.driver
         if isinstance(msg, Command):
+            if not isinstance(msg.name, str) or not isinstance(msg.args, dict) or "operator" in msg.args:
+                raise ProtocolError("a command is a name and a mapping of arguments")
             why = screen_refusal(d.state, screen.mode, screen.operator, msg.name, d.plan.settings.rollback_by)
             if msg.operator != screen.operator:
                 why = f"sent as {msg.operator} on {screen.operator}'s connection"
@@ -263,8 +269,8 @@ class EngineServer:
             screen.send(encode(Refused(msg.TYPE, "not something a screen sends")))
 
     async def _preview(self, screen: _Screen, ask: Ask) -> None:
-        pending = self.driver.preview(int(ask.args.get("percent", 0)))
         try:
+            pending = self.driver.preview(int(ask.args.get("percent", 0)))
             if pending is None:
                 raise RuntimeError("the traffic backend cannot dry-run")
             answer: asyncio.Future[list[str]] = asyncio.wrap_future(pending)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: floa
             raise SpawnError(f"the engine stopped as it started (exit {code}); {log}:\n" + "\n".join(tail))
         try:
             connect(sock, 1.0).close()
-            return sock
         except OSError:
             time.sleep(0.05)
+            continue
+        # Reap it if it ends while this screen runs: a zombie would still look alive to `ps`.
+        threading.Thread(target=proc.wait, name="shipdeck-engine-reaper", daemon=True).start()
+        return sock
     raise SpawnError(f"the engine (pid {proc.pid}) did not open {sock} within {timeout:.0f}s; see {log}")
