@@ -1,6 +1,7 @@
 """What the user feels, measured through a real pseudo-terminal.
 
-Each program is spawned in a pty at a fixed size; every byte it writes is timestamped and fed to a pyte
+Each program is spawned in a pty at a fixed size (shipdeck as `shipdeck run`: a screen attached to the
+engine process it starts; CPU and RSS count both); every byte it writes is timestamped and fed to a pyte
 screen, so "on screen" means what a terminal would show. CPU and RSS come from psutil. The same figures are
 taken, in the same run, from a plain Textual app (bench/baseline_app.py: a Log and four plotext charts at
 1 Hz), and printed as ratios.
@@ -106,10 +107,21 @@ class Term:
         return total
 
     def rss_mb(self) -> float:
-        return float(self.proc.memory_info().rss) / 2**20
+        """The screen's process and the engine it started (`shipdeck run` detaches it), not log sources."""
+        procs = [self.proc, *(c for c in self.proc.children(recursive=True) if "tui.cli" in " ".join(c.cmdline()))]
+        return sum(float(p.memory_info().rss) for p in procs) / 2**20
 
     def close(self) -> None:
         self.alive = False
+        try:
+            kids = self.proc.children(recursive=True)  # the detached engine outlives its screen on purpose
+        except psutil.NoSuchProcess:
+            kids = []
+        for kid in kids:
+            try:
+                kid.kill()
+            except psutil.NoSuchProcess:
+                pass
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
@@ -153,7 +165,7 @@ def shipdeck(tmp: Path, logs: str = "", traffic: str | None = None) -> list[str]
         text = text.replace("  traffic: {type: simulated, scenario: healthy, delay: 0}", f"  traffic: {traffic}")
     plan = tmp / f"plan-{len(list(tmp.iterdir()))}.yaml"
     plan.write_text(text)
-    return [PY, "-m", "tui.cli", "run", str(plan), "--foreground", "--journal", str(plan.with_suffix(".jsonl"))]
+    return [PY, "-m", "tui.cli", "run", str(plan), "--journal", str(plan.with_suffix(".jsonl"))]
 
 
 def baseline(extra: list[str] | None = None) -> list[str]:
@@ -205,6 +217,29 @@ def key_latency(argv: list[str], cols: int, rows: int, marker: str, open_key: by
             out.append(1000 * (t.wait(lambda s: opened in s, 10) - sent))
             sent = t.send(close_key)
             t.wait(lambda s: opened not in s, 10)
+            time.sleep(0.1)
+        return out
+    finally:
+        t.close()
+
+
+def command_latency(argv: list[str], cols: int, rows: int, presses: int = 20) -> list[float]:
+    """An operator's command key (p: pause, then p: resume) -> the new run status on screen, in ms: the
+    whole path, screen -> engine -> journal -> screen."""
+    t = Term(argv, cols, rows)
+    out: list[float] = []
+    try:
+        t.wait(lambda s: "ROLLBACK" in s)
+        t.send(b"n")
+        t.wait(lambda s: "Start phase" in s, 10)
+        t.send(b"\r")
+        t.wait(lambda s: "bake 1h" in s.splitlines()[0], 20)
+        time.sleep(2.0)
+        for _ in range(presses):
+            sent = t.send(b"p")
+            out.append(1000 * (t.wait(lambda s: "PAUSED" in s.splitlines()[0], 10) - sent))
+            t.send(b"p")
+            t.wait(lambda s: "RUNNING" in s.splitlines()[0], 10)
             time.sleep(0.1)
         return out
     finally:
@@ -338,6 +373,9 @@ def run() -> Iterator[tuple[str, str]]:
             blat = key_latency(baseline(["--burst", "5000"]), cols, rows, "baseline ready", b"x", "TOGGLED", b"x")
             yield f"{size} key -> screen p95, 5,000 lines/s burst", f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   baseline {p(blat, 0.95):.0f}ms   " \
                 f"ratio {p(lat, 0.95) / max(p(blat, 0.95), 0.1):.1f}x"
+            cmd = command_latency(shipdeck(tmp, logs=logs), cols, rows)
+            yield f"{size} pause key -> engine -> screen p95, burst", f"{p(cmd, 0.95):.0f}ms (p50 {p(cmd, 0.5):.0f})   baseline (toggle) " \
+                f"{p(blat, 0.95):.0f}ms   ratio {p(cmd, 0.95) / max(p(blat, 0.95), 0.1):.1f}x"
         shifted = shift_to_haproxy(tmp, 160, 50)
         if shifted is None:
             yield "confirmed shift -> HAProxy weight, p95", "skipped: haproxy is not installed"

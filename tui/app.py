@@ -155,6 +155,8 @@ class ShipdeckApp(App[int]):
         kind = ev["type"]
         if kind == "state":
             self.state = ev["state"]
+            if "state" not in self._dirty:  # an operator waits on this one: paint now, not on the next tick
+                self.call_next(self._render_tick)
             self._dirty.add("state")
             self.refresh_bindings()
             if self.state["status"] in ("completed", "rolled-back", "aborted") and self.autopilot is not None:

@@ -129,9 +129,14 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
     loaded = _load_or_exit(plan)
     if headless or foreground:
         sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
+    import importlib
+    import threading
+
     from tui.engine.spawn import SpawnError, spawn_engine
 
     journal_path = (journal or default_journal(loaded)).resolve()
+    # The screen's imports (Textual) load while the engine starts: the two start-ups overlap.
+    threading.Thread(target=importlib.import_module, args=("tui.app",), daemon=True).start()
     try:
         sock = spawn_engine(plan, journal_path, resume=resume)
     except SpawnError as e:

@@ -107,3 +107,18 @@ async def test_a_guard_fires_at_its_deadline_without_a_new_sample(tmp_path):
     assert sum(r["kind"] == "sample" for r in records) == 2  # the first look and the breach: no third
     rollback = next(r for r in records if r["kind"] == "intent" and r["data"]["kind"] == "rollback")
     assert journal.parse_iso(rollback["ts"]) - t0 == 13.0
+
+
+async def test_a_state_change_paints_at_once_without_waiting_for_the_render_tick(tmp_path):
+    from tests.tui.conftest import screen_text
+
+    app = make_app(load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl", clock=FrozenClock(), operator="t",
+                   keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: "PENDING" in screen_text(app), what="the first paint")
+        for timer in list(app._timers):  # the 0.2 s render tick is gone: only news may paint now
+            if getattr(timer, "_interval", 0) == 0.2:
+                timer.stop()
+        await pilot.press("n")
+        await pilot.press("y")
+        await until(pilot, lambda: "RUNNING" in screen_text(app).splitlines()[0], what="the state on screen")
