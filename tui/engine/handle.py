@@ -296,6 +296,7 @@ class RemoteEngine:
             fn(ev)
 
     def start(self) -> None:
+        sys.setswitchinterval(0.001)  # a command's send must not wait 5 ms turns behind a repaint
         self._sock.settimeout(None)
         self._thread = threading.Thread(target=self._read, name="shipdeck-attach", daemon=True)
         self._thread.start()
