@@ -297,6 +297,8 @@ async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
         await wait(lambda: "say why" in c.texts(), what="a take without a reason refused")
         carol.submit("take", reason="alice's link is flapping")
         await wait(lambda: alice.state.helm == "carol@deck" and bob.state.helm == "carol@deck", what="the helm")
+        await wait(lambda: "carol@deck took the helm from alice@deck: alice's link is flapping" in a.texts(),
+                   what="the old driver told why")
         assert carol.refuses("pause") is None and "carol@deck drives" in (alice.refuses("pause") or "")
         # a screen that attaches now gets the run as it is, and the charts' recent history with it
         dave = RemoteEngine(sock, "dave@deck", "watch")

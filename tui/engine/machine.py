@@ -328,7 +328,9 @@ def _take(tx: _Tx, args: dict[str, Any]) -> None:
     before, reason = tx.s.helm, str(args.get("reason") or "").strip()
     tx.s.helm = tx.who
     if before and before != tx.who:
-        tx.notify("helm", f"{tx.who} took the helm from {before}: {reason}")
+        text = f"{tx.who} took the helm from {before}: {reason}"
+        tx.notice(text)  # on every screen, in the log pane too
+        tx.notify("helm", text)
     else:
         tx.notice(f"{tx.who} drives" + (f": {reason}" if reason else ""), level="info")
 
