@@ -225,17 +225,22 @@ def key_latency(argv: list[str], cols: int, rows: int, marker: str, open_key: by
         t.close()
 
 
+def start_canary(t: Term) -> None:
+    """n, confirm: the bench plan's canary shifts and bakes (its own shift done once "bake 1h" shows)."""
+    t.wait(lambda s: "ROLLBACK" in s)
+    t.send(b"n")
+    t.wait(lambda s: "Start phase" in s, 10)
+    t.send(b"\r")
+    t.wait(lambda s: "bake 1h" in s.splitlines()[0], 20)
+
+
 def command_latency(argv: list[str], cols: int, rows: int, presses: int = 20) -> list[float]:
     """An operator's command key (p: pause, then p: resume) -> the new run status on screen, in ms: the
     whole path, screen -> engine -> journal -> screen."""
     t = Term(argv, cols, rows)
     out: list[float] = []
     try:
-        t.wait(lambda s: "ROLLBACK" in s)
-        t.send(b"n")
-        t.wait(lambda s: "Start phase" in s, 10)
-        t.send(b"\r")
-        t.wait(lambda s: "bake 1h" in s.splitlines()[0], 20)
+        start_canary(t)
         time.sleep(2.0)
         for _ in range(presses):
             sent = t.send(b"p")
@@ -304,11 +309,7 @@ def shift_to_haproxy(tmp: Path, cols: int, rows: int, shifts: int = 10) -> tuple
         t = Term(shipdeck(tmp, traffic=traffic), cols, rows)
         out: list[float] = []
         try:
-            t.wait(lambda s: "ROLLBACK" in s)
-            t.send(b"n")
-            t.wait(lambda s: "Start phase" in s, 10)
-            t.send(b"\r")
-            t.wait(lambda s: "bake 1h" in s.splitlines()[0], 20)  # the canary's own shift is done
+            start_canary(t)
             for i in range(shifts):
                 pct = 20 + (i % 5) * 10
                 t.send(b"w")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pty
-import select
 import shutil
 import signal
 import stat
@@ -17,9 +15,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import pyte
 import pytest
 
+from bench.terminal import Term
 from tests.backends.test_fault_matrix import (  # noqa: F401 - fixtures
     PY,
     ROOT,
@@ -35,72 +33,18 @@ from tui.engine.server import registered, socket_path
 pytestmark = pytest.mark.integration
 
 
-class Screen:
-    """The CLI in a pseudo-terminal of the given size; what it writes is rendered by pyte."""
-
-    def __init__(self, args: list[str], cols: int = 160, rows: int = 50, env: dict[str, str] | None = None) -> None:
-        import fcntl
-        import struct
-        import termios
-
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-            os.chdir(ROOT)
-            os.environ.update({"TERM": "xterm-256color", "PYTHONPATH": str(ROOT), **(env or {})})
-            os.execv(PY, [PY, "-m", "tui.cli", *args])
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.screen = pyte.Screen(cols, rows)
-        self.stream = pyte.ByteStream(self.screen)
-
-    def pump(self, seconds: float = 0.1) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            r, _, _ = select.select([self.fd], [], [], 0.05)
-            if r:
-                try:
-                    self.stream.feed(os.read(self.fd, 65536))
-                except OSError:
-                    return
-
-    def text(self) -> str:
-        return "\n".join(self.screen.display)
-
-    def wait_for(self, needle: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while needle not in self.text():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} never on screen:\n{self.text()}")
-            self.pump(0.2)
-
-    def press(self, keys: bytes, settle: float = 0.8) -> None:
-        os.write(self.fd, keys)
-        self.pump(settle)
-
-    def alive(self) -> bool:
-        return os.waitpid(self.pid, os.WNOHANG) == (0, 0)
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        with _suppress():
-            os.kill(self.pid, sig)
-
-    def reap(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.pump(0.05)  # a terminal keeps reading while its program exits
-            if os.waitpid(self.pid, os.WNOHANG) != (0, 0):
-                return
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        raise AssertionError("the screen did not exit")
+def screen(*args: str, cols: int = 160, rows: int = 50) -> Term:
+    """The CLI in a pseudo-terminal, rendered by pyte (the harness `make bench` measures through)."""
+    return Term([PY, "-m", "tui.cli", *args], cols, rows)
 
 
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
+def exited(pid: int, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def bake_started(path: Path) -> bool:
@@ -130,40 +74,34 @@ async def start_mid_bake(tmp_path: Path, how: str, h, metrics) -> tuple[Path, ob
             await asyncio.sleep(1.0)
         await wait(lambda: bake_started(path), timeout=30, what="the bake")
         return path, session
-    screen = Screen(args)
-    screen.wait_for("ROLLBACK")
-    screen.press(b"n")
-    screen.wait_for("Start phase")
-    screen.press(b"y")
-    deadline = time.monotonic() + 30
-    while not bake_started(path):
-        assert time.monotonic() < deadline, screen.text()
-        screen.pump(0.2)
-    return path, screen
+    t = screen(*args)
+    t.wait(lambda s: "ROLLBACK" in s)
+    t.send(b"n")
+    t.wait(lambda s: "Start phase" in s)
+    t.send(b"y")
+    await wait(lambda: bake_started(path), timeout=30, what="the bake")
+    return path, t
 
 
 @pytest.mark.parametrize("how", ["sighup", "sigkill", "tmux"])
 async def test_killing_the_screen_mid_bake_leaves_the_engine_guarding(tmp_path, haproxy_factory, metrics, how):  # noqa: F811
     h = haproxy_factory()
-    path, screen = await start_mid_bake(tmp_path, how, h, metrics)
+    path, tui = await start_mid_bake(tmp_path, how, h, metrics)
     assert await haproxy_green(h) == 10
     [engine_pid] = engine_pids()
     sock = socket_path(path)
     assert stat.S_IMODE(sock.stat().st_mode) == 0o600
     if how == "tmux":
-        subprocess.run(["tmux", "kill-session", "-t", str(screen)], check=True)
+        subprocess.run(["tmux", "kill-session", "-t", str(tui)], check=True)
     else:
-        assert isinstance(screen, Screen)
+        assert isinstance(tui, Term)
+        tui.alive = False
         if how == "sighup":
-            os.close(screen.fd)  # the terminal goes away: the kernel hangs the screen up
+            os.close(tui.fd)  # the terminal goes away: the kernel hangs the screen up
         else:
-            screen.kill(signal.SIGKILL)
-        for _ in range(100):
-            if os.waitpid(screen.pid, os.WNOHANG) != (0, 0):
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the screen outlived its terminal")
+            os.kill(tui.pid, signal.SIGKILL)
+            os.close(tui.fd)
+        assert exited(tui.pid), "the screen outlived its terminal"
     await asyncio.sleep(1.5)
     assert engine_pids() == [engine_pid], "the engine went with the screen"
     recs = journal.load(path).records
@@ -178,16 +116,17 @@ async def test_killing_the_screen_mid_bake_leaves_the_engine_guarding(tmp_path, 
     assert "error_rate" in rollback["data"].get("reason", "") or any(
         r["kind"] == "event" and r["data"].get("type") == "guard" for r in recs)
     # attach brings the screen back, rolled back, charts filled from the engine's history
-    back = Screen(["attach", str(path)], cols=80, rows=24)
+    back = screen("attach", str(path), cols=80, rows=24)
     try:
-        back.wait_for("R O L L E D   B A C K", timeout=30)
-        back.pump(1.0)
+        back.wait(lambda s: "R O L L E D   B A C K" in s, timeout=30)
+        time.sleep(1.0)
         chart = back.text()
         assert "error_rate" in chart and any("\u2801" <= ch <= "\u28ff" for ch in chart), chart  # points drawn
-        back.press(b"q", settle=0.5)
-        back.reap()
+        back.send(b"q")
+        assert exited(back.pid), "q did not detach"
     finally:
-        back.kill()
+        back.alive = False
+        os.close(back.fd)
     assert engine_pids() == [engine_pid]  # a finished run's engine waits for its screens a while, then leaves
 
 
@@ -256,17 +195,25 @@ class Seen:
         return "\n".join(str(e.get("text", "")) for e in self.events if e["type"] == "notice")
 
 
-async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
+async def driven(tmp_path: Path, text: str = FOUR_EYES):
+    """A detached engine on `text` with alice attached and at the helm."""
     from tui.engine.handle import RemoteEngine
     from tui.engine.spawn import spawn_engine
 
     plan = tmp_path / "p.yaml"
-    plan.write_text(FOUR_EYES)
-    path = tmp_path / "j.jsonl"
-    sock = spawn_engine(str(plan), path)
+    plan.write_text(text)
+    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
     alice = RemoteEngine(sock, "alice@deck", "drive")
-    a = Seen(alice)
+    seen = Seen(alice)
     await wait(lambda: alice.state.helm == "alice@deck", what="the first screen to take the helm")
+    return sock, alice, seen
+
+
+async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
+    from tui.engine.handle import RemoteEngine
+
+    sock, alice, a = await driven(tmp_path)
+    path = tmp_path / "j.jsonl"
     bob = RemoteEngine(sock, "bob@deck", "watch")  # --read-only
     carol = RemoteEngine(sock, "carol@deck", "drive")
     b, c = Seen(bob), Seen(carol)
@@ -323,15 +270,9 @@ async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
 
 async def test_plan_may_keep_rollback_from_read_only_screens(tmp_path):
     from tui.engine.handle import RemoteEngine
-    from tui.engine.spawn import spawn_engine
 
-    plan = tmp_path / "p.yaml"
-    plan.write_text(FOUR_EYES.replace("settings: {sample_interval: 200ms}",
-                                      "settings: {sample_interval: 200ms, rollback_by: operators}"))
-    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
-    alice = RemoteEngine(sock, "alice@deck", "drive")
-    Seen(alice)
-    await wait(lambda: alice.state.helm == "alice@deck", what="the helm")
+    sock, alice, _ = await driven(tmp_path, FOUR_EYES.replace(
+        "settings: {sample_interval: 200ms}", "settings: {sample_interval: 200ms, rollback_by: operators}"))
     bob = RemoteEngine(sock, "bob@deck", "watch")
     b = Seen(bob)
     try:
@@ -356,14 +297,8 @@ async def test_a_read_only_screen_greys_forward_keys_and_says_who_drives(tmp_pat
     from tests.tui.conftest import screen_text, until
     from tui.app import make_app
     from tui.engine.handle import RemoteEngine
-    from tui.engine.spawn import spawn_engine
 
-    plan = tmp_path / "p.yaml"
-    plan.write_text(FOUR_EYES)
-    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
-    alice = RemoteEngine(sock, "alice@deck", "drive")
-    Seen(alice)
-    await wait(lambda: alice.state.helm == "alice@deck", what="the helm")
+    sock, alice, _ = await driven(tmp_path)
     watcher = RemoteEngine(sock, "bob@deck", "watch")
     app = make_app(watcher.loaded, watcher.journal_path, engine=watcher, keymap={})
     try:
