@@ -270,7 +270,7 @@ def p(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def shift_to_haproxy(tmp: Path, cols: int, rows: int, shifts: int = 10) -> tuple[list[float], list[float]] | None:
+def shift_to_haproxy(tmp: Path, cols: int, rows: int, shifts: int = 20) -> tuple[list[float], list[float]] | None:
     """Confirmed shift (Enter on the confirm) -> HAProxy reports the new weight, in ms; and the bare
     Runtime API round trip as the baseline."""
     binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
@@ -316,6 +316,7 @@ def shift_to_haproxy(tmp: Path, cols: int, rows: int, shifts: int = 10) -> tuple
                 t.wait(lambda s: "Shift green to" in s or "percent" in s.lower(), 10)
                 t.send(f"{pct}\r".encode())
                 t.wait(lambda s, pct=pct: f"Shift green to {pct}%" in s, 10)
+                time.sleep(0.3)  # an operator reads the dialog before confirming: the app has finished painting it
                 sent = t.send(b"\r")
                 while weight() != pct:
                     if time.monotonic() - sent > 10:

@@ -110,6 +110,7 @@ class ShipdeckApp(App[int]):
         self.last_announcement = ""
         self.helm_taken = False
         self.engine_failed = ""
+        self._charts_due: list[int] = []
         self.center = CommandCenter(list(self.plan.metrics), self.plan.settings.max_log_lines)
 
     # ------------------------------------------------------------ lifecycle
@@ -210,7 +211,12 @@ class ShipdeckApp(App[int]):
             if "samples" in dirty:
                 self.center.query_one(GuardPanel).update_guards(vm.guard_views(self.plan, self.guards))
             if dirty & {"samples", "clock"}:
-                self._render_charts(now)
+                self._charts_due = [i for i, chart in enumerate(self.center.charts()) if chart.display]
+            if self._charts_due:
+                # One chart per tick (all within the sample interval): a key never waits behind five plots.
+                self._render_chart(self._charts_due.pop(0), now)
+                if self._charts_due:
+                    self._dirty.add("charts")
             if dirty & {"state", "status", "clock", "samples"}:
                 self._render_status(now)
 
@@ -226,11 +232,10 @@ class ShipdeckApp(App[int]):
         busy = self.health.get("traffic", {}).get("status") == "busy"
         self.center.query_one(TrafficSplitBar).update_split(vm.split(s, busy))
 
-    def _render_charts(self, now: float) -> None:
+    def _render_chart(self, index: int, now: float) -> None:
         stale_after = max(3 * self.plan.settings.sample_interval, 3.0 * _speed(self.clock))
-        for name, chart in zip(self.plan.metrics, self.center.charts(), strict=True):
-            if chart.display:
-                chart.update_chart(vm.chart(self.plan, name, self.series, now, stale_after))
+        name, chart = list(self.plan.metrics)[index], self.center.charts()[index]
+        chart.update_chart(vm.chart(self.plan, name, self.series, now, stale_after))
 
     def _render_status(self, now: float) -> None:
         s = self.state
