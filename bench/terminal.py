@@ -57,7 +57,10 @@ class Term:
 
     def _read(self) -> None:
         while self.alive:
-            r, _, _ = select.select([self.fd], [], [], 0.1)
+            try:
+                r, _, _ = select.select([self.fd], [], [], 0.1)
+            except (OSError, ValueError):
+                break  # the terminal was closed under us (a hang-up test)
             if not r:
                 continue
             try:
@@ -109,11 +112,18 @@ class Term:
     def rss_mb(self) -> tuple[float, float]:
         """RSS of the screen's process and of the engine it started (`shipdeck run` detaches it; 0 for
         programs without one), not of log sources."""
-        engines = [c for c in self.proc.children(recursive=True) if "tui.cli" in " ".join(c.cmdline())]
+        engines = []
+        for c in self.proc.children(recursive=True):
+            try:
+                if "tui.cli" in " ".join(c.cmdline()):
+                    engines.append(c)
+            except psutil.Error:
+                pass  # a log source that just ended
         return (float(self.proc.memory_info().rss) / 2**20,
                 sum(float(p.memory_info().rss) for p in engines) / 2**20)
 
-    def close(self) -> None:
+    def close(self, engines: bool = True) -> None:
+        """Kill the program, and (`engines`) every engine registered in this run's runtime directory."""
         self.alive = False
         try:
             kids = self.proc.children(recursive=True)  # the detached engine outlives its screen on purpose
@@ -123,6 +133,13 @@ class Term:
             try:
                 kid.kill()
             except psutil.NoSuchProcess:
+                pass
+        from tui.engine.server import registered
+
+        for engine in registered() if engines else []:  # one whose screen had gone is no longer its child
+            try:
+                os.kill(int(engine["pid"]), signal.SIGKILL)
+            except OSError:
                 pass
         try:
             os.kill(self.pid, signal.SIGKILL)
@@ -364,6 +381,7 @@ def run() -> Iterator[tuple[str, str]]:
     """The figures, each as soon as it is measured."""
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        os.environ["SHIPDECK_RUNTIME_DIR"] = str(tmp / "runtime")  # the engines this bench starts, and only them
         for cols, rows in SIZES:
             size = f"{cols}x{rows}"
             sd = statistics.median(first_paint(shipdeck(tmp), cols, rows, "ROLLBACK") for _ in range(3))

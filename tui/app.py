@@ -211,7 +211,8 @@ class ShipdeckApp(App[int]):
             if "samples" in dirty:
                 self.center.query_one(GuardPanel).update_guards(vm.guard_views(self.plan, self.guards))
             if dirty & {"samples", "clock"}:
-                self._charts_due = [i for i, chart in enumerate(self.center.charts()) if chart.display]
+                shown = [i for i, chart in enumerate(self.center.charts()) if chart.display]
+                self._charts_due += [i for i in shown if i not in self._charts_due]  # queued, never restarted
             if self._charts_due:
                 # One chart per tick (all within the sample interval): a key never waits behind five plots.
                 self._render_chart(self._charts_due.pop(0), now)

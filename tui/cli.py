@@ -182,11 +182,14 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
     if s.terminal:
         click.echo(f"run {s.status}; journal: {remote.journal_path}")
         return remote.exit_status
-    if remote.failed or remote.lost:
-        click.echo(f"shipdeck: {remote.failed or 'the engine is gone'}: nothing guards the run ({s.status}, green "
-                   f"at {s.traffic}%); resume: shipdeck run {remote.loaded.path} --journal {remote.journal_path} "
-                   "--resume", err=True)
+    if remote.stopped or remote.lost:
+        why = f"the engine stopped: {remote.stopped}" if remote.stopped else f"lost the engine (pid {remote.pid})"
+        click.echo(f"shipdeck: {why}: nothing guards the run ({s.status}, green at {s.traffic}%); `shipdeck ps` "
+                   f"says whether it still runs; if not: shipdeck run {remote.loaded.path} --journal "
+                   f"{remote.journal_path} --resume", err=True)
         return EXIT_ERROR
+    if remote.failed:
+        click.echo(f"shipdeck: ENGINE FAILED: {remote.failed} (forward actions stopped; rollback works)", err=True)
     click.echo(f"detached: the engine (pid {remote.pid}) goes on guarding the run ({s.status}, green at "
                f"{s.traffic}%).\nback to it: shipdeck attach {remote.journal_path}", err=True)
     return EXIT_OK

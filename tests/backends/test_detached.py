@@ -125,8 +125,7 @@ async def test_killing_the_screen_mid_bake_leaves_the_engine_guarding(tmp_path, 
         back.send(b"q")
         assert exited(back.pid), "q did not detach"
     finally:
-        back.alive = False
-        os.close(back.fd)
+        back.close(engines=False)
     assert engine_pids() == [engine_pid]  # a finished run's engine waits for its screens a while, then leaves
 
 
@@ -391,3 +390,26 @@ async def test_bad_messages_are_refused_and_a_stopped_engine_is_loud(tmp_path):
     for h in (alice, bob):
         h.detach("test over")
         h.join(5)
+
+
+async def test_q_after_the_engine_died_never_says_it_goes_on_guarding(tmp_path):
+    from tui.engine.spawn import spawn_engine
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES)
+    path = tmp_path / "j.jsonl"
+    spawn_engine(str(plan), path)
+    [pid] = engine_pids()
+    t = screen("attach", str(path), cols=100, rows=30)
+    try:
+        t.wait(lambda s: "ROLLBACK" in s)
+        os.kill(pid, signal.SIGKILL)
+        t.wait(lambda s: "ENGINE FAILED" in s)
+        t.send(b"q")
+        assert exited(t.pid)
+        time.sleep(0.5)  # the last words reach the terminal
+        said = t.text()
+    finally:
+        t.close(engines=False)
+    assert f"lost the engine (pid {pid})" in said and "nothing guards the run" in said, said
+    assert "goes on guarding" not in said

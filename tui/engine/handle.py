@@ -226,6 +226,8 @@ class RemoteEngine:
         self._describe = w.describe
         self.ended = False
         self.run_ended = False
+        self.lost = False  # the link broke without this screen leaving: the engine is likely gone
+        self.stopped = ""  # why the engine stopped with the run live ('' unless it did)
         self._subscribers: list[Subscriber] = []
         self._replies: dict[int, concurrent.futures.Future[list[str]]] = {}
         self._req = 0
@@ -242,11 +244,6 @@ class RemoteEngine:
     @property
     def exit_status(self) -> int:
         return exit_code(self._state)
-
-    @property
-    def lost(self) -> bool:
-        """The link to the engine broke without this screen leaving."""
-        return self.ended and not self._closing
 
     @property
     def read_only(self) -> str:
@@ -322,6 +319,7 @@ class RemoteEngine:
                     fut.set_exception(ConnectionError("the engine connection closed"))
             self._outbox.put(None)
             if not self._closing and not self.run_ended:
+                self.lost = True
                 self._emit({"type": "engine", "status": "failed",
                             "reason": f"lost the engine (pid {self.pid}): {why}; `shipdeck ps` lists running "
                                       f"engines; if it is gone: shipdeck run {self.loaded.path} --journal "
@@ -339,7 +337,8 @@ class RemoteEngine:
                 self.run_ended = True
             self._emit(ev)
             if kind == "end" and ev.get("suspended"):  # stopped with the run live: nobody guards it now
-                self.failed = f"the engine stopped: {ev['suspended']}"
+                self.stopped = str(ev["suspended"])
+                self.failed = f"the engine stopped: {self.stopped}"
                 self._emit({"type": "engine", "status": "failed",
                             "reason": f"{self.failed}; NO GUARD WATCHES with green at {ev.get('traffic')}%; "
                                       f"resume: shipdeck run {self.loaded.path} --journal {self.journal_path} "
@@ -356,7 +355,11 @@ class RemoteEngine:
             self._emit({"type": "notice", "level": "warning", "text": f"{msg.name}: {msg.reason}"})
 
     def detach(self, reason: str) -> None:
+        """Leave; commands already queued (a rollback confirmed just before q) are sent first."""
         self._closing = True
+        self._outbox.put(None)
+        if self._writer is not None and self._writer is not threading.current_thread():
+            self._writer.join(5.0)
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
 
