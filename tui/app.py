@@ -24,7 +24,7 @@ from backends.base import Clock, RealClock
 from tui import viewmodel as vm
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Driver, exit_code
-from tui.engine.handle import LocalEngine
+from tui.engine.handle import EngineHandle, LocalEngine
 from tui.engine.machine import refusal
 from tui.engine.plan import LoadedPlan, format_duration
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
@@ -75,7 +75,7 @@ class ShipdeckApp(App[int]):
     def __init__(
         self,
         loaded: LoadedPlan,
-        engine: Any,
+        engine: EngineHandle,
         clock: Clock | None = None,
         demo: bool = False,
         manual: bool = False,
@@ -89,7 +89,7 @@ class ShipdeckApp(App[int]):
         self.clock = clock or RealClock()
         # The engine handle (tui.engine.handle): in this process, a detached engine's socket, or a journal
         # followed read-only. The screen never builds an engine itself.
-        self.engine = engine
+        self.engine: EngineHandle = engine
         # Events arrive from the engine's thread: as Messages, so a failing handler never stops the engine.
         self.engine.subscribe(self._from_engine)
         self.demo = demo
@@ -141,7 +141,7 @@ class ShipdeckApp(App[int]):
     @property
     def read_only(self) -> str:
         """Why this screen cannot drive ('' when it can): a watcher's screen must never look like the driver's."""
-        return str(getattr(self.engine, "read_only", ""))
+        return str(getattr(self.engine, "read_only", ""))  # LocalEngine has none: it is the only screen
 
     def _from_engine(self, event: dict[str, Any]) -> None:
         self.post_message(EngineNews(event))
@@ -605,10 +605,11 @@ def make_app(
         except KeymapError as e:
             raise SystemExit(f"shipdeck: {e}") from e
     if options.get("engine") is None:
-        options["engine"] = LocalEngine(Driver(
+        local: EngineHandle = LocalEngine(Driver(
             loaded, journal_path, clock=options.get("clock"), backends=options.pop("backends", None),
             operator=options.pop("operator", None), shared=options.pop("shared", None),
             resume=options.pop("resume", False)))
+        options["engine"] = local
     for unused in ("backends", "operator", "shared", "resume"):
         options.pop(unused, None)
     return ShipdeckApp(loaded, keymap=keymap, **options)  # engine is in options

@@ -167,7 +167,7 @@ def engine(plan: str, journal: Path, resume: bool, idle_exit: float | None) -> N
 
 def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
     from tui.app import make_app
-    from tui.engine.handle import RemoteEngine
+    from tui.engine.handle import EngineHandle, RemoteEngine
     from tui.engine.journal import identity
     from tui.engine.protocol import ProtocolError
 
@@ -175,7 +175,8 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
         remote = RemoteEngine(sock, identity(), "watch" if read_only else "drive")
     except (OSError, ProtocolError) as e:
         raise click.ClickException(f"cannot attach to {sock}: {sanitize_line(str(e))}") from e
-    app = make_app(remote.loaded, remote.journal_path, engine=remote,
+    handle: EngineHandle = remote
+    app = make_app(remote.loaded, remote.journal_path, engine=handle,
                    theme_name="shipdeck-contrast" if high_contrast else None)
     app.run()
     s = remote.state
@@ -342,6 +343,7 @@ def watch(journal: Path, once: bool, screen: bool) -> None:
     """Follow a running (or finished) run read-only from its JOURNAL."""
     if screen:
         from tui.app import make_app
+        from tui.engine.handle import EngineHandle
         from tui.engine.journal import JournalError
         from tui.engine.plan import LoadedPlan
         from tui.watch import JournalFollower
@@ -350,7 +352,8 @@ def watch(journal: Path, once: bool, screen: bool) -> None:
             follower = JournalFollower(journal)
         except JournalError as e:
             raise click.ClickException(sanitize_line(str(e))) from e
-        make_app(LoadedPlan(follower.plan, str(journal), {}, {}), journal, engine=follower).run()
+        handle: EngineHandle = follower
+        make_app(LoadedPlan(follower.plan, str(journal), {}, {}), journal, engine=handle).run()
         return
     from tui.watch import follow
 

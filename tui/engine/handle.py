@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tui.engine.driver import Driver, Subscriber, exit_code
 from tui.engine.machine import RunState
@@ -38,7 +38,35 @@ from tui.engine.protocol import (
     encode,
 )
 
-FORWARD = ("advance", "approve", "tick", "shift", "pause", "resume", "override", "abort")
+
+class EngineHandle(Protocol):
+    """The one surface a screen talks to a run through (see the module docstring)."""
+
+    plan: Plan
+    journal_path: Path
+    operator: str
+    detaches: bool  # closing this screen leaves the engine running
+
+    @property
+    def state(self) -> RunState: ...
+    @property
+    def ended(self) -> bool: ...
+    @property
+    def exit_status(self) -> int: ...
+    @property
+    def failed(self) -> str: ...
+    @property
+    def machine_broken(self) -> bool: ...
+
+    def subscribe(self, fn: Subscriber) -> None: ...
+    def submit(self, name: str, operator: str | None = None, **args: Any) -> None: ...
+    def describe(self, name: str, **args: Any) -> list[str]: ...
+    def preview(self, percent: int) -> concurrent.futures.Future[list[str]] | None: ...
+    def refuses(self, command: str) -> str | None: ...
+    def alongside(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None: ...
+    def start(self) -> None: ...
+    def detach(self, reason: str) -> None: ...
+    def join(self, timeout: float) -> None: ...
 
 
 def screen_refusal(state: RunState, mode: str, operator: str, command: str, rollback_by: str) -> str | None:
@@ -251,6 +279,9 @@ class RemoteEngine:
 
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append(fn)
+
+    def alongside(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        raise ValueError("the autopilot flies in-process runs only (the demo)")
 
     def refuses(self, command: str) -> str | None:
         if self.ended:
