@@ -57,6 +57,25 @@ def engine_pids() -> list[int]:
     return [int(e["pid"]) for e in registered()]
 
 
+FOUR_EYES = """\
+version: 1
+name: four eyes
+backends:
+  traffic: {type: simulated, scenario: healthy, delay: 0}
+  metrics: [{type: simulated, scenario: healthy}]
+metrics:
+  error_rate: {unit: ratio}
+settings: {sample_interval: 200ms}
+phases:
+  - name: Canary
+    steps:
+      - shift: 10
+      - gate: "DB owner signs off"
+        four_eyes: true
+      - shift: 100
+"""
+
+
 async def start_mid_bake(tmp_path: Path, how: str, h, metrics) -> tuple[Path, object]:  # noqa: F811
     loaded = make_plan(tmp_path, metrics.url, traffic=haproxy_traffic(h), steps="      - shift: 10\n      - bake: 1h")
     path = tmp_path / "j.jsonl"
@@ -131,18 +150,7 @@ async def test_killing_the_screen_mid_bake_leaves_the_engine_guarding(tmp_path, 
 
 async def test_attach_and_ps_find_the_engine_and_it_leaves_once_the_run_is_over(tmp_path, clean_env):
     plan = tmp_path / "p.yaml"
-    plan.write_text("""\
-version: 1
-name: idle night
-backends:
-  traffic: {type: simulated, scenario: healthy, delay: 0}
-  metrics: [{type: simulated, scenario: healthy}]
-metrics:
-  error_rate: {unit: ratio}
-phases:
-  - name: Canary
-    steps: [{shift: 100}]
-""")
+    plan.write_text(FOUR_EYES.replace("name: four eyes", "name: idle night"))
     path = tmp_path / "j.jsonl"
     from tui.engine.spawn import spawn_engine
 
@@ -161,25 +169,6 @@ phases:
     gone = subprocess.run([PY, "-m", "tui.cli", "attach", str(path)], capture_output=True, text=True, cwd=ROOT,
                           env=clean_env, timeout=30)
     assert gone.returncode != 0 and "cannot attach" in gone.stderr, gone.stderr
-
-
-FOUR_EYES = """\
-version: 1
-name: four eyes
-backends:
-  traffic: {type: simulated, scenario: healthy, delay: 0}
-  metrics: [{type: simulated, scenario: healthy}]
-metrics:
-  error_rate: {unit: ratio}
-settings: {sample_interval: 200ms}
-phases:
-  - name: Canary
-    steps:
-      - shift: 10
-      - gate: "DB owner signs off"
-        four_eyes: true
-      - shift: 100
-"""
 
 
 class Seen:
