@@ -7,8 +7,10 @@ lets anyone. The page and its websocket live under a random token; without it th
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shlex
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -39,14 +41,30 @@ class TokenServer(Server):
             web.get("/download/{key}", self.handle_download, name="download"),
             web.static("/static", self.statics_path, name="static"),
         ])
-        app.on_startup.append(self.on_startup)
         app.on_shutdown.append(self.on_shutdown)
         return app
 
-    async def on_startup(self, app: web.Application) -> None:
-        print(f"serving the command center at {self.url}", flush=True)
-        print("(the token in the address is the only key: share it with the room, not wider; Ctrl-C stops)",
-              flush=True)
+    def serve(self, debug: bool = False) -> None:
+        """Until Ctrl-C or SIGTERM. The address is printed once the socket listens, never before."""
+        self.debug = debug
+        self.initialize_logging()
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        runner = web.AppRunner(await self._make_app())
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+            print(f"serving the command center at {self.url}", flush=True)
+            print("(the token in the address is the only key: share it with the room, not wider; Ctrl-C stops)",
+                  flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            await runner.cleanup()  # every browser's screen detaches; the engine goes on
 
 
 def make_server(sock: Path, host: str, port: int, drive: bool, public_url: str | None, title: str) -> TokenServer:
