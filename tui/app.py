@@ -25,6 +25,7 @@ from tui import viewmodel as vm
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Driver, exit_code
 from tui.engine.handle import EngineHandle, LocalEngine
+from tui.engine.journal import resume_command
 from tui.engine.machine import refusal
 from tui.engine.plan import LoadedPlan, format_duration
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
@@ -141,7 +142,7 @@ class ShipdeckApp(App[int]):
     @property
     def read_only(self) -> str:
         """Why this screen cannot drive ('' when it can): a watcher's screen must never look like the driver's."""
-        return str(getattr(self.engine, "read_only", ""))  # LocalEngine has none: it is the only screen
+        return self.engine.read_only
 
     def _from_engine(self, event: dict[str, Any]) -> None:
         self.post_message(EngineNews(event))
@@ -566,8 +567,9 @@ class ShipdeckApp(App[int]):
         timer.start()
 
     def resume_command(self) -> str:
-        what = "demo" if self.demo else f"run {self.loaded.path}"
-        return f"shipdeck {what} --journal {self.engine.journal_path} --resume"
+        if self.demo:
+            return f"shipdeck demo --journal {self.engine.journal_path} --resume"
+        return resume_command(self.loaded.path, self.engine.journal_path)
 
     async def _suspend_and_exit(self, reason: str) -> None:
         """Leave: an engine in this process is suspended (resumable); a detached one goes on guarding."""

@@ -186,8 +186,7 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
     if remote.stopped or remote.lost:
         why = f"the engine stopped: {remote.stopped}" if remote.stopped else f"lost the engine (pid {remote.pid})"
         click.echo(f"shipdeck: {why}: nothing guards the run ({s.status}, green at {s.traffic}%); `shipdeck ps` "
-                   f"says whether it still runs; if not: shipdeck run {remote.loaded.path} --journal "
-                   f"{remote.journal_path} --resume", err=True)
+                   f"says whether it still runs; if not: {remote.resume}", err=True)
         return EXIT_ERROR
     if remote.failed:
         click.echo(f"shipdeck: ENGINE FAILED: {remote.failed} (forward actions stopped; rollback works)", err=True)
@@ -256,7 +255,7 @@ def ps() -> None:
         st = w.state
         phase = st["phases"][st["phase"]]["name"] if st["phase"] >= 0 else "—"
         click.echo(f"{w.pid:>7}  {sanitize_line(e['plan'])[:24]:<24} {st['status']:<12} "
-                   f"{sanitize_line(phase)[:22]:<22} {sanitize_line(w.helm or '—')[:22]:<22} {len(w.clients):>7}  "
+                   f"{sanitize_line(phase)[:22]:<22} {sanitize_line(st['helm'] or '—')[:22]:<22} {len(w.clients):>7}  "
                    f"{e['socket']}")
 
 

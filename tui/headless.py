@@ -15,6 +15,7 @@ import click
 from backends.base import Clock
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Driver, exit_code
+from tui.engine.journal import resume_command
 from tui.engine.plan import LoadedPlan
 from tui.engine.report import effect_text
 from widgets.sanitize import sanitize_line
@@ -156,5 +157,5 @@ async def run_headless(
         out(f"run {state.status} with green at {state.traffic}% — journal: {journal_path}")
     else:
         out(f"run {state.status}, not finished, green at {state.traffic}%; continue with: "
-            f"shipdeck run {loaded.path} --journal {journal_path} --resume")
+            f"{resume_command(loaded.path, journal_path)}")
     return exit_code(state)

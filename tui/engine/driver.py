@@ -36,7 +36,7 @@ from backends.base import (
     run_command,
 )
 from tui.engine.guards import GuardSet
-from tui.engine.journal import Journal, identity, open_intents, parse_iso, replay
+from tui.engine.journal import Journal, identity, open_intents, parse_iso, replay, resume_command
 from tui.engine.machine import RunState, initial_state, transition
 from tui.engine.plan import LoadedPlan, outside_window
 from tui.engine.secrets import Redactor, mask_plan
@@ -45,6 +45,14 @@ Subscriber = Callable[[dict[str, Any]], None]
 NOTIFY_TIMEOUT = 10.0
 BACKFILL_S = 600.0  # chart history fetched at start
 T = TypeVar("T")
+
+
+def on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller runs on `loop` (else it is another thread, which must post to it)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 async def bounded(awaitable: Awaitable[T], seconds: float) -> T:
@@ -151,11 +159,7 @@ class Driver:
 
     def _post(self, item: dict[str, Any]) -> None:
         loop = self._loop
-        try:
-            here = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            here = False
-        if loop is not None and not here and not loop.is_closed():
+        if loop is not None and not on_loop(loop) and not loop.is_closed():
             loop.call_soon_threadsafe(self._inbox.put_nowait, item)  # from the screen's thread
         else:
             self._inbox.put_nowait(item)
@@ -685,7 +689,7 @@ class Driver:
         if self._suspend_reason is not None and not s.terminal:
             text = (f"{self._suspend_reason}: the engine stopped with the run {s.status} and green at "
                     f"{s.traffic}%; guards are not watching until someone resumes "
-                    f"(shipdeck run {self.loaded.path} --journal {self.journal_path} --resume)")
+                    f"({resume_command(self.loaded.path, self.journal_path)})")
             self._write("suspend", {"reason": self._suspend_reason, "status": s.status, "traffic": s.traffic})
             self._send_all("suspended", text)
             self._log(LogLine(self.clock.now(), "shipdeck", "warning", text))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tui.engine.driver import Driver, Subscriber, exit_code
+from tui.engine.journal import resume_command
 from tui.engine.machine import RunState
 from tui.engine.plan import LoadedPlan, Plan
 from tui.engine.protocol import (
@@ -46,6 +47,9 @@ class EngineHandle(Protocol):
     journal_path: Path
     operator: str
     detaches: bool  # closing this screen leaves the engine running
+
+    @property
+    def read_only(self) -> str: ...  # why this screen cannot drive ('' when it can)
 
     @property
     def state(self) -> RunState: ...
@@ -150,6 +154,7 @@ class LocalEngine:
     fsync never waits behind a repaint, and a slow screen never delays a guard. It stops with the screen."""
 
     detaches = False
+    read_only = ""  # the only screen: it drives
 
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
@@ -238,7 +243,6 @@ class RemoteEngine:
     detaches = True
 
     def __init__(self, path: Path, operator: str, mode: str = "drive") -> None:
-        self.socket_path = path
         self.operator = operator
         self.mode = mode
         self._sock, self._reader, w = welcome(path, Hello(operator, mode))
@@ -247,6 +251,7 @@ class RemoteEngine:
         self.plan = Plan.model_validate(w.plan)
         self.loaded = LoadedPlan(self.plan, w.plan_path, {}, {})
         self.journal_path = Path(w.journal)
+        self.resume = resume_command(w.plan_path, w.journal)
         self._state = RunState.from_dict(w.state)
         self.failed = w.failed
         self.machine_broken = w.machine_broken
@@ -353,8 +358,7 @@ class RemoteEngine:
                 self.lost = True
                 self._emit({"type": "engine", "status": "failed",
                             "reason": f"lost the engine (pid {self.pid}): {why}; `shipdeck ps` lists running "
-                                      f"engines; if it is gone: shipdeck run {self.loaded.path} --journal "
-                                      f"{self.journal_path} --resume"})
+                                      f"engines; if it is gone: {self.resume}"})
 
     def _handle(self, msg: Any) -> None:
         if isinstance(msg, Event):
@@ -372,8 +376,7 @@ class RemoteEngine:
                 self.failed = f"the engine stopped: {self.stopped}"
                 self._emit({"type": "engine", "status": "failed",
                             "reason": f"{self.failed}; NO GUARD WATCHES with green at {ev.get('traffic')}%; "
-                                      f"resume: shipdeck run {self.loaded.path} --journal {self.journal_path} "
-                                      "--resume"})
+                                      f"resume: {self.resume}"})
         elif isinstance(msg, Reply):
             with self._lock:
                 fut = self._replies.pop(msg.req, None)

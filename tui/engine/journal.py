@@ -145,6 +145,11 @@ class Journal:
                 self._fd = -1
 
 
+def resume_command(plan_path: str, journal: str | Path) -> str:
+    """What continues a run after its engine stopped: said on screen, in alerts, after a detach."""
+    return f"shipdeck run {plan_path} --journal {journal} --resume"
+
+
 def identity() -> str:
     """Who acts, as every command and journal record names them: OS user @ host, or SHIPDECK_OPERATOR
     where several people share one deploy account (the socket admits that account only)."""

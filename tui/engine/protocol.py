@@ -77,9 +77,7 @@ class Welcome(Message):
     plan: dict[str, Any]  # secrets masked, as in the journal
     plan_path: str
     journal: str
-    state: dict[str, Any]
-    helm: str  # who drives ('' when nobody does)
-    you: str  # drive | watch
+    state: dict[str, Any]  # who drives is state["helm"]
     rollback_by: str  # anyone | driver
     describe: dict[str, list[str]] = field(default_factory=dict)  # confirm lines by "shift:N" and "rollback"
     can_preview: bool = False  # the traffic backend dry-runs a shift (ask "preview")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import LogLine, Previewable
-from tui.engine.driver import Driver, bounded, exit_code
+from tui.engine.driver import Driver, bounded, exit_code, on_loop
 from tui.engine.handle import screen_refusal, unix_address
 from tui.engine.protocol import (
     MAX_LINE,
@@ -162,7 +162,7 @@ class EngineServer:
 
     def _on_event(self, ev: dict[str, Any]) -> None:
         loop = self._loop
-        if loop is not None and not _on_loop(loop):  # a backend thread's log line
+        if loop is not None and not on_loop(loop):  # a backend thread's log line
             loop.call_soon_threadsafe(self._on_event, ev)
             return
         kind = ev.get("type")
@@ -193,8 +193,7 @@ class EngineServer:
     def _welcome(self, hello: Hello) -> Welcome:
         d = self.driver
         return Welcome(pid=os.getpid(), plan=self._plan, plan_path=d.loaded.path, journal=str(d.journal_path),
-                       state=d.state.to_dict(), helm=d.state.helm, you=hello.mode,
-                       rollback_by=d.plan.settings.rollback_by, describe=self._describe,
+                       state=d.state.to_dict(), rollback_by=d.plan.settings.rollback_by, describe=self._describe,
                        can_preview=self._can_preview, failed=d.failed, machine_broken=d.machine_broken,
                        clients=[f"{s.operator} ({s.mode})" for s in self.screens])
 
@@ -278,10 +277,3 @@ class EngineServer:
         except Exception as e:  # noqa: BLE001 - the refusal is the answer the operator reads
             reply = Reply(ask.req, error=str(e) or type(e).__name__)
         screen.send(encode(reply))
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
