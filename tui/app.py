@@ -581,12 +581,12 @@ class ShipdeckApp(App[int]):
 
 
 _ACTION_IDS = {a.action.split("(")[0]: a.id for a in BY_ID.values()}
-_COMMAND_ACTIONS = ("advance", "approve", "tick", "select_up", "select_down", "shift_next", "shift_to", "pause",
-                    "override")
 # The engine command behind each key: what a screen must be allowed to send for the key to work.
 _COMMANDS = {"advance": "advance", "approve": "approve", "tick": "tick", "select_up": "tick", "select_down": "tick",
              "shift_next": "shift", "shift_to": "shift", "pause": "pause", "override": "override",
              "rollback": "rollback", "take": "take"}
+# Keys an engine fault stops (rollback never; taking the helm changes nothing in the run).
+_COMMAND_ACTIONS = tuple(a for a in _COMMANDS if a not in ("rollback", "take"))
 
 
 _SEVERITY: dict[str, Any] = {"error": "error", "info": "information"}
