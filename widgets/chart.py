@@ -7,13 +7,21 @@ value is never shown as if it were live.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
+from textual.css.styles import RulesMap
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
@@ -114,13 +122,67 @@ def chart_title(d: ChartData, width: int = 1000) -> Text:
     return next((t for t in candidates if t.cell_len <= width), candidates[-1])
 
 
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+@lru_cache(maxsize=1024)
+def _sgr_style(codes: tuple[str, ...]) -> RichStyle:
+    """A chart uses a handful of colour runs: Rich parses each one once."""
+    text = Text.from_ansi("".join(f"\x1b[{c}m" for c in codes) + "x")
+    return RichStyle.combine(s if isinstance(s, RichStyle) else RichStyle.parse(s) for s in
+                             (span.style for span in text.spans))
+
+
+def ansi_strips(ansi: str) -> list[Strip]:
+    """plotext's output as strips. Rich's general ANSI decoder plus Textual's Content conversion cost
+    ten times more, and a chart replots every second."""
+    strips = []
+    for line in ansi.splitlines():
+        codes: tuple[str, ...] = ()
+        segments = []
+        for i, part in enumerate(_SGR.split(line)):
+            if i % 2:
+                codes = () if part in ("", "0") else (*codes, part)
+            elif part:
+                segments.append(Segment(part, _sgr_style(codes)))
+        strips.append(Strip(segments))
+    return strips
+
+
+class _Strips(Visual):
+    def __init__(self, strips: list[Strip]) -> None:
+        self.strips = strips
+
+    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
+        blank = style.rich_style
+        lines = self.strips if height is None else (self.strips + [Strip.blank(width, blank)] * height)[:height]
+        return [strip.adjust_cell_length(width, blank) for strip in lines]
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return max((strip.cell_length for strip in self.strips), default=0)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return len(self.strips)
+
+
+class ChartPlot(PlotextPlot):
+    """A PlotextPlot painted straight from plotext's output to strips."""
+
+    def render(self) -> RenderResult:
+        width, height = self.size
+        self._plot.plotsize(width, height)
+        self._plot._set_size(width, height)
+        self._plot.theme(self._get_plotext_theme_name(self.app.theme))
+        return _Strips(ansi_strips(self._plot.build()))
+
+
 class MetricChart(Vertical):
     """Call `update_chart(ChartData)` as often as you like: it only replots when the picture changes."""
 
     DEFAULT_CSS = """
     MetricChart { height: 1fr; }
     MetricChart > .chart-title { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    MetricChart > PlotextPlot { height: 1fr; }
+    MetricChart > ChartPlot { height: 1fr; }
     MetricChart > .chart-empty { height: 1fr; content-align: center middle; text-style: bold; }
     MetricChart.stale > .chart-title, MetricChart.down > .chart-title { background: $error 15%; }
     """
@@ -135,7 +197,7 @@ class MetricChart(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Line(classes="chart-title")
-        yield PlotextPlot()
+        yield ChartPlot()
         yield Static(classes="chart-empty")
 
     def on_mount(self) -> None:
@@ -157,7 +219,7 @@ class MetricChart(Vertical):
 
     def _apply(self) -> None:
         data = self.data
-        plots = self.query(PlotextPlot)
+        plots = self.query(ChartPlot)
         if data is None or not plots:
             return  # not composed yet: on_mount applies it
         self.set_class(data.status == "stale", "stale")
@@ -175,7 +237,7 @@ class MetricChart(Vertical):
             self._plot_key, self._plotted_now = key, data.now
             self._replot(data, plot)
 
-    def _replot(self, d: ChartData, plot: PlotextPlot) -> None:
+    def _replot(self, d: ChartData, plot: ChartPlot) -> None:
         self.draws += 1
         window = d.window_s if d.window_s > 0 else 300.0
         visible: dict[str, list[tuple[float, float]]] = {}

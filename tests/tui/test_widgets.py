@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
 from tests.tui.conftest import screen_text
 from tests.tui.snapshot_apps.widgets_demo import GUARDS, SPLIT, T0, TIMELINE, WidgetsDemo, error_rate, latency
-from widgets.chart import ChartData, MetricChart, nice_ticks, x_ticks
+from widgets.chart import ChartData, MetricChart, ansi_strips, nice_ticks, x_ticks
 from widgets.guards import GuardPanel, GuardView
 from widgets.splitbar import SplitData, TrafficSplitBar
 from widgets.timeline import ChecklistView, PhaseTimeline, PhaseView, StepView, TimelineData
@@ -65,6 +66,33 @@ def test_axis_ticks_are_round_numbers():
 
 
 # ---------------------------------------------------------------- chart
+
+def test_plot_strips_match_richs_reading_of_plotexts_output():
+    """The chart's own ANSI reader gives every cell the character and style Rich's general decoder gives."""
+    from rich.text import Text
+    from textual_plotext.plot import Plot
+
+    plt = Plot()
+    xs = [float(-60 + i) for i in range(60)]
+    plt.plot(xs, [50 + (i % 7) for i in range(60)], color=(77, 140, 255), marker="braille")
+    plt.plot(xs, [52 - (i % 5) for i in range(60)], color=(62, 196, 91), marker="braille")
+    plt.horizontal_line(55, color=(255, 77, 77))
+    plt.text("STALE", -30, 53, style="bold", color=(230, 194, 0))
+    plt.plotsize(40, 10)
+    ansi = plt.build()
+    strips = ansi_strips(ansi)
+    rich_lines = Text.from_ansi(ansi).split("\n")
+    assert len(strips) == len(rich_lines) == 10
+    styles_seen = set()
+    for strip, line in zip(strips, rich_lines, strict=True):
+        cells = [(ch, seg.style) for seg in strip for ch in seg.text]
+        assert "".join(ch for ch, _ in cells) == line.plain
+        for x, (_, style) in enumerate(cells):
+            assert style == line.get_style_at_offset(Console(), x), (line.plain, x)
+            styles_seen.add(style)
+    # Axes, blue, green, red and the bold text: the comparison covered each kind of run plotext writes.
+    assert len(styles_seen) >= 5 and any(style.bold for style in styles_seen)
+
 
 async def test_live_chart_titles_latest_values_and_labels_the_threshold():
     chart = MetricChart()
