@@ -6,7 +6,8 @@ and a constructor `Cls(config, ctx: BackendContext)`.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from backends.base import BackendConfig, BackendContext
@@ -20,13 +21,19 @@ class UnknownBackend(LookupError):
         super().__init__(f"unknown {kind} backend type {type_name!r}; known: {', '.join(known) or 'none'}")
 
 
+@cache
+def _entry_points(kind: str) -> dict[str, EntryPoint]:
+    # Each lookup reads every installed package's metadata: once per process, not once per backend.
+    return {ep.name: ep for ep in entry_points(group=f"shipdeck.{kind}")}
+
+
 def available(kind: str) -> dict[str, str]:
     """type name -> 'module:Class', without importing anything."""
-    return {ep.name: ep.value for ep in entry_points(group=f"shipdeck.{kind}")}
+    return {name: ep.value for name, ep in _entry_points(kind).items()}
 
 
 def load(kind: str, type_name: str) -> Any:
-    eps = {ep.name: ep for ep in entry_points(group=f"shipdeck.{kind}")}
+    eps = _entry_points(kind)
     if type_name not in eps:
         raise UnknownBackend(kind, type_name, sorted(eps))
     return eps[type_name].load()

@@ -130,15 +130,13 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
     if headless or foreground:
         sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
     import importlib
-    import threading
 
     from tui.engine.spawn import SpawnError, spawn_engine
 
     journal_path = (journal or default_journal(loaded)).resolve()
-    # The screen's imports (Textual) load while the engine starts: the two start-ups overlap.
-    threading.Thread(target=importlib.import_module, args=("tui.app",), daemon=True).start()
     try:
-        sock = spawn_engine(plan, journal_path, resume=resume)
+        # The screen's imports (Textual) load while the engine starts: the two start-ups overlap.
+        sock = spawn_engine(plan, journal_path, resume=resume, meanwhile=lambda: importlib.import_module("tui.app"))
     except SpawnError as e:
         raise click.ClickException(sanitize_line(str(e))) from e
     sys.exit(_attach(sock, read_only=False, high_contrast=high_contrast))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tui.engine.handle import connect
@@ -22,8 +23,11 @@ def engine_log(journal: Path) -> Path:
 
 
 def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: float | None = None,
-                 timeout: float = 30.0) -> Path:
-    """The engine's socket once it accepts screens. Raises SpawnError with the engine's own words."""
+                 timeout: float = 30.0, meanwhile: Callable[[], object] | None = None) -> Path:
+    """The engine's socket once it accepts screens. Raises SpawnError with the engine's own words.
+
+    `meanwhile` runs once the engine process is started, before waiting for it: the screen's own start-up
+    overlaps the engine's, on another core."""
     sock = socket_path(journal)
     if sock.exists():
         try:
@@ -42,6 +46,8 @@ def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: floa
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
+    if meanwhile is not None:
+        meanwhile()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = proc.poll()
@@ -51,7 +57,7 @@ def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: floa
         try:
             connect(sock, 1.0).close()
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.01)  # a refused connect on a local socket costs microseconds; the wait is first paint
             continue
         # Reap it if it ends while this screen runs: a zombie would still look alive to `ps`.
         threading.Thread(target=proc.wait, name="shipdeck-engine-reaper", daemon=True).start()
