@@ -61,9 +61,11 @@ class World:
         start = self.green_since.get(threshold)
         return -1.0 if start is None else t - start
 
-    def values(self, t: float) -> dict[str, dict[str, float]]:
-        """metric -> {blue, green, all}; 'all' weights colours by their traffic share."""
-        share = self.green / 100
+    def values(self, t: float, green: int | None = None) -> dict[str, dict[str, float]]:
+        """metric -> {blue, green, all}; 'all' weights colours by their traffic share (`green`: the share at t
+        when it is not the live one)."""
+        green = self.green if green is None else green
+        share = green / 100
         err = {"blue": 0.002, "green": 0.002}
         p95 = {"blue": 180.0, "green": 175.0}
         if self.scenario == "bad-canary" and self._since(50, t) >= 0:
@@ -71,7 +73,7 @@ class World:
             err["green"] = min(0.12, 0.01 + 0.0015 * self._since(50, t))
         elif self.scenario == "slow-canary" and self._since(10, t) >= 0:
             p95["green"] = 175.0 + min(900.0, 4.0 * self._since(10, t)) * (0.5 + share)
-        elif self.scenario == "flapping" and self.green > 0 and (t - self.started) % 90 < 8:
+        elif self.scenario == "flapping" and green > 0 and (t - self.started) % 90 < 8:
             # Brief spikes: a sustained guard must not fire on them.
             err["green"] = 0.06
         out: dict[str, dict[str, float]] = {}
@@ -152,6 +154,8 @@ class SimulatedTraffic:
 class SimulatedMetrics:
     class Config(SimConfig):
         down_after: float | None = Field(default=None, description="seconds after start the source dies")
+        history: bool = Field(default=False, description="charts open on the simulated past (blue only), "
+                                                          "as they do from Prometheus")
 
     def __init__(self, config: Config, ctx: BackendContext) -> None:
         self.config = config
@@ -170,6 +174,22 @@ class SimulatedMetrics:
                 continue
             series = {"blue": per["blue"]} if self.world.green == 0 else {"blue": per["blue"], "green": per["green"]}
             out[name] = Sample(per["all"], t, series)
+        return out
+
+    async def backfill(self, queries: Mapping[str, str], start: float, end: float, step: float
+                       ) -> Mapping[str, list[Sample]]:
+        """Before the world started all traffic was on blue; nothing of the run itself is made up."""
+        if not self.config.history:
+            return {}
+        out: dict[str, list[Sample]] = {name: [] for name in queries}
+        t = start
+        while t < min(end, self.world.started):
+            values = self.world.values(t, green=0)
+            for name, query in queries.items():
+                per = values.get(query or name)
+                if per is not None:
+                    out[name].append(Sample(per["all"], t, {"blue": per["blue"]}))
+            t += step
         return out
 
     async def preflight(self) -> list[Problem]:

@@ -1,4 +1,4 @@
-"""The plain Textual baseline for bench/terminal.py: a Log and four plotext charts fed at 1 Hz.
+"""The plain Textual baseline for bench/terminal.py: a Log and four full plotext charts fed at 1 Hz.
 
 What any Textual app of this shape costs; shipdeck's figures are quoted as ratios to it.
 """
@@ -24,7 +24,8 @@ class Baseline(App[None]):
     def __init__(self, burst: int, total: int) -> None:
         super().__init__()
         self.burst, self.total, self.sent = burst, total, 0
-        self.series: list[list[float]] = [[] for _ in range(4)]
+        # Full charts from the start, as shipdeck's bench plan opens on ten minutes of simulated history.
+        self.series = [[self.value(i, time.time() - 300 + k) for k in range(300)] for i in range(4)]
 
     def compose(self) -> ComposeResult:
         yield Static("baseline ready", id="flag")
@@ -42,11 +43,15 @@ class Baseline(App[None]):
 
     def sample(self) -> None:
         for i, (plot, values) in enumerate(zip(self.query(PlotextPlot), self.series, strict=True)):
-            values.append(math.sin(time.time() / 30 + i) + random.random() * 0.1)
+            values.append(self.value(i, time.time()))
             del values[:-300]
             plot.plt.clear_data()
             plot.plt.plot(values, marker="braille")
             plot.refresh()
+
+    @staticmethod
+    def value(i: int, t: float) -> float:
+        return math.sin(t / 30 + i) + random.random() * 0.1
 
     def lines(self) -> None:
         due = min(self.total, int((time.monotonic() - self.t0) * self.burst))

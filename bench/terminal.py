@@ -4,7 +4,7 @@ Each program is spawned in a pty at a fixed size (shipdeck as `shipdeck run`: a 
 engine process it starts; CPU and RSS count both); every byte it writes is timestamped and fed to a pyte
 screen, so "on screen" means what a terminal would show. CPU and RSS come from psutil. The same figures are
 taken, in the same run, from a plain Textual app (bench/baseline_app.py: a Log and four plotext charts at
-1 Hz), and printed as ratios.
+1 Hz, full from the start as shipdeck's are), and printed as ratios.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ version: 1
 name: bench idle
 backends:
   traffic: {type: simulated, scenario: healthy, delay: 0}
-  metrics: [{type: simulated, scenario: healthy}]
+  metrics: [{type: simulated, scenario: healthy, history: true}]  # full 10-minute charts from the start
 %(logs)s
 metrics:
   error_rate: {unit: ratio}

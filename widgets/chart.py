@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import groupby
 from typing import Any
 
 from rich.segment import Segment
@@ -192,7 +193,6 @@ class MetricChart(Vertical):
         self.data: ChartData | None = None
         self.draws = 0  # replots done; tests read it to check unchanged data costs nothing
         self._plot_key: Any = None
-        self._plotted_now = 0.0
         self._title: Text | None = None
 
     def compose(self) -> ComposeResult:
@@ -229,25 +229,16 @@ class MetricChart(Vertical):
             self._title = title
             self.query_one(".chart-title", Line).set(title)
         plot = plots.first()
-        key = (data.status, data.unit, data.threshold, data.window_s, sorted(data.series.items()),
-               plot.size, self.app.no_color)
-        # `now` moves every tick; a shift smaller than one braille column draws the same picture.
-        column_s = max(data.window_s, 1.0) / max(40, 2 * plot.size.width)
-        if key != self._plot_key or abs(data.now - self._plotted_now) >= column_s:
-            self._plot_key, self._plotted_now = key, data.now
-            self._replot(data, plot)
+        picture = chart_picture(data, plot.size.width, plot.size.height)
+        key = (picture, data.status, data.unit, data.threshold, plot.size, self.app.no_color)
+        if key != self._plot_key:  # samples that land in the same dots draw the same picture: no replot
+            self._plot_key = key
+            self._replot(data, picture, plot)
 
-    def _replot(self, d: ChartData, plot: ChartPlot) -> None:
+    def _replot(self, d: ChartData, picture: Picture, plot: ChartPlot) -> None:
         self.draws += 1
-        window = d.window_s if d.window_s > 0 else 300.0
-        visible: dict[str, list[tuple[float, float]]] = {}
-        dots = max(2, 2 * plot.size.width)  # braille: two dot columns per cell
-        for name, pts in d.series.items():
-            recent = [(t - d.now, v) for t, v in pts if 0 <= d.now - t <= window and math.isfinite(v)]
-            if recent:
-                visible[name] = thin(recent, window, dots)
         empty = self.query_one(".chart-empty", Static)
-        if not visible and d.status != "live":
+        if not picture.series and d.status != "live":
             # Nothing to grey out: say it in the middle of the box instead of drawing empty axes.
             word = "⚠ STALE" if d.status == "stale" else "✗ DOWN"
             empty.update(Text(f"{word}\n{sanitize_line(d.status_detail)}", justify="center"))
@@ -258,18 +249,16 @@ class MetricChart(Vertical):
         plt.clear_data()
         live = d.status == "live"
         no_color = self.app.no_color
-        ys_all: list[float] = [] if d.threshold is None else [d.threshold]
         order = _series_order(d.series)
-        for name in _series_order(visible):
-            xs, ys = zip(*visible[name], strict=True)
-            ys_all.extend(ys)
+        for name, points in picture.series:
+            xs, ys = zip(*points, strict=True)
             colour = _colour(name, order.index(name)) if live else GREY
             # Without colour, the series' initial is the marker: b-b-b vs g-g-g still tells them apart.
             marker = (sanitize_line(name)[:1] or "*") if no_color else "braille"
             plt.plot(list(xs), list(ys), color=_rgb(colour), marker=marker)
         if d.threshold is not None:
             plt.horizontal_line(d.threshold, color=_rgb(RED if live else GREY))
-        lo, hi = _y_range(ys_all)
+        lo, hi, window = picture.lo, picture.hi, picture.window
         plt.xlim(-window, 0)
         plt.ylim(lo, hi)
         plt.xticks(*x_ticks(window, max(3, min(7, plot.size.width // 9))))
@@ -282,29 +271,46 @@ class MetricChart(Vertical):
         plot.refresh()
 
 
-def thin(points: list[tuple[float, float]], window: float, dots: int) -> list[tuple[float, float]]:
-    """No more points than the plot has dot columns to show: each column keeps its lowest and highest
-    value (a spike survives), so plotting costs the same for an hour of samples as for a minute."""
-    if len(points) <= 2 * dots:
-        return points
-    width = window / dots
-    out: list[tuple[float, float]] = []
-    group: list[tuple[float, float]] = []
-    column = None
-    for x, y in points:
-        c = int((x + window) // width)
-        if c != column and group:
-            out.extend(_extremes(group))
-            group = []
-        column = c
-        group.append((x, y))
-    out.extend(_extremes(group))
-    return out
+@dataclass(frozen=True)
+class Picture:
+    """What plotext is asked to draw, on a grid finer than the plot's braille dots: two equal pictures draw
+    the same, so a sample that lands in the dots already drawn costs no replot."""
+
+    series: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
+    lo: float
+    hi: float
+    window: float
 
 
-def _extremes(group: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    lo, hi = min(group, key=lambda p: p[1]), max(group, key=lambda p: p[1])
-    return [lo] if lo == hi else sorted((lo, hi))
+def chart_picture(d: ChartData, width: int, height: int) -> Picture:
+    """Each series as its lowest and highest value per column (in time order, so a spike survives), columns
+    aligned on the clock rather than on `now`, values on a grid of eighths of a row: an hour of samples
+    costs the same to draw as a minute, and an unchanged picture compares equal."""
+    window = d.window_s if d.window_s > 0 else 300.0
+    column = window / max(2, 2 * width)  # the plot's dot columns are fewer: its axis labels take some width
+    newest = math.floor(d.now / column)
+    visible: dict[str, list[tuple[float, float]]] = {}
+    for name, pts in d.series.items():
+        recent = [(t, v) for t, v in pts if 0 <= d.now - t <= window and math.isfinite(v)]
+        if recent:
+            visible[name] = recent
+    ys = [v for pts in visible.values() for _, v in pts]
+    lo, hi = _y_range(ys + ([] if d.threshold is None else [d.threshold]))
+    step = (hi - lo) / max(8, 8 * height)
+    series = []
+    for name in _series_order(visible):
+        points: list[tuple[float, float]] = []
+        for k, group in groupby(visible[name], key=lambda p: math.floor(p[0] / column)):
+            x = (k + 0.5 - (newest + 1)) * column
+            points.extend((x, lo + round((v - lo) / step) * step) for v in _extremes([v for _, v in group]))
+        series.append((name, tuple(points)))
+    return Picture(tuple(series), lo, hi, window)
+
+
+def _extremes(values: list[float]) -> list[float]:
+    """The lowest and the highest, in the order they came."""
+    lo, hi = values.index(min(values)), values.index(max(values))
+    return [values[lo]] if lo == hi else [values[min(lo, hi)], values[max(lo, hi)]]
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:

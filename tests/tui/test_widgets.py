@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -142,17 +143,24 @@ async def test_chart_detail_is_inert():
 
 async def test_chart_replots_only_when_the_picture_changes():
     chart = MetricChart()
-    data = error_rate()
+    data = replace(error_rate(), window_s=400)  # no sample leaves the window in this test
     async with One(chart).run_test(size=(100, 20)) as pilot:
         chart.update_chart(data)
         await pilot.pause()
         drawn = chart.draws
         chart.update_chart(replace(data))
-        chart.update_chart(replace(data, now=data.now + 0.5))  # less than one braille column
         assert chart.draws == drawn
-        more = {k: [*v, (T0 + 5, 0.03)] for k, v in data.series.items()}
-        chart.update_chart(replace(data, series=more, now=T0 + 5))
+        column = data.window_s / (2 * chart.query_one(PlotextPlot).size.width)
+        end = (math.floor(T0 / column) + 1) * column  # the newest dot column ends here
+        later = (T0 + end) / 2
+        same = {k: [*v, (later, v[-1][1])] for k, v in data.series.items()}  # lands on the dots already drawn
+        chart.update_chart(replace(data, series=same, now=later))
+        assert chart.draws == drawn
+        spike = {k: [*v, (later, 0.03)] for k, v in data.series.items()}  # a new highest in that column
+        chart.update_chart(replace(data, series=spike, now=later))
         assert chart.draws == drawn + 1
+        chart.update_chart(replace(data, series=spike, now=end + column / 2))  # time moved one column on
+        assert chart.draws == drawn + 2
 
 
 async def test_hidden_chart_defers_its_replot_until_shown():
@@ -365,12 +373,16 @@ def test_widgets_160x50(snap_compare):
     assert snap_compare(WidgetsDemo(), terminal_size=(160, 50))
 
 
-def test_thinning_keeps_spikes_and_bounds_the_points():
-    from widgets.chart import thin
+def test_picture_keeps_spikes_and_bounds_the_points():
+    from widgets.chart import chart_picture
 
-    points = [(-900.0 + i, 1.0) for i in range(900)]
+    points = [(T0 - 900.0 + i, 1.0 + (i % 3) * 0.01) for i in range(901)]
     points[450] = (points[450][0], 99.0)  # one spike among 900 samples
-    out = thin(points, 900.0, 60)
-    assert len(out) <= 2 * 60 + 2 and max(y for _, y in out) == 99.0
-    assert out == sorted(out) and out[0][0] == -900.0
-    assert thin(points[:100], 900.0, 60) == points[:100]  # few enough: untouched
+    pic = chart_picture(ChartData("x", "", {"blue": points}, now=T0, window_s=900.0), 30, 10)
+    (name, drawn), = pic.series
+    assert name == "blue" and len(drawn) <= 2 * 61 and max(y for _, y in drawn) == pytest.approx(99.0, rel=0.01)
+    xs = [x for x, _ in drawn]
+    assert xs == sorted(xs) and -900.0 - 15 <= xs[0] < -880 and -15 < xs[-1] < 0  # 15 s: one column
+    sparse = [(T0 - 60.0 * i, float(i)) for i in range(9, -1, -1)]  # a sample a minute, columns of 15 s
+    few = chart_picture(ChartData("x", "", {"blue": sparse}, now=T0, window_s=900.0), 30, 10)
+    assert len(few.series[0][1]) == 10  # sparse samples: one point each, none made up

@@ -77,3 +77,20 @@ async def test_logs_come_in_batches():
     it = logs.lines()
     batch = await it.__anext__()
     assert len(batch) == 50 and all(line.source.startswith("app-") for line in batch)
+
+
+async def test_history_is_the_past_on_blue_only_and_off_by_default():
+    clock = FakeClock()
+    ctx = BackendContext(clock=clock)
+    queries = {"error_rate": "error_rate", "rps": "rps"}
+    assert await SimulatedMetrics(SimulatedMetrics.Config(type="simulated"), ctx).backfill(
+        queries, clock.t - 600, clock.t, 5) == {}
+    ctx = BackendContext(clock=clock)
+    metrics = SimulatedMetrics(SimulatedMetrics.Config(type="simulated", history=True), ctx)
+    SimulatedTraffic(SimulatedTraffic.Config(type="simulated"), ctx)
+    metrics.world.set_green(50)  # the run has moved traffic since: the past still had none on green
+    start = metrics.world.started
+    hist = await metrics.backfill(queries, start - 600, start + 60, 5)
+    assert [s.ts for s in hist["rps"]] == [start - 600 + 5 * k for k in range(120)]  # nothing from the run
+    assert all(set(s.series) == {"blue"} and s.value == s.series["blue"] for s in hist["error_rate"])
+    assert all(900 < s.value < 1500 for s in hist["rps"])  # 1200 ± 150 swing ± noise: the live world
