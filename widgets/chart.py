@@ -167,18 +167,79 @@ class _Strips(Visual):
 
 
 class ChartPlot(PlotextPlot):
-    """A PlotextPlot painted straight from plotext's output to strips."""
+    """The plot of one chart. It draws in `render`, so a picture is drawn once, at the size it is shown at:
+    a relayout (the war-room banner appearing) costs one plotext build per chart, not one at the old size
+    and another at the new one. plotext's output is painted straight into strips."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: ChartData | None = None
+        self.draws = 0  # plotext builds; tests read it to check that an unchanged picture costs nothing
+        self._key: Any = None  # of the picture drawn
+        self._wanted: Any = None  # of the picture last asked for: asking twice before a paint repaints once
+        self._memo: tuple[Any, ...] = (None, None, None, None)
+        self._strips: list[Strip] = []
+
+    def show(self, data: ChartData) -> None:
+        self.data = data
+        key = self._picture_key()
+        if key != self._wanted:  # samples landing on the dots already drawn: no repaint
+            self._wanted = key
+            self.refresh()
+
+    def _picture_key(self) -> Any:
+        data, size, theme = self.data, self.size, self.app.theme
+        memo_data, memo_size, memo_theme, memo_key = self._memo
+        if memo_data is data and memo_size == size and memo_theme == theme:
+            return memo_key  # show() computed it for this paint
+        assert data is not None
+        picture = chart_picture(data, size.width, size.height)
+        key = (picture, data.status, data.unit, data.threshold, size, self.app.no_color, theme)
+        self._memo = (data, size, theme, key)
+        return key
 
     def render(self) -> RenderResult:
+        if self.data is not None and self.size.area:
+            key = self._picture_key()
+            if key != self._key:
+                self._key = key
+                self._strips = ansi_strips(self._draw(self.data, key[0]))
+        return _Strips(self._strips)
+
+    def _draw(self, d: ChartData, picture: Picture) -> str:
+        self.draws += 1
+        plt = self.plt
+        plt.clear_data()
         width, height = self.size
-        self._plot.plotsize(width, height)
-        self._plot._set_size(width, height)
-        self._plot.theme(self._get_plotext_theme_name(self.app.theme))
-        return _Strips(ansi_strips(self._plot.build()))
+        plt.plotsize(width, height)
+        plt._set_size(width, height)
+        plt.theme(self._get_plotext_theme_name(self.app.theme))  # before drawing: text takes its background
+        live = d.status == "live"
+        no_color = self.app.no_color
+        order = _series_order(d.series)
+        for name, points in picture.series:
+            xs, ys = zip(*points, strict=True)
+            colour = _colour(name, order.index(name)) if live else GREY
+            # Without colour, the series' initial is the marker: b-b-b vs g-g-g still tells them apart.
+            marker = (sanitize_line(name)[:1] or "*") if no_color else "braille"
+            plt.plot(list(xs), list(ys), color=_rgb(colour), marker=marker)
+        if d.threshold is not None:
+            plt.horizontal_line(d.threshold, color=_rgb(RED if live else GREY))
+        lo, hi, window = picture.lo, picture.hi, picture.window
+        plt.xlim(-window, 0)
+        plt.ylim(lo, hi)
+        plt.xticks(*x_ticks(window, max(3, min(7, width // 9))))
+        yt = _y_ticks(lo, hi, d.threshold, height)
+        plt.yticks(yt, [format_value(t, d.unit) for t in yt])
+        if not live:
+            word = "⚠ STALE: values below are old" if d.status == "stale" else "✗ DOWN: no live values"
+            plt.text(word, -window / 2, lo + (hi - lo) * 0.9, alignment="center", style="bold",
+                     color=_rgb("#e6c200" if d.status == "stale" else RED))
+        return str(plt.build())
 
 
 class MetricChart(Vertical):
-    """Call `update_chart(ChartData)` as often as you like: it only replots when the picture changes."""
+    """Call `update_chart(ChartData)` as often as you like: the plot redraws only when its picture changes."""
 
     DEFAULT_CSS = """
     MetricChart { height: 1fr; }
@@ -191,9 +252,11 @@ class MetricChart(Vertical):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.data: ChartData | None = None
-        self.draws = 0  # replots done; tests read it to check unchanged data costs nothing
-        self._plot_key: Any = None
         self._title: Text | None = None
+
+    @property
+    def draws(self) -> int:
+        return self.query_one(ChartPlot).draws
 
     def compose(self) -> ComposeResult:
         yield Line(classes="chart-title")
@@ -208,9 +271,7 @@ class MetricChart(Vertical):
         self._apply()  # data that arrived while hidden
 
     def on_resize(self, _event: events.Resize) -> None:
-        # The title's form and the plot's size depend on the width; the plot has its size only once
-        # this layout pass is over, so replot then (not with the stale size, and not a tick later).
-        self.call_after_refresh(self._apply)
+        self._apply()  # the title's form depends on the width; the plot redraws itself at its new size
 
     def update_chart(self, data: ChartData) -> None:
         self.data = data
@@ -228,47 +289,15 @@ class MetricChart(Vertical):
         if title != self._title:
             self._title = title
             self.query_one(".chart-title", Line).set(title)
-        plot = plots.first()
-        picture = chart_picture(data, plot.size.width, plot.size.height)
-        key = (picture, data.status, data.unit, data.threshold, plot.size, self.app.no_color)
-        if key != self._plot_key:  # samples that land in the same dots draw the same picture: no replot
-            self._plot_key = key
-            self._replot(data, picture, plot)
-
-    def _replot(self, d: ChartData, picture: Picture, plot: ChartPlot) -> None:
-        self.draws += 1
-        empty = self.query_one(".chart-empty", Static)
-        if not picture.series and d.status != "live":
+        plot, empty = plots.first(), self.query_one(".chart-empty", Static)
+        if data.status != "live" and not _visible(data):
             # Nothing to grey out: say it in the middle of the box instead of drawing empty axes.
-            word = "⚠ STALE" if d.status == "stale" else "✗ DOWN"
-            empty.update(Text(f"{word}\n{sanitize_line(d.status_detail)}", justify="center"))
+            word = "⚠ STALE" if data.status == "stale" else "✗ DOWN"
+            empty.update(Text(f"{word}\n{sanitize_line(data.status_detail)}", justify="center"))
             empty.display, plot.display = True, False
             return
         empty.display, plot.display = False, True
-        plt = plot.plt
-        plt.clear_data()
-        live = d.status == "live"
-        no_color = self.app.no_color
-        order = _series_order(d.series)
-        for name, points in picture.series:
-            xs, ys = zip(*points, strict=True)
-            colour = _colour(name, order.index(name)) if live else GREY
-            # Without colour, the series' initial is the marker: b-b-b vs g-g-g still tells them apart.
-            marker = (sanitize_line(name)[:1] or "*") if no_color else "braille"
-            plt.plot(list(xs), list(ys), color=_rgb(colour), marker=marker)
-        if d.threshold is not None:
-            plt.horizontal_line(d.threshold, color=_rgb(RED if live else GREY))
-        lo, hi, window = picture.lo, picture.hi, picture.window
-        plt.xlim(-window, 0)
-        plt.ylim(lo, hi)
-        plt.xticks(*x_ticks(window, max(3, min(7, plot.size.width // 9))))
-        yt = _y_ticks(lo, hi, d.threshold, plot.size.height)
-        plt.yticks(yt, [format_value(t, d.unit) for t in yt])
-        if not live:
-            word = "⚠ STALE: values below are old" if d.status == "stale" else "✗ DOWN: no live values"
-            plt.text(word, -window / 2, lo + (hi - lo) * 0.9, alignment="center", style="bold",
-                     color=_rgb("#e6c200" if d.status == "stale" else RED))
-        plot.refresh()
+        plot.show(data)
 
 
 @dataclass(frozen=True)
@@ -286,14 +315,10 @@ def chart_picture(d: ChartData, width: int, height: int) -> Picture:
     """Each series as its lowest and highest value per column (in time order, so a spike survives), columns
     aligned on the clock rather than on `now`, values on a grid of eighths of a row: an hour of samples
     costs the same to draw as a minute, and an unchanged picture compares equal."""
-    window = d.window_s if d.window_s > 0 else 300.0
+    window = _window(d)
     column = window / max(2, 2 * width)  # the plot's dot columns are fewer: its axis labels take some width
     newest = math.floor(d.now / column)
-    visible: dict[str, list[tuple[float, float]]] = {}
-    for name, pts in d.series.items():
-        recent = [(t, v) for t, v in pts if 0 <= d.now - t <= window and math.isfinite(v)]
-        if recent:
-            visible[name] = recent
+    visible = _visible(d)
     ys = [v for pts in visible.values() for _, v in pts]
     lo, hi = _y_range(ys + ([] if d.threshold is None else [d.threshold]))
     step = (hi - lo) / max(8, 8 * height)
@@ -305,6 +330,20 @@ def chart_picture(d: ChartData, width: int, height: int) -> Picture:
             points.extend((x, lo + round((v - lo) / step) * step) for v in _extremes([v for _, v in group]))
         series.append((name, tuple(points)))
     return Picture(tuple(series), lo, hi, window)
+
+
+def _window(d: ChartData) -> float:
+    return d.window_s if d.window_s > 0 else 300.0
+
+
+def _visible(d: ChartData) -> dict[str, list[tuple[float, float]]]:
+    window = _window(d)
+    visible = {}
+    for name, pts in d.series.items():
+        recent = [(t, v) for t, v in pts if 0 <= d.now - t <= window and math.isfinite(v)]
+        if recent:
+            visible[name] = recent
+    return visible
 
 
 def _extremes(values: list[float]) -> list[float]:

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from rich.highlighter import Highlighter
 from rich.text import Text
@@ -38,9 +39,14 @@ class LogRecord:
     text: str
 
 
+@lru_cache(maxsize=64)
+def _clock(second: int) -> str:
+    return datetime.fromtimestamp(second).strftime("%H:%M:%S")  # a burst's lines share a handful of seconds
+
+
 def format_record(rec: LogRecord) -> str:
     """One fixed-layout line; the highlighter colours it by position, so data is never markup."""
-    stamp = datetime.fromtimestamp(rec.ts).strftime("%H:%M:%S")
+    stamp = _clock(int(rec.ts))
     source = sanitize_line(rec.source)[:SOURCE_WIDTH].ljust(SOURCE_WIDTH)
     level = LEVELS.get(rec.level, "INFO ")
     return f"{stamp} {source} {level} {sanitize_line(rec.text)}"
@@ -87,7 +93,7 @@ class LogPane(Vertical):
         self.max_lines = max_lines
         self.queue_cap = queue_cap or max_lines
         self.kept: deque[str] = deque(maxlen=max_lines)
-        self.queue: deque[str] = deque()
+        self.queue: deque[LogRecord] = deque()  # formatted at flush: lines dropped under a burst cost nothing
         self.dropped = 0
         self.writes = 0
         self.filter_text = ""
@@ -117,7 +123,7 @@ class LogPane(Vertical):
 
     def push(self, records: Sequence[LogRecord]) -> None:
         """Queue lines; nothing is drawn until the next flush."""
-        self.queue.extend(format_record(r) for r in records)
+        self.queue.extend(records)
         excess = len(self.queue) - self.queue_cap
         if excess > 0:
             # Back-pressure: under a burst the newest lines matter more than the oldest queued.
@@ -128,7 +134,7 @@ class LogPane(Vertical):
     def flush(self) -> None:
         if not self.queue and not self._pending_drop_notice:
             return
-        batch = list(self.queue)
+        batch = [format_record(r) for r in self.queue]
         self.queue.clear()
         if self._pending_drop_notice:
             batch.insert(0, f"… {self.dropped} lines dropped under load")

@@ -26,4 +26,6 @@ def sanitize(text: str) -> str:
 
 def sanitize_line(text: str) -> str:
     """Inert text on one line: newlines shown as ⏎."""
+    if text.isascii() and text.isprintable():
+        return text  # most log lines: nothing in the table can occur, and translate costs a lookup per character
     return text.translate(_LINE_TABLE)

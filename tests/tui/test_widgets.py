@@ -145,22 +145,37 @@ async def test_chart_replots_only_when_the_picture_changes():
     chart = MetricChart()
     data = replace(error_rate(), window_s=400)  # no sample leaves the window in this test
     async with One(chart).run_test(size=(100, 20)) as pilot:
-        chart.update_chart(data)
-        await pilot.pause()
-        drawn = chart.draws
-        chart.update_chart(replace(data))
-        assert chart.draws == drawn
+
+        async def show(d: ChartData) -> int:
+            chart.update_chart(d)
+            await pilot.pause()  # the plot draws when it paints
+            return chart.draws
+
+        drawn = await show(data)
+        assert drawn >= 1
+        assert await show(replace(data)) == drawn
         column = data.window_s / (2 * chart.query_one(PlotextPlot).size.width)
         end = (math.floor(T0 / column) + 1) * column  # the newest dot column ends here
         later = (T0 + end) / 2
         same = {k: [*v, (later, v[-1][1])] for k, v in data.series.items()}  # lands on the dots already drawn
-        chart.update_chart(replace(data, series=same, now=later))
-        assert chart.draws == drawn
+        assert await show(replace(data, series=same, now=later)) == drawn
         spike = {k: [*v, (later, 0.03)] for k, v in data.series.items()}  # a new highest in that column
-        chart.update_chart(replace(data, series=spike, now=later))
+        assert await show(replace(data, series=spike, now=later)) == drawn + 1
+        assert await show(replace(data, series=spike, now=end + column / 2)) == drawn + 2  # one column on
+
+
+async def test_a_relayout_draws_each_chart_once_at_its_new_size():
+    chart = MetricChart()
+    async with One(chart, height=20).run_test(size=(100, 30)) as pilot:
+        chart.update_chart(error_rate())
+        await pilot.pause()
+        drawn = chart.draws
+        chart.styles.height = 14  # the banner appearing above takes rows from the charts
+        await pilot.pause()
+        await pilot.pause()
+        assert chart.query_one(PlotextPlot).size.height == 13
         assert chart.draws == drawn + 1
-        chart.update_chart(replace(data, series=spike, now=end + column / 2))  # time moved one column on
-        assert chart.draws == drawn + 2
+        assert "1%├" in screen_text(pilot.app)  # the threshold tick, drawn at the new size
 
 
 async def test_hidden_chart_defers_its_replot_until_shown():
