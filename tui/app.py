@@ -214,11 +214,11 @@ class ShipdeckApp(App[int]):
             if dirty & {"samples", "clock"}:
                 shown = [i for i, chart in enumerate(self.center.charts()) if chart.display]
                 self._charts_due += [i for i in shown if i not in self._charts_due]  # queued, never restarted
-            if self._charts_due:
+            if self._charts_due and not self.center.holding:
                 # One chart per tick (all within the sample interval): a key never waits behind five plots.
                 self._render_chart(self._charts_due.pop(0), now)
-                if self._charts_due:
-                    self._dirty.add("charts")
+            if self._charts_due:
+                self._dirty.add("charts")
             if dirty & {"state", "status", "clock", "samples"}:
                 self._render_status(now)
 

@@ -96,6 +96,7 @@ class LogPane(Vertical):
         self.queue: deque[LogRecord] = deque()  # formatted at flush: lines dropped under a burst cost nothing
         self.dropped = 0
         self.writes = 0
+        self.held = False  # nothing is drawn while held (lines queue, bounded as under a burst)
         self.filter_text = ""
         self.border_title = "logs"
 
@@ -132,7 +133,7 @@ class LogPane(Vertical):
             self.dropped += excess
 
     def flush(self) -> None:
-        if not self.queue and not self._pending_drop_notice:
+        if self.held or (not self.queue and not self._pending_drop_notice):
             return
         batch = [format_record(r) for r in self.queue]
         self.queue.clear()

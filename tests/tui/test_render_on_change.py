@@ -125,3 +125,43 @@ async def test_a_state_change_paints_at_once_without_waiting_for_the_render_tick
         await pilot.press("n")
         await pilot.press("y")
         await until(pilot, lambda: "RUNNING" in screen_text(app).splitlines()[0], what="the state on screen")
+
+
+async def test_charts_and_logs_hold_still_behind_a_decision_dialog(tmp_path):
+    from tests.tui.conftest import screen_text
+    from tui.screens.confirm import ConfirmScreen
+
+    app = make_app(load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl", clock=FrozenClock(), operator="t",
+                   keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.series.last, what="the first sample on screen")
+        await pilot.pause(0.5)
+        charts, logs = app.center.charts(), app.center.query_one("#logs")
+        lines_before = logs.line_count
+        await pilot.press("R")  # the rollback confirm: the operator is deciding
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm dialog")
+        draws = [c.draws for c in charts]
+        t = app.clock.now()
+        app._on_engine_event({"type": "samples", "ts": t, "values": {n: {"value": 9.0, "series": {"blue": 9.0}}
+                                                                     for n in app.plan.metrics},
+                              "guards": app.guards})
+        app._on_engine_event({"type": "logs", "lines": [{"ts": t, "source": "app", "level": "error",
+                                                         "text": "held back"}]})
+        app._on_engine_event({"type": "backend", "name": "traffic", "kind": "traffic", "status": "failed",
+                              "detail": "socket gone", "since": t})
+        for _ in range(8):
+            app._render_tick()
+            logs.flush()
+            await pilot.pause()
+        assert [c.draws for c in charts] == draws and logs.line_count == lines_before
+        assert app.center.holding
+        status = app.center.query_one("#status").text.plain
+        assert "traffic ✗ socket gone" in status  # what the operator must know stays live behind the dialog
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.center.holding, what="the dialog closed")
+        for _ in range(8):
+            app._render_tick()
+            logs.flush()
+            await pilot.pause()
+        assert all(c.draws > d for c, d in zip(charts, draws, strict=True) if c.display)
+        assert logs.line_count > lines_before and "held back" in screen_text(app)

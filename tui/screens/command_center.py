@@ -8,6 +8,8 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.prompt import WeightPrompt
 from widgets.banner import StateBanner
 from widgets.chart import MetricChart
 from widgets.guards import GuardPanel
@@ -25,6 +27,19 @@ class CommandCenter(Screen[None]):
         self.metrics = metrics
         self.max_log_lines = max_log_lines
         self.chart_index = 0
+        self.holding = False  # a dialog waits for a decision: charts and logs hold still behind it
+
+    def on_screen_suspend(self) -> None:
+        # Every repaint behind a dialog re-renders the whole dimmed backdrop, and the operator's Enter waits
+        # behind it. Status line, banner and guards stay live; charts and logs catch up when it closes.
+        self._hold(isinstance(self.app.screen, (ConfirmScreen, WeightPrompt)))
+
+    def on_screen_resume(self) -> None:
+        self._hold(False)
+
+    def _hold(self, on: bool) -> None:
+        self.holding = on
+        self.query_one(LogPane).held = on
 
     def compose(self) -> ComposeResult:
         yield Line(id="status")
