@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -112,6 +113,8 @@ class ShipdeckApp(App[int]):
         self.helm_taken = False
         self.engine_failed = ""
         self._charts_due: list[int] = []
+        self._terminal: int | None = None  # stdin's fd while it is this process's controlling terminal
+        self._terminal_gone = False
         self.center = CommandCenter(list(self.plan.metrics), self.plan.settings.max_log_lines)
 
     # ------------------------------------------------------------ lifecycle
@@ -128,10 +131,10 @@ class ShipdeckApp(App[int]):
             self._announce("is flying this demo")
         self.set_interval(RENDER_INTERVAL, self._render_tick)
         self.set_interval(1.0, self._clock_tick)
+        self._terminal = None if self.is_headless else _controlling_terminal()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             # The terminal went away (SSH drop): leave the run journalled and resumable, then go.
-            asyncio.get_running_loop().add_signal_handler(
-                signal.SIGHUP, lambda: self.run_worker(self._hang_up(), group="quit"))
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_lost, "SIGHUP")
 
     async def on_unmount(self) -> None:
         """The screen is closing (quit, a test ending): an engine in this process stops with it, resumable;
@@ -194,6 +197,19 @@ class ShipdeckApp(App[int]):
 
     def _clock_tick(self) -> None:
         self._dirty.add("clock")  # the clock, countdowns and elapsed times move once a second, not faster
+        if self._terminal is not None:
+            try:
+                os.tcgetpgrp(self._terminal)
+            except OSError:
+                # The terminal is gone and its SIGHUP never came (seen after `tmux kill-server`): Textual's input
+                # thread would spin on the dead tty and the process outlive its terminal.
+                self._terminal_lost("the terminal is gone")
+
+    def _terminal_lost(self, how: str) -> None:
+        if self._terminal_gone:
+            return
+        self._terminal_gone, self._terminal = True, None
+        self.run_worker(self._hang_up(f"operator disconnected ({how})"), group="quit")
 
     def _render_tick(self) -> None:
         """Render what changed since the last tick, and nothing else: no event, no work, no bytes."""
@@ -552,13 +568,13 @@ class ShipdeckApp(App[int]):
 
         self.push_screen(ConfirmScreen(f"Quit with the run {s.status}?", lines, confirmed, dangerous=True))
 
-    async def _hang_up(self) -> None:
+    async def _hang_up(self, reason: str) -> None:
         # Whatever hangs on the way out (a backend thread, a dead tty), the process must not outlive its
         # terminal: four were found spinning at ~47% CPU each hours after their tmux was killed.
         watchdog = threading.Timer(self.plan.settings.timeout + 10.0, os._exit, [1])
         watchdog.daemon = True
         watchdog.start()
-        await self._suspend_and_exit("operator disconnected (SIGHUP)")
+        await self._suspend_and_exit(reason)
         # No terminal is left to restore, and Textual's writer can block on it: once the run is
         # journalled and suspended, make sure the process goes.
         code = self.engine.exit_status if self.engine.ended else exit_code(self.engine.state)
@@ -590,6 +606,15 @@ _COMMAND_ACTIONS = tuple(a for a in _COMMANDS if a not in ("rollback", "take"))
 
 
 _SEVERITY: dict[str, Any] = {"error": "error", "info": "information"}
+
+
+def _controlling_terminal() -> int | None:
+    try:
+        fd = sys.__stdin__.fileno()  # type: ignore[union-attr]
+        os.tcgetpgrp(fd)  # fails unless it is our controlling terminal (a pipe, a browser, a test)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd
 
 
 def _speed(clock: Clock) -> float:
