@@ -186,6 +186,10 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
         click.echo(f"shipdeck: {why}: nothing guards the run ({s.status}, green at {s.traffic}%); `shipdeck ps` "
                    f"says whether it still runs; if not: {remote.resume}", err=True)
         return EXIT_ERROR
+    if remote.dropped:
+        click.echo(f"shipdeck: the engine (pid {remote.pid}) dropped this screen (it fell behind) and goes on "
+                   f"guarding the run.\nback to it: shipdeck attach {remote.journal_path}", err=True)
+        return EXIT_ERROR
     if remote.failed:
         click.echo(f"shipdeck: ENGINE FAILED: {remote.failed} (forward actions stopped; rollback works)", err=True)
     click.echo(f"detached: the engine (pid {remote.pid}) goes on guarding the run ({s.status}, green at "

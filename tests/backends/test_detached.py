@@ -402,3 +402,52 @@ async def test_q_after_the_engine_died_never_says_it_goes_on_guarding(tmp_path):
         t.close(engines=False)
     assert f"lost the engine (pid {pid})" in said and "nothing guards the run" in said, said
     assert "goes on guarding" not in said
+
+
+def test_a_screen_that_falls_behind_is_dropped_and_says_the_engine_still_guards(tmp_path):
+    """A screen that stops reading (ctrl+z in the SSH session, a dead link) is dropped at 8 MiB behind; once it
+    runs again (`fg`) it says the engine still guards the run and how to come back, never that it is lost."""
+    from bench.terminal import burst_script
+    from tui.engine.handle import RemoteEngine
+    from tui.engine.spawn import spawn_engine
+
+    burst = burst_script(tmp_path, 20_000, 10**7)
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES.replace("metrics:\n  error_rate", f"  logs: [{{type: command, command: '{PY} {burst}', "
+                                      "source: burst}]\nmetrics:\n  error_rate"))
+    path = tmp_path / "j.jsonl"
+    spawn_engine(str(plan), path)
+    [pid] = engine_pids()
+    t = screen("attach", str(path), cols=100, rows=30)
+    watcher = RemoteEngine(socket_path(path), "bob@deck", "watch")
+    try:
+        seen = Seen(watcher)
+        t.wait(lambda s: "ROLLBACK" in s)
+        os.kill(t.pid, signal.SIGTSTP)  # ctrl+z: Textual leaves the screen and stops the process
+
+        def dropped() -> bool:
+            return any("detached: too far behind" in x["text"]
+                       for e in list(seen.events) if e["type"] == "logs" for x in e["lines"])
+
+        deadline = time.monotonic() + 60
+        while not dropped() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(t.pid, signal.SIGCONT)  # fg
+        assert dropped(), "the engine never dropped the stopped screen"
+        t.wait(lambda s: "still guards the run" in s, 30)
+        t.send(b"q")
+        assert exited(t.pid), t.text()
+        time.sleep(0.5)  # the last words reach the terminal
+        said = t.text()
+        assert psutil_alive(pid)  # the engine is untouched
+    finally:
+        watcher.detach("test over")
+        t.close(engines=True)
+    assert f"engine (pid {pid}) dropped this screen" in said and f"shipdeck attach {path}" in said, said
+    assert "lost the engine" not in said and "nothing guards the run" not in said
+
+
+def psutil_alive(pid: int) -> bool:
+    import psutil
+
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE

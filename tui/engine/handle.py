@@ -16,6 +16,7 @@ import queue
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
@@ -259,7 +260,8 @@ class RemoteEngine:
         self._describe = w.describe
         self.ended = False
         self.run_ended = False
-        self.lost = False  # the link broke without this screen leaving: the engine is likely gone
+        self.lost = False  # the link broke without this screen leaving and the engine is gone
+        self.dropped = False  # the link broke without this screen leaving and the engine still runs
         self.stopped = ""  # why the engine stopped with the run live ('' unless it did)
         self._subscribers: list[Subscriber] = []
         self._replies: dict[int, concurrent.futures.Future[list[str]]] = {}
@@ -355,10 +357,17 @@ class RemoteEngine:
                     fut.set_exception(ConnectionError("the engine connection closed"))
             self._outbox.put(None)
             if not self._closing and not self.run_ended:
-                self.lost = True
-                self._emit({"type": "engine", "status": "failed",
-                            "reason": f"lost the engine (pid {self.pid}): {why}; `shipdeck ps` lists running "
-                                      f"engines; if it is gone: {self.resume}"})
+                if _still_runs(self.pid):
+                    self.dropped = True
+                    self._emit({"type": "engine", "status": "failed",
+                                "reason": f"the engine (pid {self.pid}) still guards the run but closed this screen's "
+                                          f"link ({why}; a screen 8 MiB behind is dropped): what you see is frozen; "
+                                          f"back to it: shipdeck attach {self.journal_path}"})
+                else:
+                    self.lost = True
+                    self._emit({"type": "engine", "status": "failed",
+                                "reason": f"lost the engine (pid {self.pid}): {why}; `shipdeck ps` lists running "
+                                          f"engines; if it is gone: {self.resume}"})
 
     def _handle(self, msg: Any) -> None:
         if isinstance(msg, Event):
@@ -402,3 +411,14 @@ class RemoteEngine:
             self._thread.join(timeout)
         with contextlib.suppress(OSError):
             self._sock.close()
+
+
+def _still_runs(pid: int) -> bool:
+    """Whether the engine outlived this screen's link (a dying one gets a moment to be gone)."""
+    import psutil
+
+    time.sleep(0.2)
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
