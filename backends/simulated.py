@@ -43,6 +43,7 @@ class World:
         self.green = 0
         self.green_since: dict[int, float] = {}  # threshold -> when green first reached it
         self.started = self.clock.now()
+        self.restored = False  # a resumed run: its world did not start now, and its past is not all blue
 
     def set_green(self, percent: int) -> None:
         now = self.clock.now()
@@ -96,6 +97,9 @@ class World:
         return out
 
 
+HISTORY_POINTS = 3600  # a sub-second sample interval must not make the past cost more than an hour of samples
+
+
 class SimConfig(BackendConfig):
     scenario: Scenario = "healthy"
     seed: int = 1
@@ -146,6 +150,7 @@ class SimulatedTraffic:
 
     def restore(self, green_percent: int) -> None:
         self.world.set_green(green_percent)
+        self.world.restored = True
 
     def describe_shift(self, green_percent: int) -> list[str]:
         return [f"simulator: set blue {100 - green_percent}% / green {green_percent}%"]
@@ -178,15 +183,16 @@ class SimulatedMetrics:
 
     async def backfill(self, queries: Mapping[str, str], start: float, end: float, step: float
                        ) -> Mapping[str, list[Sample]]:
-        """Before the world started all traffic was on blue; nothing of the run itself is made up."""
-        if not self.config.history:
+        """Before the world started all traffic was on blue; nothing of the run itself is made up (a resumed
+        run's past is in its journal, not here)."""
+        if not self.config.history or self.world.restored or step <= 0:
             return {}
         # Ten minutes of samples take tens of milliseconds: off the engine's loop, which is welcoming screens.
         return await asyncio.to_thread(self._history, queries, start, end, step)
 
     def _history(self, queries: Mapping[str, str], start: float, end: float, step: float) -> dict[str, list[Sample]]:
         out: dict[str, list[Sample]] = {name: [] for name in queries}
-        t = start
+        t = max(start, end - HISTORY_POINTS * step)
         while t < min(end, self.world.started):
             values = self.world.values(t, green=0)
             for name, query in queries.items():

@@ -35,6 +35,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.notes import NotesScreen
 from tui.screens.prompt import ReasonPrompt, WeightPrompt
+from widgets.chart import ChartData
 from widgets.guards import GuardPanel
 from widgets.logpane import LogPane, LogRecord
 from widgets.sanitize import sanitize_line
@@ -112,6 +113,7 @@ class ShipdeckApp(App[int]):
         self.last_announcement = ""
         self.helm_taken = False
         self.engine_failed = ""
+        self.engine_word = "ENGINE FAILED"
         self._charts_due: list[int] = []
         self._terminal: int | None = None  # stdin's fd while it is this process's controlling terminal
         self._terminal_gone = False
@@ -184,9 +186,11 @@ class ShipdeckApp(App[int]):
             self._dirty.add("status")
         elif kind == "engine":
             self.engine_failed = ev["reason"]
+            # A dropped link is not a failed engine: the engine guards on, this screen just no longer reaches it.
+            self.engine_word = "LINK DROPPED" if ev.get("status") == "dropped" else "ENGINE FAILED"
             self._dirty.add("status")
             self.refresh_bindings()
-            self.notify(sanitize_line(f"ENGINE FAILED: {ev['reason']}"), title="engine", severity="error",
+            self.notify(sanitize_line(f"{self.engine_word}: {ev['reason']}"), title="engine", severity="error",
                         timeout=30, markup=False)
         elif kind == "announce":
             self._announce(ev["text"])
@@ -232,7 +236,16 @@ class ShipdeckApp(App[int]):
                 self._charts_due += [i for i in shown if i not in self._charts_due]  # queued, never restarted
             if self._charts_due and not self.center.holding:
                 # One chart per tick (all within the sample interval): a key never waits behind five plots.
-                self._render_chart(self._charts_due.pop(0), now)
+                index = self._charts_due.pop(0)
+                self.center.charts()[index].update_chart(self._chart_data(index, now))
+            elif self._charts_due and dirty & {"samples", "clock"}:
+                # Held behind a dialog, a chart still changes when its source goes stale or down (or comes
+                # back): even dimmed, a dead source is never shown as live.
+                for index in list(self._charts_due):
+                    chart, data = self.center.charts()[index], self._chart_data(index, now)
+                    if chart.data is None or chart.data.status != data.status:
+                        chart.update_chart(data)
+                        self._charts_due.remove(index)
             if self._charts_due:
                 self._dirty.add("charts")
             if dirty & {"state", "status", "clock", "samples"}:
@@ -250,10 +263,9 @@ class ShipdeckApp(App[int]):
         busy = self.health.get("traffic", {}).get("status") == "busy"
         self.center.query_one(TrafficSplitBar).update_split(vm.split(s, busy))
 
-    def _render_chart(self, index: int, now: float) -> None:
+    def _chart_data(self, index: int, now: float) -> ChartData:
         stale_after = max(3 * self.plan.settings.sample_interval, 3.0 * _speed(self.clock))
-        name, chart = list(self.plan.metrics)[index], self.center.charts()[index]
-        chart.update_chart(vm.chart(self.plan, name, self.series, now, stale_after))
+        return vm.chart(self.plan, list(self.plan.metrics)[index], self.series, now, stale_after)
 
     def _render_status(self, now: float) -> None:
         s = self.state
@@ -271,8 +283,8 @@ class ShipdeckApp(App[int]):
         run_style = {"running": "bold green", "paused": "bold yellow", "rolling-back": "bold red",
                      "rolled-back": "bold red", "completed": "bold green", "aborted": "bold red"}.get(s["status"], "")
         status.append("│ ")
-        if self.engine_failed:  # never RUNNING over an engine that stopped working
-            status.append(" ENGINE FAILED ", style="bold reverse red")
+        if self.engine_failed:  # never RUNNING over an engine that stopped working or a link that broke
+            status.append(f" {self.engine_word} ", style="bold reverse red")
         else:
             status.append(s["status"].upper(), style=run_style)
         if s["phase"] >= 0:
@@ -292,9 +304,13 @@ class ShipdeckApp(App[int]):
                 extra = f" {h['detail'][:60]}"
             status.append(f" │ {name} {icon}{extra}", style=style)
         waiting = Text()
-        if self.engine_failed:
+        if self.engine_failed and self.engine_word == "LINK DROPPED":
+            waiting.append(f"✗ LINK DROPPED: {sanitize_line(self.engine_failed)}  ", style="bold reverse red")
+        elif self.engine_failed:
+            no_rollback = self.why_not("rollback")  # an engine that is gone takes no rollback either
+            rollback = f"rollback: {no_rollback}" if no_rollback else f"{self._keys('rollback')} still rolls back"
             waiting.append(f"✗ ENGINE FAILED: {sanitize_line(self.engine_failed)} — forward actions stopped; "
-                           f"{self._keys('rollback')} still rolls back  ", style="bold reverse red")
+                           f"{sanitize_line(rollback)}  ", style="bold reverse red")
         if self.autopilot is not None and self.autopilot.active:
             waiting.append(" AUTOPILOT ", style="bold reverse magenta")
             waiting.append(f" {sanitize_line(self.last_announcement)} · any key takes the helm  ")
@@ -308,7 +324,7 @@ class ShipdeckApp(App[int]):
         if s["status"] in ("completed", "rolled-back", "aborted"):
             waiting.append(f"  run over: {s['status']} (journal: {self.engine.journal_path}) — q quits",
                            style="bold")
-        self.center.set_status(status, waiting, vm.banner(s, self.engine_failed))
+        self.center.set_status(status, waiting, vm.banner(s, self.engine_word if self.engine_failed else ""))
 
     def _hint(self) -> str:
         s = self.state

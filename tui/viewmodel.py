@@ -81,10 +81,11 @@ def timeline(plan: Plan, state: dict[str, Any], now: float, selected: int | None
     return TimelineData(phases=phases, current=current, selected_item=selected)
 
 
-def banner(state: dict[str, Any], engine_failed: str) -> tuple[str, str]:
-    """(word, colour) of the war-room banner; '' while the night runs normally."""
-    if engine_failed:
-        return "ENGINE FAILED", "red"
+def banner(state: dict[str, Any], engine: str) -> tuple[str, str]:
+    """(word, colour) of the war-room banner; '' while the night runs normally. `engine`: what broke between
+    this screen and the engine (ENGINE FAILED, LINK DROPPED), '' when nothing did."""
+    if engine:
+        return engine, "red"
     status, reason = state["status"], str(state.get("reason") or "")
     if status == "paused":
         return ("PAUSED BY GUARD" if reason.startswith("guard") else "PAUSED"), "yellow"

@@ -129,6 +129,8 @@ _SGR = re.compile(r"\x1b\[([0-9;]*)m")
 @lru_cache(maxsize=1024)
 def _sgr_style(codes: tuple[str, ...]) -> RichStyle:
     """A chart uses a handful of colour runs: Rich parses each one once."""
+    if not codes:
+        return RichStyle()  # a run plotext left uncoloured (themes without a canvas colour)
     text = Text.from_ansi("".join(f"\x1b[{c}m" for c in codes) + "x")
     return RichStyle.combine(s if isinstance(s, RichStyle) else RichStyle.parse(s) for s in
                              (span.style for span in text.spans))

@@ -435,6 +435,8 @@ def test_a_screen_that_falls_behind_is_dropped_and_says_the_engine_still_guards(
         os.kill(t.pid, signal.SIGCONT)  # fg
         assert dropped(), "the engine never dropped the stopped screen"
         t.wait(lambda s: "still guards the run" in s, 30)
+        shown = t.text()
+        assert "LINK DROPPED" in shown and "ENGINE FAILED" not in shown and "still rolls back" not in shown, shown
         t.send(b"q")
         assert exited(t.pid), t.text()
         time.sleep(0.5)  # the last words reach the terminal

@@ -137,6 +137,7 @@ async def test_charts_and_logs_hold_still_behind_a_decision_dialog(tmp_path):
         await until(pilot, lambda: app.series.last, what="the first sample on screen")
         await pilot.pause(0.5)
         charts, logs = app.center.charts(), app.center.query_one("#logs")
+        await until(pilot, lambda: all(c.draws for c in charts), what="every chart drawn once")
         lines_before = logs.line_count
         await pilot.press("R")  # the rollback confirm: the operator is deciding
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm dialog")
@@ -157,11 +158,21 @@ async def test_charts_and_logs_hold_still_behind_a_decision_dialog(tmp_path):
         assert app.center.holding
         status = app.center.query_one("#status").text.plain
         assert "traffic ✗ socket gone" in status  # what the operator must know stays live behind the dialog
+        first = list(app.plan.metrics)[0]
+        values = {n: {"value": 9.0, "series": {"blue": 9.0}} for n in app.plan.metrics}
+        values[first] = {"value": None, "down": True, "nodata": "source down"}
+        app._on_engine_event({"type": "samples", "ts": t, "values": values, "guards": app.guards})
+        for _ in range(3):
+            app._render_tick()
+            await pilot.pause()
+        # Its source died: that chart says so even behind the dialog; the others still hold.
+        assert charts[0].has_class("down") and charts[0].draws == draws[0] + 1
+        assert [c.draws for c in charts[1:]] == draws[1:]
         await pilot.press("escape")
         await until(pilot, lambda: not app.center.holding, what="the dialog closed")
         for _ in range(8):
             app._render_tick()
             logs.flush()
             await pilot.pause()
-        assert all(c.draws > d for c, d in zip(charts, draws, strict=True) if c.display)
+        assert all(c.draws > d for c, d in zip(charts[1:], draws[1:], strict=True) if c.display)
         assert logs.line_count > lines_before and "held back" in screen_text(app)

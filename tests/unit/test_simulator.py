@@ -94,3 +94,6 @@ async def test_history_is_the_past_on_blue_only_and_off_by_default():
     assert [s.ts for s in hist["rps"]] == [start - 600 + 5 * k for k in range(120)]  # nothing from the run
     assert all(set(s.series) == {"blue"} and s.value == s.series["blue"] for s in hist["error_rate"])
     assert all(900 < s.value < 1500 for s in hist["rps"])  # 1200 ± 150 swing ± noise: the live world
+    assert await metrics.backfill(queries, start - 600, start, 0) == {}  # no endless loop on a zero interval
+    SimulatedTraffic(SimulatedTraffic.Config(type="simulated"), ctx).restore(50)  # a resumed run
+    assert await metrics.backfill(queries, start - 600, start, 5) == {}  # its past is in the journal

@@ -246,6 +246,7 @@ class RemoteEngine:
     def __init__(self, path: Path, operator: str, mode: str = "drive") -> None:
         self.operator = operator
         self.mode = mode
+        self.path = path
         self._sock, self._reader, w = welcome(path, Hello(operator, mode))
         self.welcome = w
         self.pid = w.pid
@@ -357,12 +358,13 @@ class RemoteEngine:
                     fut.set_exception(ConnectionError("the engine connection closed"))
             self._outbox.put(None)
             if not self._closing and not self.run_ended:
-                if _still_runs(self.pid):
+                if _still_runs(self.pid, self.path):
                     self.dropped = True
-                    self._emit({"type": "engine", "status": "failed",
+                    self._emit({"type": "engine", "status": "dropped",
                                 "reason": f"the engine (pid {self.pid}) still guards the run but closed this screen's "
-                                          f"link ({why}; a screen 8 MiB behind is dropped): what you see is frozen; "
-                                          f"back to it: shipdeck attach {self.journal_path}"})
+                                          f"link ({why}; a screen 8 MiB behind is dropped): what you see is frozen "
+                                          f"and nothing reaches the engine from here; back to it: shipdeck attach "
+                                          f"{self.journal_path}"})
                 else:
                     self.lost = True
                     self._emit({"type": "engine", "status": "failed",
@@ -413,12 +415,16 @@ class RemoteEngine:
             self._sock.close()
 
 
-def _still_runs(pid: int) -> bool:
-    """Whether the engine outlived this screen's link (a dying one gets a moment to be gone)."""
+def _still_runs(pid: int, path: Path) -> bool:
+    """Whether the engine outlived this screen's link: its process lives and its socket still takes screens (an
+    engine on its way out closes the socket first)."""
     import psutil
 
     time.sleep(0.2)
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return False
+        connect(path, 1.0).close()
+    except (psutil.Error, OSError):
         return False
+    return True
