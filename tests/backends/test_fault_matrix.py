@@ -293,6 +293,34 @@ async def test_fsync_eio_is_a_journal_fault(tmp_path, metrics, monkeypatch):
     assert any(r["kind"] == "event" and r["data"]["type"] == "fault" for r in records)
 
 
+async def test_an_engine_that_breaks_outside_the_machine_leaves_the_run_suspended_not_ended(tmp_path):
+    """Whatever escapes the engine's loop ends it as a suspension, journalled and sent to every screen (which
+    then says NO GUARD WATCHES), never as a run that ended while traffic was live."""
+    text = ("version: 1\nname: breaks\nbackends:\n  metrics: [{type: simulated}]\nmetrics:\n  rps: {unit: rps}\n"
+            "phases:\n  - name: Bake\n    steps: [{shift: 10}, {bake: 1h}]\n")
+    drv = Driver(load_plan_text(text, str(tmp_path / "p.yaml")), tmp_path / "j.jsonl", clock=RealClock())
+    seen: list[dict] = []
+    drv.subscribe(seen.append)
+    real = drv._process
+
+    def breaks(event):
+        if event.get("name") == "pause":
+            raise RuntimeError("boom")
+        real(event)
+
+    drv._process = breaks  # type: ignore[method-assign]
+    task = asyncio.create_task(drv.run())
+    drv.submit("advance")
+    await wait(lambda: drv.state.traffic == 10, what="the shift")
+    drv.submit("pause")
+    with pytest.raises(RuntimeError, match="boom"):
+        await asyncio.wait_for(task, 10)
+    last = journal.load(tmp_path / "j.jsonl").records[-1]
+    assert last["kind"] == "suspend" and last["data"]["reason"] == "engine error: RuntimeError: boom", last
+    end = next(e for e in seen if e["type"] == "end")
+    assert end["suspended"] == "engine error: RuntimeError: boom" and end["traffic"] == 10
+
+
 # ---------------------------------------------------------------- 3. crash recovery
 
 

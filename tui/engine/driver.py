@@ -205,6 +205,11 @@ class Driver:
                 if event.get("type") == "stop":
                     continue
                 self._process(event)
+        except BaseException as e:
+            if self._suspend_reason is None and not self.state.terminal:
+                # The engine itself broke: the run is left suspended and resumable and says so, never "ended".
+                self._suspend_reason = f"engine error: {type(e).__name__}: {e}"
+            raise
         finally:
             await self._shutdown()
         return self.state
