@@ -112,8 +112,8 @@ class ShipdeckApp(App[int]):
         self._dirty = {"state", "samples", "status"}
         self.last_announcement = ""
         self.helm_taken = False
-        self.engine_failed = ""
-        self.engine_word = "ENGINE FAILED"
+        self.engine_failed = ""  # what broke between this screen and the engine ('' while nothing did)
+        self.link_dropped = False  # what broke is the link: the engine guards on, this screen no longer reaches it
         self._charts_due: list[int] = []
         self._terminal: int | None = None  # stdin's fd while it is this process's controlling terminal
         self._terminal_gone = False
@@ -186,8 +186,7 @@ class ShipdeckApp(App[int]):
             self._dirty.add("status")
         elif kind == "engine":
             self.engine_failed = ev["reason"]
-            # A dropped link is not a failed engine: the engine guards on, this screen just no longer reaches it.
-            self.engine_word = "LINK DROPPED" if ev.get("status") == "dropped" else "ENGINE FAILED"
+            self.link_dropped = ev.get("status") == "dropped"
             self._dirty.add("status")
             self.refresh_bindings()
             self.notify(sanitize_line(f"{self.engine_word}: {ev['reason']}"), title="engine", severity="error",
@@ -241,8 +240,9 @@ class ShipdeckApp(App[int]):
             elif self._charts_due and dirty & {"samples", "clock"}:
                 # Held behind a dialog, a chart still changes when its source goes stale or down (or comes
                 # back): even dimmed, a dead source is never shown as live.
+                charts = self.center.charts()
                 for index in list(self._charts_due):
-                    chart, data = self.center.charts()[index], self._chart_data(index, now)
+                    chart, data = charts[index], self._chart_data(index, now)
                     if chart.data is None or chart.data.status != data.status:
                         chart.update_chart(data)
                         self._charts_due.remove(index)
@@ -262,6 +262,11 @@ class ShipdeckApp(App[int]):
         self.center.query_one(PhaseTimeline).update_timeline(vm.timeline(self.plan, s, now, sel))
         busy = self.health.get("traffic", {}).get("status") == "busy"
         self.center.query_one(TrafficSplitBar).update_split(vm.split(s, busy))
+
+    @property
+    def engine_word(self) -> str:
+        """The status line's and banner's word for what broke between this screen and the engine."""
+        return "LINK DROPPED" if self.link_dropped else "ENGINE FAILED"
 
     def _chart_data(self, index: int, now: float) -> ChartData:
         stale_after = max(3 * self.plan.settings.sample_interval, 3.0 * _speed(self.clock))
@@ -304,7 +309,7 @@ class ShipdeckApp(App[int]):
                 extra = f" {h['detail'][:60]}"
             status.append(f" │ {name} {icon}{extra}", style=style)
         waiting = Text()
-        if self.engine_failed and self.engine_word == "LINK DROPPED":
+        if self.engine_failed and self.link_dropped:
             waiting.append(f"✗ LINK DROPPED: {sanitize_line(self.engine_failed)}  ", style="bold reverse red")
         elif self.engine_failed:
             no_rollback = self.why_not("rollback")  # an engine that is gone takes no rollback either
