@@ -6,6 +6,7 @@ value is never shown as if it were live.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
+from plotext import _utility as plotext_utility
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.text import Text
@@ -181,6 +183,8 @@ class ChartPlot(PlotextPlot):
         self._wanted: Any = None  # of the picture last asked for: asking twice before a paint repaints once
         self._memo: tuple[Any, ...] = (None, None, None, None)
         self._strips: list[Strip] = []
+        self._frame: _Frame | None = None
+        self._frame_key: Any = None
 
     def show(self, data: ChartData) -> None:
         self.data = data
@@ -210,6 +214,31 @@ class ChartPlot(PlotextPlot):
 
     def _draw(self, d: ChartData, picture: Picture) -> str:
         self.draws += 1
+        if d.status != "live":  # greyed, with a word drawn over the series: rare, plotext draws it all
+            return self._draw_plotext(d, picture, picture.series)
+        width, height = self.size
+        frame_key = (width, height, self.app.theme, self.app.no_color, d.unit, d.threshold, picture.lo,
+                     picture.hi, picture.window)
+        if frame_key != self._frame_key:
+            # Axes, ticks and the threshold, drawn by plotext around one point off the plot (with no
+            # series plotext drops the axes); they change only when the scale does.
+            self._draw_plotext(d, picture, (("", ((picture.window * 2, picture.lo),)),))
+            self._frame, self._frame_key = _Frame(self.plt.monitor.matrix), frame_key  # type: ignore[attr-defined]
+        assert self._frame is not None
+        return self._frame.paint(self._series_cells(d, picture))
+
+    def _series_cells(self, d: ChartData, picture: Picture) -> list[tuple[dict[tuple[int, int], str], Any]]:
+        frame, order = self._frame, _series_order(d.series)
+        assert frame is not None
+        layers = []
+        for name, points in picture.series:
+            initial = (sanitize_line(name)[:1] or "*") if self.app.no_color else None
+            cells = _cells(points, (-picture.window, 0.0), (picture.lo, picture.hi), frame.width, frame.height,
+                           initial)
+            layers.append((cells, _rgb(_colour(name, order.index(name)))))
+        return layers
+
+    def _draw_plotext(self, d: ChartData, picture: Picture, series: Series) -> str:
         plt = self.plt
         plt.clear_data()
         width, height = self.size
@@ -217,13 +246,12 @@ class ChartPlot(PlotextPlot):
         plt._set_size(width, height)
         plt.theme(self._get_plotext_theme_name(self.app.theme))  # before drawing: text takes its background
         live = d.status == "live"
-        no_color = self.app.no_color
         order = _series_order(d.series)
-        for name, points in picture.series:
+        for name, points in series:
             xs, ys = zip(*points, strict=True)
-            colour = _colour(name, order.index(name)) if live else GREY
+            colour = _colour(name, order.index(name)) if live and name in order else GREY
             # Without colour, the series' initial is the marker: b-b-b vs g-g-g still tells them apart.
-            marker = (sanitize_line(name)[:1] or "*") if no_color else "braille"
+            marker = (sanitize_line(name)[:1] or "*") if self.app.no_color else "braille"
             plt.plot(list(xs), list(ys), color=_rgb(colour), marker=marker)
         if d.threshold is not None:
             plt.horizontal_line(d.threshold, color=_rgb(RED if live else GREY))
@@ -238,6 +266,81 @@ class ChartPlot(PlotextPlot):
             plt.text(word, -window / 2, lo + (hi - lo) * 0.9, alignment="center", style="bold",
                      color=_rgb("#e6c200" if d.status == "stale" else RED))
         return str(plt.build())
+
+
+def _braille_table() -> list[str]:
+    """plotext's braille character for each of the 256 dot masks (bit y*2+x, y counted from the bottom)."""
+    table = []
+    for mask in range(256):
+        dots = [0] * 8  # plotext's key: rows top to bottom, left dot then right
+        for bit in range(8):
+            if mask >> bit & 1:
+                dots[(3 - bit // 2) * 2 + bit % 2] = 1
+        table.append(plotext_utility.braille_codes[tuple(dots)])
+    return table
+
+
+_BRAILLE = _braille_table()
+
+
+def _cells(points: tuple[tuple[float, float], ...], xlim: tuple[float, float], ylim: tuple[float, float],
+           width: int, height: int, marker: str | None) -> dict[tuple[int, int], str]:
+    """The plot cells one series lights, each with its character: plotext's own arithmetic (dot
+    coordinates, lines between points, braille grouping, cells off the plot dropped), in one pass."""
+    xf, yf = (1, 1) if marker else (2, 4)
+    bx, by = width * xf, height * yf
+    (x0, x1), (y0, y1) = xlim, ylim
+    floor = math.floor
+    xs = [floor(round(0.5 + (bx - 1) * (x - x0) / (x1 - x0), 8)) for x, _ in points]
+    ys = [floor(round(0.5 + (by - 1) * (y - y0) / (y1 - y0), 8)) for _, y in points]
+    dots: set[tuple[int, int]] = set()
+    add = dots.add
+    for a, b, c, e in zip(xs, xs[1:], ys, ys[1:], strict=False):  # consecutive pairs
+        steps = max(abs(b - a), abs(e - c))
+        if steps == 0:
+            add((a, c))
+        elif a == b:
+            for y in range(c, e, 1 if e > c else -1):
+                add((a, y))
+        else:
+            sx, sy = (b - a) / steps, (e - c) / steps
+            for i in range(steps):
+                add((int(a + i * sx), int(c + i * sy)))
+    if xs:
+        add((xs[-1], ys[-1]))
+    masks: dict[tuple[int, int], int] = {}
+    for x, y in dots:
+        cell = (x // xf, y // yf)
+        if 0 <= cell[0] < width and 0 <= cell[1] < height:
+            masks[cell] = masks.get(cell, 0) | 1 << (y % yf * 2 + x % xf)
+    if marker:
+        return dict.fromkeys(masks, marker)
+    return {cell: _BRAILLE[mask] for cell, mask in masks.items()}
+
+
+class _Frame:
+    """A plotext matrix with no series on it, kept to paint series onto: the series go on top of the
+    threshold line, as in plotext."""
+
+    def __init__(self, matrix: Any) -> None:
+        self.matrix = copy.copy(matrix)
+        self.markers = [row[:] for row in matrix.marker]
+        self.colours = [row[:] for row in matrix.fullground]
+        self.styles = [row[:] for row in matrix.style]
+        self.left, self.bottom = matrix.Cols_canvas.start, matrix.Rows_canvas.start
+        self.width, self.height = len(matrix.Cols_canvas), len(matrix.Rows_canvas)
+        self.matrix.background = [row[:] for row in matrix.background]
+
+    def paint(self, layers: list[tuple[dict[tuple[int, int], str], Any]]) -> str:
+        matrix = self.matrix
+        matrix.marker = markers = [row[:] for row in self.markers]
+        matrix.fullground = colours = [row[:] for row in self.colours]
+        matrix.style = styles = [row[:] for row in self.styles]
+        for cells, colour in layers:  # in drawing order: a later series covers an earlier one
+            for (x, y), char in cells.items():
+                row, col = y + self.bottom, x + self.left
+                markers[row][col], colours[row][col], styles[row][col] = char, colour, plotext_utility.no_color
+        return str(matrix.set_canvas())
 
 
 class MetricChart(Vertical):
@@ -302,12 +405,15 @@ class MetricChart(Vertical):
         plot.show(data)
 
 
+Series = tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
+
+
 @dataclass(frozen=True)
 class Picture:
     """What plotext is asked to draw, on a grid finer than the plot's braille dots: two equal pictures draw
     the same, so a sample that lands in the dots already drawn costs no replot."""
 
-    series: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
+    series: Series
     lo: float
     hi: float
     window: float

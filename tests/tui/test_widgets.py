@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import replace
 
 import pytest
@@ -13,7 +14,7 @@ from textual_plotext import PlotextPlot
 
 from tests.tui.conftest import screen_text
 from tests.tui.snapshot_apps.widgets_demo import GUARDS, SPLIT, T0, TIMELINE, WidgetsDemo, error_rate, latency
-from widgets.chart import ChartData, MetricChart, ansi_strips, nice_ticks, x_ticks
+from widgets.chart import ChartData, ChartPlot, MetricChart, ansi_strips, chart_picture, nice_ticks, x_ticks
 from widgets.guards import GuardPanel, GuardView
 from widgets.splitbar import SplitData, TrafficSplitBar
 from widgets.timeline import ChecklistView, PhaseTimeline, PhaseView, StepView, TimelineData
@@ -93,6 +94,57 @@ def test_plot_strips_match_richs_reading_of_plotexts_output():
             styles_seen.add(style)
     # Axes, blue, green, red and the bold text: the comparison covered each kind of run plotext writes.
     assert len(styles_seen) >= 5 and any(style.bold for style in styles_seen)
+
+
+@pytest.mark.parametrize(("size", "no_color"), [((100, 20), False), ((41, 9), False), ((100, 20), True)])
+async def test_a_live_chart_paints_its_series_cell_for_cell_as_plotext_draws_them(size, no_color, monkeypatch):
+    """A live chart keeps plotext's axes and threshold and paints the series on them itself; the result is
+    what plotext draws from scratch, character and colour, in every cell, including when the kept axes
+    are reused for new series."""
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    rng = random.Random(7)
+    chart = MetricChart()
+    async with One(chart).run_test(size=size) as pilot:
+        chart.update_chart(error_rate())
+        await pilot.pause()
+        plot = chart.query_one(ChartPlot)
+        reused = 0
+        for case in range(60):
+            window = rng.choice([60.0, 300.0, 600.0])
+            now = T0 + rng.random() * 50
+            base = rng.choice([0.0, 0.002, 180.0])  # 180: a band far from zero, zoomed in
+            series = {}
+            for name in rng.sample(["all", "blue", "green", "canary"], rng.randint(1, 3)):
+                start = now - window * rng.choice([1.2, 1.0, 0.5, 0.05])
+                n = rng.randint(1, 400)
+                spread = base * 0.05 + 0.01
+                series[name] = [(start + (now - start) * i / n, base + spread * rng.random()) for i in range(n + 1)]
+            threshold = rng.choice([None, base + 0.005, base + 0.02])
+            data = ChartData("x", "ratio", series, threshold=threshold, now=now, window_s=window)
+            for variant in range(2):
+                if variant:  # same extremes, same scale: the kept axes are reused
+                    series = {k: [(t, v) for t, v in zip([t for t, _ in pts], _shuffled_inside(pts, rng),
+                                                         strict=True)] for k, pts in series.items()}
+                    data = replace(data, series=series)
+                    frame = plot._frame
+                picture = chart_picture(data, *plot.size)
+                painted = plot._draw(data, picture)
+                if variant:
+                    reused += plot._frame is frame
+                assert painted == plot._draw_plotext(data, picture, picture.series), (case, variant)
+        assert reused >= 50  # the comparison covered painting on kept axes, not only on new ones
+
+
+def _shuffled_inside(points: list[tuple[float, float]], rng: random.Random) -> list[float]:
+    """The values in another order, the lowest and highest kept where they are (so the scale is the same)."""
+    values = [v for _, v in points]
+    inside = [i for i, v in enumerate(values) if v not in (min(values), max(values))]
+    moved = [values[i] for i in inside]
+    rng.shuffle(moved)
+    for i, v in zip(inside, moved, strict=True):
+        values[i] = v
+    return values
 
 
 async def test_live_chart_titles_latest_values_and_labels_the_threshold():
