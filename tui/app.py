@@ -32,7 +32,7 @@ from tui.engine.plan import LoadedPlan, format_duration
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpPanel
 from tui.screens.notes import NotesScreen
 from tui.screens.prompt import ReasonPrompt, WeightPrompt
 from widgets.chart import ChartData
@@ -110,6 +110,7 @@ class ShipdeckApp(App[int]):
         self.selected_item = 0
         self._pending_logs: list[LogRecord] = []
         self._dirty = {"state", "samples", "status"}
+        self._paint_due = False  # a paint is queued to run before the next tick
         self.last_announcement = ""
         self.helm_taken = False
         self.engine_failed = ""  # what broke between this screen and the engine ('' while nothing did)
@@ -117,7 +118,8 @@ class ShipdeckApp(App[int]):
         self._charts_due: list[int] = []
         self._terminal: int | None = None  # stdin's fd while it is this process's controlling terminal
         self._terminal_gone = False
-        self.center = CommandCenter(list(self.plan.metrics), self.plan.settings.max_log_lines)
+        self.center = CommandCenter(list(self.plan.metrics), self.plan.settings.max_log_lines,
+                                    HelpPanel(self._keys_text, self.why_not, id="help"))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -162,9 +164,7 @@ class ShipdeckApp(App[int]):
         kind = ev["type"]
         if kind == "state":
             self.state = ev["state"]
-            if "state" not in self._dirty:  # an operator waits on this one: paint now, not on the next tick
-                self.call_next(self._render_tick)
-            self._dirty.add("state")
+            self._paint_now("state")
             self.refresh_bindings()
             if self.state["status"] in ("completed", "rolled-back", "aborted") and self.autopilot is not None:
                 self.autopilot.stop()
@@ -197,6 +197,17 @@ class ShipdeckApp(App[int]):
             self._log_line("shipdeck", "info", f"journal: {ev['path']}")
         elif kind == "end":
             self._log_line("shipdeck", "info", f"run {ev['status']} with green at {ev['traffic']}% — journal: {ev['journal']}")
+
+    def _paint_now(self, what: str) -> None:
+        """An operator waits on this one: paint it now, not on the next tick."""
+        self._dirty.add(what)
+        if not self._paint_due:
+            self._paint_due = True
+            self.call_next(self._paint)
+
+    def _paint(self) -> None:
+        self._paint_due = False
+        self._render_tick()
 
     def _clock_tick(self) -> None:
         self._dirty.add("clock")  # the clock, countdowns and elapsed times move once a second, not faster
@@ -250,6 +261,8 @@ class ShipdeckApp(App[int]):
                 self._dirty.add("charts")
             if dirty & {"state", "status", "clock", "samples"}:
                 self._render_status(now)
+            if dirty & {"state", "status"} and self.center.help_panel.display:
+                self.center.help_panel.show_keys()  # its 'now' column
 
     # ------------------------------------------------------------ rendering
 
@@ -375,6 +388,8 @@ class ShipdeckApp(App[int]):
                 return why
         if action_id == "take":
             return None
+        if action_id == "close_help":
+            return None if self.center.help_panel.display else "the help is not open"
         if self.engine.machine_broken and action_id in _COMMAND_ACTIONS:
             return f"ENGINE FAILED ({self.engine.failed}): only rollback works"
         if action_id in ("tick", "select_up", "select_down"):
@@ -447,7 +462,7 @@ class ShipdeckApp(App[int]):
         if self.autopilot is not None and self.autopilot.active:
             self.autopilot.stop()
             self.helm_taken = True
-            self._dirty.add("status")
+            self._paint_now("status")
             self._log_line("autopilot", "info", "hands over: you have the helm")
             self.notify("You have the helm. ? shows every key.", title="autopilot off", timeout=4)
 
@@ -490,7 +505,7 @@ class ShipdeckApp(App[int]):
         ph = self._phase()
         if ph is not None and ph["checklist"]:
             self.selected_item = (self.selected_item + delta) % len(ph["checklist"])
-            self._dirty.add("state")
+            self._paint_now("state")
 
     def action_approve(self) -> None:
         self._submit("approve")
@@ -551,15 +566,19 @@ class ShipdeckApp(App[int]):
 
     def action_cycle_chart(self) -> None:
         name = self.center.cycle_chart()
-        self._dirty.add("samples")
+        self._paint_now("samples")
         if name:
             self.notify(f"chart: {name}", timeout=1.5)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self._keys_text, self.why_not))
+        self.center.toggle_help(not self.center.help_panel.display)
+
+    def action_close_help(self) -> None:
+        self.center.toggle_help(False)
 
     def _keys_text(self, action_id: str) -> str:
-        return self._keymap.get(action_id, BY_ID[action_id].keys).replace("question_mark", "?").replace("slash", "/")
+        keys = self._keymap.get(action_id, BY_ID[action_id].keys)
+        return keys.replace("question_mark", "?").replace("slash", "/").replace("escape", "Esc")
 
     def action_take_helm(self) -> None:
         why = self.why_not("take")

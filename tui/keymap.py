@@ -42,6 +42,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("take", "T", "Take the helm", "take_helm", show=False),
     Action("palette", "ctrl+p", "Commands", "command_palette", show=False),
     Action("help", "question_mark", "Help", "help"),
+    Action("close_help", "escape", "Close help", "close_help", show=False),
     Action("quit", "q", "Quit", "quit_app"),
 )
 

@@ -21,15 +21,13 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
-from textual.css.styles import RulesMap
 from textual.strip import Strip
-from textual.style import Style
-from textual.visual import RenderOptions, Visual
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from widgets.line import Line
 from widgets.sanitize import sanitize_line
+from widgets.strips import StripsVisual
 from widgets.units import format_value
 
 # Explicit RGB: named ANSI colours go through the Textual theme's ANSI palette (blue comes out purple).
@@ -154,22 +152,6 @@ def ansi_strips(ansi: str) -> list[Strip]:
     return strips
 
 
-class _Strips(Visual):
-    def __init__(self, strips: list[Strip]) -> None:
-        self.strips = strips
-
-    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
-        blank = style.rich_style
-        lines = self.strips if height is None else (self.strips + [Strip.blank(width, blank)] * height)[:height]
-        return [strip.adjust_cell_length(width, blank) for strip in lines]
-
-    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        return max((strip.cell_length for strip in self.strips), default=0)
-
-    def get_height(self, rules: RulesMap, width: int) -> int:
-        return len(self.strips)
-
-
 class ChartPlot(PlotextPlot):
     """The plot of one chart. It draws in `render`, so a picture is drawn once, at the size it is shown at:
     a relayout (the war-room banner appearing) costs one plotext build per chart, not one at the old size
@@ -210,7 +192,7 @@ class ChartPlot(PlotextPlot):
             if key != self._key:
                 self._key = key
                 self._strips = ansi_strips(self._draw(self.data, key[0]))
-        return _Strips(self._strips)
+        return StripsVisual(self._strips)
 
     def _draw(self, d: ChartData, picture: Picture) -> str:
         self.draws += 1

@@ -4,7 +4,6 @@ from tests.tui.conftest import PLANS as ROOT_PLANS
 from tests.tui.conftest import FrozenClock, pilot_plan, screen_text, until
 from tui.engine import journal
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen
 from tui.screens.prompt import WeightPrompt
 
 
@@ -90,10 +89,13 @@ async def test_unavailable_actions_are_greyed_with_a_reason(app_factory):
         assert app.why_not("approve") == "nothing is waiting for approval"
         assert app.check_action("rollback", ()) is True
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        assert app.center.help_panel.display and app.screen is app.center  # a panel: the keys stay live
         text = screen_text(app)
         assert "nothing is waiting for approval" in text and "ROLLBACK" in text
         await pilot.press("escape")
+        assert not app.center.help_panel.display
+        await pilot.press("question_mark", "question_mark")  # ? toggles it too
+        assert not app.center.help_panel.display
         await pilot.press("a")  # greyed: no command reaches the engine
         await pilot.pause(0.2)
         assert commands(app) == []
@@ -108,7 +110,7 @@ async def test_a_hung_backend_shows_and_keys_keep_working(app_factory):
         await pilot.press("w", "3", "0", "enter", "enter")
         await until(pilot, lambda: "⏳" in status_text(app) and "traffic" in status_text(app), what="busy")
         await pilot.press("question_mark")  # the screen answers while the backend hangs
-        assert isinstance(app.screen, HelpScreen)
+        assert app.center.help_panel.display
         await pilot.press("escape")
         await until(pilot, lambda: "✗" in status_text(app), timeout=10, what="failed")
         assert "timed out" in status_text(app)
@@ -276,3 +278,72 @@ async def test_outside_the_window_n_is_refused_until_an_override_with_a_reason(a
     recs = journal.load(app.engine.journal_path).records
     override = next(r for r in recs if r["kind"] == "event" and r["data"].get("name") == "override")
     assert override["operator"] == "tester" and override["data"]["args"] == {"reason": "CAB-42 approved"}
+
+
+async def test_a_dialog_dims_the_command_center_as_textual_does(app_factory):
+    """Every dialog's backdrop is the command center blended with the dialog's tint, cell for cell what
+    Textual's own translucent backdrop draws, and nothing under it answers the mouse."""
+    from rich.segment import Segment
+    from textual.renderables.background_screen import BackgroundScreen
+
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, ConfirmScreen)
+        tint = app.screen.styles.background
+        assert 0 < tint.a < 1
+        below = app.screen_stack[-2]._compositor.render_strips()
+        theirs: list[list[tuple[str, object]]] = [[]]
+        for seg in BackgroundScreen.process_segments((s for strip in below for s in [*strip, Segment.line()]), tint):
+            if seg.text == "\n":
+                theirs.append([])
+            else:
+                theirs[-1].extend((ch, seg.style) for ch in seg.text)
+        shown = app.screen._compositor.render_strips()
+        box = app.screen.query_one("#confirm-box").region
+        compared = 0
+        for y, strip in enumerate(shown):
+            cells = [(ch, seg.style) for seg in strip for ch in seg.text]
+            for x, (ch, style) in enumerate(cells):
+                if not box.contains(x, y):
+                    assert (ch, style) == theirs[y][x], (x, y)
+                    assert not style.meta and not style.link
+                    compared += 1
+        assert compared > 120 * 4 and any(ch.strip() for line in theirs for ch, _ in line[:box.x])
+
+
+async def test_help_is_a_panel_the_keys_work_through_and_it_follows_the_run(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("question_mark")
+        assert app.center.help_panel.display and app.focused is app.center.help_panel
+
+        def pause_row() -> str:
+            return next(line for line in screen_text(app).splitlines() if "│ Pause" in line)
+
+        assert "the run is pending" in pause_row()
+        await pilot.press("n")  # through the open help: the next phase's confirmation
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.state["status"] == "running", what="running")
+        await until(pilot, lambda: "available" in pause_row(), what="the help's 'now' column follows the run")
+        assert app.center.help_panel.display
+        await pilot.press("escape")
+        assert not app.center.help_panel.display and app.focused is not app.center.help_panel
+
+
+async def test_a_key_paints_at_once_not_on_the_next_tick(app_factory, monkeypatch):
+    """With the refresh tick pushed an hour away, what keys change still reaches the screen: a key's
+    effect is painted when it is handled."""
+    import tui.app
+
+    monkeypatch.setattr(tui.app, "RENDER_INTERVAL", 3600.0)
+    app = app_factory()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["waiting"].startswith("gate"), what="gate")
+        await pilot.press("a")
+        await until(pilot, lambda: "❯ [ ] Backup verified" in screen_text(app), what="the checklist, selected")
+        await pilot.press("down")
+        await pilot.pause()
+        assert "❯ [ ] Pager on" in screen_text(app)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Grid, Horizontal
+from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpPanel
 from tui.screens.prompt import WeightPrompt
 from widgets.banner import StateBanner
 from widgets.chart import MetricChart
@@ -22,12 +24,14 @@ COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
 
 
 class CommandCenter(Screen[None]):
-    def __init__(self, metrics: list[str], max_log_lines: int) -> None:
+    def __init__(self, metrics: list[str], max_log_lines: int, help_panel: HelpPanel) -> None:
         super().__init__()
+        self.help_panel = help_panel
         self.metrics = metrics
         self.max_log_lines = max_log_lines
         self.chart_index = 0
         self.holding = False  # a dialog waits for a decision: charts and logs hold still behind it
+        self._focus_before_help: Widget | None = None
 
     def on_screen_suspend(self) -> None:
         # Every repaint behind a dialog re-renders the whole dimmed backdrop, and the operator's Enter waits
@@ -46,17 +50,33 @@ class CommandCenter(Screen[None]):
         yield Line(id="waiting")
         yield StateBanner(id="banner")
         yield TrafficSplitBar(id="split")
-        with Horizontal(id="middle"):
-            yield PhaseTimeline(id="timeline")
-            with Grid(id="charts"):
-                for i, _name in enumerate(self.metrics):
-                    yield MetricChart(id=f"chart-{i}", classes="chart")
-        yield GuardPanel(id="guards")
-        yield LogPane(max_lines=self.max_log_lines, id="logs")
+        with Vertical(id="body"):
+            with Horizontal(id="middle"):
+                yield PhaseTimeline(id="timeline")
+                with Grid(id="charts"):
+                    for i, _name in enumerate(self.metrics):
+                        yield MetricChart(id=f"chart-{i}", classes="chart")
+            yield GuardPanel(id="guards")
+            yield LogPane(max_lines=self.max_log_lines, id="logs")
+            yield self.help_panel  # over the body: the status lines, the split and the keys stay in view
         yield Footer()
 
     def on_mount(self) -> None:
+        self.help_panel.display = False
         self._apply_size()
+
+    def toggle_help(self, on: bool) -> None:
+        """Open or close the keys panel. Open, it has the focus, so arrows and page keys scroll it (80x24
+        shows part of it); every other key reaches the command center as usual."""
+        if on == self.help_panel.display:
+            return
+        self.help_panel.display = on
+        if on:
+            self.help_panel.show_keys()
+            self._focus_before_help = self.focused
+            self.help_panel.focus()
+        else:
+            self.set_focus(self._focus_before_help)
 
     def on_resize(self) -> None:
         self._apply_size()

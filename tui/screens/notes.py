@@ -6,13 +6,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.screens.dialog import Dialog
 from widgets.sanitize import sanitize_line
 
 
-class NotesScreen(ModalScreen[None]):
+class NotesScreen(Dialog[None]):
     BINDINGS = [Binding("escape,o,q", "close", "Close", id="notes.close")]
 
     def __init__(self, phase: str, notes: list[str]) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.screens.dialog import Dialog
 
-class WeightPrompt(ModalScreen[int | None]):
+
+class WeightPrompt(Dialog[int | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
     def __init__(self, current: int | None) -> None:
@@ -33,7 +34,7 @@ class WeightPrompt(ModalScreen[int | None]):
         self.dismiss(None)
 
 
-class ReasonPrompt(ModalScreen[str | None]):
+class ReasonPrompt(Dialog[str | None]):
     """A reason for an exceptional action (journalled and sent): empty is not a reason."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="reason.cancel")]
