@@ -50,6 +50,7 @@ class Term:
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.chunks: list[tuple[float, int]] = []
+        self.arrived = self.started  # when the last bytes read came in
         self.lock = threading.Condition()
         self.proc = psutil.Process(self.pid)
         self.alive = True
@@ -69,9 +70,11 @@ class Term:
                 break
             if not data:
                 break
+            arrived = time.monotonic()
             with self.lock:
-                self.chunks.append((time.monotonic(), len(data)))
+                self.chunks.append((arrived, len(data)))
                 self.stream.feed(data)
+                self.arrived = arrived
                 self.lock.notify_all()
         self.alive = False
 
@@ -80,7 +83,8 @@ class Term:
             return "\n".join(self.screen.display)
 
     def wait(self, cond: Callable[[str], bool], timeout: float = 30.0) -> float:
-        """Monotonic time at which the screen first satisfied `cond`."""
+        """Monotonic time at which the bytes that made the screen satisfy `cond` arrived (not when pyte
+        was done reading them: a terminal emulator's own parsing is not the program's latency)."""
         deadline = time.monotonic() + timeout
         with self.lock:
             while not cond("\n".join(self.screen.display)):
@@ -88,7 +92,7 @@ class Term:
                 if left <= 0 or not self.alive:
                     raise TimeoutError(f"screen never matched; it shows:\n{chr(10).join(self.screen.display)}")
                 self.lock.wait(min(left, 0.05))
-            return time.monotonic()
+            return self.arrived
 
     def send(self, data: bytes) -> float:
         t = time.monotonic()

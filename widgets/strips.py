@@ -1,11 +1,15 @@
-"""Ready-made strips as a Textual visual, and a dimmed copy of a screen's strips (a dialog's backdrop)."""
+"""Ready-made strips as a Textual visual, a Rich renderable rendered once per width, and a dimmed copy of a
+screen's strips (a dialog's backdrop)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
+from rich.console import RenderableType
 from rich.segment import Segment
 from rich.style import Style as RichStyle
+from textual._context import active_app
 from textual.color import Color
 from textual.css.styles import RulesMap
 from textual.strip import Strip
@@ -29,6 +33,36 @@ class StripsVisual(Visual):
 
     def get_height(self, rules: RulesMap, width: int) -> int:
         return len(self.strips)
+
+
+class RenderedOnce(Visual):
+    """A Rich renderable (a table) rendered once per width and base style. Textual renders one again for
+    each height query and each paint: a 20-row table, several times per relayout."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+        self._cache: dict[tuple[int, Any], list[Strip]] = {}
+
+    def _lines(self, width: int, style: RichStyle | None = None) -> list[Strip]:
+        key = (width, style)
+        if key not in self._cache:
+            app = active_app.get()
+            options = app.console_options.update(highlight=False, width=width, height=None)
+            segments = app.console.render(self.renderable, options)
+            if style:
+                segments = Segment.apply_style(segments, style)
+            self._cache[key] = [Strip(line) for line in Segment.split_and_crop_lines(
+                segments, width, include_new_lines=False, pad=False)]
+        return self._cache[key]
+
+    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
+        return self._lines(width, style.rich_style)[:height]
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return container_width
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return len(self._lines(width))
 
 
 def dimmed(strips: list[Strip], tint: Color) -> list[Strip]:

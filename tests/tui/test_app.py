@@ -347,3 +347,23 @@ async def test_a_key_paints_at_once_not_on_the_next_tick(app_factory, monkeypatc
         await pilot.press("down")
         await pilot.pause()
         assert "❯ [ ] Pager on" in screen_text(app)
+
+
+async def test_the_key_line_shows_each_key_greys_what_is_unavailable_and_a_click_presses_it(app_factory):
+    from widgets.keybar import KeyBar
+
+    app = app_factory()
+    async with app.run_test(size=(160, 50)) as pilot:
+        bar = app.center.query_one(KeyBar)
+        line = screen_text(app).splitlines()[-1]
+        assert line.startswith(" R ROLLBACK  n Next  a Approve ") and line.rstrip().endswith("▏^p Commands")
+        segments = {seg.text: seg.style for seg in bar.render().render(app.console)}
+        assert segments[" a "].dim and not segments[" n "].dim  # nothing waits for approval; n is available
+        bells = []
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        await pilot.click(KeyBar, offset=(line.index(" a ") + 1, 0))
+        await pilot.pause()
+        assert bells and commands(app) == [] and app.screen is app.center
+        await pilot.click(KeyBar, offset=(line.index(" n ") + 1, 0))
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)

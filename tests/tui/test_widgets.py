@@ -453,3 +453,30 @@ def test_picture_keeps_spikes_and_bounds_the_points():
     sparse = [(T0 - 60.0 * i, float(i)) for i in range(9, -1, -1)]  # a sample a minute, columns of 15 s
     few = chart_picture(ChartData("x", "", {"blue": sparse}, now=T0, window_s=900.0), 30, 10)
     assert len(few.series[0][1]) == 10  # sparse samples: one point each, none made up
+
+
+async def test_a_table_rendered_once_per_width_paints_what_rich_renders():
+    """The keys table is rendered once per width and reused for every height query and paint."""
+    from rich.table import Table
+    from textual.style import Style as TextualStyle
+    from textual.visual import RenderOptions
+    from textual.widgets import Static
+
+    from widgets.strips import RenderedOnce
+
+    table = Table(title="keys", expand=True)
+    for column in ("keys", "action", "now"):
+        table.add_column(column)
+    for i in range(12):
+        table.add_row(f"k{i}", f"action {i}", "a reason long enough to wrap at a narrow width " * (i % 3))
+    host = Static()
+    async with One(host).run_test(size=(100, 40)) as pilot:
+        once = RenderedOnce(table)
+        style, options = TextualStyle(), RenderOptions(host._get_style, {})
+        for width in (90, 41):
+            mine = once.render_strips(width, None, style, options)
+            assert once.render_strips(width, None, style, options)[0] is mine[0]  # not rendered again
+            console = pilot.app.console
+            rich_lines = console.render_lines(table, console.options.update_width(width), pad=False)
+            assert once.get_height({}, width) == len(mine) == len(rich_lines) > 12
+            assert [s.text for s in mine] == ["".join(seg.text for seg in line) for line in rich_lines]

@@ -7,7 +7,6 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpPanel
@@ -15,6 +14,7 @@ from tui.screens.prompt import WeightPrompt
 from widgets.banner import StateBanner
 from widgets.chart import MetricChart
 from widgets.guards import GuardPanel
+from widgets.keybar import KeyBar
 from widgets.line import Line
 from widgets.logpane import LogPane
 from widgets.splitbar import TrafficSplitBar
@@ -59,7 +59,7 @@ class CommandCenter(Screen[None]):
             yield GuardPanel(id="guards")
             yield LogPane(max_lines=self.max_log_lines, id="logs")
             yield self.help_panel  # over the body: the status lines, the split and the keys stay in view
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.help_panel.display = False

@@ -1,0 +1,91 @@
+"""The keys line at the bottom of the screen: what Textual's Footer shows, in one widget.
+
+The Footer rebuilds one widget per key each time the bindings change, and they change on every run state
+change and every focus move: tens of milliseconds at 160 columns, on the path of the key that caused it.
+This line is built from the same bindings, repaints only when what it says changed, and a click on a key
+presses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.screen import Screen
+from textual.widget import Widget
+
+
+class KeyBar(Widget):
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES = {"keybar--key", "keybar--description", "keybar--separator"}
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        & > .keybar--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        & > .keybar--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        & > .keybar--separator {
+            color: $foreground 20%;
+        }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._keys: tuple[Any, ...] = ()
+        self.set_reactive(Widget.auto_links, False)  # keys are clicked, not underlined like links
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen[Any]) -> None:
+        if screen is not self.screen:
+            return
+        keys = self._entries()
+        if keys != self._keys:
+            self._keys = keys
+            self.refresh()
+
+    def _entries(self) -> tuple[Any, ...]:
+        """(key, shown as, description, enabled) per action shown, in binding order; the palette's last."""
+        app, seen = self.app, set()
+        entries, palette = [], None
+        for key, (_node, binding, enabled, _tooltip) in self.screen.active_bindings.items():
+            if key == app.COMMAND_PALETTE_BINDING and app.ENABLE_COMMAND_PALETTE:
+                palette = (binding.key, app.get_key_display(binding), binding.description, enabled)
+            elif binding.show and binding.action not in seen:
+                seen.add(binding.action)
+                entries.append((binding.key, app.get_key_display(binding), binding.description, enabled))
+        return (*entries, palette)
+
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("keybar--key")
+        description_style = self.get_component_rich_style("keybar--description")
+
+        def entry(key: str, shown: str, description: str, enabled: bool) -> Text:
+            click = Style.from_meta({"@click": f"app.simulate_key({key!r})" if enabled else "app.bell"})
+            dim = Style() if enabled else Style(dim=True)
+            return Text.assemble((f" {shown} ", key_style + dim + click),
+                                 (f"{description} ", description_style + dim + click))
+
+        *keys, palette = self._keys
+        left = Text.assemble(*(entry(*k) for k in keys))
+        separator = Text("▏", style=self.get_component_rich_style("keybar--separator"))
+        right = separator + entry(*palette)[1:] if palette else Text()
+        room = max(0, self.size.width - right.cell_len)
+        left.truncate(room, pad=True)
+        return left + right
