@@ -1,4 +1,5 @@
-"""The plain Textual baseline for bench/terminal.py: a Log and four full plotext charts fed at 1 Hz.
+"""The plain Textual baseline for bench/terminal.py: a Log and four full plotext charts fed at 1 Hz; x toggles
+a label, d opens a dialog.
 
 What any Textual app of this shape costs; shipdeck's figures are quoted as ratios to it.
 """
@@ -13,12 +14,23 @@ import time
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Log, Static
 from textual_plotext import PlotextPlot
 
 
+class Dialog(ModalScreen[None]):
+    """Textual's own dialog: a box over the dimmed screen."""
+
+    BINDINGS = [Binding("escape", "dismiss", "close")]
+    DEFAULT_CSS = "Dialog { align: center middle; } Dialog > Static { width: 60; height: 5; border: thick $primary; }"
+
+    def compose(self) -> ComposeResult:
+        yield Static("BASELINE DIALOG")
+
+
 class Baseline(App[None]):
-    BINDINGS = [Binding("x", "toggle", "toggle")]
+    BINDINGS = [Binding("x", "toggle", "toggle"), Binding("d", "dialog", "dialog")]
     CSS = "Grid { grid-size: 2; height: 2fr; } Log { height: 1fr; } #flag { height: 1; }"
 
     def __init__(self, burst: int, total: int) -> None:
@@ -58,6 +70,9 @@ class Baseline(App[None]):
         if due > self.sent:
             self.query_one(Log).write_lines(f"line {n} GET /api/orders 200 12ms" for n in range(self.sent, due))
             self.sent = due
+
+    def action_dialog(self) -> None:
+        self.push_screen(Dialog())
 
     def action_toggle(self) -> None:
         flag = self.query_one("#flag", Static)

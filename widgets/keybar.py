@@ -42,19 +42,21 @@ class KeyBar(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._keys: tuple[Any, ...] = ()
+        self._keys: tuple[Any, ...] = ()  # what the line says: (key, shown as, description, enabled)..., palette
         self.set_reactive(Widget.auto_links, False)  # keys are clicked, not underlined like links
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
-        self._bindings_changed(self.screen)
+        self.call_after_refresh(self._update)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen[Any]) -> None:
-        if screen is not self.screen:
-            return
+        if screen is self.screen:
+            self.call_after_refresh(self._update)  # the screen's active bindings are settled by then
+
+    def _update(self) -> None:
         keys = self._entries()
         if keys != self._keys:
             self._keys = keys
@@ -82,6 +84,8 @@ class KeyBar(Widget):
             return Text.assemble((f" {shown} ", key_style + dim + click),
                                  (f"{description} ", description_style + dim + click))
 
+        if not self._keys:
+            return Text()  # the bindings are not settled yet
         *keys, palette = self._keys
         left = Text.assemble(*(entry(*k) for k in keys))
         separator = Text("▏", style=self.get_component_rich_style("keybar--separator"))
