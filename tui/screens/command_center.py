@@ -62,7 +62,6 @@ class CommandCenter(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.help_panel.display = False
         self._apply_size()
 
     def toggle_help(self, on: bool) -> None:
