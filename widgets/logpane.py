@@ -138,7 +138,9 @@ class LogPane(Vertical):
         batch = [format_record(r) for r in self.queue]
         self.queue.clear()
         if self._pending_drop_notice:
-            batch.insert(0, f"… {self.dropped} lines dropped under load")
+            n = self.dropped - self._reported_drops
+            batch.insert(0, f"… {n} older line{'s' * (n != 1)} not shown: more arrived between two paints than "
+                            "the pane keeps")
             self._reported_drops = self.dropped
         self.kept.extend(batch)
         shown = [ln for ln in batch if self._matches(ln)]
