@@ -50,7 +50,8 @@ class Term:
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.chunks: list[tuple[float, int]] = []
-        self.arrived = self.started  # when the last bytes read came in
+        self._watch: Callable[[str], bool] | None = None  # what a wait waits for: the reader checks each chunk
+        self._met: float | None = None  # arrival of the chunk that satisfied it
         self.lock = threading.Condition()
         self.proc = psutil.Process(self.pid)
         self.alive = True
@@ -74,7 +75,8 @@ class Term:
             with self.lock:
                 self.chunks.append((arrived, len(data)))
                 self.stream.feed(data)
-                self.arrived = arrived
+                if self._watch is not None and self._watch("\n".join(self.screen.display)):
+                    self._met, self._watch = arrived, None  # these bytes did it
                 self.lock.notify_all()
         self.alive = False
 
@@ -84,15 +86,22 @@ class Term:
 
     def wait(self, cond: Callable[[str], bool], timeout: float = 30.0) -> float:
         """Monotonic time at which the bytes that made the screen satisfy `cond` arrived (not when pyte
-        was done reading them: a terminal emulator's own parsing is not the program's latency)."""
+        was done reading them: a terminal emulator's own parsing is not the program's latency); now, if the
+        screen satisfies it already."""
         deadline = time.monotonic() + timeout
         with self.lock:
-            while not cond("\n".join(self.screen.display)):
-                left = deadline - time.monotonic()
-                if left <= 0 or not self.alive:
-                    raise TimeoutError(f"screen never matched; it shows:\n{chr(10).join(self.screen.display)}")
-                self.lock.wait(min(left, 0.05))
-            return self.arrived
+            if cond("\n".join(self.screen.display)):
+                return time.monotonic()
+            self._watch, self._met = cond, None
+            try:
+                while self._met is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self.alive:
+                        raise TimeoutError(f"screen never matched; it shows:\n{chr(10).join(self.screen.display)}")
+                    self.lock.wait(min(left, 0.05))
+                return self._met
+            finally:
+                self._watch = None
 
     def send(self, data: bytes) -> float:
         t = time.monotonic()

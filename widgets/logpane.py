@@ -107,6 +107,10 @@ class LogPane(Vertical):
         log.highlighter = LineHighlighter()
         yield log
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Esc clears a filter only while there is one: otherwise it goes on to the app (closing the help).
+        return action != "clear_filter" or self.has_class("filtering") or bool(self.filter_text)
+
     def on_mount(self) -> None:
         self.set_interval(FLUSH_INTERVAL, self.flush)
 

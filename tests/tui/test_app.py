@@ -367,3 +367,17 @@ async def test_the_key_line_shows_each_key_greys_what_is_unavailable_and_a_click
         await pilot.click(KeyBar, offset=(line.index(" n ") + 1, 0))
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_esc_clears_a_log_filter_first_then_closes_the_help(app_factory):
+    from widgets.logpane import LogPane
+
+    app = app_factory()
+    async with app.run_test(size=(160, 50)) as pilot:
+        pane = app.center.query_one(LogPane)
+        await pilot.press("question_mark", "slash", "x")
+        assert app.center.help_panel.display and pane.filter_text == "x"
+        await pilot.press("escape")
+        assert pane.filter_text == "" and app.center.help_panel.display
+        await pilot.press("escape")  # focus is in the log pane, with no filter left: Esc reaches the help
+        assert not app.center.help_panel.display
