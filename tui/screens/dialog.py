@@ -1,8 +1,9 @@
 """The base of every dialog: a modal screen over the dimmed command center.
 
 Textual draws a translucent modal's backdrop by re-rendering the screen below through a Rich console and
-blending every segment's colours, 20-30 ms at 160x50 each time a dialog opens. The backdrop here takes
-the screen's strips as they are and blends each distinct style once: the same picture for less.
+blending every segment's colours, on each paint while a dialog is open. The backdrop here takes the
+screen's strips as they are and blends each distinct style once: the same picture, 3.1 ms instead of
+8.2 at 160x50 (in-process).
 """
 
 from __future__ import annotations

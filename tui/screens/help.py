@@ -26,7 +26,7 @@ class HelpPanel(VerticalScroll):
         self.keys_for = keys_for
         self.why_not = why_not
         self.table = Static()
-        self._rows: list[tuple[str, str, str | None]] = []
+        self._rows: list[tuple[str, str | None]] = []  # keys and reason per action, as last shown
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -38,7 +38,7 @@ class HelpPanel(VerticalScroll):
 
     def show_keys(self) -> None:
         """Fill in the table as things stand now: called on opening and on each change while open."""
-        rows = [(self.keys_for(a.id), a.id, self.why_not(a.id)) for a in ACTIONS]
+        rows = [(self.keys_for(a.id), self.why_not(a.id)) for a in ACTIONS]
         if rows == self._rows:
             return  # no relayout for a tick that changed nothing here
         self._rows = rows
@@ -46,7 +46,7 @@ class HelpPanel(VerticalScroll):
         table.add_column("keys", no_wrap=True)
         table.add_column("action")
         table.add_column("now")
-        for a, (keys, _id, reason) in zip(ACTIONS, rows, strict=True):
+        for a, (keys, reason) in zip(ACTIONS, rows, strict=True):
             name = Text(a.description, style="bold red" if a.dangerous else "")
             table.add_row(keys, name, Text(sanitize_line(reason or "available"), style="dim" if reason else "green"))
         self.table.update(RenderedOnce(table))
