@@ -245,9 +245,10 @@ class ShipdeckApp(App[int]):
                 shown = [i for i, chart in enumerate(self.center.charts()) if chart.display]
                 self._charts_due += [i for i in shown if i not in self._charts_due]  # queued, never restarted
             if self._charts_due and not self.center.holding:
-                # One chart per tick (all within the sample interval): a key never waits behind five plots.
-                index = self._charts_due.pop(0)
-                self.center.charts()[index].update_chart(self._chart_data(index, now))
+                charts = self.center.charts()
+                for index in self._charts_due:
+                    charts[index].update_chart(self._chart_data(index, now))
+                self._charts_due = []
             elif self._charts_due and dirty & {"samples", "clock"}:
                 # Held behind a dialog, a chart still changes when its source goes stale or down (or comes
                 # back): even dimmed, a dead source is never shown as live.

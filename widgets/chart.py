@@ -21,6 +21,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
@@ -171,9 +172,21 @@ class ChartPlot(PlotextPlot):
     def show(self, data: ChartData) -> None:
         self.data = data
         key = self._picture_key()
-        if key != self._wanted:  # samples landing on the dots already drawn: no repaint
+        if key in (self._wanted, self._key):  # samples landing on the dots already drawn: no repaint
             self._wanted = key
-            self.refresh()
+            return
+        self._wanted = key
+        if self._key is None or key[1:] != self._key[1:] or not self.size.area:
+            self.refresh()  # a new size, scale or status: drawn in `render`, at the size it is shown at
+            return
+        # Same size and style: a sample moves a few cells at the right edge. Draw now and send only the
+        # rows that differ; the rest of the chart stays on the terminal as it is.
+        old, self._key = self._strips, key
+        self._strips = ansi_strips(self._draw(data, key[0]))
+        width = self.size.width
+        for y, strip in enumerate(self._strips):
+            if y >= len(old) or strip != old[y]:
+                self.refresh(Region(0, y, width, 1))
 
     def _picture_key(self) -> Any:
         data, size, theme = self.data, self.size, self.app.theme

@@ -27,7 +27,7 @@ async def test_ticks_without_news_repaint_nothing(tmp_path, monkeypatch):
         # their final size (on a loaded machine that can be the next clock tick).
         app._clock_tick()
         app._render_tick()
-        while app._charts_due:  # charts are drawn one per tick
+        while app._charts_due:  # charts held behind a dialog wait
             app._render_tick()
         refreshed: collections.Counter[str] = collections.Counter()
         real = Widget.refresh

@@ -53,7 +53,7 @@ async def drive_to_canary(pilot) -> None:
     app.center.query_one(LogPane).flush()
     app._dirty.update({"state", "samples", "status"})
     app._render_tick()
-    while app._charts_due:  # charts are drawn one per tick
+    while app._charts_due:  # charts held behind a dialog wait
         app._render_tick()
     await pilot.pause(0.3)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from rich.console import Console
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
@@ -214,6 +216,45 @@ async def test_chart_replots_only_when_the_picture_changes():
         spike = {k: [*v, (later, 0.03)] for k, v in data.series.items()}  # a new highest in that column
         assert await show(replace(data, series=spike, now=later)) == drawn + 1
         assert await show(replace(data, series=spike, now=end + column / 2)) == drawn + 2  # one column on
+
+
+async def test_a_sample_sends_only_the_rows_it_changes_and_the_screen_matches_a_full_draw():
+    """A new sample moves a few cells at the right edge: only those rows go to the terminal, and what the
+    terminal then shows is what drawing the whole chart afresh shows."""
+    data = replace(error_rate(), window_s=400)
+    chart = MetricChart()
+    async with One(chart).run_test(size=(100, 20)) as pilot:
+        chart.update_chart(data)
+        await pilot.pause()
+        plot = chart.query_one(ChartPlot)
+        column = data.window_s / (2 * plot.size.width)
+        later = (T0 + (math.floor(T0 / column) + 1) * column) / 2  # still in the newest dot column
+        picture = chart_picture(data, *plot.size)
+        row = (picture.hi - picture.lo) / plot.size.height
+        # A row and a half under each series' last value, inside the scale: the scale stays as it is.
+        spike = replace(data, series={k: [*v, (later, max(v[-1][1] - 1.5 * row, min(y for _, y in v)))]
+                                      for k, v in data.series.items()}, now=later)
+        asked: list[tuple[Region, ...]] = []
+        real = plot.refresh
+
+        def refresh(*regions: Region, **kw: Any) -> Any:
+            asked.append(regions)
+            return real(*regions, **kw)
+
+        plot.refresh = refresh  # type: ignore[method-assign]
+        drawn = chart.draws
+        chart.update_chart(spike)
+        await pilot.pause()
+        assert chart.draws == drawn + 1
+        rows = {region.y for regions in asked for region in regions}
+        assert asked and all(len(regions) == 1 and regions[0].height == 1 for regions in asked), asked
+        assert 0 < len(rows) < plot.size.height // 2, rows
+        partial = screen_text(pilot.app)
+    fresh = MetricChart()
+    async with One(fresh).run_test(size=(100, 20)) as pilot:
+        fresh.update_chart(spike)
+        await pilot.pause()
+        assert screen_text(pilot.app) == partial
 
 
 async def test_a_relayout_draws_each_chart_once_at_its_new_size():
