@@ -428,7 +428,8 @@ def run() -> Iterator[tuple[str, str]]:
         total, rate = 1_000_000, 50_000
         logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, rate, total)}', source: burst}}]"
         screen, engine = rss_after(shipdeck(tmp, logs=logs), 160, 50, "ROLLBACK", f"line {total - 1} ")
-        rss = f"{screen + engine:.0f}MB (screen {screen:.0f} + engine {engine:.0f})"
+        alone, _ = rss_after([*shipdeck(tmp, logs=logs), "--foreground"], 160, 50, "ROLLBACK", f"line {total - 1} ")
+        rss = f"{screen + engine:.0f}MB (screen {screen:.0f} + engine {engine:.0f}; --foreground, one process: {alone:.0f})"
         try:
             brss = sum(rss_after(baseline(["--burst", str(rate), "--total", str(total)]), 160, 50,
                                  "baseline ready", f"line {total - 1} ", timeout=90))

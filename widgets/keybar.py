@@ -87,9 +87,14 @@ class KeyBar(Widget):
         if not self._keys:
             return Text()  # the bindings are not settled yet
         *keys, palette = self._keys
-        left = Text.assemble(*(entry(*k) for k in keys))
         separator = Text("▏", style=self.get_component_rich_style("keybar--separator"))
         right = separator + entry(*palette)[1:] if palette else Text()
         room = max(0, self.size.width - right.cell_len)
-        left.truncate(room, pad=True)
+        left = Text()
+        for k in keys:  # whole keys only: a key cut to "p Pa" reads as a different one
+            shown = entry(*k)
+            if left.cell_len + shown.cell_len > room:
+                break
+            left.append_text(shown)
+        left.pad_right(room - left.cell_len)
         return left + right

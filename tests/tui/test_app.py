@@ -367,6 +367,14 @@ async def test_the_key_line_shows_each_key_greys_what_is_unavailable_and_a_click
         await pilot.click(KeyBar, offset=(line.index(" n ") + 1, 0))
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        line = screen_text(app).splitlines()[-1]
+        keys, _, palette = line.partition("▏")
+        shown = [key for key in bar._keys[:-1] if f" {key[1]} {key[2]} " in keys]
+        assert palette.strip() == "^p Commands" and 3 <= len(shown) < len(bar._keys) - 1, line
+        assert keys.rstrip() == "".join(f" {key[1]} {key[2]} " for key in shown).rstrip(), line  # no key cut short
 
 
 async def test_esc_clears_a_log_filter_first_then_closes_the_help(app_factory):
