@@ -70,6 +70,8 @@ class Baseline(App[None]):
         if due > self.sent:
             self.query_one(Log).write_lines(f"line {n} GET /api/orders 200 12ms" for n in range(self.sent, due))
             self.sent = due
+            if due == self.total:  # on the flag: this Log stopped showing new lines partway (seen near line 100,000)
+                self.query_one("#flag", Static).update(f"baseline ready, all {due} lines written")
 
     def action_dialog(self) -> None:
         self.push_screen(Dialog())
