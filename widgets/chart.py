@@ -154,9 +154,10 @@ def ansi_strips(ansi: str) -> list[Strip]:
 
 
 class ChartPlot(PlotextPlot):
-    """The plot of one chart. It draws in `render`, so a picture is drawn once, at the size it is shown at:
-    a relayout (the war-room banner appearing) costs one plotext build per chart, not one at the old size
-    and another at the new one. plotext's output is painted straight into strips."""
+    """The plot of one chart. A new size, scale or status draws in `render`, so a picture is drawn once, at
+    the size it is shown at: a relayout (the war-room banner appearing) costs one plotext build per chart,
+    not one at the old size and another at the new one. A new sample at the same size draws at once and
+    repaints only the rows it changed. plotext's output is painted straight into strips."""
 
     def __init__(self) -> None:
         super().__init__()
