@@ -182,8 +182,7 @@ class ChartPlot(PlotextPlot):
             return
         # Same size and style: a sample moves a few cells at the right edge. Draw now and send only the
         # rows that differ; the rest of the chart stays on the terminal as it is.
-        old, self._key = self._strips, key
-        self._strips = ansi_strips(self._draw(data, key[0]))
+        old = self._paint(key)
         width = self.size.width
         for y, strip in enumerate(self._strips):
             if y >= len(old) or strip != old[y]:
@@ -204,9 +203,15 @@ class ChartPlot(PlotextPlot):
         if self.data is not None and self.size.area:
             key = self._picture_key()
             if key != self._key:
-                self._key = key
-                self._strips = ansi_strips(self._draw(self.data, key[0]))
+                self._paint(key)
         return StripsVisual(self._strips)
+
+    def _paint(self, key: Any) -> list[Strip]:
+        """Draw the picture `key` names into strips; returns the strips it replaced."""
+        assert self.data is not None
+        old, self._key = self._strips, key
+        self._strips = ansi_strips(self._draw(self.data, key[0]))
+        return old
 
     def _draw(self, d: ChartData, picture: Picture) -> str:
         self.draws += 1
