@@ -390,6 +390,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def latencies(ms: list[float], base: list[float], base_name: str, digits: int = 0) -> str:
+    """p95 and p50 next to the baseline's p95, and their ratio."""
+    return f"{p(ms, 0.95):.0f}ms (p50 {p(ms, 0.5):.0f})   baseline ({base_name}) {p(base, 0.95):.{digits}f}ms   " \
+        f"ratio {p(ms, 0.95) / max(p(base, 0.95), 0.1):.1f}x"
+
+
 def run() -> Iterator[tuple[str, str]]:
     """The figures, each as soon as it is measured."""
     with tempfile.TemporaryDirectory() as d:
@@ -407,22 +413,18 @@ def run() -> Iterator[tuple[str, str]]:
             logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, 5000, 10**7)}', source: burst}}]"
             lat = key_latency(shipdeck(tmp, logs=logs), cols, rows, "ROLLBACK", b"?", "shipdeck keys", b"\x1b")
             blat = key_latency(baseline(["--burst", "5000"]), cols, rows, "baseline ready", b"x", "TOGGLED", b"x")
-            yield f"{size} ? key -> keys panel p95, 5,000 lines/s burst", f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   " \
-                f"baseline (label) {p(blat, 0.95):.0f}ms   ratio {p(lat, 0.95) / max(p(blat, 0.95), 0.1):.1f}x"
+            yield f"{size} ? key -> keys panel p95, 5,000 lines/s burst", latencies(lat, blat, "label")
             dlg = key_latency(shipdeck(tmp, logs=logs), cols, rows, "ROLLBACK", b"n", "Start phase", b"\x1b")
             bdlg = key_latency(baseline(["--burst", "5000"]), cols, rows, "baseline ready", b"d", "BASELINE DIALOG", b"\x1b")
-            yield f"{size} n key -> confirmation dialog p95, burst", f"{p(dlg, 0.95):.0f}ms (p50 {p(dlg, 0.5):.0f})   " \
-                f"baseline (dialog) {p(bdlg, 0.95):.0f}ms   ratio {p(dlg, 0.95) / max(p(bdlg, 0.95), 0.1):.1f}x"
+            yield f"{size} n key -> confirmation dialog p95, burst", latencies(dlg, bdlg, "dialog")
             cmd = command_latency(shipdeck(tmp, logs=logs), cols, rows)
-            yield f"{size} pause key -> engine -> screen p95, burst", f"{p(cmd, 0.95):.0f}ms (p50 {p(cmd, 0.5):.0f})   baseline (toggle) " \
-                f"{p(blat, 0.95):.0f}ms   ratio {p(cmd, 0.95) / max(p(blat, 0.95), 0.1):.1f}x"
+            yield f"{size} pause key -> engine -> screen p95, burst", latencies(cmd, blat, "toggle")
         shifted = shift_to_haproxy(tmp, 160, 50)
         if shifted is None:
             yield "confirmed shift -> HAProxy weight, p95", "skipped: haproxy is not installed"
         else:
             lat, direct = shifted
-            yield "confirmed shift -> HAProxy weight, p95", f"{p(lat, 0.95):.0f}ms (p50 {p(lat, 0.5):.0f})   baseline (bare Runtime API call) " \
-                f"{p(direct, 0.95):.1f}ms   ratio {p(lat, 0.95) / max(p(direct, 0.95), 0.1):.1f}x"
+            yield "confirmed shift -> HAProxy weight, p95", latencies(lat, direct, "bare Runtime API call", digits=1)
         late = guard_deadline(tmp)
         yield "guard window satisfied -> rollback sent, max", f"{max(late):.2f}s over {len(late)} sample phases (5s samples)   baseline: none (engine only)"
         total, rate = 1_000_000, 50_000
