@@ -85,11 +85,15 @@ class Sample:
 
 @dataclass(frozen=True)
 class NoData:
-    """A metric that could not be read this tick (empty result, NaN, source down)."""
+    """A metric that could not be read this tick (empty result, NaN, source down).
+
+    `answered`: the source answered and the series was empty or NaN (as a ratio is before its side has any
+    traffic); otherwise the source failed (refused, timed out, the query failed)."""
 
     reason: str
     ts: float = 0.0
     source_down: bool = False
+    answered: bool = False
 
 
 @dataclass(frozen=True)

@@ -647,7 +647,8 @@ class KubernetesMetrics:
             if not series:
                 why = "no Deployment matches the selectors" if what == "ready" else "no pod matches the selectors"
                 out[name] = NoData(f"{what}: {why}" if what != "cpu" and what != "memory"
-                                   else f"{what}: metrics.k8s.io has no pod metrics for the selectors", now)
+                                   else f"{what}: metrics.k8s.io has no pod metrics for the selectors", now,
+                                   answered=True)
                 continue
             total = (_ready_percent([p for c in colours for p in pods[c]], [d for c in colours for d in deps[c]])
                      if what == "ready" else sum(series.values()))

@@ -1,7 +1,7 @@
 """Prometheus metrics: one instant query per metric per tick, query_range to backfill the charts.
 
-An empty vector or NaN is no data. Errors and timeouts are counted: after `max_errors`
-consecutive failing ticks the source is down, and guards apply their no-data rule.
+An empty vector or NaN is no data the source answered with (`answered`). Errors and timeouts are counted:
+after `max_errors` consecutive failing ticks the source is down, and guards apply their no-data rule.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def _to_sample(data: Any, now: float) -> Sample | NoData:
     kind = data.get("resultType")
     if kind == "scalar":
         v = float(data["result"][1])
-        return NoData("NaN", now) if math.isnan(v) else Sample(v, now)
+        return NoData("NaN", now, answered=True) if math.isnan(v) else Sample(v, now)
     per: dict[str, float] = {}
     for series in data.get("result", []):
         v = float(series["value"][1])
@@ -156,5 +156,5 @@ def _to_sample(data: Any, now: float) -> Sample | NoData:
         label = _colour(series.get("metric", {})) or "all"
         per.setdefault(label, v)
     if not per:
-        return NoData("empty result" if not data.get("result") else "NaN", now)
+        return NoData("empty result" if not data.get("result") else "NaN", now, answered=True)
     return _combine(per, now)

@@ -26,8 +26,9 @@ from tui import viewmodel as vm
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Driver, exit_code
 from tui.engine.handle import EngineHandle, LocalEngine
+from tui.engine.identity import account_of
 from tui.engine.journal import resume_command
-from tui.engine.machine import refusal
+from tui.engine.machine import HOLD_WORDS, refusal
 from tui.engine.plan import LoadedPlan, format_duration
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
@@ -131,6 +132,12 @@ class ShipdeckApp(App[int]):
             self.set_keymap(self._keymap)
         self.push_screen(self.center)
         self.engine.start()
+        shared = self.engine.operator != account_of(self.engine.operator)
+        if shared and any(getattr(st, "four_eyes", False) for ph in self.plan.phases for st in ph.steps):
+            self._log_line("shipdeck", "warning", (
+                f"four eyes cannot be verified from this screen: it acts as the OS account "
+                f"{account_of(self.engine.operator)} (SHIPDECK_OPERATOR names you, nothing proves it); a four-eyes "
+                "gate is approved by someone logged in as another OS user"))
         if self.autopilot is not None:
             self._announce("is flying this demo")
         self.set_interval(RENDER_INTERVAL, self._render_tick)
@@ -185,18 +192,23 @@ class ShipdeckApp(App[int]):
             self.health[ev["name"]] = ev
             self._dirty.add("status")
         elif kind == "engine":
-            self.engine_failed = ev["reason"]
+            self.engine_failed = "" if ev.get("status") == "ok" else ev["reason"]
             self.link_dropped = ev.get("status") == "dropped"
             self._dirty.add("status")
             self.refresh_bindings()
-            self.notify(sanitize_line(f"{self.engine_word}: {ev['reason']}"), title="engine", severity="error",
-                        timeout=30, markup=False)
+            if self.engine_failed:
+                self.notify(sanitize_line(f"{self.engine_word}: {ev['reason']}"), title="engine", severity="error",
+                            timeout=30, markup=False)
+            else:
+                self.notify("the engine works again", title="engine", timeout=10)
         elif kind == "announce":
             self._announce(ev["text"])
         elif kind == "journal":
             self._log_line("shipdeck", "info", f"journal: {ev['path']}")
         elif kind == "end":
             self._log_line("shipdeck", "info", f"run {ev['status']} with green at {ev['traffic']}% — journal: {ev['journal']}")
+            if ev.get("spilled"):
+                self._log_line("shipdeck", "error", ev["spilled"])
 
     def _paint_now(self, what: str) -> None:
         """An operator waits on this one: paint it now, not on the next tick."""
@@ -306,6 +318,11 @@ class ShipdeckApp(App[int]):
             status.append(f" {self.engine_word} ", style="bold reverse red")
         else:
             status.append(s["status"].upper(), style=run_style)
+        hold = s.get("hold")
+        if hold and not self.engine_failed:  # a hold has an age: it ends, or someone acts
+            style = "bold reverse red" if hold["kind"] in ("blind", "fault") else "bold reverse yellow"
+            status.append(f" HELD {format_duration(max(0.0, now - hold['since']))}: "
+                          f"{HOLD_WORDS.get(hold['kind'], hold['kind'])} ", style=style)
         if s["phase"] >= 0:
             ph = s["phases"][s["phase"]]
             step = ph["steps"][ph["step"]]["label"] if ph["step"] < len(ph["steps"]) else "checklist"

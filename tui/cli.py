@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -41,10 +42,34 @@ def _load_or_exit(path: str) -> LoadedPlan:
         sys.exit(EXIT_INVALID)
 
 
+def _refuse_a_past_window(loaded: LoadedPlan) -> None:
+    """A plan whose dated window is over can never move forward: said at once, like any error in the file."""
+    import time
+
+    from tui.engine.plan import window_in_the_past
+
+    why = window_in_the_past(loaded.plan.window, time.time())
+    if why:
+        click.echo(sanitize_line(str(loaded.issue(("window", "end"), why))), err=True)
+        click.echo(f"1 problem(s) in {loaded.path}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
 def default_journal(loaded: LoadedPlan) -> Path:
     slug = re.sub(r"[^a-z0-9]+", "-", loaded.plan.name.lower()).strip("-")[:40] or "run"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Path("journals") / f"{slug}-{stamp}.jsonl"
+
+
+def _os_group(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if value:
+        import grp
+
+        try:
+            grp.getgrnam(value)
+        except KeyError:
+            raise click.BadParameter(f"no OS group named {value!r}") from None
+    return value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,10 +87,21 @@ def check(plan: str, offline: bool) -> None:
         click.echo(f"{plan}:1:1: file not found", err=True)
         sys.exit(EXIT_INVALID)
     loaded = _load_or_exit(plan)
+    _refuse_a_past_window(loaded)
     for i, guard in enumerate(loaded.plan.guards):
         if guard.no_data == "ignore":
             click.echo(str(loaded.issue(("guards", i, "no_data"), "warning: no_data: ignore lets the run go on "
                                         f"blind when {guard.metric} has no data")), err=True)
+    if os.environ.get("SHIPDECK_OPERATOR", "").strip():
+        for i, ph in enumerate(loaded.plan.phases):
+            for j, step in enumerate(ph.steps):
+                if getattr(step, "four_eyes", False):
+                    from tui.engine.identity import account
+
+                    click.echo(str(loaded.issue(("phases", i, "steps", j, "four_eyes"), (
+                        "warning: four eyes cannot be verified on a shared account: SHIPDECK_OPERATOR names a "
+                        f"person, the OS account ({account()}) is what proves one; the gate needs someone logged "
+                        "in as another OS user"))), err=True)
     if not offline:
         from tui.engine.preflight import preflight
 
@@ -120,13 +156,17 @@ def _execute(
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --journal after a crash.")
 @click.option("--foreground", is_flag=True, help="Keep the engine in this process: it stops with the screen.")
 @click.option("--high-contrast", is_flag=True, help="High-contrast theme for projectors.")
+@click.option("--group", default=lambda: os.environ.get("SHIPDECK_GROUP", ""), metavar="GROUP", callback=_os_group,
+              help="An OS group whose members may attach to the engine (socket mode 0660; env SHIPDECK_GROUP).")
 def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool, foreground: bool,
-        high_contrast: bool) -> None:
+        high_contrast: bool, group: str) -> None:
     """Run PLAN: the engine starts in the background and this terminal attaches to it.
 
     Closing the terminal (or q) detaches; the engine goes on guarding. `shipdeck attach` comes back."""
     _check_resume(resume, journal)
     loaded = _load_or_exit(plan)
+    if not resume:  # a run already under way is resumed whatever its window says: rollback must stay possible
+        _refuse_a_past_window(loaded)
     if headless or foreground:
         sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
     import importlib
@@ -136,7 +176,8 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
     journal_path = (journal or default_journal(loaded)).resolve()
     try:
         # The screen's imports (Textual) load while the engine starts: the two start-ups overlap.
-        sock = spawn_engine(plan, journal_path, resume=resume, meanwhile=lambda: importlib.import_module("tui.app"))
+        sock = spawn_engine(plan, journal_path, resume=resume, group=group,
+                            meanwhile=lambda: importlib.import_module("tui.app"))
     except SpawnError as e:
         raise click.ClickException(sanitize_line(str(e))) from e
     sys.exit(_attach(sock, read_only=False, high_contrast=high_contrast))
@@ -147,7 +188,8 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--resume", is_flag=True)
 @click.option("--idle-exit", type=float, default=None, help="Seconds with no screen before an idle engine leaves.")
-def engine(plan: str, journal: Path, resume: bool, idle_exit: float | None) -> None:
+@click.option("--group", default="", callback=_os_group, help="An OS group whose members may attach (mode 0660).")
+def engine(plan: str, journal: Path, resume: bool, idle_exit: float | None, group: str) -> None:
     """The detached engine of one run (started by `run`): journal, guards, backends, and a socket."""
     from tui.engine.driver import Driver
     from tui.engine.journal import JournalError
@@ -159,14 +201,15 @@ def engine(plan: str, journal: Path, resume: bool, idle_exit: float | None) -> N
     except JournalError as e:
         click.echo(f"shipdeck engine: {e}", err=True)
         sys.exit(EXIT_ERROR)
-    server = EngineServer(driver, socket_path(journal), idle_exit=IDLE_EXIT_S if idle_exit is None else idle_exit)
+    server = EngineServer(driver, socket_path(journal), idle_exit=IDLE_EXIT_S if idle_exit is None else idle_exit,
+                          group=group)
     sys.exit(asyncio.run(server.run()))
 
 
 def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
     from tui.app import make_app
     from tui.engine.handle import EngineHandle, RemoteEngine
-    from tui.engine.journal import identity
+    from tui.engine.identity import identity
     from tui.engine.protocol import ProtocolError
 
     try:
@@ -334,6 +377,11 @@ def report(journal: Path, output: Path | None) -> None:
         click.echo(f"report written to {output}")
     else:
         click.echo(text, nl=False)
+    damaged = [w for w in result.warnings if "corrupt record" in w]
+    for w in damaged:  # the report is what the good records say; the damage is said again where scripts look
+        click.echo(f"shipdeck: {sanitize_line(w)}", err=True)
+    if damaged:
+        sys.exit(EXIT_ERROR)
 
 
 @main.command()

@@ -15,11 +15,14 @@ import click
 from backends.base import Clock
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Driver, exit_code
+from tui.engine.guards import evidence_words
 from tui.engine.journal import resume_command
-from tui.engine.plan import LoadedPlan
+from tui.engine.plan import LoadedPlan, format_duration
 from tui.engine.report import effect_text
 from widgets.sanitize import sanitize_line
 from widgets.units import format_value
+
+LIFTS_BY_ITSELF = ("blind", "evidence", "fault", "window")
 
 
 class EventPrinter:
@@ -31,6 +34,7 @@ class EventPrinter:
         self.out = out
         self.prev: dict[str, Any] | None = None
         self.samples = 0
+        self.evidence: dict[int, str] = {}  # guard -> the kind of evidence it last had
 
     def line(self, text: str) -> None:
         stamp = datetime.fromtimestamp(self.clock.now()).strftime("%H:%M:%S")
@@ -53,6 +57,11 @@ class EventPrinter:
             self.line(f"! {ev['text']}")
         elif kind == "samples":
             self.samples += 1
+            for i, g in enumerate(ev["guards"]):  # what a guard has to judge, said when it changes
+                evidence, words = evidence_words(g, self.units.get(g["metric"], ""))
+                if evidence != self.evidence.get(i, "inactive" if evidence == "value" else "value"):
+                    self.line(f"guard {words}")
+                self.evidence[i] = evidence
             hot = [g for g in ev["guards"] if g["state"] in ("breaching", "tripped")]
             if hot or self.samples % 12 == 1:
                 self.line("metrics " + _samples_text(ev["values"], ev["guards"], self.units))
@@ -111,9 +120,13 @@ async def run_headless(
     out: Callable[[str], None] = click.echo,
 ) -> int:
     driver = Driver(loaded, journal_path, clock=clock, shared=shared, resume=resume)
-    printer = EventPrinter(clock, out, {name: m.unit for name, m in loaded.plan.metrics.items()})
+
+    def say(text: str) -> None:  # every line, the engine's and this function's own, with secrets masked
+        out(driver.redact.text(text))
+
+    printer = EventPrinter(clock, say, {name: m.unit for name, m in loaded.plan.metrics.items()})
     driver.subscribe(printer)
-    out(f"journal: {journal_path}")
+    say(f"journal: {journal_path}")
     pilot = Autopilot(driver, approve=yes)
 
     def stop_on_hold(ev: dict[str, Any]) -> None:
@@ -134,9 +147,37 @@ async def run_headless(
         elif step is not None and step.status == "waiting-gate" and step.spec.get("four_eyes"):
             why = f"{s.waiting}: four eyes, a second operator approves (run it attached, without --headless)"
         else:
+            watch_hold(s.hold)
             return
-        out(f"headless run cannot continue ({why}); stopping with traffic at green {s.traffic}%")
+        give_up(why)
+
+    def give_up(why: str) -> None:
+        if driver.suspending:
+            return
+        say(f"headless run cannot continue ({why}); stopping with traffic at green {driver.state.traffic}%")
         driver.suspend(f"headless: {why}")
+
+    limit = loaded.plan.settings.hold_limit
+    timing: dict[str, Any] = {}  # the hold being timed: {"since": t, "task": its expiry}
+
+    def watch_hold(hold: dict[str, Any] | None) -> None:
+        # A hold that may lift by itself (blind, waiting for evidence, an engine fault, a closed window) gets
+        # `hold_limit`: nobody is here to lift it otherwise, so then the run stops, resumable.
+        lifts = hold is not None and hold["kind"] in LIFTS_BY_ITSELF and "(opens)" not in hold["reason"]
+        since = hold["since"] if hold is not None and lifts else None
+        if timing.get("since") == since:
+            return
+        if timing:
+            timing.pop("task").cancel()
+            timing.clear()
+        if hold is not None and since is not None:
+            timing.update(since=since, task=asyncio.create_task(expire(hold)))
+
+    async def expire(hold: dict[str, Any]) -> None:
+        await clock.sleep(hold["since"] + limit - clock.now())
+        now = driver.state.hold
+        if now is not None and now["since"] == hold["since"]:
+            give_up(f"held {format_duration(limit)} (settings.hold_limit) with nobody to lift it: {now['reason']}")
 
     driver.subscribe(stop_on_hold)
     pilot_task = asyncio.create_task(pilot.run())
@@ -149,13 +190,17 @@ async def run_headless(
     try:
         state = await driver.run()
     finally:
+        if timing:
+            timing["task"].cancel()
         pilot.stop()
         pilot_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pilot_task
     if state.terminal:
-        out(f"run {state.status} with green at {state.traffic}% — journal: {journal_path}")
+        say(f"run {state.status} with green at {state.traffic}% — journal: {journal_path}")
     else:
-        out(f"run {state.status}, not finished, green at {state.traffic}%; continue with: "
+        say(f"run {state.status}, not finished, green at {state.traffic}%; continue with: "
             f"{resume_command(loaded.path, journal_path)}")
+    if driver.spilled:
+        say(driver.spilled)  # the last word: journal records that are not in the journal, and where they are
     return exit_code(state)

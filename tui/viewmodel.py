@@ -183,17 +183,21 @@ def guard_views(plan: Plan, guards: list[dict[str, Any]]) -> list[GuardView]:
                 window_s=g["window"],
                 state=g["state"],
                 action=g["action"],
+                side=g.get("side", ""),
+                note=g.get("note", ""),
             )
         )
     return out
 
 
 def initial_guards(plan: Plan) -> list[dict[str, Any]]:
-    return [
-        {"metric": g.metric, "op": g.op, "threshold": g.threshold, "value": None, "breach_for": 0.0,
-         "window": g.for_, "state": "inactive", "action": g.action}
-        for g in plan.guards
-    ]
+    out = []
+    for g in plan.guards:
+        measures = plan.metrics[g.metric].measures if g.metric in plan.metrics else "all"
+        out.append({"metric": g.metric, "op": g.op, "threshold": g.threshold, "value": None, "breach_for": 0.0,
+                    "window": g.for_, "state": "inactive", "action": g.action,
+                    "side": g.series or ("" if measures == "all" else measures), "note": ""})
+    return out
 
 
 def next_weight(plan: Plan, current: int | None) -> int | None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine.driver import exit_code
-from tui.engine.journal import JournalError, _check_line, identity, plan_of
+from tui.engine.identity import identity
+from tui.engine.journal import JournalError, _check_line, plan_of
 from tui.engine.machine import RunState, initial_state, transition
 from tui.engine.plan import Plan
 from tui.headless import EventPrinter
@@ -66,20 +67,26 @@ class JournalTail:
         self.state: RunState | None = None
         self.plan: Plan | None = None
         self.ended = ""  # the run's final status, once its run-end record is read
+        self.damaged = ""  # where a damaged record stopped the reading ('' while none did)
 
     def read(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        """(record, events) for each complete new record. Raises JournalError on a damaged record."""
+        """(record, events) for each complete new record, up to a damaged one (then `damaged` says where)."""
+        if self.damaged:
+            return []
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             chunk = f.read()
         out = []
         for line in chunk.split(b"\n")[:-1]:  # a last line without newline is still being written
-            self.offset += len(line) + 1
             if not line:
+                self.offset += 1
                 continue
             problem = _check_line(line, self.records)
             if problem:
-                raise JournalError(f"journal damaged at byte offset {self.offset - len(line) - 1}: {problem}")
+                self.damaged = (f"journal damaged at byte offset {self.offset}: {problem}; reading stopped there "
+                                f"after {len(self.records)} good record(s)")
+                break
+            self.offset += len(line) + 1
             rec = json.loads(line)
             self.records.append(rec)
             if self.state is None:
@@ -100,7 +107,7 @@ def follow(path: Path, out: Callable[[str], None], once: bool = False, poll: flo
     while True:
         try:
             read = tail.read()
-        except JournalError as e:
+        except JournalError as e:  # no run-start record: nothing to show
             out(str(e))
             return
         for rec, events in read:
@@ -113,6 +120,9 @@ def follow(path: Path, out: Callable[[str], None], once: bool = False, poll: flo
             if tail.ended:
                 out(f"run ended: {tail.ended}")
                 return
+        if tail.damaged:
+            out(tail.damaged)
+            return
         if once:
             return
         time.sleep(poll)
@@ -208,6 +218,8 @@ class JournalFollower:
                 self._emit(self._read())
             except JournalError as e:
                 self.failed = str(e)
-                self._emit([{"type": "engine", "status": "failed", "reason": str(e)}])
+            self.failed = self.failed or self.tail.damaged
+            if self.failed:
+                self._emit([{"type": "engine", "status": "failed", "reason": self.failed}])
                 break
         return self.state

@@ -1,7 +1,8 @@
-"""Guards at a glance: value, threshold and how far into its window a breach has got.
+"""Guards at a glance: what each judges (green, blue or all), its value against the threshold and how far
+into its window a breach has got, or, without a value, why (no traffic yet, no data yet, BLIND).
 
-State is carried by an icon and words as well as colour (✓ ok, ▲ breaching, ✗ TRIPPED, ? no data,
-· inactive), so the panel reads the same with NO_COLOR.
+State is carried by an icon and words as well as colour (✓ ok, ▲ breaching, ✗ TRIPPED, ○ no traffic yet,
+… waiting for data, ? BLIND, · not judged now), so the panel reads the same with NO_COLOR.
 """
 
 from __future__ import annotations
@@ -24,15 +25,19 @@ class GuardView:
     value: float | None
     breach_for_s: float
     window_s: float
-    state: str  # ok | breaching | tripped | no-data | inactive
+    state: str  # ok | breaching | tripped | no-traffic | awaiting | blind | inactive
     action: str
+    side: str = ""  # what it judges: green, blue or all ('' before the first sample says)
+    note: str = ""  # the evidence in the engine's words when there is no value
 
 
 HOT = ("breaching", "tripped")
-ICONS = {"ok": "✓", "breaching": "▲", "tripped": "✗", "no-data": "?", "inactive": "·"}
-ICON_STYLES = {"ok": "bold green", "breaching": "bold yellow", "tripped": "bold reverse red",
-               "no-data": "bold magenta", "inactive": "dim"}
-ROW_STYLES = {"breaching": "yellow", "tripped": "bold red", "inactive": "dim"}
+ICONS = {"ok": "✓", "breaching": "▲", "tripped": "✗", "no-traffic": "○", "awaiting": "…", "blind": "?",
+         "inactive": "·"}
+ICON_STYLES = {"ok": "bold green", "breaching": "bold yellow", "tripped": "bold reverse red", "no-traffic": "bold",
+               "awaiting": "bold yellow", "blind": "bold reverse magenta", "inactive": "dim"}
+ROW_STYLES = {"breaching": "yellow", "tripped": "bold red", "blind": "bold magenta", "inactive": "dim"}
+LEGACY = {"no-data": "blind"}  # journals written before the evidence states
 
 
 def duration(seconds: float) -> str:
@@ -49,16 +54,28 @@ def _row_style(g: GuardView) -> str:
     return ROW_STYLES.get(g.state, "")
 
 
+def label(g: GuardView) -> str:
+    """`error_rate[green]`: the metric and the side it judges."""
+    return sanitize_line(g.metric) + (f"[{sanitize_line(g.side)}]" if g.side else "")
+
+
 def guard_line(g: GuardView, metric_w: int = 0, value_w: int = 0, bar_width: int = 10) -> Text:
-    """One guard: `▲ error_rate 2.3% > 1% for 1m40s of 5m ███░░░ [rollback]`."""
+    """One guard: `▲ error_rate[green] 2.3% > 1% for 1m40s of 5m ███░░░ [rollback]`."""
+    state = LEGACY.get(g.state, g.state)
     style = _row_style(g)
     breach_op, ok_op = (">", "≤") if g.op == "above" else ("<", "≥")
-    text = Text(style=style)
-    text.append(ICONS.get(g.state, "?"), style=ICON_STYLES.get(g.state, "bold"))
-    text.append(" ")
-    text.append(sanitize_line(g.metric).ljust(metric_w), style="bold")
-    text.append(" " + format_value(g.value, g.unit).rjust(value_w))
     threshold = format_value(g.threshold, g.unit)
+    text = Text(style=style)
+    text.append(ICONS.get(state, "?"), style=ICON_STYLES.get(state, "bold"))
+    text.append(" ")
+    text.append(label(g).ljust(metric_w), style="bold")
+    if state in ("no-traffic", "awaiting", "blind"):
+        text.append(f" {sanitize_line(g.note) or 'BLIND: no data'}",
+                    style="bold magenta" if state == "blind" else "bold" if state == "awaiting" else "")
+        text.append(f" ({breach_op} {threshold})", style="dim")
+        text.append(f" [{sanitize_line(g.action)}]", style="dim")
+        return text
+    text.append(" " + format_value(g.value, g.unit).rjust(value_w))
     if g.state in HOT:
         text.append(f" {breach_op} {threshold}", style="bold")
         text.append(f" for {duration(g.breach_for_s)} of {duration(g.window_s)}")
@@ -68,16 +85,13 @@ def guard_line(g: GuardView, metric_w: int = 0, value_w: int = 0, bar_width: int
             text.append(" ▕" + "█" * filled + "░" * (bar_width - filled) + "▏")
         if g.state == "tripped":
             text.append(" TRIPPED", style="bold reverse red")
-    elif g.state == "no-data":
-        text.append(f" {breach_op} {threshold}")
-        text.append(f" no data for {duration(g.breach_for_s)}" if g.breach_for_s else " NO DATA",
-                    style="bold magenta")
+        if g.note:  # its data stopped mid-breach: the window waits, and the row says why
+            text.append(f" {sanitize_line(g.note)}", style="bold magenta")
+    elif g.state == "inactive":
+        text.append(f" not judged now (rule: {breach_op} {threshold})", style="dim")
     else:
-        text.append(f" {ok_op if g.state == 'ok' else breach_op} {threshold}")
-        if g.state == "inactive":
-            text.append(" (inactive)", style="dim")
-        else:
-            text.append(f" over {duration(g.window_s)}", style="dim")
+        text.append(f" {ok_op} {threshold}")
+        text.append(f" over {duration(g.window_s)}", style="dim")
     text.append(f" [{sanitize_line(g.action)}]", style="bold red" if g.state == "tripped" else "dim")
     return text
 
@@ -110,7 +124,7 @@ class GuardPanel(Static):
     def render(self) -> Text:
         if not self.guards:
             return Text("no guards in this plan", style="dim")
-        metric_w = max(len(sanitize_line(g.metric)) for g in self.guards)
+        metric_w = max(len(label(g)) for g in self.guards)
         value_w = max(len(format_value(g.value, g.unit)) for g in self.guards)
         width = self.size.width
         bar = 16 if width >= 100 else 10 if width >= 70 else 6 if width >= 50 else 0

@@ -28,11 +28,9 @@ sys.path.insert(0, str(HERE))
 
 import loadgen  # noqa: E402 - the lab's own helper, next to this file
 
-ERROR_RATIO = (
-    '(sum by (colour) (rate(app_requests_total{{code=~"5.."}}[{w}])) / sum by (colour) (rate(app_requests_total[{w}])))'
-    ' or label_replace(sum(rate(app_requests_total{{code=~"5.."}}[{w}])) / sum(rate(app_requests_total[{w}])),'
-    ' "colour", "all", "", "")'
-)
+# The ratio as teams write it: per colour, 0/0 (NaN) for green until green gets traffic, no `or vector(0)`.
+ERROR_RATIO = ('sum by (colour) (rate(app_requests_total{{code=~"5.."}}[{w}]))'
+               ' / sum by (colour) (rate(app_requests_total[{w}]))')
 P95 = ('histogram_quantile(0.95, sum by (le, colour) (rate(app_request_duration_seconds_bucket[{w}]))) * 1000')
 RPS = "sum by (colour) (rate(app_requests_total[{w}]))"
 
@@ -58,8 +56,10 @@ class Lab:
     bake: str = "2m"
     rps: float = 40
     rate_window: str = "15s"
+    hold_limit: str = "5m"
     ports: dict[str, int] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    prometheus: subprocess.Popen[bytes] | None = None
 
     @property
     def plan(self) -> Path:
@@ -110,9 +110,9 @@ metrics:
   error_rate: {{query: '{ERROR_RATIO.format(w=w)}', unit: ratio, label: error rate}}
   latency_p95: {{query: '{P95.format(w=w)}', unit: ms, label: p95 latency}}
   rps: {{query: '{RPS.format(w=w)}', unit: rps, label: throughput}}
-guards:
-  - {{metric: error_rate, above: 0.01, for: {self.guard_for}, action: rollback, no_data: hold}}
-settings: {{sample_interval: 2s, timeout: 5s}}
+guards:  # judges green, the canary: its own error ratio, not the blend
+  - {{metric: error_rate, above: 0.01, for: {self.guard_for}, action: rollback}}
+settings: {{sample_interval: 2s, timeout: 5s, hold_limit: {self.hold_limit}}}
 phases:
   - name: Check green
     owner: you
@@ -138,18 +138,32 @@ phases:
             self._spawn([py, str(HERE / "app.py"), "--colour", colour, "--port", str(self.ports[colour]),
                          "--fail-rate", str(rate)], log)
         self._spawn([binary("haproxy"), "-f", str(self.dir / "haproxy.cfg"), "-db"], log)
-        self._spawn([binary("prometheus"), f"--config.file={self.dir / 'prometheus.yml'}",
-                     f"--storage.tsdb.path={self.dir / 'tsdb'}", f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}",
-                     "--log.level=warn"], log)
         self._wait(lambda: self.socket.exists(), "haproxy")
-        self._wait(lambda: _ok(f"http://127.0.0.1:{self.ports['prometheus']}/-/ready"), "prometheus")
+        self.prometheus_up()
         for colour in ("blue", "green"):
             self._wait(lambda c=colour: _ok(f"http://127.0.0.1:{self.ports[c]}/health"), colour)
         url = f"http://127.0.0.1:{self.ports['frontend']}/"
         threading.Thread(target=loadgen.run, args=(url, self.rps, 3600), daemon=True).start()
 
-    def _spawn(self, cmd: list[str], log: object) -> None:
-        self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, cwd=self.dir))  # type: ignore[arg-type]
+    def prometheus_up(self) -> None:
+        """Start Prometheus (again, after `prometheus_down`: an outage the guards must see)."""
+        with open(self.dir / "lab.log", "ab") as log:
+            self.prometheus = self._spawn([
+                binary("prometheus"), f"--config.file={self.dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.dir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}", "--log.level=warn"], log)
+        self._wait(lambda: _ok(f"http://127.0.0.1:{self.ports['prometheus']}/-/ready"), "prometheus")
+
+    def prometheus_down(self) -> None:
+        assert self.prometheus is not None
+        self.prometheus.terminate()
+        self.prometheus.wait(10)
+        self.procs.remove(self.prometheus)
+
+    def _spawn(self, cmd: list[str], log: object) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=self.dir)  # type: ignore[arg-type]
+        self.procs.append(proc)
+        return proc
 
     def _wait(self, cond: object, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

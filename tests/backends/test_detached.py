@@ -7,11 +7,14 @@ read through pyte as a terminal would show them.
 from __future__ import annotations
 
 import asyncio
+import grp
 import os
+import pwd
 import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from tests.backends.test_fault_matrix import (  # noqa: F401 - fixtures
     wait,
 )
 from tui.engine import journal
+from tui.engine.identity import account
 from tui.engine.server import registered, socket_path
 
 pytestmark = pytest.mark.integration
@@ -51,6 +55,10 @@ def bake_started(path: Path) -> bool:
     if not path.exists() or path.stat().st_size == 0:
         return False
     return journal.replay(journal.load(path).records).bake is not None
+
+
+# Screens say a name; the engine pins it to the OS account the socket's peer credentials prove.
+WHO = {name: f"{name} ({account()})" for name in ("alice", "bob", "carol", "dave", "mallory")}
 
 
 def engine_pids() -> list[int]:
@@ -83,7 +91,9 @@ async def start_mid_bake(tmp_path: Path, how: str, h, metrics) -> tuple[Path, ob
     if how == "tmux":
         tmux = shutil.which("tmux") or pytest.skip("tmux is not installed")
         session = f"shipdeck-test-{os.getpid()}"
-        cmd = " ".join([f"PYTHONPATH={ROOT}", PY, "-m", "tui.cli", *args])
+        # A tmux server already running gives new sessions its own environment, not this test's: say it all.
+        cmd = " ".join([f"PYTHONPATH={ROOT}", f"SHIPDECK_RUNTIME_DIR={os.environ['SHIPDECK_RUNTIME_DIR']}", PY,
+                        "-m", "tui.cli", *args])
         subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "160", "-y", "50", cmd], check=True,
                        cwd=ROOT)
         await wait(lambda: socket_path(path).exists(), timeout=30, what="the engine's socket")
@@ -183,31 +193,81 @@ class Seen:
         return "\n".join(str(e.get("text", "")) for e in self.events if e["type"] == "notice")
 
 
-async def driven(tmp_path: Path, text: str = FOUR_EYES):
+async def driven(tmp_path: Path, text: str = FOUR_EYES, group: str = ""):
     """A detached engine on `text` with alice attached and at the helm."""
     from tui.engine.handle import RemoteEngine
     from tui.engine.spawn import spawn_engine
 
     plan = tmp_path / "p.yaml"
     plan.write_text(text)
-    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
-    alice = RemoteEngine(sock, "alice@deck", "drive")
+    sock = spawn_engine(str(plan), tmp_path / "j.jsonl", group=group)
+    alice = RemoteEngine(sock, "alice", "drive")
     seen = Seen(alice)
-    await wait(lambda: alice.state.helm == "alice@deck", what="the first screen to take the helm")
+    await wait(lambda: alice.state.helm == WHO["alice"], what="the first screen to take the helm")
     return sock, alice, seen
+
+
+def as_another_user(sock: Path, command: str) -> str:
+    """A screen of another OS user (nobody, in a forked child): hello, one command, and what the engine made
+    of it (the state's cause, or the refusal)."""
+    import json as json_mod
+
+    from tui.engine.handle import connect
+    from tui.engine.protocol import Command, Hello, decode, encode
+
+    nobody = pwd.getpwnam("nobody")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        answer = "no answer"
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            link = connect(sock, 10.0)
+            link.sendall(encode(Hello("nobody", "drive")))
+            lines = link.makefile("rb")
+            me = decode(lines.readline()).operator  # type: ignore[attr-defined]
+            link.sendall(encode(Command(command, me, {})))
+            while True:
+                msg = json_mod.loads(lines.readline())
+                body = msg.get("body") or {}
+                if msg["type"] == "refused" or body.get("type") == "notice":
+                    answer = f"refused: {msg.get('reason') or body.get('text')}"
+                    break
+                if body.get("type") == "state" and body["cause"].get("operator") == me:
+                    answer = f"{body['cause']['name']} by {me}"
+                    break
+        except Exception as e:  # noqa: BLE001 - the parent reads what went wrong
+            answer = f"{type(e).__name__}: {e}"
+        finally:
+            os.write(write, answer.encode())
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as f:
+        return f.read().decode()
 
 
 async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
     from tui.engine.handle import RemoteEngine
 
-    sock, alice, a = await driven(tmp_path)
+    if os.geteuid() != 0 and not os.environ.get("CI"):
+        pytest.skip("a second OS user for four eyes: the test becomes `nobody`, which needs root")
+    # The socket admits the operators' group (mode 0660): here nobody's own, on a path nobody can reach.
+    tmp_path = Path(tempfile.mkdtemp(prefix="shipdeck-four-eyes-"))
+    tmp_path.chmod(0o755)
+    group = grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
+    sock, alice, a = await driven(tmp_path, group=group)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o660 and sock.stat().st_gid == pwd.getpwnam("nobody").pw_gid
     path = tmp_path / "j.jsonl"
-    bob = RemoteEngine(sock, "bob@deck", "watch")  # --read-only
-    carol = RemoteEngine(sock, "carol@deck", "drive")
+    bob = RemoteEngine(sock, "bob", "watch")  # --read-only
+    carol = RemoteEngine(sock, "carol", "drive")
     b, c = Seen(bob), Seen(carol)
     try:
         assert alice.refuses("advance") is None
-        assert "read-only" in (bob.refuses("advance") or "") and "alice@deck drives" in (bob.refuses("advance") or "")
+        assert "read-only" in (bob.refuses("advance") or "") and f"{WHO['alice']} drives" in (bob.refuses("advance") or "")
         assert "T takes the helm" in (carol.refuses("advance") or "")
         assert "never takes the helm" in (bob.refuses("take") or "")
         # the server enforces what the keys grey out: a watcher's command is refused, not run
@@ -217,29 +277,34 @@ async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
         alice.submit("advance")
         await wait(lambda: alice.state.current_step is not None and alice.state.current_step.kind == "gate"
                    and alice.state.current_step.status == "waiting-gate", what="the four-eyes gate")
-        # four eyes: neither the driver nor a read-only watcher approves; a second operator does
+        # four eyes: neither the driver nor a read-only watcher approves, nor another name on the driver's own
+        # OS account (a name is said, not proved); someone logged in as another OS user does
         assert "four eyes" in (alice.state.current_step.label or "")
         alice.submit("approve")
         await wait(lambda: "someone other than the driver" in a.texts(), what="the driver's approval refused")
         assert "read-only" in (bob.refuses("approve") or "")
         assert carol.refuses("approve") is None and carol.refuses("advance") is not None
         carol.submit("approve")
-        await wait(lambda: alice.state.traffic == 100, what="the run to go on after carol approved")
+        await wait(lambda: "four eyes cannot be verified" in c.texts(), what="a second name on one account refused")
+        assert alice.state.traffic == 10
+        nobody = account(pwd.getpwnam("nobody").pw_uid)
+        assert await asyncio.to_thread(as_another_user, sock, "approve") == f"approve by {nobody}"
+        await wait(lambda: alice.state.traffic == 100, what="the run to go on after another OS user approved")
         gate = alice.state.phases[0].steps[1]
-        assert gate.detail == "approved by carol@deck"
+        assert gate.detail == f"approved by {nobody}"
         # taking the helm needs a reason; then it is carol's, journalled and told to every screen
         carol.submit("take", reason="")
         await wait(lambda: "say why" in c.texts(), what="a take without a reason refused")
         carol.submit("take", reason="alice's link is flapping")
-        await wait(lambda: alice.state.helm == "carol@deck" and bob.state.helm == "carol@deck", what="the helm")
-        await wait(lambda: "carol@deck took the helm from alice@deck: alice's link is flapping" in a.texts(),
+        await wait(lambda: alice.state.helm == WHO["carol"] and bob.state.helm == WHO["carol"], what="the helm")
+        await wait(lambda: f"{WHO['carol']} took the helm from {WHO['alice']}: alice's link is flapping" in a.texts(),
                    what="the old driver told why")
-        assert carol.refuses("pause") is None and "carol@deck drives" in (alice.refuses("pause") or "")
+        assert carol.refuses("pause") is None and f"{WHO['carol']} drives" in (alice.refuses("pause") or "")
         # a screen that attaches now gets the run as it is, and the charts' recent history with it
-        dave = RemoteEngine(sock, "dave@deck", "watch")
+        dave = RemoteEngine(sock, "dave", "watch")
         d = Seen(dave)
         await wait(lambda: sum(e["type"] == "samples" for e in d.events) >= 5, timeout=3, what="replayed samples")
-        assert dave.state.traffic == 100 and dave.state.helm == "carol@deck"
+        assert dave.state.traffic == 100 and dave.state.helm == WHO["carol"]
         dave.detach("done")
         # rollback: any attached screen (settings.rollback_by: anyone), even a read-only one
         bob.submit("rollback")
@@ -250,9 +315,9 @@ async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
             h.join(5)
     events = [r for r in journal.load(path).records if r["kind"] == "event" and r["data"].get("type") == "command"]
     by = [(r["data"]["name"], r["operator"]) for r in events]
-    assert ("take", "alice@deck") in by and ("take", "carol@deck") in by and ("rollback", "bob@deck") in by
-    assert ("advance", "bob@deck") not in by  # refused at the socket: never reached the engine
-    take = next(r for r in events if r["data"]["name"] == "take" and r["operator"] == "carol@deck")
+    assert ("take", WHO["alice"]) in by and ("take", WHO["carol"]) in by and ("rollback", WHO["bob"]) in by
+    assert ("advance", WHO["bob"]) not in by  # refused at the socket: never reached the engine
+    take = next(r for r in events if r["data"]["name"] == "take" and r["operator"] == WHO["carol"])
     assert take["data"]["args"]["reason"] == "alice's link is flapping"
 
 
@@ -261,7 +326,7 @@ async def test_plan_may_keep_rollback_from_read_only_screens(tmp_path):
 
     sock, alice, _ = await driven(tmp_path, FOUR_EYES.replace(
         "settings: {sample_interval: 200ms}", "settings: {sample_interval: 200ms, rollback_by: operators}"))
-    bob = RemoteEngine(sock, "bob@deck", "watch")
+    bob = RemoteEngine(sock, "bob", "watch")
     b = Seen(bob)
     try:
         assert "not read-only ones" in (bob.refuses("rollback") or "")
@@ -269,7 +334,7 @@ async def test_plan_may_keep_rollback_from_read_only_screens(tmp_path):
         await wait(lambda: "rollback: the plan lets only operators" in b.texts(), what="the refusal")
         assert alice.refuses("rollback") is None
         # an operator who is not at the helm still may: a driver whose link dropped never locks rollback out
-        carol = RemoteEngine(sock, "carol@deck", "drive")
+        carol = RemoteEngine(sock, "carol", "drive")
         Seen(carol)
         assert carol.refuses("rollback") is None
         carol.submit("rollback")
@@ -287,20 +352,20 @@ async def test_a_read_only_screen_greys_forward_keys_and_says_who_drives(tmp_pat
     from tui.engine.handle import RemoteEngine
 
     sock, alice, _ = await driven(tmp_path)
-    watcher = RemoteEngine(sock, "bob@deck", "watch")
+    watcher = RemoteEngine(sock, "bob", "watch")
     app = make_app(watcher.loaded, watcher.journal_path, engine=watcher, keymap={})
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            await until(pilot, lambda: "helm: alice@deck" in screen_text(app), what="who drives")
+            await until(pilot, lambda: f"helm: {WHO['alice']}" in screen_text(app), what="who drives")
             assert "READ-ONLY" in screen_text(app)
-            assert app.why_not("advance") == "read-only screen: alice@deck drives"
+            assert app.why_not("advance") == f"read-only screen: {WHO['alice']} drives"
             assert app.why_not("rollback") is None
             await pilot.press("n")
             await pilot.pause(0.5)
             assert alice.state.status == "pending"  # nothing was sent
             await pilot.press("q")
             await until(pilot, lambda: watcher.ended, what="the screen to detach")
-        assert alice.state.helm == "alice@deck" and not alice.ended  # the engine goes on
+        assert alice.state.helm == WHO["alice"] and not alice.ended  # the engine goes on
     finally:
         alice.detach("test over")
         alice.join(5)
@@ -316,10 +381,10 @@ async def test_an_engine_that_dies_is_engine_failed_on_every_screen(tmp_path):
     plan.write_text(FOUR_EYES)
     sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
     [pid] = engine_pids()
-    remote = RemoteEngine(sock, "alice@deck", "drive")
+    remote = RemoteEngine(sock, "alice", "drive")
     app = make_app(remote.loaded, remote.journal_path, engine=remote, keymap={})
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: "helm: alice@deck" in screen_text(app), what="the screen")
+        await until(pilot, lambda: f"helm: {WHO['alice']}" in screen_text(app), what="the screen")
         os.kill(pid, signal.SIGKILL)
         await until(pilot, lambda: "ENGINE FAILED" in screen_text(app), what="the lost engine on screen")
         assert f"lost the engine (pid {pid})" in screen_text(app)
@@ -342,16 +407,16 @@ async def test_bad_messages_are_refused_and_a_stopped_engine_is_loud(tmp_path):
     answer = decode(nobody.makefile("rb").readline())
     assert isinstance(answer, Refused) and "who it is" in answer.reason
     nobody.close()
-    alice = RemoteEngine(sock, "alice@deck", "drive")
+    alice = RemoteEngine(sock, "alice", "drive")
     a = Seen(alice)
-    await wait(lambda: alice.state.helm == "alice@deck", what="the helm")
+    await wait(lambda: alice.state.helm == WHO["alice"], what="the helm")
     raw = connect(sock)
-    raw.sendall(encode(HelloMsg("mallory@deck", "drive")))
+    raw.sendall(encode(HelloMsg("mallory", "drive")))
     reader = raw.makefile("rb")
     for bad in (b"{not json\n",
-                json_mod.dumps({"v": VERSION, "type": "command", "name": "take", "operator": "mallory@deck",
-                                "args": {"operator": "alice@deck", "reason": "x"}}).encode() + b"\n",
-                json_mod.dumps({"v": VERSION, "type": "command", "name": "take", "operator": "alice@deck",
+                json_mod.dumps({"v": VERSION, "type": "command", "name": "take", "operator": "mallory",
+                                "args": {"operator": "alice", "reason": "x"}}).encode() + b"\n",
+                json_mod.dumps({"v": VERSION, "type": "command", "name": "take", "operator": "alice",
                                 "args": {"reason": "x"}}).encode() + b"\n",
                 json_mod.dumps({"v": VERSION, "type": "ask", "req": 1, "what": "preview",
                                 "args": {"percent": "lots"}}).encode() + b"\n"):
@@ -363,18 +428,18 @@ async def test_bad_messages_are_refused_and_a_stopped_engine_is_loud(tmp_path):
         if isinstance(msg, Refused):
             refusals.append(msg.reason)
     assert "not a JSON line" in refusals[0] and "mapping of arguments" in refusals[1]
-    assert "sent as alice@deck on mallory@deck's connection" in refusals[2]
-    assert alice.state.helm == "alice@deck"  # nobody took it in someone else's name
+    assert f"sent as alice on {WHO['mallory']}'s connection" in refusals[2]
+    assert alice.state.helm == WHO["alice"]  # nobody took it in someone else's name
     raw.close()
     # the driver stops the engine with the run live: every screen says nothing guards it now
-    bob = RemoteEngine(sock, "bob@deck", "watch")
+    bob = RemoteEngine(sock, "bob", "watch")
     b = Seen(bob)
     alice.submit("advance")
     await wait(lambda: alice.state.status == "running", what="the run")
     alice.stop_engine("maintenance window moved")
     await wait(lambda: any(e["type"] == "engine" and "NO GUARD WATCHES" in e["reason"] for e in b.events),
                what="the stopped engine on the watcher's screen")
-    assert "engine stopped by alice@deck: maintenance window moved" in bob.failed
+    assert f"engine stopped by {WHO['alice']}: maintenance window moved" in bob.failed
     assert any(e["type"] == "engine" for e in a.events)
     for h in (alice, bob):
         h.detach("test over")
@@ -419,7 +484,7 @@ def test_a_screen_that_falls_behind_is_dropped_and_says_the_engine_still_guards(
     spawn_engine(str(plan), path)
     [pid] = engine_pids()
     t = screen("attach", str(path), cols=100, rows=30)
-    watcher = RemoteEngine(socket_path(path), "bob@deck", "watch")
+    watcher = RemoteEngine(socket_path(path), "bob", "watch")
     try:
         seen = Seen(watcher)
         t.wait(lambda s: "ROLLBACK" in s)

@@ -90,7 +90,7 @@ async def test_a_stopped_prometheus_shows_down_and_guards_hold(tmp_path, prom):
         await until(pilot, lambda: "DOWN" in screen_text(app), timeout=30, what="DOWN on screen")
         text = screen_text(app)
         assert "prom ✗" in text and "prometheus down" in text
-        assert app.guards[0]["state"] in ("no-data", "ok")  # hold: no breach invented from silence
+        assert app.guards[0]["state"] in ("blind", "ok")  # hold: no breach invented from silence
         assert app.state["status"] == "running"
         await until(pilot, lambda: app.engine.state.blind == ["error_rate"], what="the run holds, blind")
         assert "holding" in app.state["waiting"] or "bake paused" in app.state["waiting"]

@@ -30,6 +30,7 @@ from tui.engine import journal
 from tui.engine.autopilot import Autopilot
 from tui.engine.driver import Driver
 from tui.engine.plan import PlanError, load_plan_text
+from tui.engine.report import build_report
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -151,7 +152,7 @@ async def test_prometheus_refused_holds_the_run_before_any_shift(tmp_path, hapro
     await asyncio.sleep(2.0)  # the autopilot keeps pressing; nothing may move
     assert drv.state.status == "pending" and drv.state.traffic == 0
     assert await haproxy_green(h) == 0
-    assert any("no data for guard error_rate" in t for t in said)
+    assert any("guard error_rate blind" in t for t in said)
     await finish(drv, task)
 
 
@@ -169,7 +170,7 @@ async def test_prometheus_stopped_mid_run_freezes_bake_and_refuses_forward(tmp_p
     await asyncio.sleep(4.0)  # longer than the whole bake: it must not complete while blind
     assert drv.state.phase == 0 and drv.state.traffic == 10 and await haproxy_green(h) == 10
     drv.submit("shift", percent=50)
-    await wait(lambda: any("shift: no data for guard" in t for t in said), what="forward shift refused")
+    await wait(lambda: any("shift: guard error_rate blind" in t for t in said), what="forward shift refused")
     drv.submit("shift", percent=0)  # towards blue is always allowed
     await wait(lambda: drv.state.traffic == 0, what="shift back")
     assert await haproxy_green(h) == 0
@@ -270,7 +271,41 @@ async def test_journal_disk_full_keeps_guarding_and_rolls_back(tmp_path, haproxy
     metrics.gauge.set(0.5)  # breach
     await asyncio.wait_for(task, 30)
     assert drv.state.status == "rolled-back" and await haproxy_green(h) == 0
-    assert drv._unwritten  # kept in memory, in order, for when the disk comes back
+    # What the disk refused until the end was kept in memory, in order, and written beside the journal at exit;
+    # the last word says how many and where, and the report reads them: rolled back, not "running at 10%".
+    path = tmp_path / "j.jsonl"
+    assert f"they are in {path}.unwritten (report and --resume read them)" in drv.spilled
+    records = journal.load(path).records
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    report = build_report(records)
+    assert "- Outcome: **rolled-back**" in report and "- Traffic at the end: green 0%" in report
+    assert "read from" in build_report(records, journal.load(path).warnings)
+    # --resume takes them back into the journal itself
+    journal.Journal(path, resume=True).close()
+    assert not (tmp_path / "j.jsonl.unwritten").exists() and len(journal.load(path).records) == len(records)
+
+
+async def test_the_journal_disk_coming_back_ends_the_fault_by_itself(tmp_path, metrics):
+    loaded = make_plan(tmp_path, metrics.url)
+    path = tmp_path / "j.jsonl"
+    drv = Driver(loaded, path, clock=RealClock())
+    task = await start(drv)
+    await wait(lambda: drv.state.traffic == 10 and drv.state.bake is not None, what="baking at 10%")
+    disk = os.dup(drv.journal._fd)
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, drv.journal._fd)
+    os.close(full)
+    await wait(lambda: drv.state.faults and drv.failed, what="journal fault")
+    assert "remaining" in drv.state.bake  # the bake waits while the engine is failed
+    os.dup2(disk, drv.journal._fd)  # the disk takes writes again
+    os.close(disk)
+    await wait(lambda: not drv.state.faults and not drv.failed, what="the fault to end by itself")
+    assert "timer" in drv.state.bake  # and the bake goes on
+    await finish(drv, task)
+    records = journal.load(path).records
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))  # nothing lost, in order
+    kinds = [r["data"]["type"] for r in records if r["kind"] == "event"]
+    assert kinds.index("fault") < kinds.index("recovered")
 
 
 async def test_fsync_eio_is_a_journal_fault(tmp_path, metrics, monkeypatch):

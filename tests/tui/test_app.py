@@ -107,7 +107,7 @@ async def test_a_hung_backend_shows_and_keys_keep_working(app_factory):
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.press("n", "enter")
         await until(pilot, lambda: app.state["waiting"].startswith("gate"))
-        await pilot.press("w", "3", "0", "enter", "enter")
+        await pilot.press("w", "1", "0", "enter", "enter")  # the first canary weight: allowed before evidence
         await until(pilot, lambda: "⏳" in status_text(app) and "traffic" in status_text(app), what="busy")
         await pilot.press("question_mark")  # the screen answers while the backend hangs
         assert app.center.help_panel.display
@@ -191,7 +191,7 @@ async def test_high_contrast_theme_and_no_color(app_factory, monkeypatch):
                     what="the first full paint")
         # without colour the guard and plan states still read: icons and words carry them
         text = screen_text(plain)
-        assert "✓ error_rate" in text or "· error_rate" in text
+        assert "○ error_rate[green] no traffic yet: green carries none" in text
         assert "ROLLBACK" in text
 
 

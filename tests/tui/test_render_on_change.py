@@ -56,7 +56,7 @@ backends:
 metrics:
   rps: {unit: rps}
 guards:
-  - {metric: rps, above: 1, for: 3s}
+  - {metric: rps, above: 1, for: 3s, series: all}
 settings: {sample_interval: 10s}
 phases:
   - name: Bake

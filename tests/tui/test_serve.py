@@ -29,13 +29,13 @@ async def test_serve_shows_the_command_center_read_only_behind_a_token(tmp_path,
     plan.write_text(FOUR_EYES.replace("name: four eyes", "name: war room night"))
     path = tmp_path / "j.jsonl"
     sock = spawn_engine(str(plan), path)
-    alice = RemoteEngine(sock, "alice@deck", "drive")
+    alice = RemoteEngine(sock, "alice", "drive")
     Seen(alice)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", str(path), "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=clean_env)
     try:
-        await wait(lambda: alice.state.helm == "alice@deck", what="the driver")
+        await wait(lambda: alice.state.helm == alice.operator, what="the driver")
         alice.submit("advance")
         await wait(lambda: alice.state.traffic == 10, what="the first shift")
         assert server.stdout is not None
@@ -52,12 +52,12 @@ async def test_serve_shows_the_command_center_read_only_behind_a_token(tmp_path,
             urllib.request.urlopen(f"http://127.0.0.1:{port}/not-the-token/", timeout=5)
         png = tmp_path / "serve.png"
         text = await page_text_and_screenshot(chromium, url, ["READ-ONLY", "war room night", "Canary"], png)
-        assert "READ-ONLY" in text and "helm: alice@deck" in text and "shift green" in text, text[-3000:]
+        assert "READ-ONLY" in text and f"helm: {alice.operator}" in text and "shift green" in text, text[-3000:]
         assert png.stat().st_size > 20_000  # a painted command center, not a blank page
         if os.environ.get("SHIPDECK_KEEP_SCREENSHOT"):
             (ROOT / "docs" / "serve.png").write_bytes(png.read_bytes())
         # the browser was one more screen on the engine, read-only: it never took the helm
-        assert alice.state.helm == "alice@deck"
+        assert alice.state.helm == alice.operator
     finally:
         server.send_signal(signal.SIGINT)
         try:

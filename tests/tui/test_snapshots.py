@@ -1,5 +1,6 @@
 """Layout pinned at 80x24 (SSH) and 160x50 (war room). Update with --snapshot-update after a deliberate change."""
 
+import asyncio
 import time
 
 import pytest
@@ -34,8 +35,8 @@ def feed(app) -> None:
             "rps": {"value": 1200.0 + (i % 9) * 10, "series": {"blue": 1080.0 + (i % 9) * 9, "green": 120.0 + i % 9}},
             "cpu": {"value": None, "nodata": "connection refused", "down": True},
             "memory": {"value": 55.0 + (i % 4), "series": {"blue": 55.0 + (i % 4), "green": 50.0}},
-        }, "guards": [{"metric": "error_rate", "op": "above", "threshold": 0.01, "value": 0.0118,
-                       "breach_for": 40.0, "window": 60.0, "state": "breaching", "action": "rollback"}]})
+        }, "guards": [{"metric": "error_rate", "op": "above", "threshold": 0.01, "value": err_green, "side": "green",
+                       "breach_for": 40.0, "window": 60.0, "state": "breaching", "action": "rollback", "note": ""}]})
     app._on_engine_event({"type": "logs", "lines": [
         {"ts": T0 - 3, "source": "app-blue", "level": "info", "text": "GET /api/orders 200 83ms"},
         {"ts": T0 - 2, "source": "app-green", "level": "error", "text": "GET /api/cart 502 upstream reset \x1b[31m[b]x[/b]"},
@@ -49,6 +50,11 @@ async def drive_to_canary(pilot) -> None:
     await until(pilot, lambda: app.state["waiting"].startswith("gate"))
     await pilot.press("a", "t", "down", "t", "n", "enter")
     await until(pilot, lambda: app.state["traffic"] == 10)
+    # The frozen clock never samples by itself: one real sample of the simulator at 10% gives the guard its
+    # evidence, so the bake counts as it would a second after the shift.
+    driver = app.engine.driver
+    asyncio.run_coroutine_threadsafe(driver._sample_once(driver._queries()), driver._loop).result(5)
+    await until(pilot, lambda: app.state["hold"] is None, what="the guard's evidence")
     feed(app)
     app.center.query_one(LogPane).flush()
     app._dirty.update({"state", "samples", "status"})

@@ -349,12 +349,15 @@ async def test_guard_rows():
     async with One(panel).run_test(size=(100, 8)) as pilot:
         panel.update_guards(GUARDS)
         await pilot.pause()
-        rows = [r.rstrip() for r in screen_text(pilot.app).splitlines()[:4]]
-        assert rows[0].startswith("▲ error_rate    2.3% > 1% for 1m40s of 5m ▕")
+        rows = [r.rstrip() for r in screen_text(pilot.app).splitlines()[:6]]
+        assert rows[0].startswith("▲ error_rate[green]   2.3% > 1% for 1m40s of 5m ▕")
         assert rows[0].endswith("▏ [rollback]")
-        assert rows[1] == "✓ latency_p95  183ms ≤ 250ms over 2m [rollback]"
-        assert "✗ success_rate   97% < 99% for 2m of 2m" in rows[2] and rows[2].endswith("TRIPPED [pause]")
-        assert rows[3] == "? cpu              — > 85% no data for 30s [notify]"
+        assert rows[1] == "✓ latency_p95[green] 183ms ≤ 250ms over 2m [rollback]"
+        assert "✗ success_rate[all]    97% < 99% for 2m of 2m" in rows[2] and rows[2].endswith("TRIPPED [pause]")
+        # no value: the row says why, in words, never a number
+        assert rows[3] == "? cpu[green]         BLIND: connection refused (> 85%) [alert]"
+        assert rows[4] == "… p99[green]         no data yet: green has had traffic 12s; blind at 1m (> 900ms) [pause]"
+        assert rows[5] == "○ errors_5xx[green]  no traffic yet: green carries none (> 2%) [rollback]"
 
 
 async def test_guard_bell_rings_once_per_transition():

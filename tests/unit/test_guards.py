@@ -49,8 +49,9 @@ def test_no_data_rules():
     assert feed(guards("fail"), [None] * 8) == [60.0]  # missing data counts as a breach
     assert feed(guards("ignore"), [0.02, 0.02, None, 0.02, 0.02, 0.02, 0.02, 0.02]) == []  # gap resets
     gs = guards("hold")
-    feed(gs, [float("nan")])
-    assert gs.status[0].state == "no-data" and gs.status[0].value is None
+    feed(gs, [None])  # the source failed: blind at once
+    assert gs.status[0].state == "blind" and gs.status[0].value is None
+    assert gs.holding("Canary", "blind") == ["error_rate"]
 
 
 def test_phase_scoped_guard_is_inactive_elsewhere():
@@ -64,7 +65,7 @@ def test_summary_reads_like_the_screen():
     gs = guards()
     feed(gs, [0.023] * 5)
     st = gs.status[0]
-    assert st.summary() == "error_rate 0.023 > 0.01 for 40s of 1m"
+    assert st.summary() == "error_rate[all] 0.023 > 0.01 for 40s of 1m"
     assert not math.isnan(st.breach_for)
 
 
@@ -72,6 +73,93 @@ def test_a_breach_reads_in_the_metrics_unit():
     from tui.engine.guards import GuardStatus
 
     g = GuardStatus(0, "error_rate", "above", 0.01, 300, "rollback", "hold", value=0.06164, breach_for=300)
-    assert g.summary("ratio") == "error_rate 6.2% > 1% for 5m of 5m"  # as on screen; not 0.06164 > 0.01
-    assert GuardStatus(1, "latency_p95", "above", 800, 60, "pause", "hold", value=1234.0,
-                       breach_for=60).summary("ms") == "latency_p95 1.2s > 800ms for 1m of 1m"
+    assert g.summary("ratio") == "error_rate[all] 6.2% > 1% for 5m of 5m"  # as on screen; not 0.06164 > 0.01
+    assert GuardStatus(1, "latency_p95", "above", 800, 60, "pause", "hold", side="green", value=1234.0,
+                       breach_for=60).summary("ms") == "latency_p95[green] 1.2s > 800ms for 1m of 1m"
+
+
+def plan_guards(metric: str, guard: str = "", grace: str = "30s"):
+    text = f"""\
+version: 1
+name: g
+backends: {{metrics: [{{type: simulated}}]}}
+metrics: {{error_rate: {{unit: ratio{metric}}}}}
+guards:
+  - {{metric: error_rate, above: 0.01, for: 20s{guard}}}
+settings: {{sample_interval: 5s, no_data_grace: {grace}}}
+phases: [{{name: Canary}}]
+"""
+    return GuardSet(load_plan_text(text, "g.yaml").plan)
+
+
+def look(gs, reading, t, green=None):
+    if green is not None:
+        gs.set_traffic(green, t)
+    return gs.observe({"error_rate": reading}, t, "Canary", True)
+
+
+def test_a_ratio_of_a_side_without_traffic_is_no_traffic_yet_then_waits_then_is_blind():
+    gs = plan_guards(", query: 'sum(rate(req{colour=\"green\",code=\"5xx\"}[15s])) / "
+                     "sum(rate(req{colour=\"green\"}[15s]))'")
+    nan = NoData("NaN", 0, answered=True)
+    st = gs.status[0]
+    look(gs, nan, 0.0, green=0)
+    assert (st.side, st.state) == ("green", "no-traffic") and st.note == "no traffic yet: green carries none"
+    assert gs.evidence("Canary") == {"guards": [], "awaiting": [], "no_traffic": ["error_rate"]}
+    look(gs, nan, 100.0, green=10)  # the first shift: green's grace starts now
+    assert st.state == "awaiting" and st.note == "no data yet: green has had traffic 0s; blind at 30s"
+    look(gs, nan, 129.0)
+    assert st.state == "awaiting"
+    look(gs, nan, 131.0)
+    assert st.state == "blind" and st.note.startswith("BLIND: no data 31s after green got traffic")
+    assert gs.evidence("Canary")["guards"] == ["error_rate"]
+    look(gs, Sample(0.002, 135.0), 135.0)
+    assert (st.state, st.value) == ("ok", 0.002) and gs.evidence("Canary") == {"guards": [], "awaiting": [],
+                                                                              "no_traffic": []}
+
+
+def test_per_colour_series_are_judged_on_green_unless_the_guard_says_otherwise():
+    blend = Sample(0.0089, 0.0, {"blue": 0.0, "green": 0.089})  # a 10% canary failing 8.9% of its requests
+    gs = plan_guards("")
+    assert look(gs, blend, 0.0, green=10) == [] and gs.status[0].state == "breaching"
+    assert gs.status[0].side == "green" and gs.status[0].value == 0.089
+    assert look(gs, blend, 20.0) and gs.status[0].summary("ratio").startswith("error_rate[green] 8.9% > 1%")
+    everything = plan_guards("", guard=", series: all")
+    look(everything, blend, 0.0, green=10)
+    assert (everything.status[0].side, everything.status[0].state) == ("all", "ok")
+
+
+def test_green_absent_from_a_per_colour_answer_is_no_traffic_while_green_has_none():
+    gs = plan_guards("")
+    only_blue = Sample(0.001, 0.0, {"blue": 0.001})
+    look(gs, only_blue, 0.0, green=0)
+    assert gs.status[0].state == "no-traffic"
+    gs.set_traffic(10, 5.0)
+    gs.reclassify(5.0)  # between samples: the shift itself starts the wait for evidence
+    assert gs.status[0].state == "awaiting" and gs.evidence("Canary")["awaiting"] == ["error_rate"]
+
+
+def test_a_failing_source_is_blind_whatever_the_traffic():
+    gs = plan_guards("")
+    look(gs, NoData("connection refused", 0.0), 0.0, green=0)
+    assert gs.status[0].state == "blind" and gs.status[0].note == "BLIND: connection refused"
+
+
+def test_ignore_never_holds_and_fail_breaches_only_when_blind():
+    for rule, holds in (("ignore", []), ("fail", ["error_rate"]), ("hold", ["error_rate"])):
+        gs = plan_guards("", guard=f", no_data: {rule}")
+        look(gs, Sample(0.001, 0.0, {"blue": 0.001}), 0.0, green=10)
+        assert gs.holding("Canary", "awaiting") == holds, rule
+        assert look(gs, NoData("x", 1.0, answered=True), 1.0) == [] and gs.status[0].state == "awaiting", rule
+
+
+def test_a_series_that_had_data_and_goes_empty_is_blind_at_once():
+    gs = plan_guards("")
+    look(gs, Sample(0.001, 0.0, {"blue": 0.001, "green": 0.002}), 0.0, green=10)
+    look(gs, NoData("empty result", 1.0, answered=True), 1.0)
+    st = gs.status[0]
+    assert st.state == "blind" and st.note == "BLIND: empty result (the series had data from this traffic before)"
+    gs.set_traffic(0, 2.0)  # rolled back, then a new canary: its warm-up gets the grace again
+    gs.set_traffic(10, 3.0)
+    look(gs, NoData("empty result", 4.0, answered=True), 4.0)
+    assert st.state == "awaiting"

@@ -190,7 +190,9 @@ def test_outside_the_window_forward_waits_for_a_journalled_override_and_rollback
     s, eff = transition(s, cmd("override", 2, who="bob", reason="the change board extended the window"))
     assert s.window_override == "the change board extended the window (by bob)"
     assert [e["message"] for e in eff if e["kind"] == "notify"] == [
-        "window overridden by bob: the change board extended the window"]
+        "window overridden by bob: the change board extended the window",
+        "the hold is over after 2s: outside the plan's window 22:00–02:00 UTC (closed): forward actions need an "
+        "override (with a reason)"]
     s, _ = transition(s, cmd("advance", 3))
     assert s.status == "running"
     s2, _ = transition(make(), {"type": "window", "outside": "outside"})

@@ -157,3 +157,48 @@ def test_the_kubernetes_example_passes_check_offline(clean_env):
                          capture_output=True, text=True, env=clean_env, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     assert "6 phases, 3 guards, traffic via kubernetes (offline)" in res.stdout
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("above: 0.01", "above: true", "plan.yaml:8:33: guards[0].above: expected a number, got true"),
+    ("above: 0.01", "above: 7", "plan.yaml:8:33: guards[0].above: 7 is not a ratio (0 to 1), so this guard can "
+                                "never act: did you mean 7%? write 0.07"),
+    ("phases:", "settings: {sample_interval: 0s}\nphases:", "plan.yaml:9:29: settings.sample_interval: must be "
+                                                             "at least 100ms"),
+])
+def test_check_refuses_what_can_never_work(old, new, message):
+    assert issues_of(MINIMAL.replace(old, new)) == [message]
+
+
+def test_a_percent_threshold_past_100_and_the_evidence_settings():
+    [issue] = issues_of(MINIMAL.replace("unit: ratio", "unit: percent").replace("above: 0.01", "above: 250"))
+    assert "250 is not a percentage (0 to 100)" in issue
+    settings = load_plan_text(MINIMAL + "settings: {sample_interval: 15s, hold_limit: 2m}\n", "p.yaml").plan.settings
+    assert settings.grace == 150.0 and settings.hold_limit == 120.0  # ten samples when they are 15 s apart
+    assert load_plan_text(MINIMAL, "p.yaml").plan.settings.grace == 60.0  # at least a minute
+
+
+def test_a_metric_says_which_side_it_measures_or_its_query_does():
+    plan = load_plan_text(MINIMAL.replace("error_rate: {unit: ratio}", (
+        "error_rate: {unit: ratio, query: 'sum(rate(x{track=\"canary\",code=~\"5..\"}[1m])) / "
+        "sum(rate(x{track=\"canary\"}[1m]))'}\n  p95: {unit: ms, query: 'p95{version=\"stable\"}'}\n"
+        "  rps: {unit: rps, query: 'sum by (colour) (rate(x[1m]))'}\n  cpu: {unit: percent, side: green}")),
+        "p.yaml").plan
+    assert [m.measures for m in plan.metrics.values()] == ["green", "blue", "all", "green"]
+    assert "series" in issues_of(MINIMAL.replace("for: 1m}", "for: 1m, series: canary}"))[0]
+
+
+def test_check_refuses_a_window_wholly_in_the_past_and_warns_four_eyes_on_a_shared_account(tmp_path, clean_env):
+    plan = tmp_path / "p.yaml"
+    plan.write_text(MINIMAL.replace("phases:", "window: {start: '2020-01-01T22:00', end: '2020-01-02T01:00'}\nphases:"))
+    res = subprocess.run(shipdeck_cmd("check", str(plan), "--offline"), capture_output=True, text=True,
+                         env=clean_env, cwd=ROOT)
+    assert res.returncode == 2 and "window.end: the window ended at 2020-01-02T01:00 UTC: it is wholly in the past" \
+        in res.stderr
+    run = subprocess.run(shipdeck_cmd("run", str(plan), "--headless", "--yes", "--journal", str(tmp_path / "j.jsonl")),
+                         capture_output=True, text=True, env=clean_env, cwd=ROOT)
+    assert run.returncode == 2 and "wholly in the past" in run.stderr and not (tmp_path / "j.jsonl").exists()
+    plan.write_text(MINIMAL.replace("      - bake: 5m", "      - gate: DB owner?\n        four_eyes: true"))
+    res = subprocess.run(shipdeck_cmd("check", str(plan), "--offline"), capture_output=True, text=True,
+                         env={**clean_env, "SHIPDECK_OPERATOR": "alice"}, cwd=ROOT)
+    assert res.returncode == 0 and "four_eyes: warning: four eyes cannot be verified on a shared account" in res.stderr

@@ -64,6 +64,12 @@ def test_state_survives_the_wire_and_four_eyes_needs_someone_else():
     assert "four eyes" in (refusal(again, "approve", operator="alice@h") or "")
     assert "four eyes" in (refusal(again, "approve", operator="autopilot") or "")  # a machine is not a second pair
     assert refusal(again, "approve", operator="bob@h") is None
+    # two names on one OS account are one person as far as anyone can prove
+    shared = RunState.from_dict({**again.to_dict(), "helm": "alice (deploy@h)"})
+    why = refusal(shared, "approve", operator="bob (deploy@h)") or ""
+    assert why.startswith("four eyes cannot be verified: you and the driver (alice (deploy@h)) both act as the OS "
+                          "account deploy@h")
+    assert refusal(shared, "approve", operator="bob@h") is None
     s, effects = transition(s, {"type": "command", "name": "approve", "operator": "alice@h", "args": {}})
     assert s.current_step is not None and s.current_step.status == "waiting-gate"
     assert any("four eyes" in e.get("text", "") for e in effects)

@@ -39,6 +39,9 @@ def test_report_cli_and_damaged_journal(tmp_path, clean_env):
     path.write_bytes(b"\n".join(lines))
     bad = subprocess.run(shipdeck_cmd("report", str(path)), capture_output=True, text=True, env=clean_env, cwd=ROOT)
     assert bad.returncode == 1 and "byte offset" in bad.stderr and "Traceback" not in bad.stderr
+    # Every good record before the damaged one is still reported, and the report says where reading stopped.
+    assert bad.stdout.startswith("# Deploy report: m\n") and "corrupt record at byte offset" in bad.stdout
+    assert "(line 2): checksum mismatch; reading stopped there: the 1 record(s) before it are read" in bad.stdout
 
 
 def test_watch_follows_read_only(tmp_path):
@@ -51,6 +54,21 @@ def test_watch_follows_read_only(tmp_path):
     assert "plan: m" in text and "alice: advance" in text and "phase “Prep” done" in text
     assert "→ shift green to 10%" in text
     assert path.read_bytes() == before
+
+
+def test_watch_shows_every_good_record_before_a_damaged_one_and_says_where_it_stopped(tmp_path):
+    path = tmp_path / "j.jsonl"
+    write_run(path)
+    lines = path.read_bytes().split(b"\n")
+    lines[-3] = lines[-3].replace(b'"kind"', b'"kinda"')  # the last record but one: a bad checksum
+    path.write_bytes(b"\n".join(lines))
+    out: list[str] = []
+    follow(path, out.append, once=True)
+    text = "\n".join(out)
+    assert "alice: advance" in text and "phase “Prep” done" in text  # the records before it
+    good = len(lines) - 3
+    assert out[-1].startswith("journal damaged at byte offset ") and out[-1].endswith(
+        f": checksum mismatch; reading stopped there after {good} good record(s)")
 
 
 async def test_a_read_only_screen_follows_the_journal_and_refuses_every_command(tmp_path):

@@ -52,7 +52,8 @@ def describe(name: str, args: dict[str, Any], state: RunState) -> str:
 
 
 class Autopilot:
-    """Presses `next_action` on a driver, one command at a time, `delay` seconds apart.
+    """Presses `next_action` on a driver, one command at a time, `delay` seconds apart, and only when the state
+    has changed: a refused press is never repeated into the same state (no spin on a refusal).
 
     `on_action(text)` announces each action; `stop()` hands the helm back to the human.
     """
@@ -73,11 +74,12 @@ class Autopilot:
         self.active = True
         self._changed = asyncio.Event()
         self._awaiting = False
+        self._last: tuple[str, dict[str, Any], Any] | None = None  # the last press, and the state it was made in
         self._loop: asyncio.AbstractEventLoop | None = None
         driver.subscribe(self._on_event)
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") != "state":
+        if event.get("type") not in ("state", "refused"):
             return
         if event.get("cause", {}).get("operator") == self.OPERATOR:
             self._awaiting = False
@@ -108,6 +110,9 @@ class Autopilot:
             name, args = action
             if name in ("approve", "tick", "resume") and not self.approve:
                 continue
+            if (name, args, state) == self._last:
+                continue  # refused in this very state: the same press gets the same answer until the state moves
+            self._last = (name, args, state)
             self._awaiting = True
             if self.on_action is not None:
                 self.on_action(describe(name, args, state))

@@ -36,9 +36,10 @@ from backends.base import (
     run_command,
 )
 from tui.engine.guards import GuardSet
-from tui.engine.journal import Journal, identity, open_intents, parse_iso, replay, resume_command
+from tui.engine.identity import identity
+from tui.engine.journal import Journal, open_intents, parse_iso, replay, resume_command
 from tui.engine.machine import RunState, initial_state, transition
-from tui.engine.plan import LoadedPlan, outside_window
+from tui.engine.plan import LoadedPlan, format_duration, outside_window
 from tui.engine.secrets import Redactor, mask_plan
 
 Subscriber = Callable[[dict[str, Any]], None]
@@ -96,6 +97,7 @@ def build_backends(loaded: LoadedPlan, ctx: BackendContext) -> Backends:
 
 
 NOTIFY_REPEAT_S = 300.0  # the same alert again within this is a duplicate
+REMIND_MAX_S = 3600.0  # a hold is said again at least this often
 MAX_UNWRITTEN = 100_000  # journal records kept in memory while the disk refuses them
 
 
@@ -143,10 +145,13 @@ class Driver:
         self._traffic_lock = asyncio.Lock()  # one traffic change at a time, in order
         self._unwritten: list[tuple[str, dict[str, Any], str, float]] = []
         self._in_fault = False
-        self.failed = ""  # why the engine failed ('' while healthy): shown as ENGINE FAILED
+        self._faults: dict[str, str] = {}  # part of the engine -> what failed, while it stays failed
+        self.spilled = ""  # where records the journal refused went at exit ('' when none did)
         self.machine_broken = False  # the state machine raised: only the emergency rollback is left
         self.last_samples: dict[str, Any] = {}
         self._last_readings: dict[str, Sample | NoData] = {}
+        self._said: set[tuple[Any, ...]] = set()  # refusals said since the state last changed
+        self._reminder: tuple[float, float] | None = None  # (hold since, next reminder at)
 
     # ------------------------------------------------------------ public
 
@@ -185,6 +190,7 @@ class Driver:
             else:
                 await self._reconcile()
             self._emit({"type": "journal", "path": str(self.journal_path)})
+            self.guards.set_traffic(self.state.traffic, self.clock.now())
             await self._read_back()
             queries = self._queries()
             # The guards (and the window) look once before anyone, the autopilot included, is shown a state.
@@ -231,6 +237,15 @@ class Driver:
             self._suspend_reason = reason
         self._post({"type": "stop"})
 
+    @property
+    def failed(self) -> str:
+        """Why the engine failed ('' while healthy): shown as ENGINE FAILED."""
+        return next(iter(self._faults.values()), "")
+
+    @property
+    def suspending(self) -> bool:
+        return self._suspend_reason is not None
+
     def describe(self, name: str, **args: Any) -> list[str]:
         """What each backend will do for a forward action: the confirm preview."""
         traffic = self.backends.traffic
@@ -253,20 +268,39 @@ class Driver:
 
     def _process(self, event: dict[str, Any]) -> None:
         event.setdefault("at", self.clock.now())
-        self._write("event", event, str(event.get("operator") or "shipdeck"))
+        who = str(event.get("operator") or "shipdeck")
         if self.machine_broken:
+            self._write("event", event, who)
             self._degraded(event)
             return
+        before = self.state
         try:
-            self.state, effects = transition(self.state, event)
+            self.state, effects = transition(before, event)
         except Exception as e:  # noqa: BLE001 - the engine failing must not take rollback with it
+            self._write("event", event, who)
             self.machine_broken = True
             self._fail("engine", e)
             self._degraded(event)
             return
+        if self.state == before and event.get("type") == "command" and all(e["kind"] == "notice" for e in effects):
+            # Refused (or a no-op): the machine is pure, so the same command in the same state gets the same
+            # answer. It is journalled and said once; a key held down or a retry loop adds nothing.
+            said = (event.get("name"), repr(event.get("args")), tuple(e["text"] for e in effects))
+            if said in self._said:
+                self._emit({"type": "refused", "cause": event})  # the sender learns its command was heard
+                return
+            self._said.add(said)
+        elif self.state != before:
+            self._said.clear()
+        self._write("event", event, who)
         self._emit_state(event)
         for eff in effects:
             self._execute(eff)
+        if self.state.traffic != before.traffic:
+            # A side that starts carrying traffic waits for its evidence from now, not from the next sample.
+            self.guards.set_traffic(self.state.traffic, self.clock.now())
+            self.guards.reclassify(self.clock.now())
+            self._sync_evidence()
 
     def _degraded(self, event: dict[str, Any]) -> None:
         """After the state machine failed: rollback (by a human or a guard) still reaches the backend."""
@@ -498,7 +532,26 @@ class Driver:
             self._check_window()
             await self._guarded("sampler", self._sample_once(queries))
             await self._guarded("read-back", self._read_back())
+            self._remind()
             next_sample = self.clock.now() + interval  # after completion: polls never overlap
+
+    def _remind(self) -> None:
+        """A hold that lasts is said again, at a falling rate (hold_limit, then twice as long each time, an hour
+        at most): to the log pane and every notifier, not the journal."""
+        hold, now, limit = self.state.hold, self.clock.now(), self.plan.settings.hold_limit
+        if hold is None or hold["kind"] == "evidence":
+            self._reminder = None
+            return
+        if self._reminder is None or self._reminder[0] != hold["since"]:
+            self._reminder = (hold["since"], hold["since"] + limit)
+        since, due = self._reminder
+        if now < due:
+            return
+        age = now - since
+        self._reminder = (since, now + min(max(age, limit), REMIND_MAX_S))
+        text = f"the run has held for {format_duration(age)}: {hold['reason']}"
+        self._log(LogLine(now, "shipdeck", "warning", text))
+        self._send_all("hold-reminder", text)
 
     def _check_window(self) -> None:
         """The plan's window, by the engine's clock; processed now, like blindness: no command slips past it."""
@@ -507,13 +560,17 @@ class Driver:
             self._process({"type": "window", "outside": outside})
 
     async def _guarded(self, part: str, work: Awaitable[None]) -> None:
-        """Run one tick of a loop; a failure is loud (ENGINE FAILED, notified) and the loop goes on."""
+        """Run one tick of a loop; a failure is loud (ENGINE FAILED, notified) and the loop goes on. The next
+        tick that works ends the failure, as loudly."""
         try:
             await work
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a dead sampler would be a guard that silently stopped
             self._fail(part, e)
+            return
+        if part in self._faults:
+            self._recover(part, "its last tick worked")
 
     async def _sample_once(self, queries: dict[str, dict[str, str]]) -> None:
         now = self.clock.now()
@@ -543,10 +600,15 @@ class Driver:
         s = self.state
         phase = s.current_phase.name if s.current_phase else None
         fired = self.guards.observe(samples, now, phase, s.status in ("running", "paused"))
-        blind = self.guards.blind(phase)
-        if blind != self.state.blind:  # now, not queued: no command may slip in while the guards are blind
-            self._process({"type": "blind", "guards": blind})
+        self._sync_evidence()
         return fired
+
+    def _sync_evidence(self) -> None:
+        """Tell the machine what the guards lack, now, not queued: no command may slip in while they are blind."""
+        s = self.state
+        evidence = self.guards.evidence(s.current_phase.name if s.current_phase else None)
+        if (evidence["guards"], evidence["awaiting"], evidence["no_traffic"]) != (s.blind, s.awaiting, s.no_traffic):
+            self._process({"type": "blind", **evidence})
 
     def _act(self, fired: list[Any]) -> None:
         for g in fired:
@@ -647,8 +709,11 @@ class Driver:
                 self._unwritten.pop(0)
         except OSError as e:
             del self._unwritten[:-MAX_UNWRITTEN]
-            if not any(f.startswith("journal") for f in self.state.faults) and not self._in_fault:
+            if "journal" not in self._faults and not self._in_fault:
                 self._fail("journal", e)
+            return
+        if "journal" in self._faults:
+            self._recover("journal", "the journal's disk takes records again; every record held meanwhile is written")
 
     def _fail(self, part: str, exc: BaseException) -> None:
         """Loud failure of a part of the engine: ENGINE FAILED on every screen, every notifier told,
@@ -659,7 +724,7 @@ class Driver:
         try:
             text = f"{part}: {type(exc).__name__}: {exc}"
             first = not self.failed
-            self.failed = self.failed or text
+            self._faults.setdefault(part, text)
             self._emit({"type": "engine", "status": "failed", "reason": text})
             self._log(LogLine(self.clock.now(), "shipdeck", "error", f"ENGINE FAILED: {text}"))
             if first:
@@ -668,6 +733,16 @@ class Driver:
                 self._inbox.put_nowait({"type": "fault", "text": text})
         finally:
             self._in_fault = False
+
+    def _recover(self, part: str, text: str) -> None:
+        """A failed part works again: the engine leaves its failed state by itself, says so, journals it."""
+        failed = self._faults.pop(part, "")
+        if not failed:
+            return
+        self._log(LogLine(self.clock.now(), "shipdeck", "info", f"{part} recovered: {text}"))
+        self._emit({"type": "engine", "status": "failed" if self.failed else "ok", "reason": self.failed})
+        self._send_all("engine-recovered", f"{part} recovered ({text}); was: {failed}")
+        self._inbox.put_nowait({"type": "recovered", "part": part, "text": text})
 
     def _emit(self, event: dict[str, Any]) -> None:
         if self.redact.secrets or event.get("type") in ("logs", "notice", "effect", "backend"):
@@ -700,12 +775,20 @@ class Driver:
             self._log(LogLine(self.clock.now(), "shipdeck", "warning", text))
         else:
             self._write("run-end", {"status": s.status, "traffic": s.traffic, "reason": s.reason})
+        if self._unwritten:  # the disk still refuses them: never lost silently
+            where, count = self.journal.spill(self._unwritten)
+            self.spilled = (f"{count} journal record(s) could not be written to {self.journal_path}; they are in "
+                            f"{where} (report and --resume read them)" if where else
+                            f"{count} journal record(s) could not be written anywhere; they were printed to stderr")
+            self._unwritten.clear()
+            self._log(LogLine(self.clock.now(), "shipdeck", "error", self.spilled))
+            self._send_all("journal-spilled", self.spilled)
         pending = {t for t in self._notifications if not t.done()}
         if pending:  # the last notifications (rollback, completed, suspended) matter most
             await asyncio.wait(pending, timeout=NOTIFY_TIMEOUT)
         await _close(b.notify)
         self._emit({"type": "end", "status": s.status, "traffic": s.traffic, "journal": str(self.journal_path),
-                    "suspended": self._suspend_reason or ""})
+                    "suspended": self._suspend_reason or "", "spilled": self.spilled})
         self.journal.close()
 
 

@@ -1,8 +1,11 @@
-"""Guards: sustained-breach windows with an explicit no-data rule.
+"""Guards: sustained-breach windows, judged on evidence.
 
-`for: 5m` means every sample of the last five minutes breached: one healthy sample resets
-the window, so a flap never fires. No-data samples follow the guard's rule:
-hold (keep the window as it is), fail (count as a breach), ignore (count as healthy).
+Each sample, a guard's reading is one of: a value (healthy or a breach); *no traffic yet* (the source
+answered, but the series of the side it judges is empty or NaN while that side carries no traffic);
+*waiting for data* (that side has carried traffic for less than `settings.no_data_grace`); *blind* (the
+source failed, or the series stayed empty past the grace). `for: 5m` means every sample of the last five
+minutes breached: one healthy sample resets the window, so a flap never fires. Blind follows the guard's
+no-data rule: hold (keep the window as it is; the run holds), fail (a breach), ignore (healthy).
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ from backends.base import NoData, Sample
 from tui.engine.plan import Guard, Plan, format_duration
 from widgets.units import format_value
 
+# What a guard has to judge this sample.
+VALUE, NO_TRAFFIC, AWAITING, BLIND = "value", "no-traffic", "awaiting", "blind"
+# Display states: a value's verdict, or the evidence that is missing, or not judged in this phase.
+OK, BREACHING, TRIPPED, INACTIVE = "ok", "breaching", "tripped", "inactive"
+MAX_BREACH_VALUES = 600
+
 
 @dataclass
 class GuardStatus:
@@ -25,20 +34,24 @@ class GuardStatus:
     window: float
     action: str
     no_data: str
+    side: str = "all"  # what it judges: green, blue or all
     value: float | None = None
-    state: str = "ok"  # ok | breaching | tripped | no-data | inactive
+    state: str = INACTIVE  # ok | breaching | tripped | no-traffic | awaiting | blind | inactive
+    evidence: str = VALUE
+    note: str = ""  # the evidence in words when there is no value
+    valued: float | None = None  # the start of its side's traffic when it last had a value: no grace after that
     breach_since: float | None = None
     breach_for: float = 0.0
     # The samples of the current breach, newest last, kept for the journal.
     breach_values: list[tuple[float, float | None]] = field(default_factory=list)
 
     def summary(self, unit: str = "") -> str:
-        """'error_rate 6.16% > 1% for 5m of 5m': in the metric's unit, as on screen."""
+        """'error_rate[green] 6.16% > 1% for 5m of 5m': in the metric's unit, as on screen."""
         op = ">" if self.op == "above" else "<"
         val = "no data" if self.value is None else format_value(self.value, unit)
         return (
-            f"{self.metric} {val} {op} {format_value(self.threshold, unit)} for {format_duration(self.breach_for)}"
-            f" of {format_duration(self.window)}"
+            f"{self.metric}{_judged(self.side)} {val} {op} {format_value(self.threshold, unit)} for "
+            f"{format_duration(self.breach_for)} of {format_duration(self.window)}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,77 +62,153 @@ class GuardStatus:
             "threshold": self.threshold,
             "window": self.window,
             "action": self.action,
+            "side": self.side,
             "value": self.value,
             "state": self.state,
+            "note": self.note,
             "breach_for": self.breach_for,
         }
 
 
-MAX_BREACH_VALUES = 600
+def _judged(side: str) -> str:
+    return f"[{side}]"
 
 
 class GuardSet:
+    """The plan's guards and what each one sees. `set_traffic` tells it the live split: a side's grace for
+    data starts when it starts carrying traffic."""
+
     def __init__(self, plan: Plan) -> None:
         self.guards: list[Guard] = list(plan.guards)
+        self.grace = plan.settings.grace
+        self._sides = [g.series or _measured(plan, g.metric) for g in self.guards]
         self.status = [
-            GuardStatus(i, g.metric, g.op, g.threshold, g.for_, g.action, g.no_data) for i, g in enumerate(self.guards)
+            GuardStatus(i, g.metric, g.op, g.threshold, g.for_, g.action, g.no_data, side=side or "green")
+            for i, (g, side) in enumerate(zip(self.guards, self._sides, strict=True))
         ]
+        self.green = 0
+        self.traffic_since: dict[str, float | None] = {"green": None, "blue": None, "all": None}
+        self.last: dict[str, Sample | NoData] = {}
 
-    def observe(
-        self, samples: dict[str, Sample | NoData], now: float, phase: str | None, active: bool
-    ) -> list[GuardStatus]:
+    def set_traffic(self, green: int | None, now: float) -> None:
+        """The live split (None: never read back, taken as all on blue). Idempotent."""
+        self.green = green or 0
+        for side, carries in (("green", self.green > 0), ("blue", self.green < 100), ("all", True)):
+            if not carries:
+                self.traffic_since[side] = None
+            elif self.traffic_since[side] is None:
+                self.traffic_since[side] = now
+
+    def observe(self, samples: dict[str, Sample | NoData], now: float, phase: str | None, active: bool
+                ) -> list[GuardStatus]:
         """Feed one tick of samples; return the guards that fired on this tick."""
+        self.last = samples
+        if self.traffic_since["all"] is None:
+            self.set_traffic(self.green, now)  # all traffic is traffic from the first look on
         fired: list[GuardStatus] = []
-        for guard, st in zip(self.guards, self.status, strict=True):
-            st.value = _value(samples.get(guard.metric), guard.series)
-            if not active or (guard.phases is not None and phase not in guard.phases):
-                st.state, st.breach_since, st.breach_for = "inactive", None, 0.0
-                st.breach_values.clear()
+        for i, (guard, st) in enumerate(zip(self.guards, self.status, strict=True)):
+            self._classify(i, now)
+            if not active or not _applies(guard, phase):
+                self._clear(st)
+                # Before the run starts, missing evidence still shows: it is what holds the start.
+                st.state = st.evidence if st.evidence != VALUE and _applies(guard, phase) else INACTIVE
                 continue
-            value = st.value
-            if value is None:
-                if guard.no_data == "ignore":
-                    self._clear(st)
-                    st.state = "no-data"
-                    continue
-                if guard.no_data == "hold":
-                    st.state = "no-data" if st.breach_since is None else st.state
-                    if st.breach_since is not None:
-                        st.breach_for = now - st.breach_since
-                    continue
-                breached = True  # fail: missing data is treated as a breach
-            else:
-                breached = guard.breached(value)
+            if st.evidence == VALUE:
+                assert st.value is not None
+                breached = guard.breached(st.value)
+            elif st.evidence == NO_TRAFFIC:
+                self._clear(st)  # nothing to judge on a side nobody uses
+                st.state = NO_TRAFFIC
+                continue
+            elif st.evidence == BLIND and guard.no_data == "fail":
+                breached = True
+            elif st.evidence == BLIND and guard.no_data == "ignore":
+                self._clear(st)
+                st.state = BLIND
+                continue
+            else:  # waiting for data, or blind under `hold`: a breach under way stays as it is, and says so
+                if st.breach_since is None:
+                    st.state = st.evidence
+                else:
+                    st.breach_for = now - st.breach_since
+                continue
             if not breached:
                 self._clear(st)
+                st.state = OK
                 continue
             if st.breach_since is None:
                 st.breach_since = now
                 st.breach_values.clear()
-            st.breach_values.append((now, value))
+            st.breach_values.append((now, st.value))
             del st.breach_values[:-MAX_BREACH_VALUES]
             st.breach_for = now - st.breach_since
-            if st.state == "tripped":
+            if st.state == TRIPPED:
                 continue
             if st.breach_for >= guard.for_:
-                st.state = "tripped"
+                st.state = TRIPPED
                 fired.append(st)
             else:
-                st.state = "breaching"
+                st.state = BREACHING
         return fired
+
+    def reclassify(self, now: float) -> None:
+        """After the split changed between samples: the last readings judged again for their evidence (a
+        guard whose side just got traffic waits for data from now), without counting another sample."""
+        for i, st in enumerate(self.status):
+            if st.evidence == VALUE:
+                continue
+            self._classify(i, now)
+            if st.state in (NO_TRAFFIC, AWAITING, BLIND):  # shown as its evidence: it follows it
+                st.state = st.evidence
+
+    def _classify(self, i: int, now: float) -> None:
+        guard, st = self.guards[i], self.status[i]
+        reading = self.last.get(guard.metric)
+        if self._sides[i] is None and isinstance(reading, Sample) and reading.series:
+            st.side = "green"  # per-colour series: the guard judges the canary
+        elif self._sides[i] is None and isinstance(reading, Sample):
+            st.side = "all"
+        value = _value(reading, st.side)
+        st.value = value
+        since = self.traffic_since[st.side]
+        if value is not None:
+            st.evidence, st.note, st.valued = VALUE, "", since
+            return
+        if reading is None or (isinstance(reading, NoData) and not reading.answered):
+            st.evidence, st.note = BLIND, f"BLIND: {reading.reason if reading is not None else 'not read yet'}"
+        elif since is None:
+            st.evidence, st.note = NO_TRAFFIC, f"no traffic yet: {st.side} carries none"
+        elif st.valued == since:  # it had data from this traffic, and lost it: no warm-up to wait for
+            why = reading.reason if isinstance(reading, NoData) else f"no {st.side} series"
+            st.evidence, st.note = BLIND, f"BLIND: {why} (the series had data from this traffic before)"
+        elif now - since < self.grace:
+            st.evidence = AWAITING
+            st.note = (f"no data yet: {st.side} has had traffic {format_duration(now - since)}; "
+                       f"blind at {format_duration(self.grace)}")
+        else:
+            st.evidence = BLIND
+            st.note = (f"BLIND: no data {format_duration(now - since)} after {st.side} got traffic "
+                       f"(grace {format_duration(self.grace)})")
 
     def next_deadline(self) -> float | None:
         """When the earliest breaching guard's window will be full: judged then, not at the next sample."""
         due = [st.breach_since + g.for_ for g, st in zip(self.guards, self.status, strict=True)
-               if st.state == "breaching" and st.breach_since is not None]
+               if st.state == BREACHING and st.breach_since is not None]
         return min(due) if due else None
 
-    def blind(self, phase: str | None) -> list[str]:
-        """Guards that apply now, have no data, and hold the run for it (`no_data: hold`)."""
+    def holding(self, phase: str | None, evidence: str) -> list[str]:
+        """Guards that apply now and hold the run for this missing evidence (blind: `no_data: hold`; waiting
+        for data: any rule but `ignore`; no traffic yet: any rule but `ignore`)."""
+        rules = ("hold",) if evidence == BLIND else ("hold", "fail")
         return sorted({
             st.metric for g, st in zip(self.guards, self.status, strict=True)
-            if g.no_data == "hold" and st.value is None and (g.phases is None or phase in g.phases)
+            if st.evidence == evidence and g.no_data in rules and _applies(g, phase)
         })
+
+    def evidence(self, phase: str | None) -> dict[str, list[str]]:
+        """What the run's holds are made of: the machine's `blind` event."""
+        return {"guards": self.holding(phase, BLIND), "awaiting": self.holding(phase, AWAITING),
+                "no_traffic": self.holding(phase, NO_TRAFFIC)}
 
     def restore(self, journalled: list[dict[str, Any]], ts: float) -> None:
         """Go on from a journalled sample after a restart: a breach keeps the time it has served."""
@@ -128,21 +217,47 @@ class GuardSet:
             if not isinstance(idx, int) or not 0 <= idx < len(self.status):
                 continue
             st = self.status[idx]
-            if saved.get("state") in ("breaching", "tripped"):
+            if saved.get("state") in (BREACHING, TRIPPED):
                 st.state = str(saved["state"])
                 st.breach_for = float(saved.get("breach_for") or 0.0)
                 st.breach_since = ts - st.breach_for
 
     @staticmethod
     def _clear(st: GuardStatus) -> None:
-        st.state, st.breach_since, st.breach_for = "ok", None, 0.0
+        st.state, st.breach_since, st.breach_for = OK, None, 0.0
         st.breach_values.clear()
 
 
-def _value(reading: Sample | NoData | None, series: str) -> float | None:
+def _applies(guard: Guard, phase: str | None) -> bool:
+    return guard.phases is None or phase in guard.phases
+
+
+def _measured(plan: Plan, metric: str) -> str | None:
+    """The side a metric's single series measures, or None when the readings decide (per-colour series)."""
+    m = plan.metrics.get(metric)
+    side = m.measures if m is not None else "all"
+    return None if side == "all" else side
+
+
+def _value(reading: Sample | NoData | None, side: str) -> float | None:
     if not isinstance(reading, Sample):
         return None
-    v = reading.series.get(series) if series else reading.value
+    v = reading.series.get(side) if reading.series and side != "all" else reading.value
     if v is None or math.isnan(v):
         return None
     return float(v)
+
+
+def evidence_words(g: dict[str, Any], unit: str = "") -> tuple[str, str]:
+    """(kind, words) of a journalled guard's evidence: what headless lines and reports say when it changes.
+    kind is no-traffic, awaiting, blind, value or inactive."""
+    state = "blind" if g.get("state") == "no-data" else str(g.get("state"))  # older journals
+    label = f"{g.get('metric')}[{g.get('side') or 'all'}]"
+    if state in (NO_TRAFFIC, AWAITING, BLIND):
+        return state, f"{label}: {g.get('note') or 'BLIND: no data'}"
+    if state == INACTIVE:
+        return state, f"{label}: not judged now"
+    ok = (">" if g.get("op") == "above" else "<") if state in (BREACHING, TRIPPED) else (
+        "≤" if g.get("op") == "above" else "≥")
+    return VALUE, f"{label}: has data: {format_value(g.get('value'), unit)} {ok} {format_value(g.get('threshold'), unit)}"
+

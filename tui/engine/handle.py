@@ -244,11 +244,11 @@ class RemoteEngine:
     detaches = True
 
     def __init__(self, path: Path, operator: str, mode: str = "drive") -> None:
-        self.operator = operator
         self.mode = mode
         self.path = path
         self._sock, self._reader, w = welcome(path, Hello(operator, mode))
         self.welcome = w
+        self.operator = w.operator  # as the engine knows this screen: its OS account, proved by the socket
         self.pid = w.pid
         self.plan = Plan.model_validate(w.plan)
         self.loaded = LoadedPlan(self.plan, w.plan_path, {}, {})
@@ -378,7 +378,7 @@ class RemoteEngine:
             if kind == "state":
                 self._state = RunState.from_dict(ev["state"])
             elif kind == "engine":
-                self.failed = self.failed or str(ev.get("reason", ""))
+                self.failed = "" if ev.get("status") == "ok" else self.failed or str(ev.get("reason", ""))
             elif kind == "end":
                 self.run_ended = True
             self._emit(ev)

@@ -11,19 +11,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import getpass
 import hashlib
 import json
 import os
 import socket
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tui.engine.identity import default_operator
 from tui.engine.machine import RunState, initial_state, transition
 from tui.engine.plan import Plan
 
@@ -96,9 +98,12 @@ class Journal:
             self.stale_holder = _holder_text(previous) + (" (process gone)" if dead else "")
         self.records: list[dict[str, Any]] = []
         if resume:
-            self.records, torn = read_records(self.path)
-            if torn is not None:
-                os.ftruncate(self._fd, torn)
+            read = read_journal(self.path)
+            self.records = read.records
+            if read.torn is not None:
+                os.ftruncate(self._fd, read.torn)
+            if read.spilled:
+                self._take_back(self.records[-read.spilled:])
         elif os.fstat(self._fd).st_size:
             os.close(self._fd)
             raise JournalError(f"{self.path} already holds a run: continue it with --resume, "
@@ -114,15 +119,7 @@ class Journal:
         with self._lock:
             if self._fd < 0:
                 raise OSError(errno.EBADF, "journal is closed")
-            record: dict[str, Any] = {
-                "seq": self._seq + 1,
-                "ts": utc_iso(ts),
-                "operator": operator,
-                "kind": kind,
-                "data": data,
-            }
-            record["sum"] = _checksum(record)
-            line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+            record, line = _record(self._seq + 1, kind, data, operator, ts)
             size = os.fstat(self._fd).st_size
             try:
                 written = os.write(self._fd, line)
@@ -135,6 +132,41 @@ class Journal:
                 raise
             self._seq += 1
             return record
+
+    def spill(self, items: list[tuple[str, dict[str, Any], str, float]]) -> tuple[Path | None, int]:
+        """Records the journal itself refused (its disk full), written at exit to the first fallback file
+        that takes them, numbered as they would have been. `read_journal` and `--resume` read them back."""
+        with self._lock:
+            lines = b"".join(_record(self._seq + i + 1, *item)[1] for i, item in enumerate(items))
+        for path in fallback_paths(self.path):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+                try:
+                    os.write(fd, lines)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                continue
+            return path, len(items)
+        sys.stderr.buffer.write(lines)  # the engine log or the terminal: the last place left
+        sys.stderr.flush()
+        return None, len(items)
+
+    def _take_back(self, spilled: list[dict[str, Any]]) -> None:
+        """On resume: the records a fallback file holds go into the journal itself, then the fallback goes."""
+        lines = b"".join((json.dumps(r, separators=(",", ":"), default=str) + "\n").encode() for r in spilled)
+        try:
+            os.write(self._fd, lines)
+            os.fsync(self._fd)
+        except OSError as e:
+            os.close(self._fd)
+            raise JournalError(f"{self.path}: cannot take back {len(spilled)} record(s) from its fallback file: "
+                               f"{e.strerror or e}; free some space and resume again") from e
+        for path in fallback_paths(self.path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def close(self) -> None:
         with self._lock:
@@ -150,19 +182,6 @@ def resume_command(plan_path: str, journal: str | Path) -> str:
     return f"shipdeck run {plan_path} --journal {journal} --resume"
 
 
-def identity() -> str:
-    """Who acts, as every command and journal record names them: OS user @ host, or SHIPDECK_OPERATOR
-    where several people share one deploy account (the socket admits that account only)."""
-    return os.environ.get("SHIPDECK_OPERATOR", "").strip() or f"{default_operator()}@{socket.gethostname()}"
-
-
-def default_operator() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        return os.environ.get("USER", "operator")
-
-
 def _read_holder(path: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text())
@@ -171,38 +190,76 @@ def _read_holder(path: Path) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
+def _record(seq: int, kind: str, data: dict[str, Any], operator: str, ts: float) -> tuple[dict[str, Any], bytes]:
+    record: dict[str, Any] = {"seq": seq, "ts": utc_iso(ts), "operator": operator, "kind": kind, "data": data}
+    record["sum"] = _checksum(record)
+    return record, (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+
+
+def fallback_paths(path: Path) -> list[Path]:
+    """Where records the journal's disk refused go at exit: beside it, else a temporary folder (another disk)."""
+    tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    return [path.with_name(path.name + ".unwritten"),
+            Path(tempfile.gettempdir()) / f"shipdeck-{os.getuid()}" / f"{path.name}-{tag}.unwritten"]
+
+
 @dataclass
 class ReadResult:
     records: list[dict[str, Any]]
-    warnings: list[str]
+    warnings: list[str] = field(default_factory=list)
+    torn: int | None = None  # byte offset of a torn last line of the journal (to drop)
+    spilled: int = 0  # how many of the records came from a fallback file
 
 
-def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int | None]:
-    """All intact records; the byte offset of a torn last line (to drop), or None.
+def read_journal(path: str | Path, strict: bool = True) -> ReadResult:
+    """All intact records, then those a fallback file holds after them.
 
-    A damaged record that is not the last line is corruption: JournalError names its offset.
-    """
-    raw = Path(path).read_bytes()
-    records: list[dict[str, Any]] = []
+    A damaged record that is not the last line is corruption: `strict` raises JournalError naming its offset;
+    otherwise the records before it are kept and a warning says where reading stopped and what was left."""
+    path = Path(path)
+    out = ReadResult([])
+    lines = path.read_bytes().split(b"\n")
     offset = 0
-    torn: int | None = None
-    lines = raw.split(b"\n")
     for i, line in enumerate(lines):
-        is_last = i == len(lines) - 1 or (i == len(lines) - 2 and lines[-1] == b"")
         start = offset
         offset += len(line) + 1
         if not line:
             continue
-        problem = _check_line(line, records)
+        problem = _check_line(line, out.records)
         if problem is None:
-            records.append(json.loads(line))
+            out.records.append(json.loads(line))
             continue
+        is_last = i == len(lines) - 1 or (i == len(lines) - 2 and lines[-1] == b"")
         unterminated = i == len(lines) - 1  # no newline after it: the write was cut short
         if is_last and (unterminated or problem.startswith("unreadable")):
-            torn = start
+            out.torn = start
+            out.warnings.append(f"{path}: dropped a torn last record at byte offset {start} (the run was cut off "
+                                "mid-write)")
             break
-        raise JournalError(f"{path}: corrupt record at byte offset {start} (line {i + 1}): {problem}")
-    return records, torn
+        where = f"{path}: corrupt record at byte offset {start} (line {i + 1}): {problem}"
+        if strict:
+            raise JournalError(where)
+        rest = sum(1 for x in lines[i:] if x)
+        out.warnings.append(f"{where}; reading stopped there: the {len(out.records)} record(s) before it are read, "
+                            f"{rest} line(s) from it on are not")
+        return out
+    for extra in fallback_paths(path):
+        if not extra.exists():
+            continue
+        before = len(out.records)
+        for line in extra.read_bytes().splitlines():
+            if line and _check_line(line, out.records) is None:
+                out.records.append(json.loads(line))
+        out.spilled += len(out.records) - before
+        out.warnings.append(f"{len(out.records) - before} record(s) read from {extra}: the journal's disk refused "
+                            "them and they were written there at exit")
+    return out
+
+
+def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int | None]:
+    """All intact records and the byte offset of a torn last line (or None); corruption raises JournalError."""
+    read = read_journal(path)
+    return read.records, read.torn
 
 
 def _check_line(line: bytes, records: list[dict[str, Any]]) -> str | None:
@@ -219,11 +276,8 @@ def _check_line(line: bytes, records: list[dict[str, Any]]) -> str | None:
 
 
 def load(path: str | Path) -> ReadResult:
-    records, torn = read_records(path)
-    warnings = []
-    if torn is not None:
-        warnings.append(f"{path}: dropped a torn last record at byte offset {torn} (the run was cut off mid-write)")
-    return ReadResult(records, warnings)
+    """A journal for reading (report, demo resume): every good record, with warnings for what was not read."""
+    return read_journal(path, strict=False)
 
 
 def plan_of(records: list[dict[str, Any]]) -> Plan:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from backends.command import render_template
+from tui.engine.identity import account_of
 from tui.engine.plan import (
     BakeStep,
     GateStep,
@@ -84,6 +85,9 @@ class RunState:
     bake: dict[str, Any] | None = None  # {"timer": id, "ends_at": t} or {"remaining": s} while paused
     tripped: list[int] = field(default_factory=list)  # guards that fired
     blind: list[str] = field(default_factory=list)  # active guards with no data under `no_data: hold`
+    awaiting: list[str] = field(default_factory=list)  # guards whose side has traffic but no data yet (in grace)
+    no_traffic: list[str] = field(default_factory=list)  # guards whose side carries no traffic yet
+    hold: dict[str, Any] | None = None  # {"kind", "reason", "since"}: why nothing moves forward, since when
     outside_window: str = ""  # the plan's window is not open now (set by the driver's clock): forward waits
     window_override: str = ""  # an operator's journalled reason to go on outside the window
     faults: list[str] = field(default_factory=list)  # engine parts that failed (journal, sampler, ...)
@@ -122,7 +126,10 @@ class RunState:
         if self.faults:
             return f"engine fault: {self.faults[-1]}; only rollback is allowed"
         if self.blind:
-            return f"no data for guard {', '.join(self.blind)} (no_data: hold); forward actions wait"
+            return f"guard {', '.join(self.blind)} blind (no data; no_data: hold): forward actions wait"
+        if self.awaiting and self.status != "pending":
+            return (f"waiting for evidence: guard {', '.join(self.awaiting)} has no data yet from the traffic "
+                    "it now gets; bakes and forward shifts wait")
         if self.outside_window and not self.window_override:
             return f"{self.outside_window}: forward actions need an override (with a reason)"
         return ""
@@ -138,11 +145,12 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None, oper
         return None  # never blocked
     if s.terminal:
         return f"the run is {s.status}"
-    if name in FORWARD and s.hold_reason:
-        pct = args.get("percent")
-        shrinking = name == "shift" and isinstance(pct, int) and s.traffic is not None and pct <= s.traffic
-        if not shrinking:  # moving traffic back towards blue is always allowed
-            return s.hold_reason
+    pct = args.get("percent")
+    shrinking = name == "shift" and isinstance(pct, int) and pct <= (s.traffic or 0)
+    if name in FORWARD and s.hold_reason and not shrinking:  # moving traffic back towards blue is always allowed
+        return s.hold_reason
+    if name == "shift" and isinstance(pct, int) and not shrinking and (why := beyond_evidence(s, pct)):
+        return why
     if name in ("advance", "shift") and s.status == "rolling-back":
         return "a rollback is in progress"
     if name == "advance":
@@ -168,6 +176,10 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None, oper
         if step.spec.get("four_eyes") and operator and (operator in (s.helm, "autopilot") or not s.helm):
             return (f"four eyes: someone other than the driver ({s.helm or 'nobody drives yet'}) approves this gate "
                     "— they attach with `shipdeck attach` and press the approve key")
+        if step.spec.get("four_eyes") and operator and account_of(operator) == account_of(s.helm):
+            return (f"four eyes cannot be verified: you and the driver ({s.helm}) both act as the OS account "
+                    f"{account_of(operator)}, and a SHIPDECK_OPERATOR name is not proof; someone logged in as "
+                    "another OS user approves this gate")
     elif name == "shift":
         if s.status == "pending":
             return "the run has not started"
@@ -178,6 +190,69 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None, oper
     elif name == "tick" and s.current_phase is None:
         return "no phase has started"
     return None
+
+
+def first_canary(s: RunState) -> int:
+    """The plan's first canary weight: the first shift to green (10% when the plan shifts nothing itself)."""
+    return next((st.spec["percent"] for ph in s.phases for st in ph.steps
+                 if st.kind == "shift" and st.spec["percent"] > 0), 10)
+
+
+def beyond_evidence(s: RunState, percent: int) -> str:
+    """Why green may not go to `percent` yet: guards that have seen no traffic allow the first canary weight
+    only (that shift is what makes their evidence), never more. '' when it may."""
+    if not s.no_traffic or percent <= max(s.traffic or 0, first_canary(s)):
+        return ""
+    return (f"no evidence yet: guard {', '.join(s.no_traffic)} has seen no traffic; the first shift goes to "
+            f"{first_canary(s)}% at most (the plan's first canary weight) and the guards judge what it brings")
+
+
+# A hold's kind in the words every view uses.
+HOLD_WORDS = {"fault": "engine fault", "blind": "guards blind", "evidence": "waiting for data",
+              "guard": "paused by a guard", "drift": "traffic drift", "restart": "after a restart", "paused": "paused",
+              "failed": "step failed", "window": "outside the window"}
+
+
+def current_hold(s: RunState) -> tuple[str, str] | None:
+    """(kind, reason) of what keeps the run from moving by itself, beyond waiting for its plan (a bake, a gate,
+    a step in flight, the next phase): None when nothing does. A hold has an age, and ends or escalates."""
+    if s.terminal or s.status == "rolling-back":
+        return None
+    step = s.current_step
+    if s.faults:
+        return "fault", s.hold_reason
+    if s.blind:
+        return "blind", s.hold_reason
+    if s.status == "paused":
+        if s.restarted:
+            return "restart", s.reason
+        kind = "guard" if s.reason.startswith("guard") else "drift" if s.reason.startswith("traffic drift") else "paused"
+        return kind, s.reason
+    if s.awaiting and s.status == "running":
+        return "evidence", s.hold_reason
+    if step is not None and step.status == FAILED:
+        return "failed", s.waiting
+    if s.outside_window and not s.window_override:
+        return "window", s.hold_reason
+    return None
+
+
+def _update_hold(tx: _Tx) -> None:
+    s = tx.s
+    hold = current_hold(s)
+    was = s.hold
+    if hold is None:
+        if was is not None:
+            s.hold = None
+            if was["kind"] != "evidence":  # waiting for evidence after a shift is routine, and short
+                tx.notify("hold-ended", f"the hold is over after {format_duration(tx.now - was['since'])}: "
+                                        f"{was['reason']}")
+        return
+    kind, reason = hold
+    if was is None or was["kind"] != kind:
+        s.hold = {"kind": kind, "reason": reason, "since": tx.now}
+    else:
+        s.hold = {**was, "reason": reason}
 
 
 def step_label(step: Any) -> tuple[str, str, dict[str, Any]]:
@@ -254,6 +329,7 @@ def transition(state: RunState, event: Event) -> tuple[RunState, list[Effect]]:
         handler(tx, event)
     else:
         tx.notice(f"ignored unknown event type {kind!r}")
+    _update_hold(tx)
     return tx.s, tx.effects
 
 
@@ -363,7 +439,10 @@ def _shift(tx: _Tx, args: dict[str, Any]) -> None:
 
 
 def _pause(tx: _Tx, args: dict[str, Any]) -> None:
-    _hold(tx, str(args.get("reason") or f"paused by {tx.who}"))
+    reason = str(args.get("reason") or f"paused by {tx.who}")
+    if tx.s.status == "running":
+        tx.notify("paused", reason)
+    _hold(tx, reason)
 
 
 def _hold(tx: _Tx, reason: str) -> None:
@@ -512,8 +591,9 @@ def _continue(tx: _Tx) -> None:
             return
         if step.status != PENDING:
             return  # running, baking or waiting: an effect or a human moves it on
-        if s.hold_reason:
-            s.waiting = f"holding: {s.hold_reason}"
+        why = s.hold_reason or (beyond_evidence(s, step.spec["percent"]) if step.kind == "shift" else "")
+        if why:
+            s.waiting = f"holding: {why}"
             return
         _start_step(tx, step)
 
@@ -666,21 +746,23 @@ def _observed(tx: _Tx, event: Event) -> None:
 
 
 def _blind(tx: _Tx, event: Event) -> None:
-    """Which active guards see no data (under `no_data: hold`): the run holds until they see again."""
+    """The guards' evidence changed: which are blind (the run holds), which wait for data from traffic their
+    side just got (bakes and forward shifts wait), which have seen no traffic yet (green goes no further than
+    the first canary weight)."""
     s = tx.s
     names = sorted({str(n) for n in event.get("guards") or []})
-    if names == s.blind:
+    awaiting = sorted({str(n) for n in event.get("awaiting") or []})
+    no_traffic = sorted({str(n) for n in event.get("no_traffic") or []})
+    if (names, awaiting, no_traffic) == (s.blind, s.awaiting, s.no_traffic):
         return
-    was, s.blind = s.blind, names
+    was, s.blind, s.awaiting, s.no_traffic = s.blind, names, awaiting, no_traffic
     if names and not was:
         tx.notify("no-data", f"guards blind, the run holds: no data for {', '.join(names)}")
-        tx.notice(f"no data for guard {', '.join(names)}: forward actions wait", "error")
-        if s.status == "running":
-            _freeze_bake(tx)
-            if s.bake is not None:
-                s.waiting = f"bake paused: {s.hold_reason}"
-    elif was and not names:
-        tx.notify("data-back", "guards see data again")
+        tx.notice(f"guard {', '.join(names)} blind: forward actions wait", "error")
+    if s.status == "running" and s.hold_reason:
+        _freeze_bake(tx)
+        if s.bake is not None:
+            s.waiting = f"bake paused: {s.hold_reason}"
     if s.status == "running":
         _thaw_bake(tx)
         _continue(tx)
@@ -717,6 +799,24 @@ def _fault(tx: _Tx, event: Event) -> None:
     s.faults.append(text)
     tx.notify("engine-fault", f"ENGINE FAULT: {text}; forward actions stopped, rollback still works")
     tx.notice(f"engine fault: {text}", "error")
+    if s.status == "running":  # a bake counts only while the engine works
+        _freeze_bake(tx)
+        if s.bake is not None:
+            s.waiting = f"bake paused: {s.hold_reason}"
+
+
+def _recovered(tx: _Tx, event: Event) -> None:
+    """A failed part of the engine works again: its fault ends, and the run goes on if nothing else holds it."""
+    s = tx.s
+    part = f"{event.get('part')}:"
+    left = [f for f in s.faults if not f.startswith(part)]
+    if left == s.faults:
+        return
+    s.faults = left
+    tx.notice(f"{event.get('part')} recovered: {event.get('text') or 'it works again'}", "info")
+    if s.status == "running":
+        _thaw_bake(tx)
+        _continue(tx)
 
 
 def _restart(tx: _Tx, event: Event) -> None:
@@ -747,4 +847,4 @@ def _restart(tx: _Tx, event: Event) -> None:
 
 # Events other than commands, by type.
 _EVENTS = {"result": _result, "timer": _timer, "guard": _guard, "traffic": _observed, "blind": _blind,
-           "fault": _fault, "restart": _restart, "window": _window}
+           "fault": _fault, "recovered": _recovered, "restart": _restart, "window": _window}

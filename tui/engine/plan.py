@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import yaml as pyyaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -151,14 +152,38 @@ class Backends(Strict):
 Unit = Literal["ratio", "percent", "ms", "s", "rps", "bytes", "count", ""]
 
 
+Side = Literal["green", "blue", "all"]
+# Label values that name one side in the queries people write (Flagger's primary/canary, Argo's stable/canary).
+GREEN_WORDS = ("green", "canary")
+BLUE_WORDS = ("blue", "stable", "primary", "baseline")
+_MATCHER = re.compile(r"""\b[A-Za-z_]\w*\s*=~?\s*["']([^"']*)["']""")
+
+
 class MetricDef(Strict):
     source: str = ""  # name of a metrics backend; may be omitted when there is only one
     query: str = ""  # backend query; defaults to the metric's own name
     unit: Unit = ""
     label: str = ""
+    side: Side | None = None  # which side one series measures; None: read from the query's label matchers
+
+    @property
+    def measures(self) -> Side:
+        """The side this metric's single series measures: `side`, else the one side its label matchers name
+        (`colour="green"`, `track="canary"`), else all traffic."""
+        if self.side is not None:
+            return self.side
+        sides: set[Side] = {"green" if v.lower() in GREEN_WORDS else "blue"
+                            for v in _MATCHER.findall(self.query) if v.lower() in GREEN_WORDS + BLUE_WORDS}
+        return sides.pop() if len(sides) == 1 else "all"
 
 
-Threshold = Annotated[float | None, Field(allow_inf_nan=False)]
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML's true is not 1.0
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+Threshold = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)] | None
 
 
 class Guard(Strict):
@@ -169,7 +194,7 @@ class Guard(Strict):
     action: Literal["rollback", "pause", "alert"] = "rollback"
     no_data: Literal["hold", "fail", "ignore"] = "hold"
     phases: list[str] | None = None
-    series: str = ""  # judge one colour's series (e.g. green) instead of the aggregate
+    series: Side | None = None  # what the guard judges; None: green where the metric has per-colour series
 
     @model_validator(mode="after")
     def _one_bound(self) -> Guard:
@@ -297,11 +322,29 @@ class Phase(Strict):
     notes: list[str] = Field(default_factory=list)
 
 
+def _positive(seconds: float) -> float:
+    if seconds < MIN_INTERVAL_S:
+        raise ValueError(f"must be at least {format_duration(MIN_INTERVAL_S, exact=True)}")
+    return seconds
+
+
+Interval = Annotated[Duration, AfterValidator(_positive)]
+MIN_INTERVAL_S = 0.1
+
+
 class Settings(Strict):
-    sample_interval: Duration = 1.0
-    timeout: Duration = 10.0  # per backend call
+    sample_interval: Interval = 1.0
+    timeout: Interval = 10.0  # per backend call
+    # How long a side may carry traffic with its guards' series still empty before they count as blind.
+    no_data_grace: Interval | None = None
+    hold_limit: Interval = 300.0  # a hold nobody can lift (headless) ends the run after this long
     max_log_lines: int = Field(default=5000, ge=100)
     rollback_by: Literal["anyone", "operators"] = "anyone"  # operators: not from --read-only screens or browsers
+
+    @property
+    def grace(self) -> float:
+        """no_data_grace, or its default: a minute, or ten samples when they are further apart."""
+        return self.no_data_grace if self.no_data_grace is not None else max(60.0, 10 * self.sample_interval)
 
 
 class Plan(Strict):
@@ -690,6 +733,29 @@ def _cross_checks(plan: Plan, doc: _Doc) -> None:
         for j, name in enumerate(guard.phases or []):
             if name not in phase_names:
                 at(("guards", i, "phases", j), f"no phase named {name!r}")
+        unit = plan.metrics[guard.metric].unit if guard.metric in plan.metrics else ""
+        if (why := _unreachable(guard.threshold, unit)) is not None:
+            at(("guards", i, guard.op), why)
+
+
+def _unreachable(threshold: float, unit: str) -> str | None:
+    """Why a threshold can never be crossed by a metric of this unit (a guard that can never act)."""
+    if unit == "ratio" and not 0 <= threshold <= 1:
+        hint = f": did you mean {threshold:g}%? write {threshold / 100:g}" if 1 < threshold <= 100 else ""
+        return f"{threshold:g} is not a ratio (0 to 1), so this guard can never act{hint}"
+    if unit == "percent" and not 0 <= threshold <= 100:
+        return f"{threshold:g} is not a percentage (0 to 100), so this guard can never act"
+    return None
+
+
+def window_in_the_past(window: Window | None, now: float) -> str:
+    """'' unless the plan's window is dated and already over: a run could never move forward in it."""
+    if window is None or len(window.end) <= 5:
+        return ""
+    _, end = window_bounds(window, now)
+    if end > now:
+        return ""
+    return f"the window ended at {window.end} {window.timezone}: it is wholly in the past"
 
 
 def _backend_checks(plan: Plan, configs: dict[str, list[BackendConfig]], doc: _Doc) -> None:

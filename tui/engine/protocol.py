@@ -74,6 +74,7 @@ class Welcome(Message):
 
     TYPE: ClassVar[str] = "welcome"
     pid: int
+    operator: str  # who this screen is, as the engine verified it (its OS account; a name it gave in front)
     plan: dict[str, Any]  # secrets masked, as in the journal
     plan_path: str
     journal: str

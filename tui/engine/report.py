@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tui.engine.guards import evidence_words
 from tui.engine.journal import plan_of, replay
 from tui.engine.plan import format_duration
 from widgets.units import format_value
@@ -38,10 +39,12 @@ def build_report(records: list[dict[str, Any]], warnings: list[str] | None = Non
         planned = format_duration(spec.duration) if spec.duration else ""
         out.append(f"| {_cell(ph.name)} | {_cell(ph.owner)} | {planned} | {actual} | {ph.status} |")
     out += ["", "## What happened", "", "| time (UTC) | who | what |", "|---|---|---|"]
+    units: dict[str, str] = {name: m.unit for name, m in plan.metrics.items()}
+    evidence: dict[int, str] = {}
     for rec in records:
-        line = _describe(rec)
-        if line:
-            out.append(f"| {_t(rec)} | {_cell(rec['operator'])} | {_cell(line)} |")
+        for line in [_describe(rec), *_evidence_changes(rec, evidence, units)]:
+            if line:
+                out.append(f"| {_t(rec)} | {_cell(rec['operator'])} | {_cell(line)} |")
     breaches = [r for r in records if r["kind"] == "event" and r["data"].get("type") == "guard"]
     if breaches:
         out += ["", "## Guard breaches", ""]
@@ -74,6 +77,19 @@ def effect_text(eff: dict[str, Any]) -> str:
     if kind == "rollback" and eff.get("reason"):
         return f"rollback ({eff['reason']})"
     return str(kind)
+
+
+def _evidence_changes(rec: dict[str, Any], seen: dict[int, str], units: dict[str, str]) -> list[str]:
+    """A guard's evidence when it changes (no traffic yet, waiting for data, blind, has data), from samples."""
+    if rec["kind"] != "sample":
+        return []
+    out = []
+    for i, g in enumerate(rec["data"].get("guards") or []):
+        evidence, words = evidence_words(g, units.get(str(g.get("metric")), ""))
+        if evidence != seen.get(i, "inactive" if evidence == "value" else "value"):
+            out.append(f"guard {words}")
+        seen[i] = evidence
+    return out
 
 
 def _describe(rec: dict[str, Any]) -> str:

@@ -887,15 +887,16 @@ def render(imp: _Importer, repair: str | None) -> tuple[str, list[str]]:
         for name in dict.fromkeys(g.metric for g in imp.guards):
             unit = next(g.unit for g in imp.guards if g.metric == name)
             out.append(f"  {name}: {{source: runbook, unit: {_q(unit)}}}")
-        out += ["", "guards:"]
+        out += ["", "guards:" if any(not g.never_fires() for g in imp.guards) else "guards: []"]
         for g in imp.guards:
             window = g.window if g.window is not None else 60.0
             notes = [f"runbook line {g.line}"] + ([] if g.window is not None else ["no duration given: 1m assumed"])
-            if never := g.never_fires():
-                notes.append(f"NEVER FIRES: {never}")
+            never = g.never_fires()
+            if never:  # `check` refuses a threshold the metric can never cross: it stays a comment
+                notes.append(f"NEVER FIRES, left out: {never}")
             out.append(f"  # from: {g.source_text}")
-            out.append(f"  - {{metric: {g.metric}, {g.op}: {g.value:g}, for: {format_duration(window)}, "
-                       f"action: {g.action}, no_data: ignore}}  # " + "; ".join(notes))
+            out.append(f"  {'# ' if never else ''}- {{metric: {g.metric}, {g.op}: {g.value:g}, "
+                       f"for: {format_duration(window)}, action: {g.action}, no_data: ignore}}  # " + "; ".join(notes))
     out += ["", "phases:"]
     for ph in imp.phases:
         out.append(f"  - name: {_q(ph.name)}  # runbook line {ph.line}")

@@ -1,5 +1,5 @@
 """The detached engine: one process per run owns the journal, guards and backends, and serves its screens
-over a unix socket next to the journal (mode 0600). Screens come and go; the guards never stop watching.
+over a unix socket next to the journal (mode 0600, or 0660 for the operators' group). Screens come and go; the guards never stop watching.
 
 The engine leaves by itself only when nobody is attached and nothing is at stake: the run is over, or it
 never started. A live run with no screen keeps guarding until someone attaches.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from typing import Any
 from backends.base import LogLine, Previewable
 from tui.engine.driver import Driver, bounded, exit_code, on_loop
 from tui.engine.handle import screen_refusal, unix_address
+from tui.engine.identity import MAX_NAME, MAX_TEXT, peer_uid, verified
 from tui.engine.protocol import (
     MAX_LINE,
     Ask,
@@ -74,9 +76,10 @@ def registered() -> list[dict[str, Any]]:
 
 @dataclass(eq=False)
 class _Screen:
-    operator: str
+    operator: str  # as verified: the account its peer credentials prove, with the name it gave
     mode: str
     writer: asyncio.StreamWriter
+    said: str = ""  # the operator name the screen itself sent
 
     def send(self, data: bytes) -> bool:
         if self.writer.is_closing() or self.writer.transport.get_write_buffer_size() > MAX_BEHIND:
@@ -86,10 +89,11 @@ class _Screen:
 
 
 class EngineServer:
-    def __init__(self, driver: Driver, sock: Path, idle_exit: float = IDLE_EXIT_S) -> None:
+    def __init__(self, driver: Driver, sock: Path, idle_exit: float = IDLE_EXIT_S, group: str = "") -> None:
         self.driver = driver
         self.sock = sock
         self.idle_exit = idle_exit
+        self.group = group  # an OS group whose members may attach too (socket mode 0660)
         self.screens: list[_Screen] = []
         self._samples: deque[dict[str, Any]] = deque(maxlen=HISTORY_SAMPLES)
         self._logs: deque[dict[str, Any]] = deque(maxlen=HISTORY_LOG_LINES)
@@ -118,7 +122,11 @@ class EngineServer:
                 server = await asyncio.start_unix_server(self._serve, path=address, limit=MAX_LINE)
         finally:
             os.umask(old)
-        os.chmod(self.sock, 0o600)
+        if self.group:  # the operators' group may attach; each screen is still who its credentials say
+            os.chown(self.sock, -1, grp.getgrnam(self.group).gr_gid)
+            os.chmod(self.sock, 0o660)
+        else:
+            os.chmod(self.sock, 0o600)
         self._register()
         watchdog = asyncio.create_task(self._idle_watch())
         try:
@@ -190,10 +198,11 @@ class EngineServer:
     def _say(self, text: str, level: str = "info") -> None:
         self.driver.ctx.emit_log(LogLine(self.driver.clock.now(), "shipdeck", level, text))
 
-    def _welcome(self, hello: Hello) -> Welcome:
+    def _welcome(self, operator: str) -> Welcome:
         d = self.driver
-        return Welcome(pid=os.getpid(), plan=self._plan, plan_path=d.loaded.path, journal=str(d.journal_path),
-                       state=d.state.to_dict(), rollback_by=d.plan.settings.rollback_by, describe=self._describe,
+        return Welcome(pid=os.getpid(), operator=operator, plan=self._plan, plan_path=d.loaded.path,
+                       journal=str(d.journal_path),
+                       state=d.redact.data(d.state.to_dict()), rollback_by=d.plan.settings.rollback_by, describe=self._describe,
                        can_preview=self._can_preview, failed=d.failed, machine_broken=d.machine_broken,
                        clients=[f"{s.operator} ({s.mode})" for s in self.screens])
 
@@ -210,27 +219,30 @@ class EngineServer:
                 raise ProtocolError("the first message must be a hello (drive, watch or status)")
             if not isinstance(hello.operator, str) or not hello.operator.strip():
                 raise ProtocolError("a screen says who it is: an operator name (user@host)")
+            if len(hello.operator) > 2 * MAX_NAME or not hello.operator.isprintable():
+                raise ProtocolError(f"an operator name is at most {2 * MAX_NAME} printable characters")
+            operator = verified(hello.operator, peer_uid(writer.get_extra_info("socket")))
         except (ProtocolError, TimeoutError, OSError, ValueError) as e:
             with contextlib.suppress(Exception):
                 writer.write(encode(Refused("hello", str(e))))
                 await writer.drain()
             writer.close()
             return
-        writer.write(encode(self._welcome(hello)))
+        writer.write(encode(self._welcome(operator)))
         if hello.mode == "status":
             with contextlib.suppress(Exception):
                 await writer.drain()
             writer.close()
             return
-        screen = _Screen(hello.operator, hello.mode, writer)
+        screen = _Screen(operator, hello.mode, writer, hello.operator)
         for ev in self._replay():
             writer.write(encode(Event(ev)))
         self.screens.append(screen)
-        self._say(f"{hello.operator} attached ({'read-only' if hello.mode == 'watch' else hello.mode}); "
+        self._say(f"{operator} attached ({'read-only' if hello.mode == 'watch' else hello.mode}); "
                   f"{len(self.screens)} screen(s)")
         if hello.mode == "drive" and not self.driver.state.helm and not self._helm_claimed:
             self._helm_claimed = True  # the take is queued: a second screen attaching meanwhile watches
-            self.driver.submit("take", hello.operator, reason="first to attach")
+            self.driver.submit("take", operator, reason="first to attach")
         try:
             while line := await reader.readline():
                 try:
@@ -248,8 +260,11 @@ class EngineServer:
             if not isinstance(msg.name, str) or not isinstance(msg.args, dict) or "operator" in msg.args:
                 raise ProtocolError("a command is a name and a mapping of arguments")
             why = screen_refusal(d.state, screen.mode, screen.operator, msg.name, d.plan.settings.rollback_by)
-            if msg.operator != screen.operator:
+            long = next((k for k, v in msg.args.items() if isinstance(v, str) and len(v) > MAX_TEXT), None)
+            if msg.operator not in (screen.operator, screen.said):
                 why = f"sent as {msg.operator} on {screen.operator}'s connection"
+            elif long is not None:
+                why = f"{long} is {len(msg.args[long])} characters; at most {MAX_TEXT}"
             elif msg.name == "take" and not str(msg.args.get("reason") or "").strip():
                 why = why or "say why you take the helm (journalled and sent)"
             if why:
@@ -260,6 +275,8 @@ class EngineServer:
             asyncio.create_task(self._preview(screen, msg))
         elif isinstance(msg, Stop):
             why = screen_refusal(d.state, screen.mode, screen.operator, "advance", d.plan.settings.rollback_by)
+            if not why and (not isinstance(msg.reason, str) or len(msg.reason) > MAX_TEXT):
+                why = f"a reason is text of at most {MAX_TEXT} characters"
             if why:
                 screen.send(encode(Refused("stop", why)))
                 return

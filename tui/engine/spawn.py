@@ -23,7 +23,7 @@ def engine_log(journal: Path) -> Path:
 
 
 def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: float | None = None,
-                 timeout: float = 30.0, meanwhile: Callable[[], object] | None = None) -> Path:
+                 timeout: float = 30.0, meanwhile: Callable[[], object] | None = None, group: str = "") -> Path:
     """The engine's socket once it accepts screens. Raises SpawnError with the engine's own words.
 
     `meanwhile` runs once the engine process is started, before waiting for it: the screen's own start-up
@@ -43,6 +43,8 @@ def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: floa
         cmd.append("--resume")
     if idle_exit is not None:
         cmd += ["--idle-exit", str(idle_exit)]
+    if group:
+        cmd += ["--group", group]
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)

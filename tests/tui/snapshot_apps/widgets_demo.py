@@ -39,10 +39,15 @@ def cpu() -> ChartData:
 
 
 GUARDS = [
-    GuardView("error_rate", "above", 0.01, "ratio", 0.023, 100, 300, "breaching", "rollback"),
-    GuardView("latency_p95", "above", 250, "ms", 183, 0, 120, "ok", "rollback"),
-    GuardView("success_rate", "below", 0.99, "ratio", 0.97, 120, 120, "tripped", "pause"),
-    GuardView("cpu", "above", 85, "percent", None, 30, 60, "no-data", "notify"),
+    GuardView("error_rate", "above", 0.01, "ratio", 0.023, 100, 300, "breaching", "rollback", side="green"),
+    GuardView("latency_p95", "above", 250, "ms", 183, 0, 120, "ok", "rollback", side="green"),
+    GuardView("success_rate", "below", 0.99, "ratio", 0.97, 120, 120, "tripped", "pause", side="all"),
+    GuardView("cpu", "above", 85, "percent", None, 0, 60, "blind", "alert", side="green",
+              note="BLIND: connection refused"),
+    GuardView("p99", "above", 900, "ms", None, 0, 60, "awaiting", "pause", side="green",
+              note="no data yet: green has had traffic 12s; blind at 1m"),
+    GuardView("errors_5xx", "above", 0.02, "ratio", None, 0, 60, "no-traffic", "rollback", side="green",
+              note="no traffic yet: green carries none"),
 ]
 
 TIMELINE = TimelineData(
