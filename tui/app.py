@@ -352,6 +352,9 @@ class ShipdeckApp(App[int]):
             waiting.append(f" {sanitize_line(self.last_announcement)} · any key takes the helm  ")
         if s["reason"] and s["status"] in ("paused", "rolling-back", "rolled-back", "aborted"):
             waiting.append(f"⚠ {sanitize_line(s['reason'])}  ", style="bold red")
+        hold = s.get("hold")
+        if hold and not s["waiting"] and not self.engine_failed:  # held before anything waits (not started yet)
+            waiting.append(f"⏸ held: {sanitize_line(hold['reason'])}", style="bold yellow")
         if s["waiting"]:
             waiting.append(f"⏳ {sanitize_line(s['waiting'])}", style="bold yellow")
             hint = self._hint()

@@ -35,6 +35,7 @@ class EventPrinter:
         self.prev: dict[str, Any] | None = None
         self.samples = 0
         self.evidence: dict[int, str] = {}  # guard -> the kind of evidence it last had
+        self.noticed = ""
 
     def line(self, text: str) -> None:
         stamp = datetime.fromtimestamp(self.clock.now()).strftime("%H:%M:%S")
@@ -55,6 +56,7 @@ class EventPrinter:
                 self.line(f"← {what}: {result}" + (f" ({detail})" if detail and ev["ok"] else ""))
         elif kind == "notice":
             self.line(f"! {ev['text']}")
+            self.noticed = ev["text"]  # the engine logs its notices too: one line, not two
         elif kind == "samples":
             self.samples += 1
             for i, g in enumerate(ev["guards"]):  # what a guard has to judge, said when it changes
@@ -67,10 +69,11 @@ class EventPrinter:
                 self.line("metrics " + _samples_text(ev["values"], ev["guards"], self.units))
         elif kind == "logs":
             for ln in ev["lines"]:
-                if ln["level"] in ("error", "warning") and ln["source"] in ("run", "shipdeck", "notify"):
+                said = ln["source"] == "shipdeck" and ln["text"] == self.noticed
+                if ln["level"] in ("error", "warning") and ln["source"] in ("run", "shipdeck", "notify") and not said:
                     self.line(f"[{ln['source']}] {ln['text']}")
         elif kind == "engine":
-            self.line(f"ENGINE FAILED: {ev['reason']}")
+            self.line(f"ENGINE FAILED: {ev['reason']}" if ev.get("status") != "ok" else "engine works again")
         elif kind == "backend" and ev["status"] in ("failed", "down"):
             self.line(f"backend {ev['name']} {ev['status']}: {ev['detail']}")
 

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -144,6 +145,10 @@ phases:
             self._wait(lambda c=colour: _ok(f"http://127.0.0.1:{self.ports[c]}/health"), colour)
         url = f"http://127.0.0.1:{self.ports['frontend']}/"
         threading.Thread(target=loadgen.run, args=(url, self.rps, 3600), daemon=True).start()
+        # Open on a Prometheus that already has blue's rates: the guards start with evidence, not a wait for it.
+        query = urllib.parse.quote('sum(rate(app_requests_total{colour="blue"}[15s])) > 0')
+        api = f"http://127.0.0.1:{self.ports['prometheus']}/api/v1/query?query={query}"
+        self._wait(lambda: b'"value"' in _get(api), "blue's request rate in prometheus")
 
     def prometheus_up(self) -> None:
         """Start Prometheus (again, after `prometheus_down`: an outage the guards must see)."""
@@ -193,6 +198,14 @@ def _ok(url: str) -> bool:
             return bool(r.status == 200)
     except OSError:
         return False
+
+
+def _get(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bytes(r.read())
+    except OSError:
+        return b""
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import pytest
 
 from backends.base import RealClock, ScaledClock
 from tests.backends.conftest import free_port, require_binary
+from tests.backends.test_fault_matrix import wait
 from tests.conftest import ROOT
 from tui.engine import journal
 from tui.engine.machine import initial_state, transition
@@ -134,10 +135,10 @@ async def test_prometheus_stopped_mid_bake_and_back_within_the_limit_resumes_the
         return (s.traffic == 10 and s.bake is not None and "timer" in s.bake
                 and bool(last) and last[0]["data"]["guards"][0]["state"] == "ok")
 
-    await wait_for(baking_with_evidence, 60, "the bake at 10% with green's data")
+    await wait(baking_with_evidence, timeout=60, what="the bake at 10% with green's data")
     await asyncio.sleep(2)
     await asyncio.to_thread(lab.prometheus_down)
-    await wait_for(lambda: journal.replay(journal.load(path).records).blind == ["error_rate"], 30, "blind")
+    await wait(lambda: journal.replay(journal.load(path).records).blind == ["error_rate"], timeout=30, what="blind")
     await asyncio.sleep(5)
     await asyncio.to_thread(lab.prometheus_up)
     code, lines, records = await asyncio.wait_for(task, 120)
@@ -153,8 +154,8 @@ async def test_prometheus_down_past_the_limit_stops_with_traffic_where_it_is_and
     lab = lab_factory(bake="1h", hold_limit="4s")
     path = lab.dir / "j.jsonl"
     task = asyncio.create_task(headless(lab))
-    await wait_for(lambda: path.exists() and path.stat().st_size and journal.replay(
-        journal.load(path).records).bake is not None, 60, "the bake at 10%")
+    await wait(lambda: path.exists() and path.stat().st_size and journal.replay(
+        journal.load(path).records).bake is not None, timeout=60, what="the bake at 10%")
     await asyncio.to_thread(lab.prometheus_down)
     code, lines, records = await asyncio.wait_for(task, 60)
     assert code == 1 and green_weight(lab) == 10
@@ -214,7 +215,7 @@ async def test_a_detached_engine_held_blind_writes_a_handful_of_records_whatever
     screen.subscribe(lambda ev: None)
     screen.start()
     try:
-        await wait_for(lambda: screen.state.blind == ["error_rate"] and screen.state.helm, 20, "blind, driven")
+        await wait(lambda: screen.state.blind == ["error_rate"] and screen.state.helm, timeout=20, what="blind, driven")
         for _ in range(300):  # a key held down, a script retrying: every press refused for the same reason
             screen.submit("advance")
             await asyncio.sleep(0.03)
@@ -228,15 +229,6 @@ async def test_a_detached_engine_held_blind_writes_a_handful_of_records_whatever
         screen.stop_engine("test over")
         screen.detach("test over")
         screen.join(5)
-
-
-async def wait_for(cond, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 def test_the_lab_plan_uses_the_plain_ratio(tmp_path):

@@ -215,3 +215,60 @@ def test_a_window_closing_holds_the_next_automatic_step():
     assert s.waiting == "holding: outside the plan's window (closed): forward actions need an override (with a reason)"
     s, eff = transition(s, cmd("rollback", 307, reason="r"))
     assert "rollback" in kinds(eff)
+
+
+def evidence(at, blind=(), awaiting=(), no_traffic=()):
+    return {"type": "blind", "guards": list(blind), "awaiting": list(awaiting), "no_traffic": list(no_traffic),
+            "at": at}
+
+
+def test_no_traffic_yet_lets_the_night_start_and_take_its_first_canary_weight_only():
+    from tui.engine.machine import refusal
+
+    s, _ = transition(make(), evidence(0, no_traffic=["error_rate"]))
+    assert s.hold is None and refusal(s, "advance") is None
+    s, _ = transition(s, cmd("advance", 1))
+    s, _ = transition(s, cmd("approve", 2))
+    s, _ = transition(s, cmd("tick", 3, item=0))
+    assert refusal(s, "shift", {"percent": 10}) is None
+    assert (refusal(s, "shift", {"percent": 50}) or "").startswith(
+        "no evidence yet: guard error_rate has seen no traffic; the first shift goes to 10% at most")
+    s, eff = transition(s, cmd("advance", 4))
+    assert [e["percent"] for e in eff if e["kind"] == "shift"] == [10]  # the plan's first shift is how evidence comes
+
+
+def test_waiting_for_data_stops_bakes_and_forward_shifts_but_not_gates_and_is_a_hold_with_an_age():
+    from tui.engine.machine import refusal
+
+    s = make()
+    for i, c in enumerate((cmd("advance"), cmd("approve"), cmd("tick", item=0), cmd("advance"))):
+        s, eff = transition(s, {**c, "at": i})
+    shift = next(e for e in eff if e["kind"] == "shift")
+    s, eff = transition(s, {"type": "result", "id": shift["id"], "ok": True, "data": {"green": 10}, "at": 10})
+    assert s.bake is not None and "timer" in s.bake
+    s, eff = transition(s, evidence(10, awaiting=["error_rate"]))  # green got traffic: its data is not in yet
+    assert s.bake == {"remaining": 300.0} and "cancel" in kinds(eff)
+    assert s.hold == {"kind": "evidence", "since": 10, "reason": s.evidence_wait}
+    assert s.evidence_wait.startswith("waiting for evidence: guard error_rate has no data yet")
+    assert refusal(s, "shift", {"percent": 50}) == s.evidence_wait and refusal(s, "shift", {"percent": 0}) is None
+    s, eff = transition(s, evidence(14))  # the first value: the bake counts from now, whole
+    assert [e["seconds"] for e in eff if e["kind"] == "timer"] == [300.0] and s.hold is None
+    assert not [e for e in eff if e["kind"] == "notify"]  # a wait for data after a shift is routine: no alert
+    # the same wait with a gate as the current step holds nothing: gates and steps that move no traffic go on
+    g = make()
+    g, _ = transition(g, evidence(0, awaiting=["error_rate"]))
+    g, _ = transition(g, cmd("advance", 1))
+    assert g.current_step.status == "waiting-gate" and g.hold is None
+
+
+def test_a_blind_hold_starts_once_and_its_end_is_said_once():
+    s, _ = transition(make(), cmd("advance", 1))
+    s, eff = transition(s, evidence(5, blind=["error_rate"]))
+    assert s.hold["kind"] == "blind" and s.hold["since"] == 5
+    assert [e["event"] for e in eff if e["kind"] == "notify"] == ["no-data"]
+    s, eff = transition(s, evidence(6, blind=["error_rate"]))
+    assert s.hold["since"] == 5 and eff == []  # the same evidence again is not news
+    s, eff = transition(s, evidence(65))
+    assert s.hold is None
+    assert [e["message"] for e in eff if e["kind"] == "notify"] == [
+        "the hold is over after 1m: guard error_rate blind (no data; no_data: hold): forward actions wait"]

@@ -83,7 +83,7 @@ class GuardSet:
         self.grace = plan.settings.grace
         self._sides = [g.series or _measured(plan, g.metric) for g in self.guards]
         self.status = [
-            GuardStatus(i, g.metric, g.op, g.threshold, g.for_, g.action, g.no_data, side=side or "green")
+            GuardStatus(i, g.metric, g.op, g.threshold, g.for_, g.action, g.no_data, side=side or "all")
             for i, (g, side) in enumerate(zip(self.guards, self._sides, strict=True))
         ]
         self.green = 0

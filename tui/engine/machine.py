@@ -127,12 +127,18 @@ class RunState:
             return f"engine fault: {self.faults[-1]}; only rollback is allowed"
         if self.blind:
             return f"guard {', '.join(self.blind)} blind (no data; no_data: hold): forward actions wait"
-        if self.awaiting and self.status != "pending":
-            return (f"waiting for evidence: guard {', '.join(self.awaiting)} has no data yet from the traffic "
-                    "it now gets; bakes and forward shifts wait")
         if self.outside_window and not self.window_override:
             return f"{self.outside_window}: forward actions need an override (with a reason)"
         return ""
+
+    @property
+    def evidence_wait(self) -> str:
+        """Why bakes and forward shifts wait now ('' when they need not): what may not move forward at all, or
+        guards whose side carries traffic with no data from it yet. Gates and steps that move no traffic go on."""
+        if self.hold_reason or not self.awaiting:
+            return self.hold_reason
+        return (f"waiting for evidence: guard {', '.join(self.awaiting)} has no data yet from the traffic it "
+                "gets; bakes and forward shifts wait")
 
 
 def refusal(state: RunState, name: str, args: dict[str, Any] | None = None, operator: str = "") -> str | None:
@@ -149,6 +155,8 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None, oper
     shrinking = name == "shift" and isinstance(pct, int) and pct <= (s.traffic or 0)
     if name in FORWARD and s.hold_reason and not shrinking:  # moving traffic back towards blue is always allowed
         return s.hold_reason
+    if name == "shift" and isinstance(pct, int) and not shrinking and s.evidence_wait:
+        return s.evidence_wait
     if name == "shift" and isinstance(pct, int) and not shrinking and (why := beyond_evidence(s, pct)):
         return why
     if name in ("advance", "shift") and s.status == "rolling-back":
@@ -228,8 +236,9 @@ def current_hold(s: RunState) -> tuple[str, str] | None:
             return "restart", s.reason
         kind = "guard" if s.reason.startswith("guard") else "drift" if s.reason.startswith("traffic drift") else "paused"
         return kind, s.reason
-    if s.awaiting and s.status == "running":
-        return "evidence", s.hold_reason
+    if s.status == "running" and step is not None and step.kind in ("shift", "bake") and step.status in (
+            PENDING, BAKING) and s.evidence_wait:
+        return "evidence", s.evidence_wait
     if step is not None and step.status == FAILED:
         return "failed", s.waiting
     if s.outside_window and not s.window_override:
@@ -483,7 +492,7 @@ def _thaw_bake(tx: _Tx) -> None:
     """Restart a frozen bake, unless the run still may not go forward."""
     s = tx.s
     step = s.current_step
-    if s.status != "running" or s.hold_reason or not s.bake or "remaining" not in s.bake:
+    if s.status != "running" or s.evidence_wait or not s.bake or "remaining" not in s.bake:
         return
     if step is not None and step.status in (BAKING, PAUSED):
         step.status = BAKING
@@ -591,7 +600,9 @@ def _continue(tx: _Tx) -> None:
             return
         if step.status != PENDING:
             return  # running, baking or waiting: an effect or a human moves it on
-        why = s.hold_reason or (beyond_evidence(s, step.spec["percent"]) if step.kind == "shift" else "")
+        why = s.hold_reason
+        if step.kind == "bake" or (step.kind == "shift" and step.spec["percent"] > (s.traffic or 0)):
+            why = why or s.evidence_wait or (beyond_evidence(s, step.spec["percent"]) if step.kind == "shift" else "")
         if why:
             s.waiting = f"holding: {why}"
             return
@@ -759,10 +770,10 @@ def _blind(tx: _Tx, event: Event) -> None:
     if names and not was:
         tx.notify("no-data", f"guards blind, the run holds: no data for {', '.join(names)}")
         tx.notice(f"guard {', '.join(names)} blind: forward actions wait", "error")
-    if s.status == "running" and s.hold_reason:
+    if s.status == "running" and s.evidence_wait:
         _freeze_bake(tx)
         if s.bake is not None:
-            s.waiting = f"bake paused: {s.hold_reason}"
+            s.waiting = f"bake paused: {s.evidence_wait}"
     if s.status == "running":
         _thaw_bake(tx)
         _continue(tx)
