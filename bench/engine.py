@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from tui.engine.journal import Journal, replay
-from tui.engine.machine import initial_state, transition
+from tui.engine.machine import transition
+from tui.engine.state import initial_state
 from tui.engine.plan import load_plan
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"

@@ -28,8 +28,8 @@ from tui.engine.driver import Driver, exit_code
 from tui.engine.handle import EngineHandle, LocalEngine
 from tui.engine.identity import account_of
 from tui.engine.journal import resume_command
-from tui.engine.machine import HOLD_WORDS, refusal
 from tui.engine.plan import LoadedPlan, format_duration
+from tui.engine.state import HOLD_WORDS, refusal
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen

@@ -14,8 +14,9 @@ from typing import Any
 from tui.engine.driver import exit_code
 from tui.engine.identity import identity
 from tui.engine.journal import JournalError, _check_line, plan_of
-from tui.engine.machine import RunState, initial_state, transition
+from tui.engine.machine import transition
 from tui.engine.plan import Plan
+from tui.engine.state import RunState, initial_state
 from tui.headless import EventPrinter
 
 

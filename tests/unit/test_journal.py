@@ -5,8 +5,9 @@ import pytest
 
 from tests.unit.test_machine import PLAN, cmd
 from tui.engine.journal import Journal, JournalError, load, open_intents, read_records, replay
-from tui.engine.machine import initial_state, transition
+from tui.engine.machine import transition
 from tui.engine.plan import load_plan_text
+from tui.engine.state import initial_state
 
 
 def write_run(path: Path):

@@ -1,6 +1,7 @@
 from tui.engine.autopilot import next_action
-from tui.engine.machine import initial_state, transition
+from tui.engine.machine import transition
 from tui.engine.plan import load_plan_text
+from tui.engine.state import initial_state
 
 PLAN = """\
 version: 1
@@ -72,9 +73,9 @@ def test_pause_freezes_bake_and_resume_restarts_remaining():
     s, eff = transition(s, cmd("resume", 10))  # not paused: refused
     assert any("not paused" in e.get("text", "") for e in eff)
     s.status = "running"
-    from tui.engine.machine import _continue, _Tx
-    tx = _Tx(s, {"at": 100})
-    _continue(tx)
+    from tui.engine.steps import Tx, continue_run
+    tx = Tx(s, {"at": 100})
+    continue_run(tx)
     timer = [e for e in tx.effects if e["kind"] == "timer"][0]
     s, eff = transition(tx.s, cmd("pause", 160))
     assert s.status == "paused" and s.bake == {"remaining": 240}
@@ -178,7 +179,7 @@ def test_transition_does_not_mutate_input():
 
 
 def test_outside_the_window_forward_waits_for_a_journalled_override_and_rollback_never_does():
-    from tui.engine.machine import refusal
+    from tui.engine.state import refusal
 
     s = make()
     s, eff = transition(s, {"type": "window", "outside": "outside the plan's window 22:00–02:00 UTC (closed)"})
@@ -223,7 +224,7 @@ def evidence(at, blind=(), awaiting=(), no_traffic=()):
 
 
 def test_no_traffic_yet_lets_the_night_start_and_take_its_first_canary_weight_only():
-    from tui.engine.machine import refusal
+    from tui.engine.state import refusal
 
     s, _ = transition(make(), evidence(0, no_traffic=["error_rate"]))
     assert s.hold is None and refusal(s, "advance") is None
@@ -238,7 +239,7 @@ def test_no_traffic_yet_lets_the_night_start_and_take_its_first_canary_weight_on
 
 
 def test_waiting_for_data_stops_bakes_and_forward_shifts_but_not_gates_and_is_a_hold_with_an_age():
-    from tui.engine.machine import refusal
+    from tui.engine.state import refusal
 
     s = make()
     for i, c in enumerate((cmd("advance"), cmd("approve"), cmd("tick", item=0), cmd("advance"))):

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.engine.machine import RunState, initial_state, refusal, transition
+from tui.engine.machine import transition
 from tui.engine.plan import load_plan_text
 from tui.engine.protocol import MESSAGES, VERSION, Ask, Command, Event, Hello, ProtocolError, decode, encode
+from tui.engine.state import RunState, initial_state, refusal
 
 PLAN = """\
 version: 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tui.engine.machine import DONE, FAILED, WAITING, RunState
+from tui.engine.state import DONE, FAILED, WAITING, RunState
 
 
 def next_action(state: RunState) -> tuple[str, dict[str, Any]] | None:

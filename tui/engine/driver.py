@@ -38,9 +38,10 @@ from backends.base import (
 from tui.engine.guards import GuardSet
 from tui.engine.identity import identity
 from tui.engine.journal import Journal, open_intents, parse_iso, replay, resume_command
-from tui.engine.machine import RunState, initial_state, transition
+from tui.engine.machine import transition
 from tui.engine.plan import LoadedPlan, format_duration, outside_window
 from tui.engine.secrets import Redactor, mask_plan
+from tui.engine.state import RunState, initial_state
 
 Subscriber = Callable[[dict[str, Any]], None]
 NOTIFY_TIMEOUT = 10.0

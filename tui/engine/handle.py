@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from tui.engine.driver import Driver, Subscriber, exit_code
 from tui.engine.journal import resume_command
-from tui.engine.machine import RunState
 from tui.engine.plan import LoadedPlan, Plan
 from tui.engine.protocol import (
     MAX_LINE,
@@ -39,6 +38,7 @@ from tui.engine.protocol import (
     decode,
     encode,
 )
+from tui.engine.state import RunState
 
 
 class EngineHandle(Protocol):

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine.identity import default_operator
-from tui.engine.machine import RunState, initial_state, transition
+from tui.engine.machine import transition
 from tui.engine.plan import Plan
+from tui.engine.state import RunState, initial_state
 
 
 class JournalError(Exception):
