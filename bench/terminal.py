@@ -177,8 +177,8 @@ metrics:
   rps: {unit: rps}
   cpu: {unit: percent}
   memory: {unit: percent}
-guards:
-  - {metric: error_rate, above: 0.01, for: 1m}
+guards:  # all traffic: with HAProxy moving the traffic the simulator's green never has data of its own
+  - {metric: error_rate, above: 0.01, for: 1m, series: all}
 settings: {sample_interval: 1s, max_log_lines: 5000}
 phases:
   - name: Canary
@@ -368,7 +368,9 @@ def guard_deadline(tmp: Path) -> list[float]:
     out: list[float] = []
     for window in ("3s", "4s", "6s", "7s"):
         text = (IDLE_PLAN % {"logs": ""}).replace("settings: {sample_interval: 1s", "settings: {sample_interval: 5s")
-        text = text.replace("{metric: error_rate, above: 0.01, for: 1m}", f"{{metric: rps, above: 1, for: {window}}}")
+        guard = "{metric: error_rate, above: 0.01, for: 1m, series: all}"
+        assert guard in text
+        text = text.replace(guard, f"{{metric: rps, above: 1, for: {window}, series: all}}")
         plan = tmp / f"guard-{window}.yaml"
         plan.write_text(text)
         journal = plan.with_suffix(".jsonl")
