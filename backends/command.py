@@ -128,7 +128,10 @@ class CommandTraffic:
             exe = shlex.split(template)[0] if template.strip() else ""
             cwd = os.path.join(self.ctx.plan_dir, self.config.cwd)
             if exe and "/" in exe and not os.path.exists(os.path.join(cwd, exe)):
-                problems.append(Problem(f"{exe} not found (relative to {cwd})", field=name))
+                # By hand (manual), the operator runs it on their own machine: shipdeck only shows it.
+                problems.append(Problem(f"{exe} not found (relative to {cwd})" + (
+                    "; it is run by hand (manual: true), so it may live elsewhere" if self.config.manual else ""),
+                    severity="warning" if self.config.manual else "error", field=name))
         return problems
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import signal
@@ -37,7 +38,8 @@ SIZES = ((160, 50), (80, 24))
 class Term:
     """A program in a pty, its output timestamped and rendered by pyte."""
 
-    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         import fcntl
         import termios
 
@@ -45,11 +47,14 @@ class Term:
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
             os.environ.update({"TERM": "xterm-256color", "PYTHONPATH": str(ROOT), **(env or {})})
+            if cwd is not None:
+                os.chdir(cwd)
             os.execv(argv[0], argv)
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.chunks: list[tuple[float, int]] = []
+        self.raw = bytearray()  # everything it wrote, as written (what stays after a full-screen app leaves)
         self._watch: Callable[[str], bool] | None = None  # what a wait waits for: the reader checks each chunk
         self._met: float | None = None  # arrival of the chunk that satisfied it
         self.lock = threading.Condition()
@@ -74,6 +79,7 @@ class Term:
             arrived = time.monotonic()
             with self.lock:
                 self.chunks.append((arrived, len(data)))
+                self.raw += data
                 self.stream.feed(data)
                 if self._watch is not None and self._watch("\n".join(self.screen.display)):
                     self._met, self._watch = arrived, None  # these bytes did it
@@ -83,6 +89,23 @@ class Term:
     def text(self) -> str:
         with self.lock:
             return "\n".join(self.screen.display)
+
+    def raw_text(self) -> str:
+        """All it wrote, escape sequences removed: the lines printed after a full-screen app left."""
+        with self.lock:
+            return re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*(\x07|\x1b\\)|[@-Z\\-_])", "",
+                          self.raw.decode(errors="replace"))
+
+    def exit_code(self, timeout: float = 30.0) -> int:
+        """The program's exit status once it has exited (TimeoutError if it does not in time)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                time.sleep(0.2)  # its last bytes reach the reader
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        raise TimeoutError(f"still running; it shows:\n{self.text()}")
 
     def wait(self, cond: Callable[[str], bool], timeout: float = 30.0) -> float:
         """Monotonic time at which the bytes that made the screen satisfy `cond` arrived (not when pyte

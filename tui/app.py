@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import events
 from textual.app import App, SystemCommand
 from textual.message import Message
@@ -29,19 +28,22 @@ from tui.engine.handle import EngineHandle, LocalEngine
 from tui.engine.identity import account_of
 from tui.engine.journal import resume_command
 from tui.engine.plan import LoadedPlan, format_duration
-from tui.engine.state import HOLD_WORDS, refusal
+from tui.engine.state import paused_by_guard, refusal, traffic_words
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpPanel
 from tui.screens.notes import NotesScreen
-from tui.screens.prompt import ReasonPrompt, WeightPrompt
+from tui.screens.prompt import OverridePrompt, ReasonPrompt, WeightPrompt
+from tui.statusline import Seen, hint, status_line, waiting_line
 from widgets.chart import ChartData
 from widgets.guards import GuardPanel
+from widgets.keybar import KeyBar
 from widgets.logpane import LogPane, LogRecord
 from widgets.sanitize import sanitize_line
 from widgets.splitbar import TrafficSplitBar
 from widgets.timeline import PhaseTimeline
+from widgets.units import format_value
 
 NOTIFY_GRACE = 12.0  # the engine's last alerts may take this long after the run stops
 RENDER_INTERVAL = 0.2  # seconds between screen refreshes: events are batched in between
@@ -120,7 +122,8 @@ class ShipdeckApp(App[int]):
         self._terminal: int | None = None  # stdin's fd while it is this process's controlling terminal
         self._terminal_gone = False
         self.center = CommandCenter(list(self.plan.metrics), self.plan.settings.max_log_lines,
-                                    HelpPanel(self._keys_text, self.why_not, id="help"))
+                                    HelpPanel(self._keys_text, self.why_not, id="help"),
+                                    KeyBar(pinned=("help", "quit"), label=self._key_label))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -194,7 +197,7 @@ class ShipdeckApp(App[int]):
         elif kind == "engine":
             self.engine_failed = "" if ev.get("status") == "ok" else ev["reason"]
             self.link_dropped = ev.get("status") == "dropped"
-            self._dirty.add("status")
+            self._dirty.update({"status", "state"})  # every live claim (split, guards, countdown) follows at once
             self.refresh_bindings()
             if self.engine_failed:
                 self.notify(sanitize_line(f"{self.engine_word}: {ev['reason']}"), title="engine", severity="error",
@@ -206,7 +209,8 @@ class ShipdeckApp(App[int]):
         elif kind == "journal":
             self._log_line("shipdeck", "info", f"journal: {ev['path']}")
         elif kind == "end":
-            self._log_line("shipdeck", "info", f"run {ev['status']} with green at {ev['traffic']}% — journal: {ev['journal']}")
+            self._log_line("shipdeck", "info", f"run {ev['status']}: {ev.get('words') or ev['traffic']} — journal: "
+                                               f"{ev['journal']}")
             if ev.get("spilled"):
                 self._log_line("shipdeck", "error", ev["spilled"])
 
@@ -251,8 +255,9 @@ class ShipdeckApp(App[int]):
                 self._pending_logs = []
             if dirty & {"state", "clock"}:
                 self._render_state(now)
-            if "samples" in dirty:
-                self.center.query_one(GuardPanel).update_guards(vm.guard_views(self.plan, self.guards))
+            if dirty & {"samples", "clock", "status"}:
+                self.center.query_one(GuardPanel).update_guards(vm.guard_views(self.plan, self.guards,
+                                                                               self._stale(now)))
             if dirty & {"samples", "clock"}:
                 shown = [i for i, chart in enumerate(self.center.charts()) if chart.display]
                 self._charts_due += [i for i in shown if i not in self._charts_due]  # queued, never restarted
@@ -286,95 +291,50 @@ class ShipdeckApp(App[int]):
             self.selected_item = min(self.selected_item, len(ph["checklist"]) - 1)
         sel = self.selected_item if ph is not None and ph["checklist"] else None
         self.center.query_one(PhaseTimeline).update_timeline(vm.timeline(self.plan, s, now, sel))
-        busy = self.health.get("traffic", {}).get("status") == "busy"
-        self.center.query_one(TrafficSplitBar).update_split(vm.split(s, busy))
+        traffic = self.health.get("traffic")
+        busy = traffic is not None and traffic.get("status") == "busy"
+        self.center.query_one(TrafficSplitBar).update_split(vm.split(s, busy, traffic, self._engine_gone))
 
     @property
     def engine_word(self) -> str:
         """The status line's and banner's word for what broke between this screen and the engine."""
         return "LINK DROPPED" if self.link_dropped else "ENGINE FAILED"
 
+    @property
+    def _stale_after(self) -> float:
+        return max(3 * self.plan.settings.sample_interval, 3.0 * _speed(self.clock))
+
+    @property
+    def _engine_gone(self) -> bool:
+        """No engine behind this screen any more (it left, it was lost, or the link dropped): nothing is live."""
+        return self.engine.ended or self.link_dropped
+
+    def _stale(self, now: float) -> str:
+        """Why the guards' last word is no longer news ('' while it is)."""
+        if self._engine_gone:
+            return "the link to the engine dropped" if self.link_dropped else "no engine behind this screen"
+        last = self.series.last_ts
+        if last and now - last > self._stale_after:
+            return f"no sample for {format_duration(now - last)}"
+        return ""
+
     def _chart_data(self, index: int, now: float) -> ChartData:
-        stale_after = max(3 * self.plan.settings.sample_interval, 3.0 * _speed(self.clock))
-        return vm.chart(self.plan, list(self.plan.metrics)[index], self.series, now, stale_after)
+        name = list(self.plan.metrics)[index]
+        judged = next((str(g.get("side") or "") for g in self.guards if g["metric"] == name), "")
+        return vm.chart(self.plan, name, self.series, now, self._stale_after, judged)
 
     def _render_status(self, now: float) -> None:
-        s = self.state
-        status = Text()
-        status.append(" shipdeck ", style="bold reverse")
-        if self.read_only:  # a watcher's screen must never look like the driver's
-            status.append(" READ-ONLY ", style="bold reverse magenta")
-        if self.engine.detaches and s.get("helm"):
-            status.append(f" helm: {sanitize_line(s['helm'])} ", style="bold")
-        status.append(f" {sanitize_line(self.plan.name)} ", style="bold")
-        status.append(f"│ {vm.hhmmss(now)} ")
-        left = vm.window_left(self.plan, now)
-        if left:
-            status.append(f"│ {left} ", style="bold red" if "closed" in left else "")
-        run_style = {"running": "bold green", "paused": "bold yellow", "rolling-back": "bold red",
-                     "rolled-back": "bold red", "completed": "bold green", "aborted": "bold red"}.get(s["status"], "")
-        status.append("│ ")
-        if self.engine_failed:  # never RUNNING over an engine that stopped working or a link that broke
-            status.append(f" {self.engine_word} ", style="bold reverse red")
-        else:
-            status.append(s["status"].upper(), style=run_style)
-        hold = s.get("hold")
-        if hold and not self.engine_failed:  # a hold has an age: it ends, or someone acts
-            style = "bold reverse red" if hold["kind"] in ("blind", "fault") else "bold reverse yellow"
-            status.append(f" HELD {format_duration(max(0.0, now - hold['since']))}: "
-                          f"{HOLD_WORDS.get(hold['kind'], hold['kind'])} ", style=style)
-        if s["phase"] >= 0:
-            ph = s["phases"][s["phase"]]
-            step = ph["steps"][ph["step"]]["label"] if ph["step"] < len(ph["steps"]) else "checklist"
-            status.append(f" │ {sanitize_line(ph['name'])} › {sanitize_line(step)}")
-        bake = s.get("bake") or {}
-        if "ends_at" in bake:
-            status.append(f" ({format_duration(max(0.0, bake['ends_at'] - now))} left)")
-        for name, h in sorted(self.health.items()):
-            icon = {"ok": "✓", "busy": "⏳", "failed": "✗", "down": "✗"}.get(h["status"], "?")
-            style = {"failed": "bold red", "down": "bold red", "busy": "yellow"}.get(h["status"], "dim")
-            extra = ""
-            if h["status"] == "busy":
-                extra = f" {h['detail']} {format_duration(now - h['since'])}"
-            elif h["status"] in ("failed", "down"):
-                extra = f" {h['detail'][:60]}"
-            status.append(f" │ {name} {icon}{extra}", style=style)
-        waiting = Text()
-        if self.engine_failed and self.link_dropped:
-            waiting.append(f"✗ LINK DROPPED: {sanitize_line(self.engine_failed)}  ", style="bold reverse red")
-        elif self.engine_failed:
-            no_rollback = self.why_not("rollback")  # an engine that is gone takes no rollback either
-            rollback = f"rollback: {no_rollback}" if no_rollback else f"{self._keys('rollback')} still rolls back"
-            waiting.append(f"✗ ENGINE FAILED: {sanitize_line(self.engine_failed)} — forward actions stopped; "
-                           f"{sanitize_line(rollback)}  ", style="bold reverse red")
-        if self.autopilot is not None and self.autopilot.active:
-            waiting.append(" AUTOPILOT ", style="bold reverse magenta")
-            waiting.append(f" {sanitize_line(self.last_announcement)} · any key takes the helm  ")
-        if s["reason"] and s["status"] in ("paused", "rolling-back", "rolled-back", "aborted"):
-            waiting.append(f"⚠ {sanitize_line(s['reason'])}  ", style="bold red")
-        hold = s.get("hold")
-        if hold and not s["waiting"] and not self.engine_failed:  # held before anything waits (not started yet)
-            waiting.append(f"⏸ held: {sanitize_line(hold['reason'])}", style="bold yellow")
-        if s["waiting"]:
-            waiting.append(f"⏳ {sanitize_line(s['waiting'])}", style="bold yellow")
-            hint = self._hint()
-            if hint:
-                waiting.append(f" — {hint}", style="dim")
-        if s["status"] in ("completed", "rolled-back", "aborted"):
-            waiting.append(f"  run over: {s['status']} (journal: {self.engine.journal_path}) — q quits",
-                           style="bold")
-        self.center.set_status(status, waiting, vm.banner(s, self.engine_word if self.engine_failed else ""))
+        seen = Seen(self.plan, now, self.health, read_only=self.read_only,
+                    watcher=self.read_only.startswith("read-only"), detaches=self.engine.detaches,
+                    engine_failed=self.engine_failed, link_dropped=self.link_dropped, gone=self.engine.ended,
+                    autopilot=self.last_announcement if self.autopilot is not None and self.autopilot.active else None,
+                    journal=str(self.engine.journal_path))
+        self.center.set_status(status_line(self.state, seen), waiting_line(self.state, seen, self._keys, self.why_not),
+                               vm.banner(self.state, self.engine_word if self.engine_failed else ""))
 
-    def _hint(self) -> str:
-        s = self.state
-        step = self._current_step()
-        if step is not None and step["status"] == "waiting-gate":
-            return f"{self._keys('approve')} approves"
-        if s["waiting"].startswith("checklist"):
-            return f"{self._keys('tick')} ticks the selected item"
-        if s["waiting"].startswith("advance"):
-            return f"{self._keys('advance')} advances"
-        return ""
+    def _key_label(self, binding_id: str, description: str) -> str:
+        """A key's name on the keys line as things stand: p resumes while paused."""
+        return "Resume" if binding_id == "pause" and self.state["status"] == "paused" else description
 
     def _keys(self, action_id: str) -> str:
         return self._keymap.get(action_id, BY_ID[action_id].keys).split(",")[0]
@@ -421,8 +381,10 @@ class ShipdeckApp(App[int]):
             return "no higher weight in the plan" if weight is None else refusal(s, "shift", {"percent": weight})
         if action_id == "shift_to":  # a lower weight is always allowed, so only the run's status counts
             return None if s.status in ("running", "paused") else f"the run is {s.status}"
-        if action_id == "pause":
-            return refusal(s, "resume" if s.status == "paused" else "pause")
+        if action_id == "pause":  # resuming past a red guard asks for its reason in the dialog
+            return refusal(s, "resume", {"reason": "?"}) if s.status == "paused" else refusal(s, "pause")
+        if action_id == "end":
+            return refusal(s, "abort", {"reason": "?"})
         if action_id in ("advance", "approve"):
             return refusal(s, action_id, operator=self.engine.operator)
         if action_id == "notes":
@@ -456,8 +418,9 @@ class ShipdeckApp(App[int]):
             self.push_screen(NotesScreen(name, notes))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The command palette offers every operator action, with why it is unavailable."""
-        yield from super().get_system_commands(screen)
+        """The command palette offers every operator action, with why it is unavailable, and of Textual's own only
+        what shipdeck does not do its own way (Textual's Quit would skip the quit dialog; its Keys, the ? panel)."""
+        yield from (c for c in super().get_system_commands(screen) if c.title in ("Theme", "Screenshot"))
         for a in ACTIONS:
             if a.id in ("palette", "select_up", "select_down"):
                 continue
@@ -489,6 +452,15 @@ class ShipdeckApp(App[int]):
 
     def on_key(self, event: events.Key) -> None:
         self._take_helm()
+        if self.screen is not self.center:
+            return
+        binding = self.screen.active_bindings.get(event.key)
+        if binding is not None and not binding.enabled and binding.binding.id in BY_ID:
+            # A refused key says why and what would work, not just a bell.
+            why = self.why_not(binding.binding.id) or "not available now"
+            then = hint(self.state, self._keys, self.why_not)
+            self.notify(sanitize_line(f"{self._keys_text(binding.binding.id)} refused: {why}" + (f" — {then}" if then else "")),
+                        title="not now", severity="warning", timeout=6, markup=False)
 
     def _submit(self, name: str, **args: Any) -> None:
         self._take_helm()
@@ -512,7 +484,7 @@ class ShipdeckApp(App[int]):
                 elif st["kind"] == "run" and not st["spec"]["manual"]:
                     lines.append(f"   executes: {st['spec']['command']}")
             title = f"Start phase {nxt.name!r}?"
-        screen = ConfirmScreen(title, lines, lambda: self._submit("advance"))
+        screen = ConfirmScreen(title, [*self._red_guards(), *lines], lambda: self._submit("advance"))
         self.push_screen(screen)
         shifts = [st["spec"]["percent"] for st in self.state["phases"][s["phase"] + 1]["steps"]
                   if st["kind"] == "shift"] if title.startswith("Start") else []
@@ -532,8 +504,8 @@ class ShipdeckApp(App[int]):
         self._submit("approve")
 
     def _confirm_shift(self, percent: int) -> None:
-        lines = self.engine.describe("shift", percent=percent)
-        title = f"Shift green to {percent}% (live: {self.state['traffic']}%)?"
+        lines = [*self._red_guards(), *self.engine.describe("shift", percent=percent)]
+        title = f"Shift green to {percent}% (now {traffic_words(self.engine.state)})?"
         screen = ConfirmScreen(title, lines, lambda: self._submit("shift", percent=percent))
         self.push_screen(screen)
         self._dry_run(screen, percent)
@@ -571,7 +543,44 @@ class ShipdeckApp(App[int]):
         self.push_screen(WeightPrompt(self.state["traffic"]), chosen)
 
     def action_pause(self) -> None:
-        self._submit("resume" if self.state["status"] == "paused" else "pause")
+        if not paused_by_guard(self.engine.state):
+            self._submit("resume" if self.state["status"] == "paused" else "pause")
+            return
+        self._take_helm()  # resuming past a red guard is an act: the guard named, a reason, journalled
+
+        def given(answer: tuple[str, float] | None) -> None:
+            if answer:
+                self._submit("resume", reason=answer[0], silence=answer[1])
+
+        self.push_screen(OverridePrompt(self.engine.state.reason, self._red_guards()), given)
+
+    def action_end_run(self) -> None:
+        self._take_helm()
+        why = self.why_not("end")
+        if why is not None:
+            self.notify(why, title="end the run", timeout=3)
+            return
+
+        def given(reason: str | None) -> None:
+            if reason:
+                self._submit("abort", reason=reason)
+
+        s = self.engine.state
+        self.push_screen(ReasonPrompt(f"End the run here? Traffic stays where it is ({traffic_words(s)}); nothing is "
+                                      "rolled back, the run cannot be resumed and the engine leaves. Why:",
+                                      dangerous=True), given)
+
+    def _red_guards(self) -> list[str]:
+        """Guards breaching or tripped now, in words: every forward dialog says them."""
+        out = []
+        for g in vm.guard_views(self.plan, self.guards):
+            if g.state in ("breaching", "tripped"):
+                op = ">" if g.op == "above" else "<"
+                out.append(f"RED GUARD {g.metric}[{g.side or 'all'}] {format_value(g.value, g.unit)} {op} "
+                           f"{format_value(g.threshold, g.unit)} ({g.state})")
+        for o in self.engine.state.overrides:
+            out.append(f"overridden by {o['by']}: {o['reason']} ({o['breach']})")
+        return out
 
     def action_rollback(self) -> None:
         self._take_helm()
@@ -579,7 +588,7 @@ class ShipdeckApp(App[int]):
             return  # the rollback confirm is already open
         lines = [*self.engine.describe("rollback"), "cancels any shift in flight", "no guard, lock or pause blocks this"]
         self.push_screen(
-            ConfirmScreen(f"ROLL BACK: all traffic to blue (live green: {self.state['traffic']}%)?", lines,
+            ConfirmScreen(f"ROLL BACK: all traffic to blue (now {traffic_words(self.engine.state)})?", lines,
                           lambda: self._submit("rollback"), dangerous=True))
 
     def action_filter_logs(self) -> None:
@@ -619,7 +628,7 @@ class ShipdeckApp(App[int]):
             self.run_worker(self._suspend_and_exit("operator quit the command center"), group="quit")
             return
         lines = ["the engine stops with this screen: NO GUARD WATCHES until someone resumes",
-                 f"traffic stays at green {s.traffic}%: nothing is rolled back or shifted",
+                 f"traffic stays where it is ({traffic_words(s)}): nothing is rolled back or shifted",
                  "a shift in flight finishes first; every step so far is in the journal",
                  f"resume: {self.resume_command()}"]
 
@@ -661,7 +670,7 @@ _ACTION_IDS = {a.action.split("(")[0]: a.id for a in BY_ID.values()}
 # The engine command behind each key: what a screen must be allowed to send for the key to work.
 _COMMANDS = {"advance": "advance", "approve": "approve", "tick": "tick", "select_up": "tick", "select_down": "tick",
              "shift_next": "shift", "shift_to": "shift", "pause": "pause", "override": "override",
-             "rollback": "rollback", "take": "take"}
+             "rollback": "rollback", "take": "take", "end": "abort"}
 # Keys an engine fault stops (rollback never; taking the helm changes nothing in the run).
 _COMMAND_ACTIONS = tuple(a for a in _COMMANDS if a not in ("rollback", "take"))
 

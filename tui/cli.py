@@ -16,7 +16,7 @@ import click
 from backends import registry
 from backends.base import Clock, RealClock, ScaledClock
 from backends.simulated import SCENARIO_OVERRIDE, SCENARIOS
-from tui.engine.plan import LoadedPlan, PlanError, load_plan
+from tui.engine.plan import LoadedPlan, PlanError, backend_name, load_plan
 from widgets.sanitize import sanitize, sanitize_line
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
@@ -88,8 +88,13 @@ def check(plan: str, offline: bool) -> None:
         sys.exit(EXIT_INVALID)
     loaded = _load_or_exit(plan)
     _refuse_a_past_window(loaded)
+    unconnected = {backend_name(m) for m in loaded.plan.backends.metrics if m.type == "unconnected"}
     for i, guard in enumerate(loaded.plan.guards):
-        if guard.no_data == "ignore":
+        if loaded.plan.metric_source(guard.metric) in unconnected:  # imported: its source is still to be named
+            click.echo(str(loaded.issue(("guards", i), f"warning: {guard.metric} is not connected to a metrics "
+                                        "source: this guard never sees data until backends.metrics names one")),
+                       err=True)
+        elif guard.no_data == "ignore":
             click.echo(str(loaded.issue(("guards", i, "no_data"), "warning: no_data: ignore lets the run go on "
                                         f"blind when {guard.metric} has no data")), err=True)
     if os.environ.get("SHIPDECK_OPERATOR", "").strip():
@@ -108,8 +113,9 @@ def check(plan: str, offline: bool) -> None:
         issues = asyncio.run(preflight(loaded))
         for issue in issues:
             click.echo(sanitize_line(str(issue)), err=True)
-        if issues:
-            click.echo(f"{len(issues)} problem(s) found by preflight", err=True)
+        errors = [i for i in issues if not i.message.startswith("warning: ")]
+        if errors:
+            click.echo(f"{len(errors)} problem(s) found by preflight", err=True)
             sys.exit(EXIT_INVALID)
     p = loaded.plan
     click.echo(f"{plan}: ok — {p.name!r}: {len(p.phases)} phases, {len(p.guards)} guards, "
@@ -145,6 +151,14 @@ def _execute(
         click.echo(f"shipdeck: {e}", err=True)
         return EXIT_ERROR
     result = app.run()
+    from tui.engine.state import traffic_words
+
+    s = app.engine.state  # the last word, where the screen's dialog said it: how the run stands, how to go on
+    if s.terminal:
+        click.echo(f"run {s.status}: {traffic_words(s)}; journal: {app.engine.journal_path}")
+    else:
+        click.echo(f"run {s.status}, not finished, {traffic_words(s)}; nothing guards it now; continue with: "
+                   f"{app.resume_command()}", err=True)
     return result if isinstance(result, int) else EXIT_ERROR
 
 
@@ -211,6 +225,7 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
     from tui.engine.handle import EngineHandle, RemoteEngine
     from tui.engine.identity import identity
     from tui.engine.protocol import ProtocolError
+    from tui.engine.state import traffic_words
 
     try:
         remote = RemoteEngine(sock, identity(), "watch" if read_only else "drive")
@@ -226,7 +241,7 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
         return remote.exit_status
     if remote.stopped or remote.lost:
         why = f"the engine stopped: {remote.stopped}" if remote.stopped else f"lost the engine (pid {remote.pid})"
-        click.echo(f"shipdeck: {why}: nothing guards the run ({s.status}, green at {s.traffic}%); `shipdeck ps` "
+        click.echo(f"shipdeck: {why}: nothing guards the run ({s.status}, {traffic_words(s)}); `shipdeck ps` "
                    f"says whether it still runs; if not: {remote.resume}", err=True)
         return EXIT_ERROR
     if remote.dropped:
@@ -235,8 +250,8 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
         return EXIT_ERROR
     if remote.failed:
         click.echo(f"shipdeck: ENGINE FAILED: {remote.failed} (forward actions stopped; rollback works)", err=True)
-    click.echo(f"detached: the engine (pid {remote.pid}) goes on guarding the run ({s.status}, green at "
-               f"{s.traffic}%).\nback to it: shipdeck attach {remote.journal_path}", err=True)
+    click.echo(f"detached: the engine (pid {remote.pid}) goes on guarding the run ({s.status}, "
+               f"{traffic_words(s)}).\nback to it: shipdeck attach {remote.journal_path}", err=True)
     return EXIT_OK
 
 
@@ -276,6 +291,52 @@ def _engine_socket(target: Path | None) -> Path:
         raise click.ClickException(("no engine is running" if not engines else "several engines run; name one:")
                                    + listing)
     return Path(engines[0]["socket"])
+
+
+@main.command()
+@click.argument("target", required=False, type=click.Path(path_type=Path))
+@click.option("--reason", required=True, help="Why the run ends here (journalled and sent to every notifier).")
+@click.option("--rollback", is_flag=True, help="Roll all traffic back to blue first, then end the run.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for the engine.")
+def stop(target: Path | None, reason: str, rollback: bool, timeout: float) -> None:
+    """End a run: traffic stays where it is (or --rollback first), journalled and notified, and the engine
+    leaves. TARGET is its journal or socket (none: the only running engine)."""
+    import time
+
+    from tui.engine.handle import RemoteEngine
+    from tui.engine.identity import identity
+    from tui.engine.protocol import ProtocolError
+    from tui.engine.state import traffic_words
+
+    try:
+        remote = RemoteEngine(_engine_socket(target), identity(), "drive")  # takes the helm if nobody holds it
+    except (OSError, ProtocolError) as e:
+        raise click.ClickException(f"cannot reach the engine: {sanitize_line(str(e))}") from e
+    said: list[str] = []
+    remote.subscribe(lambda ev: said.append(str(ev.get("text"))) if ev.get("type") == "notice" else None)
+    remote.start()
+
+    def until(cond: Any, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline or (remote.ended and not remote.run_ended):
+                remote.detach("stop gave up")
+                raise click.ClickException(f"{what}: no answer in {timeout:g}s" + (f" ({said[-1]})" if said else ""))
+            time.sleep(0.05)
+
+    time.sleep(0.3)  # the helm, if nobody held it, is taken as this screen attaches
+    if not remote.state.terminal:
+        command = "rollback" if rollback else "abort"
+        why = remote.refuses(command)
+        if why:
+            remote.detach("refused")
+            raise click.ClickException(f"{command} refused: {sanitize_line(why)}")
+        remote.submit(command, reason=reason)
+        until(lambda: remote.state.terminal, "the run to end")
+    remote.stop_engine(reason)  # an ended run needs no engine
+    until(lambda: remote.ended, "the engine to leave")
+    s = remote.state
+    click.echo(f"run {s.status}: {traffic_words(s)}; the engine has left; journal: {remote.journal_path}")
 
 
 @main.command()

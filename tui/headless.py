@@ -19,6 +19,7 @@ from tui.engine.guards import evidence_words
 from tui.engine.journal import resume_command
 from tui.engine.plan import LoadedPlan, format_duration
 from tui.engine.report import effect_text
+from tui.engine.state import traffic_words
 from widgets.sanitize import sanitize_line
 from widgets.units import format_value
 
@@ -157,7 +158,7 @@ async def run_headless(
     def give_up(why: str) -> None:
         if driver.suspending:
             return
-        say(f"headless run cannot continue ({why}); stopping with traffic at green {driver.state.traffic}%")
+        say(f"headless run cannot continue ({why}); stopping with traffic where it is: {traffic_words(driver.state)}")
         driver.suspend(f"headless: {why}")
 
     limit = loaded.plan.settings.hold_limit
@@ -200,9 +201,9 @@ async def run_headless(
         with contextlib.suppress(asyncio.CancelledError):
             await pilot_task
     if state.terminal:
-        say(f"run {state.status} with green at {state.traffic}% — journal: {journal_path}")
+        say(f"run {state.status}: {traffic_words(state)} — journal: {journal_path}")
     else:
-        say(f"run {state.status}, not finished, green at {state.traffic}%; continue with: "
+        say(f"run {state.status}, not finished, {traffic_words(state)}; continue with: "
             f"{resume_command(loaded.path, journal_path)}")
     if driver.spilled:
         say(driver.spilled)  # the last word: journal records that are not in the journal, and where they are

@@ -39,6 +39,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("cycle_chart", "c", "Next chart", "cycle_chart", show=False),
     Action("notes", "o", "Notes", "notes"),
     Action("override", "O", "Override window", "override_window", show=False),
+    Action("end", "E", "End run", "end_run", dangerous=True, show=False),
     Action("take", "T", "Take the helm", "take_helm", show=False),
     Action("palette", "ctrl+p", "Commands", "command_palette", show=False),
     Action("help", "question_mark", "Help", "help"),

@@ -8,6 +8,7 @@ lets anyone. The page and its websocket live under a random token; without it th
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import shlex
 import signal
@@ -19,6 +20,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from textual_serve.server import Server
+
+_REMOTE_FONT = re.compile(r"<link[^>]*https://fonts\.googleapis\.com[^>]*>", re.S)
 
 
 class TokenServer(Server):
@@ -36,13 +39,21 @@ class TokenServer(Server):
         app = web.Application()
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates_path))
         app.add_routes([
-            web.get(f"/{self.token}/", self.handle_index, name="index"),
+            web.get(f"/{self.token}/", self.handle_offline_index, name="index"),
             web.get(f"/{self.token}/ws", self.handle_websocket, name="websocket"),
             web.get("/download/{key}", self.handle_download, name="download"),
             web.static("/static", self.statics_path, name="static"),
         ])
         app.on_shutdown.append(self.on_shutdown)
         return app
+
+    async def handle_offline_index(self, request: web.Request) -> web.StreamResponse:
+        """textual-serve's page without its one request off the machine (a web font): war rooms are often
+        offline, and the page's own monospace fallback draws the same cells."""
+        response = await self.handle_index(request)
+        assert isinstance(response, web.Response) and response.text is not None
+        response.text = _REMOTE_FONT.sub("", response.text)
+        return response
 
     def serve(self, debug: bool = False) -> None:
         """Until Ctrl-C or SIGTERM. The address is printed once the socket listens, never before."""

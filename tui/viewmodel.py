@@ -93,8 +93,14 @@ def banner(state: dict[str, Any], engine: str) -> tuple[str, str]:
             "aborted": ("ABORTED", "red"), "completed": ("COMPLETED", "green")}.get(status, ("", "red"))
 
 
-def split(state: dict[str, Any], busy: bool) -> SplitData:
+def split(state: dict[str, Any], busy: bool, health: dict[str, Any] | None = None, gone: bool = False) -> SplitData:
+    """`health`: the traffic backend's last word; `gone`: no engine behind this screen (nothing is live then)."""
     green, target = state["traffic"], state["traffic_target"]
+    last = f"last read back green {green}%" if green is not None else "never read back"
+    if gone:
+        return SplitData(green=green, target=None, status="unknown", detail=f"no engine: {last}")
+    if health is not None and health.get("status") == "failed":
+        return SplitData(green=green, target=target, status="failed", detail=f"{health.get('detail')}; {last}")
     if state["status"] == "rolling-back" or busy:
         status = "shifting"
     elif green is None:
@@ -131,13 +137,14 @@ class SeriesStore:
                 q.popleft()
 
 
-def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: float) -> ChartData:
+def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: float, judged: str = "") -> ChartData:
+    """`judged`: the side its guard judges (green, blue, all): the chart plots that series under the threshold."""
     metric = plan.metrics[name]
     series: dict[str, list[tuple[float, float]]] = {}
     for ts, per in store.points.get(name, ()):
         for colour, value in per.items():
             series.setdefault(colour, []).append((ts, value))
-    if "blue" in series or "green" in series:
+    if ("blue" in series or "green" in series) and judged != "all":
         series.pop("all", None)
     guard = next((g for g in plan.guards if g.metric == name), None)
     last = store.last.get(name, {})
@@ -153,7 +160,8 @@ def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: fl
         status, detail = "live", ""
     label = ""
     if guard is not None:
-        label = f"{'>' if guard.op == 'above' else '<'} {format_value(guard.threshold, metric.unit)} → {guard.action}"
+        on = f" on {judged}" if judged else ""
+        label = f"{'>' if guard.op == 'above' else '<'} {format_value(guard.threshold, metric.unit)}{on} → {guard.action}"
     return ChartData(
         title=metric.label or name,
         unit=metric.unit,
@@ -168,10 +176,14 @@ def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: fl
     )
 
 
-def guard_views(plan: Plan, guards: list[dict[str, Any]]) -> list[GuardView]:
+def guard_views(plan: Plan, guards: list[dict[str, Any]], stale: str = "") -> list[GuardView]:
+    """`stale`: why what the guards last said is no longer news (no sample for a while, no engine): every row
+    says so instead of a verdict."""
     out = []
     for g in guards:
         unit = plan.metrics[g["metric"]].unit if g["metric"] in plan.metrics else ""
+        if stale:
+            g = {**g, "state": "stale", "note": f"STALE: {stale}"}
         out.append(
             GuardView(
                 metric=g["metric"],

@@ -25,7 +25,7 @@ class GuardView:
     value: float | None
     breach_for_s: float
     window_s: float
-    state: str  # ok | breaching | tripped | no-traffic | awaiting | blind | inactive
+    state: str  # ok | breaching | tripped | no-traffic | awaiting | blind | inactive | stale
     action: str
     side: str = ""  # what it judges: green, blue or all ('' before the first sample says)
     note: str = ""  # the evidence in the engine's words when there is no value
@@ -33,10 +33,11 @@ class GuardView:
 
 HOT = ("breaching", "tripped")
 ICONS = {"ok": "✓", "breaching": "▲", "tripped": "✗", "no-traffic": "○", "awaiting": "…", "blind": "?",
-         "inactive": "·"}
+         "inactive": "·", "stale": "⚠"}
 ICON_STYLES = {"ok": "bold green", "breaching": "bold yellow", "tripped": "bold reverse red", "no-traffic": "bold",
-               "awaiting": "bold yellow", "blind": "bold reverse magenta", "inactive": "dim"}
-ROW_STYLES = {"breaching": "yellow", "tripped": "bold red", "blind": "bold magenta", "inactive": "dim"}
+               "awaiting": "bold yellow", "blind": "bold reverse magenta", "inactive": "dim",
+               "stale": "bold reverse yellow"}
+ROW_STYLES = {"breaching": "yellow", "tripped": "bold red", "blind": "bold magenta", "inactive": "dim", "stale": "dim"}
 LEGACY = {"no-data": "blind"}  # journals written before the evidence states
 
 
@@ -69,7 +70,7 @@ def guard_line(g: GuardView, metric_w: int = 0, value_w: int = 0, bar_width: int
     text.append(ICONS.get(state, "?"), style=ICON_STYLES.get(state, "bold"))
     text.append(" ")
     text.append(label(g).ljust(metric_w), style="bold")
-    if state in ("no-traffic", "awaiting", "blind"):
+    if state in ("no-traffic", "awaiting", "blind", "stale"):
         text.append(f" {sanitize_line(g.note) or 'BLIND: no data'}",
                     style="bold magenta" if state == "blind" else "bold" if state == "awaiting" else "")
         text.append(f" ({breach_op} {threshold})", style="dim")

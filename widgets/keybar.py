@@ -8,6 +8,7 @@ presses it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.style import Style
@@ -40,9 +41,14 @@ class KeyBar(Widget):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, pinned: tuple[str, ...] = (), label: Callable[[str, str], str] | None = None,
+                 id: str | None = None) -> None:
+        """`pinned`: binding ids shown whatever the width (help, quit), at the right; `label(id, description)`:
+        what a key is called now (p Pause / p Resume)."""
         super().__init__(id=id)
-        self._keys: tuple[Any, ...] = ()  # what the line says: (key, shown as, description, enabled)..., palette
+        self.pinned = pinned
+        self.label = label
+        self._keys: tuple[Any, ...] = ()  # what the line says: (key, shown as, description, enabled, id)..., palette
         self.set_reactive(Widget.auto_links, False)  # keys are clicked, not underlined like links
 
     def on_mount(self) -> None:
@@ -63,22 +69,24 @@ class KeyBar(Widget):
             self.refresh()
 
     def _entries(self) -> tuple[Any, ...]:
-        """(key, shown as, description, enabled) per action shown, in binding order; the palette's last."""
+        """(key, shown as, description, enabled, id) per action shown, in binding order; the palette's last."""
         app, seen = self.app, set()
         entries, palette = [], None
         for key, (_node, binding, enabled, _tooltip) in self.screen.active_bindings.items():
+            description = self.label(binding.id or "", binding.description) if self.label else binding.description
+            entry = (binding.key, app.get_key_display(binding), description, enabled, binding.id)
             if key == app.COMMAND_PALETTE_BINDING and app.ENABLE_COMMAND_PALETTE:
-                palette = (binding.key, app.get_key_display(binding), binding.description, enabled)
+                palette = entry
             elif binding.show and binding.action not in seen:
                 seen.add(binding.action)
-                entries.append((binding.key, app.get_key_display(binding), binding.description, enabled))
+                entries.append(entry)
         return (*entries, palette)
 
     def render(self) -> Text:
         key_style = self.get_component_rich_style("keybar--key")
         description_style = self.get_component_rich_style("keybar--description")
 
-        def entry(key: str, shown: str, description: str, enabled: bool) -> Text:
+        def entry(key: str, shown: str, description: str, enabled: bool, _id: str | None = None) -> Text:
             click = Style.from_meta({"@click": f"app.simulate_key({key!r})" if enabled else "app.bell"})
             dim = Style() if enabled else Style(dim=True)
             return Text.assemble((f" {shown} ", key_style + dim + click),
@@ -88,13 +96,18 @@ class KeyBar(Widget):
             return Text()  # the bindings are not settled yet
         *keys, palette = self._keys
         separator = Text("▏", style=self.get_component_rich_style("keybar--separator"))
+        pinned = [k for k in keys if k[4] in self.pinned]
+        kept = Text().join(entry(*k) for k in pinned)  # help and quit never fall off, as in htop
         right = separator + entry(*palette)[1:] if palette else Text()
-        room = max(0, self.size.width - right.cell_len)
+        room = max(0, self.size.width - right.cell_len - kept.cell_len)
         left = Text()
         for k in keys:  # whole keys only: a key cut to "p Pa" reads as a different one
+            if k in pinned:
+                continue
             shown = entry(*k)
             if left.cell_len + shown.cell_len > room:
                 break
             left.append_text(shown)
-        left.pad_right(room - left.cell_len)
+        left.append_text(kept)
+        left.pad_right(room + kept.cell_len - left.cell_len)
         return left + right

@@ -1,27 +1,47 @@
-"""One line of text whose changes repaint that line only.
+"""A line of text whose changes repaint that line only.
 
 `Static.update` asks for a new layout every time (its size might change), so a status line refreshed once
 a second would relayout the whole screen. A line's size never depends on its text: it only repaints, and
-only when the text differs.
+only when the text differs. A wrapping line (an alarm that must be read whole) grows to `max_rows` rows
+and asks for a layout only when its number of rows changes.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 
 class Line(Widget):
     DEFAULT_CSS = "Line { height: 1; }"
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, wrap: bool = False, max_rows: int = 3, id: str | None = None,
+                 classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.text = Text()
+        self.wrap = wrap
+        self.max_rows = max_rows
+        if wrap:
+            self.styles.height = "auto"
 
     def set(self, text: Text) -> None:
         if text != self.text:
+            rows = self._rows(self.text)
             self.text = text
-            self.refresh()
+            self.refresh(layout=self.wrap and self._rows(text) != rows)
+
+    def _rows(self, text: Text, width: int | None = None) -> int:
+        width = width or self.size.width
+        if not self.wrap or width <= 0:
+            return 1
+        return max(1, min(self.max_rows, len(text.wrap(self.app.console, width))))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return self._rows(self.text, width)
 
     def render(self) -> Text:
-        return self.text
+        if not self.wrap:
+            return self.text
+        lines = self.text.wrap(self.app.console, max(1, self.size.width))
+        return Text("\n").join(lines[: self.max_rows])

@@ -20,13 +20,14 @@ from widgets.sanitize import sanitize_line
 class SplitData:
     green: int | None  # percent of traffic on green, as read back; None = not known
     target: int | None = None
-    status: str = "live"  # live | stale | unknown | shifting
+    status: str = "live"  # live | stale | unknown | shifting | failed (the read-back fails)
     detail: str = ""
 
 
-STATUS_WORDS = {"live": "✓ live", "stale": "⚠ STALE", "unknown": "? UNKNOWN", "shifting": "⇄ shifting"}
+STATUS_WORDS = {"live": "✓ live", "stale": "⚠ STALE", "unknown": "? UNKNOWN", "shifting": "⇄ shifting",
+                "failed": "✗ NOT READ BACK"}
 STATUS_STYLES = {"live": "green", "stale": "bold reverse yellow", "unknown": "bold reverse magenta",
-                 "shifting": "bold yellow"}
+                 "shifting": "bold yellow", "failed": "bold reverse red"}
 
 
 def _clamp(p: int) -> int:

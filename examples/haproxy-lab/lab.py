@@ -224,14 +224,27 @@ def main() -> None:
     ap.add_argument("--green-fail-rate", type=float, default=0.0, help="share of green requests that fail (0..1)")
     ap.add_argument("--headless", action="store_true", help="no screen: print one line per event, --yes")
     args = ap.parse_args()
-    with running_lab(green_fail_rate=args.green_fail_rate) as lab:
+    sys.exit(play(args.green_fail_rate, args.headless))
+
+
+def play(green_fail_rate: float, headless: bool) -> int:
+    """One night in the lab, on a fresh journal; when it stops, so do its run and engine (HAProxy and Prometheus
+    are going away: nothing would be left to guard). The exit code is the run's own: 0 completed, 3 rolled back;
+    0 too when the operator quits and the lab ends the run."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    journal = Path.cwd() / "journals" / f"lab-{stamp}.jsonl"
+    with running_lab(green_fail_rate=green_fail_rate) as lab:
         print(f"lab in {lab.dir}: frontend http://127.0.0.1:{lab.ports['frontend']}/, "
-              f"prometheus http://127.0.0.1:{lab.ports['prometheus']}/", file=sys.stderr)
-        cmd = [sys.executable, "-m", "tui.cli", "run", str(lab.plan), "--journal", str(Path.cwd() / "lab-journal.jsonl")]
-        if args.headless:
-            cmd += ["--headless", "--yes"]
-        code = subprocess.call(cmd)
-    sys.exit(code)
+              f"prometheus http://127.0.0.1:{lab.ports['prometheus']}/; journal {journal}", file=sys.stderr)
+        shipdeck = [sys.executable, "-m", "tui.cli"]
+        run = [*shipdeck, "run", str(lab.plan), "--journal", str(journal)]
+        code = subprocess.call(run + (["--headless", "--yes"] if headless else []))
+        sock = journal.with_name(journal.name + ".sock")
+        if sock.exists():  # the engine outlives its screen: end the run (if still live) and the engine with it
+            if subprocess.call([*shipdeck, "stop", str(journal), "--reason", "the lab is stopping"]) != 0:
+                code = code or 1
+    print(f"lab stopped; the night's report: shipdeck report {journal}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

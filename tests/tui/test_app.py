@@ -375,6 +375,7 @@ async def test_the_key_line_shows_each_key_greys_what_is_unavailable_and_a_click
         shown = [key for key in bar._keys[:-1] if f" {key[1]} {key[2]} " in keys]
         assert palette.strip() == "^p Commands" and 3 <= len(shown) < len(bar._keys) - 1, line
         assert keys.rstrip() == "".join(f" {key[1]} {key[2]} " for key in shown).rstrip(), line  # no key cut short
+        assert keys.rstrip().endswith(" ? Help  q Quit"), line  # at 80 columns too, as in htop
 
 
 async def test_esc_clears_a_log_filter_first_then_closes_the_help(app_factory):

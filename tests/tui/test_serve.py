@@ -46,6 +46,9 @@ async def test_serve_shows_the_command_center_read_only_behind_a_token(tmp_path,
             if "serving the command center at " in line:
                 url = line.split(" at ", 1)[1].strip()
         assert url.startswith(f"http://127.0.0.1:{port}/") and len(url.rstrip("/").rsplit("/", 1)[1]) >= 20, url
+        with urllib.request.urlopen(url, timeout=5) as page:  # war rooms are often offline: nothing off the machine
+            html = page.read().decode()
+        assert "<html" in html and "https://" not in html and "fonts.googleapis" not in html
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)  # no token, no page
         with pytest.raises(urllib.error.HTTPError, match="404"):

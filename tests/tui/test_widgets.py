@@ -524,3 +524,14 @@ async def test_a_table_rendered_once_per_width_paints_what_rich_renders():
             rich_lines = console.render_lines(table, console.options.update_width(width), pad=False)
             assert once.get_height({}, width) == len(mine) == len(rich_lines) > 12
             assert [s.text for s in mine] == ["".join(seg.text for seg in line) for line in rich_lines]
+
+
+async def test_a_guard_not_judged_now_reads_as_no_verdict():
+    panel = GuardPanel()
+    async with One(panel).run_test(size=(80, 3)) as pilot:
+        panel.update_guards([GuardView("error_rate", "above", 0.01, "ratio", 0.002, 0, 60, "inactive", "rollback",
+                                       side="green")])
+        await pilot.pause()
+        row = screen_text(pilot.app).splitlines()[0].rstrip()
+        # not "0.2% > 1% (inactive)": a false statement read at a glance
+        assert row == "· error_rate[green] 0.2% not judged now (rule: > 1%) [rollback]"

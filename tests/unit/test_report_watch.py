@@ -20,7 +20,7 @@ def test_report_tells_the_story(tmp_path):
     text = build_report(journal.load(path).records)
     assert text.startswith("# Deploy report: m\n")
     assert "| Prep |  |  | 2s | done |" in text
-    assert "| alice | tick item=0 |" in text
+    assert "| alice | tick “backup done” |" in text  # the item, not its index
     assert "← shift FAILED: socket \\| gone" in text  # table cells escaped
     assert "last samples: 0.02, 0.05" in text
     assert "- [x] Prep: backup done — alice" in text

@@ -78,12 +78,12 @@ def test_contingency_plan():
 
 
 @needs_shared
-@pytest.mark.parametrize(("name", "green", "code"), [
+@pytest.mark.parametrize(("name", "green"), [
     # The contingency plan names only its first step (10%); "gradual increase" has no numbers to invent.
-    ("contingency-plan.pt.md", 10, 1),
-    ("blue-green-guide.pt.md", 100, 0),
+    ("contingency-plan.pt.md", 10),
+    ("blue-green-guide.pt.md", 100),
 ])
-def test_imported_runbooks_check_and_run_headless(tmp_path, clean_env, name, green, code):
+def test_imported_runbooks_check_and_run_headless(tmp_path, clean_env, name, green):
     out = tmp_path / "plan.yaml"
     res = subprocess.run(shipdeck_cmd("import", str(RUNBOOKS / name), "-o", str(out)), capture_output=True,
                          text=True, env=clean_env, cwd=ROOT)
@@ -96,8 +96,8 @@ def test_imported_runbooks_check_and_run_headless(tmp_path, clean_env, name, gre
     out.write_text(re.sub(r"bake: \w+", "bake: 1s", out.read_text()))
     run = subprocess.run(shipdeck_cmd("run", str(out), "--headless", "--yes", "--journal", str(tmp_path / "j.jsonl")),
                          capture_output=True, text=True, env=clean_env, cwd=tmp_path, timeout=240)
-    assert run.returncode == code, run.stdout[-3000:]
-    assert f"run completed with green at {green}%" in run.stdout
+    assert run.returncode == 0, run.stdout[-3000:]  # completed as written, wherever it leaves the traffic...
+    assert f"run completed: green {green}% (moved by hand, not read back)" in run.stdout  # ...which it says
 
 
 @needs_shared
@@ -105,9 +105,9 @@ def test_run_a_runbook_directly(tmp_path, clean_env):
     run = subprocess.run(shipdeck_cmd("run", str(RUNBOOKS / "contingency-plan.pt.md"), "--headless", "--yes",
                                       "--journal", str(tmp_path / "j.jsonl")),
                          capture_output=True, text=True, env=clean_env, cwd=tmp_path, timeout=240)
-    # The contingency plan only moves to 10%: it completes, but not at 100%.
-    assert "run completed with green at 10%" in run.stdout, run.stdout[-2000:]
-    assert run.returncode == 1
+    # The contingency plan only moves to 10%, by hand: it completes, and says where it left the traffic.
+    assert "run completed: green 10% (moved by hand, not read back)" in run.stdout, run.stdout[-2000:]
+    assert run.returncode == 0
 
 
 def test_english_fixture_covers_every_rule():

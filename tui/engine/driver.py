@@ -41,7 +41,7 @@ from tui.engine.journal import Journal, open_intents, parse_iso, replay, resume_
 from tui.engine.machine import transition
 from tui.engine.plan import LoadedPlan, format_duration, outside_window
 from tui.engine.secrets import Redactor, mask_plan
-from tui.engine.state import RunState, initial_state
+from tui.engine.state import RunState, initial_state, traffic_words
 
 Subscriber = Callable[[dict[str, Any]], None]
 NOTIFY_TIMEOUT = 10.0
@@ -152,6 +152,7 @@ class Driver:
         self.last_samples: dict[str, Any] = {}
         self._last_readings: dict[str, Sample | NoData] = {}
         self._said: set[tuple[Any, ...]] = set()  # refusals said since the state last changed
+        self._ended = self.state.terminal  # the run-end record is written (a resumed journal may hold it)
         self._reminder: tuple[float, float] | None = None  # (hold since, next reminder at)
 
     # ------------------------------------------------------------ public
@@ -294,6 +295,10 @@ class Driver:
         elif self.state != before:
             self._said.clear()
         self._write("event", event, who)
+        if self.state.terminal and not before.terminal:  # journalled when the run ends, not when the engine leaves
+            self._ended = True
+            self._write("run-end", {"status": self.state.status, "traffic": self.state.traffic,
+                                    "reason": self.state.reason})
         self._emit_state(event)
         for eff in effects:
             self._execute(eff)
@@ -351,6 +356,8 @@ class Driver:
                 task.cancel()
         elif kind == "timer":
             self._tasks[eff["id"]] = asyncio.create_task(self._timer(eff))
+        elif kind == "rearm":
+            self.guards.rearm(list(eff["guards"]), self.clock.now(), eff.get("silence_until"))
         else:
             self._write("intent", eff, str(eff.get("operator") or "shipdeck"))
             self._emit({"type": "effect", "phase": "start", "effect": eff})
@@ -768,13 +775,13 @@ class Driver:
         await _close([*b.logs, *b.metrics.values(), b.traffic, b.probes])  # notifiers: after the last alert
         s = self.state
         if self._suspend_reason is not None and not s.terminal:
-            text = (f"{self._suspend_reason}: the engine stopped with the run {s.status} and green at "
-                    f"{s.traffic}%; guards are not watching until someone resumes "
+            text = (f"{self._suspend_reason}: the engine stopped with the run {s.status} and "
+                    f"{traffic_words(s)}; guards are not watching until someone resumes "
                     f"({resume_command(self.loaded.path, self.journal_path)})")
             self._write("suspend", {"reason": self._suspend_reason, "status": s.status, "traffic": s.traffic})
             self._send_all("suspended", text)
             self._log(LogLine(self.clock.now(), "shipdeck", "warning", text))
-        else:
+        elif not self._ended:
             self._write("run-end", {"status": s.status, "traffic": s.traffic, "reason": s.reason})
         if self._unwritten:  # the disk still refuses them: never lost silently
             where, count = self.journal.spill(self._unwritten)
@@ -788,7 +795,8 @@ class Driver:
         if pending:  # the last notifications (rollback, completed, suspended) matter most
             await asyncio.wait(pending, timeout=NOTIFY_TIMEOUT)
         await _close(b.notify)
-        self._emit({"type": "end", "status": s.status, "traffic": s.traffic, "journal": str(self.journal_path),
+        self._emit({"type": "end", "status": s.status, "traffic": s.traffic, "words": traffic_words(s),
+                    "journal": str(self.journal_path),
                     "suspended": self._suspend_reason or "", "spilled": self.spilled})
         self.journal.close()
 
@@ -818,7 +826,8 @@ def _line_dict(line: LogLine) -> dict[str, Any]:
 
 
 def exit_code(state: RunState) -> int:
-    if state.status == "completed" and state.traffic == 100:
+    """0 completed (whatever the plan left the traffic at: it says so in words), 3 rolled back, 1 anything else."""
+    if state.status == "completed":
         return 0
     if state.status == "rolled-back":
         return 3

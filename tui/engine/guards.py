@@ -40,6 +40,7 @@ class GuardStatus:
     evidence: str = VALUE
     note: str = ""  # the evidence in words when there is no value
     valued: float | None = None  # the start of its side's traffic when it last had a value: no grace after that
+    silenced_until: float | None = None  # an operator's override: it judges, but does not act, until then
     breach_since: float | None = None
     breach_for: float = 0.0
     # The samples of the current breach, newest last, kept for the journal.
@@ -67,6 +68,7 @@ class GuardStatus:
             "state": self.state,
             "note": self.note,
             "breach_for": self.breach_for,
+            "silenced_until": self.silenced_until,
         }
 
 
@@ -144,7 +146,9 @@ class GuardSet:
             st.breach_for = now - st.breach_since
             if st.state == TRIPPED:
                 continue
-            if st.breach_for >= guard.for_:
+            if st.silenced_until is not None and now >= st.silenced_until:
+                st.silenced_until = None
+            if st.breach_for >= guard.for_ and st.silenced_until is None:
                 st.state = TRIPPED
                 fired.append(st)
             else:
@@ -190,6 +194,17 @@ class GuardSet:
             st.note = (f"BLIND: no data {format_duration(now - since)} after {st.side} got traffic "
                        f"(grace {format_duration(self.grace)})")
 
+    def rearm(self, indices: list[int], now: float, silence_until: float | None) -> None:
+        """An operator resumed past these guards: each watches again from now, and acts if the breach lasts
+        another full window (after `silence_until`, when one was given)."""
+        for i in indices:
+            if 0 <= i < len(self.status):
+                st = self.status[i]
+                if st.state == TRIPPED:
+                    st.state, st.breach_since, st.breach_for = BREACHING, now, 0.0
+                    st.breach_values.clear()
+                st.silenced_until = silence_until
+
     def next_deadline(self) -> float | None:
         """When the earliest breaching guard's window will be full: judged then, not at the next sample."""
         due = [st.breach_since + g.for_ for g, st in zip(self.guards, self.status, strict=True)
@@ -221,6 +236,8 @@ class GuardSet:
                 st.state = str(saved["state"])
                 st.breach_for = float(saved.get("breach_for") or 0.0)
                 st.breach_since = ts - st.breach_for
+            until = saved.get("silenced_until")
+            st.silenced_until = float(until) if isinstance(until, int | float) else None
 
     @staticmethod
     def _clear(st: GuardStatus) -> None:

@@ -386,7 +386,7 @@ class RemoteEngine:
                 self.stopped = str(ev["suspended"])
                 self.failed = f"the engine stopped: {self.stopped}"
                 self._emit({"type": "engine", "status": "failed",
-                            "reason": f"{self.failed}; NO GUARD WATCHES with green at {ev.get('traffic')}%; "
+                            "reason": f"{self.failed}; NO GUARD WATCHES with {ev.get('words')}; "
                                       f"resume: {self.resume}"})
         elif isinstance(msg, Reply):
             with self._lock:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tui.engine.plan import format_duration
 from tui.engine.reactions import EVENTS
-from tui.engine.state import DONE, FAILED, PENDING, RUNNING, RunState, refusal
+from tui.engine.state import DONE, FAILED, PENDING, RUNNING, RunState, paused_by_guard, refusal
 from tui.engine.steps import (
     Effect,
     Event,
@@ -47,8 +48,8 @@ def _command(tx: Tx, name: str, args: dict[str, Any]) -> None:
     if name == "rollback":  # never blocked
         start_rollback(tx, str(args.get("reason") or f"rollback by {tx.who}"))
         return
-    if name == "take":
-        _take(tx, args)
+    if name in ("take", "release"):
+        (_take if name == "take" else _release)(tx, args)
         return
     if s.terminal:
         tx.notice(f"{name}: the run is over ({s.status})")
@@ -109,6 +110,14 @@ def _tick(tx: Tx, args: dict[str, Any]) -> None:
     continue_run(tx)
 
 
+def _release(tx: Tx, args: dict[str, Any]) -> None:
+    """The helm's holder left (their last screen detached): nobody drives until someone takes it."""
+    if tx.s.helm:
+        tx.notice(f"{tx.s.helm} left the helm: {args.get('reason') or 'their screen is gone'}; nobody drives — "
+                  "the next screen to attach, or T, takes it")
+        tx.s.helm = ""
+
+
 def _take(tx: Tx, args: dict[str, Any]) -> None:
     before, reason = tx.s.helm, str(args.get("reason") or "").strip()
     tx.s.helm = tx.who
@@ -159,6 +168,21 @@ def _resume(tx: Tx, args: dict[str, Any]) -> None:
     if s.status != "paused":
         tx.notice(f"resume: the run is {s.status}, not paused")
         return
+    if paused_by_guard(s):  # an override: said, journalled, sent; the guard watches again from now
+        why = refusal(s, "resume", args)
+        if why:
+            tx.notice(f"resume: {why}")
+            return
+        silence = float(args.get("silence") or 0)
+        until = tx.now + silence if silence > 0 else None
+        override = {"guards": list(s.tripped), "breach": s.reason, "by": tx.who,
+                    "reason": str(args["reason"]).strip(), "at": tx.now, "silence_until": until}
+        s.overrides.append(override)
+        s.tripped = []
+        tx.effects.append({"kind": "rearm", "guards": override["guards"], "silence_until": until})
+        quiet = f"; silenced for {format_duration(silence)}" if until else "; it acts again if the breach lasts " \
+                                                                           "another full window"
+        tx.notify("guard-override", f"{tx.who} resumed past a red guard ({s.reason}): {override['reason']}{quiet}")
     s.status = "running"
     s.reason = ""
     s.restarted = False

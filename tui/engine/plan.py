@@ -5,6 +5,8 @@ Documented in docs/plan-format.md; that file and these models are one contract.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import hashlib
 import json
 import math
@@ -648,12 +650,44 @@ def _data_path(loc: Iterable[str | int], data: Any) -> Path_:
     return tuple(out)
 
 
+_EXPECTED = {"int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+             "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+             "bool_parsing": "true or false", "string_type": "text", "list_type": "a list", "dict_type": "a map",
+             "model_type": "a map", "model_attributes_type": "a map"}
+
+
+@functools.cache
+def _known_keys() -> list[str]:
+    """Every key a plan may use, for "did you mean"."""
+    keys: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    todo: list[Any] = [Plan]
+    while todo:
+        t = todo.pop()
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            if t in seen:
+                continue
+            seen.add(t)
+            for name, f in t.model_fields.items():
+                keys.add(f.alias or name)
+                todo.append(f.annotation)
+        else:  # a union, a list, an Annotated: look inside
+            todo += list(getattr(t, "__args__", ()))
+    return sorted(keys)
+
+
 def _message(err: Any) -> str:
     kind = err["type"]
+    loc = err["loc"]
     if kind == "extra_forbidden":
-        return f"unknown key {err['loc'][-1]!r}"
+        near = [k for k in difflib.get_close_matches(str(loc[-1]), _known_keys(), n=3, cutoff=0.7) if k != loc[-1]]
+        return f"unknown key {loc[-1]!r}" + (f"; did you mean {near[0]!r}?" if near else "")
     if kind == "missing":
-        return f"missing required key {err['loc'][-1]!r}"
+        return f"missing required key {loc[-1]!r}"
+    if "shift" in loc and kind.startswith(("int_", "less_than", "greater_than")):
+        return f"a shift is a whole percentage from 0 to 100, like `shift: 10`; got {err.get('input')!r}"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {err.get('input')!r}"
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 

@@ -40,8 +40,8 @@ async def preflight(loaded: LoadedPlan) -> list[PlanIssue]:
     issues: list[PlanIssue] = []
     for (path, _), problems in zip(checks, answers, strict=True):
         for p in problems:
-            if p.severity == "error":
-                issues.append(loaded.issue((*path, *p.field.split(".")) if p.field else path, p.message))
+            message = p.message if p.severity == "error" else f"warning: {p.message}"
+            issues.append(loaded.issue((*path, *p.field.split(".")) if p.field else path, message))
     # Backends that can parse their own queries (Prometheus) check them here.
     for name, metric in plan.metrics.items():
         backend = backends.metrics.get(plan.metric_source(name))

@@ -174,6 +174,8 @@ class EngineServer:
             loop.call_soon_threadsafe(self._on_event, ev)
             return
         kind = ev.get("type")
+        if kind == "state" and ev["cause"].get("name") == "abort" and ev["state"]["status"] == "aborted":
+            asyncio.create_task(self.driver.stop("the run was ended"))  # an ended run needs no engine
         if kind == "samples":
             self._samples.append(ev)
         elif kind == "logs":
@@ -194,6 +196,10 @@ class EngineServer:
             self.screens.remove(s)
             s.writer.close()
             self._say(f"{s.operator} ({s.mode}) detached: {why}")
+            helm = self.driver.state.helm
+            if s.operator == helm and not any(x.operator == helm and x.mode == "drive" for x in self.screens):
+                self._helm_claimed = False  # the helm is not left with someone whose screen is gone
+                self.driver.submit("release", "shipdeck", reason=f"{helm}'s screen left ({why})")
 
     def _say(self, text: str, level: str = "info") -> None:
         self.driver.ctx.emit_log(LogLine(self.driver.clock.now(), "shipdeck", level, text))

@@ -26,7 +26,7 @@ from tui.engine.plan import (
 Event = dict[str, Any]
 Effect = dict[str, Any]
 
-COMMANDS = ("advance", "tick", "approve", "shift", "pause", "resume", "rollback", "abort", "take")
+COMMANDS = ("advance", "tick", "approve", "shift", "pause", "resume", "rollback", "abort", "take", "release")
 
 
 # Commands that move the night forward: refused while the guards are blind or the engine is faulty.
@@ -97,6 +97,7 @@ class RunState:
     rollback_by_hand: str = ""  # with manual traffic: what the operator runs to roll back
     restarted: bool = False  # paused by a restart: the operator (or --yes) confirms before going on
     helm: str = ""  # who drives (user@host), journalled: a detached engine's screens follow it
+    overrides: list[dict[str, Any]] = field(default_factory=list)  # resumed past a red guard: who, why, silence
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunState:
@@ -148,7 +149,7 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None, oper
     `operator`: who asks, for the rules that depend on it (a four-eyes gate)."""
     s = state
     args = args or {}
-    if name in ("rollback", "take"):
+    if name in ("rollback", "take", "release"):
         return None  # never blocked
     if s.terminal:
         return f"the run is {s.status}"
@@ -171,6 +172,11 @@ def refusal(state: RunState, name: str, args: dict[str, Any] | None = None, oper
             return f"phase {ph.name!r} is not finished ({s.waiting or ph.status})"
         if s.phase + 1 >= len(s.phases) and not retry:
             return "no phase left"
+    elif name == "resume" and s.status == "paused" and paused_by_guard(s) and not str(args.get("reason") or "").strip():
+        return ("resuming past a red guard is an override: say why (journalled and sent); it acts again if the "
+                "breach lasts another full window")
+    elif name == "abort" and not str(args.get("reason") or "").strip():
+        return "ending a run: say why (journalled and sent)"
     elif name == "override":
         if not s.outside_window:
             return "the plan's window is open: nothing to override"
@@ -220,6 +226,21 @@ def beyond_evidence(s: RunState, percent: int) -> str:
 HOLD_WORDS = {"fault": "engine fault", "blind": "guards blind", "evidence": "waiting for data",
               "guard": "paused by a guard", "drift": "traffic drift", "restart": "after a restart", "paused": "paused",
               "failed": "step failed", "window": "outside the window"}
+
+
+def traffic_words(s: RunState) -> str:
+    """What the traffic is, in words every line uses: read back, moved by hand, or not moved at all."""
+    if s.traffic_by_hand is not None:
+        return "traffic not moved yet (moved by hand)" if s.traffic is None else \
+            f"green {s.traffic}% (moved by hand, not read back)"
+    if s.traffic is not None:
+        return f"green {s.traffic}% (read back)"
+    shifts = any(st.kind == "shift" for ph in s.phases for st in ph.steps)
+    return "green never read back" if shifts else "traffic not moved by this plan"
+
+
+def paused_by_guard(s: RunState) -> bool:
+    return s.status == "paused" and not s.restarted and s.reason.startswith("guard")
 
 
 def current_hold(s: RunState) -> tuple[str, str] | None:

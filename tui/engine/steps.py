@@ -24,6 +24,7 @@ from tui.engine.state import (
     StepState,
     beyond_evidence,
     current_hold,
+    traffic_words,
 )
 
 
@@ -179,7 +180,7 @@ def continue_run(tx: Tx) -> None:
                 s.status = "completed"
                 s.ended_at = tx.now
                 s.waiting = ""
-                tx.notify("completed", f"run completed with green at {s.traffic}%")
+                tx.notify("completed", f"run completed: {traffic_words(s)}")
                 return
             continue
         if step.status == DONE:

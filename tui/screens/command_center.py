@@ -24,9 +24,10 @@ COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
 
 
 class CommandCenter(Screen[None]):
-    def __init__(self, metrics: list[str], max_log_lines: int, help_panel: HelpPanel) -> None:
+    def __init__(self, metrics: list[str], max_log_lines: int, help_panel: HelpPanel, keybar: KeyBar) -> None:
         super().__init__()
         self.help_panel = help_panel
+        self.keybar = keybar
         self.metrics = metrics
         self.max_log_lines = max_log_lines
         self.chart_index = 0
@@ -47,7 +48,7 @@ class CommandCenter(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Line(id="status")
-        yield Line(id="waiting")
+        yield Line(wrap=True, id="waiting")  # an alarm is read whole, never cut mid-sentence
         yield StateBanner(id="banner")
         yield TrafficSplitBar(id="split")
         with Vertical(id="body"):
@@ -59,7 +60,7 @@ class CommandCenter(Screen[None]):
             yield GuardPanel(id="guards")
             yield LogPane(max_lines=self.max_log_lines, id="logs")
             yield self.help_panel  # over the body: the status lines, the split and the keys stay in view
-        yield KeyBar()
+        yield self.keybar
 
     def on_mount(self) -> None:
         self._apply_size()
