@@ -48,7 +48,7 @@ def status_line(s: dict[str, Any], seen: Seen) -> Text:
         status.append(f" {word} ", style="bold reverse red")
     for name, h in sorted(seen.health.items()):  # failures first: they survive a narrow terminal
         if h["status"] in ("failed", "down") and not seen.gone:
-            status.append(f" {name} ✗ {sanitize_line(h['detail'][:60])} ", style="bold reverse red")
+            status.append(f" {name} ✗ {sanitize_line(h['detail'][:40])} ", style="bold reverse red")
     if seen.read_only:  # a watcher's screen must never look like the driver's
         status.append(" READ-ONLY " if seen.watcher else " NOT DRIVING ", style="bold reverse magenta")
     if seen.detaches:
@@ -103,6 +103,8 @@ def waiting_line(s: dict[str, Any], seen: Seen, keys: Callable[[str], str],
     if hold and not s["waiting"] and not seen.engine_failed:  # held before anything waits (not started yet)
         waiting.append(f"⏸ held: {sanitize_line(hold['reason'])}  ", style="bold yellow")
     if seen.gone:  # what the run waited for is the engine's to say, and no key here reaches it
+        if s["status"] in OVER:
+            waiting.append(f"run over: {s['status']} (journal: {seen.journal}) — {keys('quit')} quits", style="bold")
         return waiting
     if s["waiting"]:
         waiting.append(f"⏳ {sanitize_line(s['waiting'])}", style="bold yellow")

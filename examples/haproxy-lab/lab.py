@@ -9,6 +9,7 @@ Everything runs from a fresh folder with free ports and is stopped on exit.
 from __future__ import annotations
 
 import argparse
+import json
 import contextlib
 import os
 import shutil
@@ -241,10 +242,18 @@ def play(green_fail_rate: float, headless: bool) -> int:
         code = subprocess.call(run + (["--headless", "--yes"] if headless else []))
         sock = journal.with_name(journal.name + ".sock")
         if sock.exists():  # the engine outlives its screen: end the run (if still live) and the engine with it
-            if subprocess.call([*shipdeck, "stop", str(journal), "--reason", "the lab is stopping"]) != 0:
-                code = code or 1
+            subprocess.call([*shipdeck, "stop", str(journal), "--reason", "the lab is stopping"])
     print(f"lab stopped; the night's report: shipdeck report {journal}", file=sys.stderr)
-    return code
+    return outcome(journal, code)
+
+
+def outcome(journal: Path, code: int) -> int:
+    """0 when the night ended as someone meant (completed, or ended by an operator or the lab), 3 rolled
+    back, else the run's own code; read from the journal's end record, which every ended run has."""
+    ends = [json.loads(line) for line in journal.read_text().splitlines() if '"kind":"run-end"' in line] \
+        if journal.exists() else []
+    status = ends[-1]["data"]["status"] if ends else ""
+    return {"completed": 0, "aborted": 0, "rolled-back": 3}.get(status, code)
 
 
 if __name__ == "__main__":

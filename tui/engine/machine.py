@@ -196,7 +196,7 @@ def _abort(tx: Tx, args: dict[str, Any]) -> None:
     for eid in list(s.pending):
         tx.effects.append({"kind": "cancel", "id": eid})
     s.status = "aborted"
-    s.reason = str(args.get("reason") or f"aborted by {tx.who}")
+    s.reason = f"ended by {tx.who}: {str(args.get('reason') or '').strip() or 'no reason given'}"
     s.ended_at = tx.now
     s.waiting = ""
     tx.notify("abort", s.reason)
