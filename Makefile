@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test files run in parallel (one file per worker: a file shares its servers); JOBS=1 runs them in order.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: demo test lint bench lab clean
 
@@ -12,7 +14,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check tui widgets backends tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
 
 # Figures through a real pty against a plain Textual baseline (needs haproxy for the shift figure);
 # BENCH=terminal (or logpane, engine) runs one part.

@@ -1,6 +1,7 @@
 """`make bench`: performance figures, printed with the machine they were measured on.
 
 `terminal`: what a user feels, through a real pty, with a plain Textual baseline in the same run.
+`night`: an 8-hour journal and the real CLI coming back to it (report, resume).
 `logpane`, `engine`: in-process micro-benchmarks, labelled as such.
 """
 
@@ -10,7 +11,7 @@ import sys
 
 import psutil
 
-from bench import engine, logpane, terminal
+from bench import engine, logpane, night, terminal
 
 if __name__ == "__main__":
     only = sys.argv[1:]
@@ -19,7 +20,7 @@ if __name__ == "__main__":
           f"{f' @ {freq.max or freq.current:.0f} MHz' if freq else ''}, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.python_implementation()} "
           f"{platform.python_version()}, {platform.system()}", file=sys.__stdout__, flush=True)
-    for mod, label in ((terminal, "pty"), (logpane, "in-process"), (engine, "in-process")):
+    for mod, label in ((terminal, "pty"), (night, "cli"), (logpane, "in-process"), (engine, "in-process")):
         name = mod.__name__.split(".")[-1]
         if only and name not in only:
             continue

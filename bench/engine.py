@@ -8,8 +8,8 @@ from pathlib import Path
 
 from tui.engine.journal import Journal, replay
 from tui.engine.machine import transition
-from tui.engine.state import initial_state
 from tui.engine.plan import load_plan
+from tui.engine.state import initial_state
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
 

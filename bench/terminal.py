@@ -236,6 +236,12 @@ def burst_script(tmp: Path, rate: int, total: int) -> Path:
 # ---------------------------------------------------------------- the figures
 
 
+def answered(screen: str) -> bool:
+    """The command center of a detached run once its engine answered (it paints the plan before) and the helm
+    is someone's (the first screen to attach takes it just after)."""
+    return "ROLLBACK" in screen and "helm: " in screen and " CONNECTING " not in screen and "helm: nobody" not in screen
+
+
 def first_paint(argv: list[str], cols: int, rows: int, marker: str) -> float:
     t = Term(argv, cols, rows)
     try:
@@ -280,7 +286,7 @@ def key_latency(argv: list[str], cols: int, rows: int, marker: str, open_key: by
 
 def start_canary(t: Term) -> None:
     """n, confirm: the bench plan's canary shifts and bakes (its own shift done once "bake 1h" shows)."""
-    t.wait(lambda s: "ROLLBACK" in s)
+    t.wait(answered)
     t.send(b"n")
     t.wait(lambda s: "Start phase" in s, 10)
     t.send(b"\r")
@@ -436,10 +442,10 @@ def run() -> Iterator[tuple[str, str]]:
             yield f"{size} idle CPU, charts live at 1 Hz", f"{cpu:.1f}%   baseline {bcpu:.1f}%   ratio {cpu / max(bcpu, 0.01):.1f}x"
             yield f"{size} bytes to the terminal, steady", f"{bps / 1024:.1f} KiB/s   baseline {bbps / 1024:.1f} KiB/s   ratio {bps / max(bbps, 1):.1f}x"
             logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, 5000, 10**7)}', source: burst}}]"
-            lat = key_latency(shipdeck(tmp, logs=logs), cols, rows, "ROLLBACK", b"?", "shipdeck keys", b"\x1b")
+            lat = key_latency(shipdeck(tmp, logs=logs), cols, rows, "helm: ", b"?", "shipdeck keys", b"\x1b")
             blat = key_latency(baseline(["--burst", "5000"]), cols, rows, "baseline ready", b"x", "TOGGLED", b"x")
             yield f"{size} ? key -> keys panel p95, 5,000 lines/s burst", latencies(lat, blat, "label")
-            dlg = key_latency(shipdeck(tmp, logs=logs), cols, rows, "ROLLBACK", b"n", "Start phase", b"\x1b")
+            dlg = key_latency(shipdeck(tmp, logs=logs), cols, rows, "helm: ", b"n", "Start phase", b"\x1b")
             bdlg = key_latency(baseline(["--burst", "5000"]), cols, rows, "baseline ready", b"d", "BASELINE DIALOG", b"\x1b")
             yield f"{size} n key -> confirmation dialog p95, burst", latencies(dlg, bdlg, "dialog")
             cmd = command_latency(shipdeck(tmp, logs=logs), cols, rows)

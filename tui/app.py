@@ -328,7 +328,7 @@ class ShipdeckApp(App[int]):
                     watcher=self.read_only.startswith("read-only"), detaches=self.engine.detaches,
                     engine_failed=self.engine_failed, link_dropped=self.link_dropped, gone=self.engine.ended,
                     autopilot=self.last_announcement if self.autopilot is not None and self.autopilot.active else None,
-                    journal=str(self.engine.journal_path))
+                    journal=str(self.engine.journal_path), connecting=getattr(self.engine, "connecting", False))
         self.center.set_status(status_line(self.state, seen), waiting_line(self.state, seen, self._keys, self.why_not),
                                vm.banner(self.state, self.engine_word if self.engine_failed else ""))
 

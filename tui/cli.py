@@ -183,18 +183,26 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
         _refuse_a_past_window(loaded)
     if headless or foreground:
         sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
-    import importlib
-
-    from tui.engine.spawn import SpawnError, spawn_engine
+    from tui.engine.connecting import ConnectingEngine
+    from tui.engine.identity import identity
+    from tui.engine.spawn import already_running
 
     journal_path = (journal or default_journal(loaded)).resolve()
-    try:
-        # The screen's imports (Textual) load while the engine starts: the two start-ups overlap.
-        sock = spawn_engine(plan, journal_path, resume=resume, group=group,
-                            meanwhile=lambda: importlib.import_module("tui.app"))
-    except SpawnError as e:
-        raise click.ClickException(sanitize_line(str(e))) from e
-    sys.exit(_attach(sock, read_only=False, high_contrast=high_contrast))
+    if running := already_running(journal_path):  # said before the screen opens: nothing to paint
+        raise click.ClickException(running)
+    if not resume and journal_path.exists() and journal_path.stat().st_size:
+        raise click.ClickException(f"{journal_path} already holds a run: continue it with --resume, or give a new "
+                                   "--journal")
+
+    def connect() -> Any:
+        from tui.engine.handle import RemoteEngine
+        from tui.engine.spawn import spawn_engine
+
+        return RemoteEngine(spawn_engine(plan, journal_path, resume=resume, group=group), identity(), "drive")
+
+    # The screen paints the plan from its file at once; the engine starts behind it and takes over when it answers.
+    handle = ConnectingEngine(loaded, journal_path, identity(), connect)
+    sys.exit(_screen(handle, loaded, journal_path, high_contrast))
 
 
 @main.command(hidden=True)
@@ -221,20 +229,34 @@ def engine(plan: str, journal: Path, resume: bool, idle_exit: float | None, grou
 
 
 def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
-    from tui.app import make_app
-    from tui.engine.handle import EngineHandle, RemoteEngine
+    from tui.engine.handle import RemoteEngine
     from tui.engine.identity import identity
     from tui.engine.protocol import ProtocolError
-    from tui.engine.state import traffic_words
 
     try:
         remote = RemoteEngine(sock, identity(), "watch" if read_only else "drive")
     except (OSError, ProtocolError) as e:
         raise click.ClickException(f"cannot attach to {sock}: {sanitize_line(str(e))}") from e
-    handle: EngineHandle = remote
-    app = make_app(remote.loaded, remote.journal_path, engine=handle,
-                   theme_name="shipdeck-contrast" if high_contrast else None)
+    return _screen(remote, remote.loaded, remote.journal_path, high_contrast)
+
+
+def _screen(handle: Any, loaded: LoadedPlan, journal_path: Path, high_contrast: bool) -> int:
+    """The command center on a detached engine (or one still starting), then what the terminal is left with."""
+    from tui.app import make_app
+    from tui.engine.connecting import ConnectingEngine
+    from tui.engine.state import traffic_words
+
+    app = make_app(loaded, journal_path, engine=handle, theme_name="shipdeck-contrast" if high_contrast else None)
+    if isinstance(handle, ConnectingEngine):
+        handle.on_fail = lambda why: app.call_from_thread(app.exit, EXIT_ERROR)
     app.run()
+    remote: Any = handle.engine if isinstance(handle, ConnectingEngine) else handle
+    if remote is None:
+        if handle.start_failed:
+            raise click.ClickException(sanitize_line(handle.start_failed))
+        click.echo(f"the engine was still starting when this screen closed; back to it: shipdeck attach "
+                   f"{journal_path}", err=True)
+        return EXIT_OK
     s = remote.state
     if s.terminal:
         click.echo(f"run {s.status}; journal: {remote.journal_path}")
@@ -428,7 +450,7 @@ def report(journal: Path, output: Path | None) -> None:
     from tui.engine.report import build_report
 
     try:
-        result = journal_mod.load(journal)
+        result = journal_mod.load(journal, readings=False)  # a report tells the guards' verdicts, not every reading
         text = sanitize(build_report(result.records, result.warnings))  # journalled data is untrusted text
     except journal_mod.JournalError as e:
         click.echo(f"shipdeck: {e}", err=True)

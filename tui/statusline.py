@@ -36,6 +36,7 @@ class Seen:
     engine_failed: str = ""
     link_dropped: bool = False
     gone: bool = False  # no engine behind this screen any more
+    connecting: bool = False  # the engine has not answered yet: what shows is the plan's file, not the run
     autopilot: str | None = None  # what the autopilot last did, while it flies
     journal: str = ""
 
@@ -49,9 +50,11 @@ def status_line(s: dict[str, Any], seen: Seen) -> Text:
     for name, h in sorted(seen.health.items()):  # failures first: they survive a narrow terminal
         if h["status"] in ("failed", "down") and not seen.gone:
             status.append(f" {name} ✗ {sanitize_line(h['detail'][:40])} ", style="bold reverse red")
-    if seen.read_only:  # a watcher's screen must never look like the driver's
+    if seen.connecting:
+        status.append(" CONNECTING ", style="bold reverse yellow")
+    elif seen.read_only:  # a watcher's screen must never look like the driver's
         status.append(" READ-ONLY " if seen.watcher else " NOT DRIVING ", style="bold reverse magenta")
-    if seen.detaches:
+    if seen.detaches and not seen.connecting:
         helm = s.get("helm") or ""
         status.append(f" helm: {sanitize_line(helm) if helm else 'nobody (T takes it)'} ", style="bold")
     status.append(f" {sanitize_line(seen.plan.name)} ", style="bold")
@@ -60,7 +63,9 @@ def status_line(s: dict[str, Any], seen: Seen) -> Text:
     if left:
         status.append(f"│ {left} ", style="bold red" if "closed" in left else "")
     status.append("│ ")
-    if not seen.engine_failed:
+    if seen.connecting:  # the run may be under way (a resume): its state is the engine's to say
+        status.append("the plan from its file", style="dim")
+    elif not seen.engine_failed:
         status.append(s["status"].upper(), style=RUN_STYLES.get(s["status"], ""))
     hold = s.get("hold")
     if hold and not seen.engine_failed:  # a hold has an age: it ends, or someone acts
@@ -94,6 +99,9 @@ def waiting_line(s: dict[str, Any], seen: Seen, keys: Callable[[str], str],
         rollback = f"rollback: {no_rollback}" if no_rollback else f"{keys('rollback')} still rolls back"
         waiting.append(f"✗ ENGINE FAILED: {sanitize_line(seen.engine_failed)} — forward actions stopped; "
                        f"{sanitize_line(rollback)}  ", style="bold reverse red")
+    if seen.connecting and not seen.engine_failed:
+        waiting.append(f"⏳ {sanitize_line(seen.read_only)}", style="bold yellow")
+        return waiting
     if seen.autopilot is not None:
         waiting.append(" AUTOPILOT ", style="bold reverse magenta")
         waiting.append(f" {sanitize_line(seen.autopilot)} · any key takes the helm  ")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -13,9 +12,10 @@ from typing import Any
 
 from tui.engine.driver import exit_code
 from tui.engine.identity import identity
-from tui.engine.journal import JournalError, _check_line, plan_of
+from tui.engine.journal import JournalError, plan_of
 from tui.engine.machine import transition
 from tui.engine.plan import Plan
+from tui.engine.records import Damaged, Decoder
 from tui.engine.state import RunState, initial_state
 from tui.headless import EventPrinter
 
@@ -64,6 +64,7 @@ class JournalTail:
         self.path = path
         self.offset = 0
         self.records: list[dict[str, Any]] = []
+        self._decoder = Decoder()
         self.intents: dict[str, dict[str, Any]] = {}
         self.state: RunState | None = None
         self.plan: Plan | None = None
@@ -82,13 +83,13 @@ class JournalTail:
             if not line:
                 self.offset += 1
                 continue
-            problem = _check_line(line, self.records)
-            if problem:
+            try:
+                rec = self._decoder.decode(line)
+            except Damaged as problem:
                 self.damaged = (f"journal damaged at byte offset {self.offset}: {problem}; reading stopped there "
                                 f"after {len(self.records)} good record(s)")
                 break
             self.offset += len(line) + 1
-            rec = json.loads(line)
             self.records.append(rec)
             if self.state is None:
                 self.plan = plan_of(self.records)

@@ -62,6 +62,7 @@ class Lab:
     ports: dict[str, int] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     prometheus: subprocess.Popen[bytes] | None = None
+    unload: threading.Event = field(default_factory=threading.Event)  # set: the load generator stops
 
     @property
     def plan(self) -> Path:
@@ -145,7 +146,8 @@ phases:
         for colour in ("blue", "green"):
             self._wait(lambda c=colour: _ok(f"http://127.0.0.1:{self.ports[c]}/health"), colour)
         url = f"http://127.0.0.1:{self.ports['frontend']}/"
-        threading.Thread(target=loadgen.run, args=(url, self.rps, 3600), daemon=True).start()
+        threading.Thread(target=loadgen.run, args=(url, self.rps, 3600), kwargs={"stop": self.unload},
+                         daemon=True).start()
         # Open on a Prometheus that already has blue's rates: the guards start with evidence, not a wait for it.
         query = urllib.parse.quote('sum(rate(app_requests_total{colour="blue"}[15s])) > 0')
         api = f"http://127.0.0.1:{self.ports['prometheus']}/api/v1/query?query={query}"
@@ -182,6 +184,7 @@ phases:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        self.unload.set()
         for p in self.procs:
             p.terminate()
         for p in self.procs:

@@ -23,17 +23,20 @@ def check_url(url: str) -> None:
         raise SystemExit(f"loadgen: refusing {host!r}: the lab only sends load to loopback (127.0.0.1, ::1)")
 
 
-def run(url: str, rps: float, duration: float, workers: int = 8) -> dict[str, int]:
+def run(url: str, rps: float, duration: float, workers: int = 8,
+        stop: threading.Event | None = None) -> dict[str, int]:
+    """Load until `duration` is over or `stop` is set (the lab stopping: no load outlives its servers)."""
     check_url(url)
     rps, duration = min(rps, MAX_RPS), min(duration, MAX_DURATION)
     counts = {"ok": 0, "error": 0, "failed": 0}
     lock = threading.Lock()
     stop_at = time.monotonic() + duration
     interval = workers / rps
+    stop = stop or threading.Event()
 
     def worker() -> None:
         next_at = time.monotonic()
-        while time.monotonic() < stop_at:
+        while time.monotonic() < stop_at and not stop.is_set():
             try:
                 with urllib.request.urlopen(url, timeout=5) as r:
                     r.read()
@@ -45,7 +48,7 @@ def run(url: str, rps: float, duration: float, workers: int = 8) -> dict[str, in
             with lock:
                 counts[key] += 1
             next_at += interval
-            time.sleep(max(0.0, next_at - time.monotonic()))
+            stop.wait(max(0.0, next_at - time.monotonic()))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     for t in threads:

@@ -7,6 +7,7 @@ the test must steer (a breach on cue) is Prometheus scraping a gauge the test se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -92,21 +94,46 @@ class Exporter:
         self.server, _ = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
 
 
-@pytest.fixture
-def metrics(tmp_path):
+@contextlib.contextmanager
+def scraped(tmp: Path) -> Iterator[Exporter]:
     exp = Exporter()
-    prom = start_prometheus(tmp_path, [f"127.0.0.1:{exp.port}"])
+    prom = start_prometheus(tmp, [f"127.0.0.1:{exp.port}"])
     exp.url = prom.url  # type: ignore[attr-defined]
-    wait_for(lambda: _has_value(prom.url), timeout=30, what="first scrape")
-    yield exp
-    stop(prom.proc)
-    exp.server.shutdown()
+    try:
+        wait_for(lambda: _value(prom.url) is not None, timeout=30, what="first scrape")
+        yield exp
+    finally:
+        stop(prom.proc)
+        exp.server.shutdown()
 
 
-def _has_value(url: str) -> bool:
+@pytest.fixture(scope="module")
+def module_metrics(tmp_path_factory) -> Iterator[Exporter]:
+    """One Prometheus scraping one exporter for the whole module: starting one costs seconds."""
+    with scraped(tmp_path_factory.mktemp("prometheus")) as exp:
+        yield exp
+
+
+@pytest.fixture
+def metrics(module_metrics: Exporter) -> Iterator[Exporter]:
+    """The module's Prometheus, healthy again: the value a test set before is scraped away first."""
+    module_metrics.gauge.set(0.002)
+    wait_for(lambda: _value(module_metrics.url) == 0.002, timeout=10, what="the healthy value scraped")
+    yield module_metrics
+
+
+@pytest.fixture
+def own_metrics(tmp_path) -> Iterator[Exporter]:
+    """A Prometheus and exporter of this test's own: it takes the target away."""
+    with scraped(tmp_path) as exp:
+        yield exp
+
+
+def _value(url: str) -> float | None:
     import urllib.request
     with urllib.request.urlopen(url + "/api/v1/query?query=app_error_ratio", timeout=2) as r:
-        return b'"value"' in r.read()
+        result = json.loads(r.read())["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
 
 
 async def wait(cond, timeout: float = 20.0, what: str = "") -> None:
@@ -156,7 +183,8 @@ async def test_prometheus_refused_holds_the_run_before_any_shift(tmp_path, hapro
     await finish(drv, task)
 
 
-async def test_prometheus_stopped_mid_run_freezes_bake_and_refuses_forward(tmp_path, haproxy_factory, metrics):
+async def test_prometheus_stopped_mid_run_freezes_bake_and_refuses_forward(tmp_path, haproxy_factory, own_metrics):
+    metrics = own_metrics
     h = haproxy_factory()
     loaded = make_plan(tmp_path, metrics.url, traffic=haproxy_traffic(h), steps="      - shift: 10\n      - bake: 3s")
     drv = Driver(loaded, tmp_path / "j.jsonl", clock=RealClock())

@@ -1,12 +1,15 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.unit.test_machine import PLAN, cmd
-from tui.engine.journal import Journal, JournalError, load, open_intents, read_records, replay
+from tui.engine.journal import Journal, JournalError, load, open_intents, parse_iso, read_records, replay
 from tui.engine.machine import transition
 from tui.engine.plan import load_plan_text
+from tui.engine.records import line_of
+from tui.engine.report import build_report
 from tui.engine.state import initial_state
 
 
@@ -72,3 +75,92 @@ def test_missing_record_is_detected(tmp_path):
     path.write_bytes(b"\n".join(lines))
     with pytest.raises(JournalError, match="sequence 4 where 3 was expected"):
         read_records(path)
+
+
+V1 = Path(__file__).parents[1] / "fixtures" / "journal-v1-rolled-back.jsonl"  # written before samples were compact
+
+
+def rewrite(records: list[dict], path: Path) -> None:
+    """The same night's records written by today's journal."""
+    j = Journal(path)
+    for r in records:
+        if r["kind"] != "layout":
+            j.append(r["kind"], r["data"], r["operator"], parse_iso(r["ts"]))
+    j.close()
+
+
+def rounded(x):
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [rounded(v) for v in x]
+    return float(f"{x:.6g}") if isinstance(x, float) else x
+
+
+def test_a_journal_written_before_and_one_written_now_read_back_to_the_same_night(tmp_path):
+    old = load(V1)
+    assert old.warnings == [] and sum(r["kind"] == "sample" for r in old.records) > 100
+    path = tmp_path / "now.jsonl"
+    rewrite(old.records, path)
+    new = load(path)
+    assert new.warnings == []
+    assert replay(new.records).to_dict() == replay(old.records).to_dict()
+    strip = [r for r in new.records if r["kind"] != "layout"]
+    assert len(strip) == len(old.records)
+    for a, b in zip(old.records, strip, strict=True):
+        assert (a["kind"], a["ts"], a["operator"]) == (b["kind"], b["ts"], b["operator"])
+        if a["kind"] == "sample":  # readings keep six significant digits; every other field is as it was
+            guards = [{"silenced_until": None, **g} for g in a["data"]["guards"]]
+            assert rounded(b["data"]) == rounded({**a["data"], "guards": guards})
+        else:
+            assert b["data"] == a["data"]
+    same = [re.sub(r"\(\d+ records", "(N records", build_report(r)) for r in (new.records, old.records)]
+    assert same[0] == same[1]  # the same words and figures, but for the count of records (one layout more)
+
+
+def test_guard_definitions_are_written_once_and_again_only_when_they_change(tmp_path):
+    old = load(V1).records
+    samples = [r for r in old if r["kind"] == "sample"]
+    path = tmp_path / "now.jsonl"
+    rewrite(old, path)
+    lines = path.read_bytes().splitlines()
+    assert sum(b'"kind":"layout"' in line for line in lines) == 1
+    assert all(b'"threshold"' not in line for line in lines if b'"kind":"sample"' in line)
+    changed = json.loads(json.dumps(samples[0]["data"]))
+    changed["guards"][0]["threshold"] = 0.05
+    j = Journal(path, resume=True)
+    j.append("sample", changed, "shipdeck", 1.0)
+    j.append("sample", changed, "shipdeck", 2.0)
+    j.close()
+    records = load(path).records
+    assert [r["kind"] for r in records[-3:]] == ["layout", "sample", "sample"]
+    assert [g["threshold"] for g in records[-1]["data"]["guards"]] == [0.05, 800.0, 85.0]
+
+
+def test_a_tampered_compact_sample_and_one_without_its_layout_are_named(tmp_path):
+    path = tmp_path / "now.jsonl"
+    rewrite(load(V1).records, path)
+    lines = path.read_bytes().split(b"\n")
+    i = next(i for i, line in enumerate(lines) if b'"kind":"sample"' in line and b'"breaching"' in line)
+    path.write_bytes(b"\n".join([*lines[:i], lines[i].replace(b'"breaching"', b'"ok"', 1), *lines[i + 1:]]))
+    with pytest.raises(JournalError, match=f"\\(line {i + 1}\\): checksum mismatch"):
+        read_records(path)
+    layout = next(i for i, line in enumerate(lines) if b'"kind":"layout"' in line)
+    kept = [x for k, x in enumerate(lines) if k != layout]
+    renumbered = [line_of({**{k: v for k, v in json.loads(x).items() if k != "sum"},
+                           "seq": n + 1}).rstrip(b"\n") for n, x in enumerate(kept) if x]
+    path.write_bytes(b"\n".join(renumbered) + b"\n")
+    with pytest.raises(JournalError, match=f"\\(line {layout + 1}\\): a compact sample with no layout record"):
+        read_records(path)
+
+
+def test_a_resume_reads_every_record_but_keeps_only_the_last_sample(tmp_path):
+    path = tmp_path / "now.jsonl"
+    old = load(V1).records
+    rewrite(old, path)
+    j = Journal(path, resume=True)
+    j.close()
+    assert not any(r["kind"] == "sample" for r in j.records)
+    assert j.last_sample is not None and j.last_sample["ts"] == [r for r in old if r["kind"] == "sample"][-1]["ts"]
+    assert j.last_record is not None and j.last_record["kind"] == "run-end"
+    assert replay(j.records).to_dict() == replay(old).to_dict()

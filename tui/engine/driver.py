@@ -698,10 +698,11 @@ class Driver:
                           "error": f"outcome unknown after a restart ({said}): check by hand; advance retries"}
             self._write("outcome", {"id": eff["id"], "kind": eff["kind"], **result})
             self._inbox.put_nowait({"type": "result", "id": eff["id"], **result})
-        last_sample = next((r for r in reversed(records) if r["kind"] == "sample"), None)
+        last_sample = self.journal.last_sample
         if last_sample is not None:
             self.guards.restore(last_sample["data"]["guards"], parse_iso(last_sample["ts"]))
-        crashed_at = parse_iso(records[-1]["ts"]) if records else self.clock.now()
+        last = self.journal.last_record
+        crashed_at = parse_iso(last["ts"]) if last else self.clock.now()
         self._write("resume", {"live": green, "said": said, "crashed_at": crashed_at}, self.operator)
         self._inbox.put_nowait({"type": "restart", "live": green, "crashed_at": crashed_at,
                                 "operator": self.operator})

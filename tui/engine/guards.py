@@ -265,16 +265,23 @@ def _value(reading: Sample | NoData | None, side: str) -> float | None:
     return float(v)
 
 
+def evidence_kind(g: dict[str, Any]) -> str:
+    """A journalled guard's evidence: no-traffic, awaiting, blind, inactive or value."""
+    state = str(g.get("state"))
+    if state == "no-data":  # older journals
+        return BLIND
+    return state if state in (NO_TRAFFIC, AWAITING, BLIND, INACTIVE) else VALUE
+
+
 def evidence_words(g: dict[str, Any], unit: str = "") -> tuple[str, str]:
-    """(kind, words) of a journalled guard's evidence: what headless lines and reports say when it changes.
-    kind is no-traffic, awaiting, blind, value or inactive."""
-    state = "blind" if g.get("state") == "no-data" else str(g.get("state"))  # older journals
+    """(kind, words) of a journalled guard's evidence: what headless lines and reports say when it changes."""
+    kind = evidence_kind(g)
     label = f"{g.get('metric')}[{g.get('side') or 'all'}]"
-    if state in (NO_TRAFFIC, AWAITING, BLIND):
-        return state, f"{label}: {g.get('note') or 'BLIND: no data'}"
-    if state == INACTIVE:
-        return state, f"{label}: not judged now"
-    ok = (">" if g.get("op") == "above" else "<") if state in (BREACHING, TRIPPED) else (
+    if kind in (NO_TRAFFIC, AWAITING, BLIND):
+        return kind, f"{label}: {g.get('note') or 'BLIND: no data'}"
+    if kind == INACTIVE:
+        return kind, f"{label}: not judged now"
+    ok = (">" if g.get("op") == "above" else "<") if g.get("state") in (BREACHING, TRIPPED) else (
         "≤" if g.get("op") == "above" else "≥")
     return VALUE, f"{label}: has data: {format_value(g.get('value'), unit)} {ok} {format_value(g.get('threshold'), unit)}"
 

@@ -1,9 +1,9 @@
 """The append-only journal: one JSON record per line, checksummed, fsynced after every write.
 
-Record: {"seq", "ts" (UTC ISO-8601), "operator", "kind", "data", "sum"} where "sum" is the
-first 16 hex digits of sha256 over the record's canonical JSON without "sum".
-Kinds: run-start, event (an input of the state machine), intent (before a side effect),
-outcome (after it), sample (metric readings and guard progress), log, run-end.
+Record: {"seq", "ts" (UTC ISO-8601), "operator", "kind", "data", "sum"}; how a record becomes a line (and samples
+become compact) is `tui.engine.records`. Kinds: run-start, event (an input of the state machine), intent (before a
+side effect), outcome (after it), layout (the metrics and guards samples are written against), sample (metric
+readings and guard progress), log, run-end.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from typing import Any
 from tui.engine.identity import default_operator
 from tui.engine.machine import transition
 from tui.engine.plan import Plan
+from tui.engine.records import Damaged, Decoder, Encoder, line_of
 from tui.engine.state import RunState, initial_state
 
 
@@ -37,11 +39,6 @@ class JournalError(Exception):
 
 class JournalLocked(JournalError):
     """Another live process drives this journal."""
-
-
-def _checksum(record: dict[str, Any]) -> str:
-    body = json.dumps({k: v for k, v in record.items() if k != "sum"}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
 def utc_iso(ts: float) -> str:
@@ -98,18 +95,21 @@ class Journal:
             dead = previous.get("host") != socket.gethostname() or not _alive(previous.get("pid"))
             self.stale_holder = _holder_text(previous) + (" (process gone)" if dead else "")
         self.records: list[dict[str, Any]] = []
+        self.last_sample: dict[str, Any] | None = None
+        self.last_record: dict[str, Any] | None = None
+        self._encoder = Encoder()
         if resume:
-            read = read_journal(self.path)
-            self.records = read.records
+            read = read_journal(self.path, samples=False, readings=False)
+            self.records, self.last_sample, self.last_record = read.records, read.last_sample, read.last
             if read.torn is not None:
                 os.ftruncate(self._fd, read.torn)
             if read.spilled:
-                self._take_back(self.records[-read.spilled:])
+                self._take_back(read.spilled_lines)
         elif os.fstat(self._fd).st_size:
             os.close(self._fd)
             raise JournalError(f"{self.path} already holds a run: continue it with --resume, "
                                "or give a new --journal")
-        self._seq = self.records[-1]["seq"] if self.records else 0
+        self._seq = read.seq if resume else 0
         info = {"user": operator or default_operator(), "host": socket.gethostname(), "pid": os.getpid(),
                 "since": utc_iso(time.time())}
         self.lock_path.write_text(json.dumps(info) + "\n")
@@ -120,7 +120,8 @@ class Journal:
         with self._lock:
             if self._fd < 0:
                 raise OSError(errno.EBADF, "journal is closed")
-            record, line = _record(self._seq + 1, kind, data, operator, ts)
+            head = {"ts": utc_iso(ts), "operator": operator}
+            line, n, encoded = self._encoder.encode(self._seq + 1, head, kind, data)
             size = os.fstat(self._fd).st_size
             try:
                 written = os.write(self._fd, line)
@@ -131,14 +132,16 @@ class Journal:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, size)  # no torn record in the middle of the journal
                 raise
-            self._seq += 1
-            return record
+            self._encoder.commit(encoded)
+            self._seq += n
+            return {"seq": self._seq, **head, "kind": kind, "data": data}
 
     def spill(self, items: list[tuple[str, dict[str, Any], str, float]]) -> tuple[Path | None, int]:
         """Records the journal itself refused (its disk full), written at exit to the first fallback file
         that takes them, numbered as they would have been. `read_journal` and `--resume` read them back."""
         with self._lock:
-            lines = b"".join(_record(self._seq + i + 1, *item)[1] for i, item in enumerate(items))
+            lines = b"".join(line_of({"seq": self._seq + i + 1, "ts": utc_iso(ts), "operator": operator, "kind": kind,
+                                      "data": data}) for i, (kind, data, operator, ts) in enumerate(items))
         for path in fallback_paths(self.path):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,9 +158,9 @@ class Journal:
         sys.stderr.flush()
         return None, len(items)
 
-    def _take_back(self, spilled: list[dict[str, Any]]) -> None:
+    def _take_back(self, spilled: list[bytes]) -> None:
         """On resume: the records a fallback file holds go into the journal itself, then the fallback goes."""
-        lines = b"".join((json.dumps(r, separators=(",", ":"), default=str) + "\n").encode() for r in spilled)
+        lines = b"".join(line + b"\n" for line in spilled)
         try:
             os.write(self._fd, lines)
             os.fsync(self._fd)
@@ -191,12 +194,6 @@ def _read_holder(path: Path) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def _record(seq: int, kind: str, data: dict[str, Any], operator: str, ts: float) -> tuple[dict[str, Any], bytes]:
-    record: dict[str, Any] = {"seq": seq, "ts": utc_iso(ts), "operator": operator, "kind": kind, "data": data}
-    record["sum"] = _checksum(record)
-    return record, (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
-
-
 def fallback_paths(path: Path) -> list[Path]:
     """Where records the journal's disk refused go at exit: beside it, else a temporary folder (another disk)."""
     tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
@@ -210,15 +207,37 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
     torn: int | None = None  # byte offset of a torn last line of the journal (to drop)
     spilled: int = 0  # how many of the records came from a fallback file
+    spilled_lines: list[bytes] = field(default_factory=list)  # those records as written there
+    seq: int = 0  # the last good record's sequence number
+    last_sample: dict[str, Any] | None = None
+    last: dict[str, Any] | None = None  # the last good record, kept or not
 
 
-def read_journal(path: str | Path, strict: bool = True) -> ReadResult:
+def read_journal(path: str | Path, strict: bool = True, samples: bool = True, readings: bool = True) -> ReadResult:
     """All intact records, then those a fallback file holds after them.
 
     A damaged record that is not the last line is corruption: `strict` raises JournalError naming its offset;
-    otherwise the records before it are kept and a warning says where reading stopped and what was left."""
+    otherwise the records before it are kept and a warning says where reading stopped and what was left.
+    Without `samples`, samples are checked but not kept (a resume needs only the last: `last_sample`); without
+    `readings`, a sample holds only its guards."""
     path = Path(path)
+    if gc.isenabled():  # a long night is a million small objects and no cycles: collecting meanwhile is waste
+        gc.disable()
+        try:
+            return read_journal(path, strict, samples, readings)
+        finally:
+            gc.enable()
     out = ReadResult([])
+    decoder = Decoder(readings)
+
+    def keep(rec: dict[str, Any]) -> None:
+        out.last = rec
+        if rec["kind"] == "sample":
+            out.last_sample = rec
+            if not samples:
+                return
+        out.records.append(rec)
+
     lines = path.read_bytes().split(b"\n")
     offset = 0
     for i, line in enumerate(lines):
@@ -226,10 +245,11 @@ def read_journal(path: str | Path, strict: bool = True) -> ReadResult:
         offset += len(line) + 1
         if not line:
             continue
-        problem = _check_line(line, out.records)
-        if problem is None:
-            out.records.append(json.loads(line))
+        try:
+            keep(decoder.decode(line))
             continue
+        except Damaged as e:
+            problem = str(e)
         is_last = i == len(lines) - 1 or (i == len(lines) - 2 and lines[-1] == b"")
         unterminated = i == len(lines) - 1  # no newline after it: the write was cut short
         if is_last and (unterminated or problem.startswith("unreadable")):
@@ -241,19 +261,23 @@ def read_journal(path: str | Path, strict: bool = True) -> ReadResult:
         if strict:
             raise JournalError(where)
         rest = sum(1 for x in lines[i:] if x)
-        out.warnings.append(f"{where}; reading stopped there: the {len(out.records)} record(s) before it are read, "
+        out.warnings.append(f"{where}; reading stopped there: the {decoder.seq} record(s) before it are read, "
                             f"{rest} line(s) from it on are not")
+        out.seq = decoder.seq
         return out
     for extra in fallback_paths(path):
         if not extra.exists():
             continue
-        before = len(out.records)
+        before = decoder.seq
         for line in extra.read_bytes().splitlines():
-            if line and _check_line(line, out.records) is None:
-                out.records.append(json.loads(line))
-        out.spilled += len(out.records) - before
-        out.warnings.append(f"{len(out.records) - before} record(s) read from {extra}: the journal's disk refused "
+            with contextlib.suppress(Damaged):
+                if line:
+                    keep(decoder.decode(line))
+                    out.spilled_lines.append(line)
+        out.spilled += decoder.seq - before
+        out.warnings.append(f"{decoder.seq - before} record(s) read from {extra}: the journal's disk refused "
                             "them and they were written there at exit")
+    out.seq = decoder.seq
     return out
 
 
@@ -263,22 +287,9 @@ def read_records(path: str | Path) -> tuple[list[dict[str, Any]], int | None]:
     return read.records, read.torn
 
 
-def _check_line(line: bytes, records: list[dict[str, Any]]) -> str | None:
-    try:
-        rec = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return "unreadable JSON"
-    if not isinstance(rec, dict) or rec.get("sum") != _checksum(rec):
-        return "checksum mismatch"
-    expected = records[-1]["seq"] + 1 if records else 1
-    if rec.get("seq") != expected:
-        return f"sequence {rec.get('seq')} where {expected} was expected"
-    return None
-
-
-def load(path: str | Path) -> ReadResult:
+def load(path: str | Path, readings: bool = True) -> ReadResult:
     """A journal for reading (report, demo resume): every good record, with warnings for what was not read."""
-    return read_journal(path, strict=False)
+    return read_journal(path, strict=False, readings=readings)
 
 
 def plan_of(records: list[dict[str, Any]]) -> Plan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.engine.guards import evidence_words
+from tui.engine.guards import evidence_kind, evidence_words
 from tui.engine.journal import plan_of
 from tui.engine.machine import transition
 from tui.engine.plan import format_duration
@@ -95,9 +95,9 @@ def _evidence_changes(rec: dict[str, Any], seen: dict[int, str], units: dict[str
         return []
     out = []
     for i, g in enumerate(rec["data"].get("guards") or []):
-        evidence, words = evidence_words(g, units.get(str(g.get("metric")), ""))
+        evidence = evidence_kind(g)
         if evidence != seen.get(i, "inactive" if evidence == "value" else "value"):
-            out.append(f"guard {words}")
+            out.append(f"guard {evidence_words(g, units.get(str(g.get('metric')), ''))[1]}")
         seen[i] = evidence
     return out
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from tui.engine.handle import connect
@@ -22,20 +21,24 @@ def engine_log(journal: Path) -> Path:
     return journal.with_name(journal.name + ".engine.log")
 
 
-def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: float | None = None,
-                 timeout: float = 30.0, meanwhile: Callable[[], object] | None = None, group: str = "") -> Path:
-    """The engine's socket once it accepts screens. Raises SpawnError with the engine's own words.
-
-    `meanwhile` runs once the engine process is started, before waiting for it: the screen's own start-up
-    overlaps the engine's, on another core."""
+def already_running(journal: Path) -> str:
+    """What to say when an engine already runs this journal ('' when none does)."""
     sock = socket_path(journal)
     if sock.exists():
         try:
             connect(sock, 1.0).close()
         except OSError:
-            pass  # a socket left by an engine that died: the new engine replaces it
-        else:
-            raise SpawnError(f"an engine already runs {journal}: shipdeck attach {journal}")
+            return ""  # a socket left by an engine that died: a new engine replaces it
+        return f"an engine already runs {journal}: shipdeck attach {journal}"
+    return ""
+
+
+def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: float | None = None,
+                 timeout: float = 30.0, group: str = "") -> Path:
+    """The engine's socket once it accepts screens. Raises SpawnError with the engine's own words."""
+    sock = socket_path(journal)
+    if running := already_running(journal):
+        raise SpawnError(running)
     journal.parent.mkdir(parents=True, exist_ok=True)
     log = engine_log(journal)
     cmd = [sys.executable, "-m", "tui.cli", "engine", str(Path(plan).resolve()), "--journal", str(journal)]
@@ -48,8 +51,6 @@ def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: floa
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
-    if meanwhile is not None:
-        meanwhile()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = proc.poll()

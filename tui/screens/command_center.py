@@ -82,6 +82,8 @@ class CommandCenter(Screen[None]):
         self._apply_size()
 
     def _apply_size(self) -> None:
+        if not self.query(PhaseTimeline):  # a resize while the screen is torn down (an engine that never started)
+            return
         compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
         self.set_class(compact, "compact")
         self.query_one(PhaseTimeline).compact = compact

@@ -1,0 +1,60 @@
+"""`run` paints the plan from its file at once and connects to the engine behind it: the screen says it is
+connecting and nothing is actionable until the engine answers; an engine that cannot start closes the screen
+with its words."""
+
+from __future__ import annotations
+
+import threading
+
+from backends.base import ScaledClock
+from tests.tui.conftest import PLANS, screen_text, until
+from tui.app import make_app
+from tui.engine.connecting import ConnectingEngine
+from tui.engine.driver import Driver
+from tui.engine.handle import LocalEngine
+from tui.engine.plan import load_plan
+
+
+async def test_the_plan_is_painted_before_the_engine_answers_and_nothing_acts_until_it_does(tmp_path):
+    loaded = load_plan(PLANS / "pilot.yaml")
+    journal = tmp_path / "j.jsonl"
+    answer = threading.Event()
+
+    def connect() -> LocalEngine:
+        if not answer.wait(30):
+            raise TimeoutError("the test never let the engine answer")
+        return LocalEngine(Driver(loaded, journal, clock=ScaledClock(20), operator="tester"))
+
+    handle = ConnectingEngine(loaded, journal, "tester", connect)
+    app = make_app(loaded, journal, engine=handle, keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: all(ph.name in screen_text(app) for ph in loaded.plan.phases),
+                    what="the plan, from its file")
+        shown = screen_text(app)
+        assert " CONNECTING " in shown.splitlines()[0] and "PENDING" not in shown.splitlines()[0]
+        assert "connecting to the engine: nothing is actionable until it answers" in shown
+        await pilot.press("n")  # no dialog, no command: the engine is not there to take it
+        assert app.screen is app.center and not journal.exists()
+        answer.set()
+        await until(pilot, lambda: not handle.connecting, what="the engine answering")
+        await until(pilot, lambda: "PENDING" in screen_text(app).splitlines()[0], what="the run's own state")
+        assert " CONNECTING " not in screen_text(app)
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["status"] == "running", what="a command reaching the engine")
+
+
+async def test_an_engine_that_cannot_start_closes_the_screen_with_its_words(tmp_path):
+    loaded = load_plan(PLANS / "pilot.yaml")
+    journal = tmp_path / "j.jsonl"
+
+    def connect() -> LocalEngine:
+        raise RuntimeError("the engine stopped as it started (exit 1): the journal's folder is read-only")
+
+    handle = ConnectingEngine(loaded, journal, "tester", connect)
+    app = make_app(loaded, journal, engine=handle, keymap={})
+    closed = []
+    handle.on_fail = lambda why: (closed.append(why), app.call_from_thread(app.exit, 1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: bool(closed), what="the failure")
+        await pilot.pause()
+    assert app.return_value == 1 and "read-only" in handle.start_failed and handle.ended
