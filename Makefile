@@ -2,8 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Test files run in parallel (one file per worker: a file shares its servers); JOBS=1 runs them in order.
-JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Test files run in parallel, one file per worker (a file shares its servers); most tests wait on servers and
+# clocks, so two workers a core. JOBS=1 runs them in order.
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$((n * 2)))
 
 .PHONY: demo test lint bench lab clean
 
