@@ -58,8 +58,9 @@ def write_night(path: Path, seconds: int, legacy: bool = False) -> int:
             rec["sum"] = legacy_sum(rec)
             line, n = (json.dumps(rec, separators=(",", ":")) + "\n").encode(), 1
         else:
-            line, n, state = enc.encode(seq + 1, head, kind, data)
-            enc.commit(state)
+            encoded = enc.encode(seq + 1, head, kind, data)
+            enc.commit(encoded[-1][1])
+            line, n = b"".join(x for x, _ in encoded), len(encoded)
         lines.append(line)
         seq += n
         return len(line)

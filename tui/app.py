@@ -33,7 +33,6 @@ from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpPanel
-from tui.screens.notes import NotesScreen
 from tui.screens.prompt import OverridePrompt, ReasonPrompt, WeightPrompt
 from tui.statusline import Seen, hint, status_line, waiting_line
 from widgets.chart import ChartData
@@ -415,6 +414,8 @@ class ShipdeckApp(App[int]):
     def action_notes(self) -> None:
         name, notes = self._phase_notes()
         if notes:
+            from tui.screens.notes import NotesScreen  # Markdown is loaded when notes are first read
+
             self.push_screen(NotesScreen(name, notes))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

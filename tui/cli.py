@@ -248,14 +248,14 @@ def _screen(handle: Any, loaded: LoadedPlan, journal_path: Path, high_contrast: 
 
     app = make_app(loaded, journal_path, engine=handle, theme_name="shipdeck-contrast" if high_contrast else None)
     if isinstance(handle, ConnectingEngine):
-        handle.on_fail = lambda why: app.call_from_thread(app.exit, EXIT_ERROR)
+        handle.on_fail = lambda why: app.call_from_thread(app.exit, EXIT_ERROR) if app.is_running else None
     app.run()
     remote: Any = handle.engine if isinstance(handle, ConnectingEngine) else handle
     if remote is None:
         if handle.start_failed:
             raise click.ClickException(sanitize_line(handle.start_failed))
-        click.echo(f"the engine was still starting when this screen closed; back to it: shipdeck attach "
-                   f"{journal_path}", err=True)
+        click.echo(f"the engine was still starting when this screen closed: `shipdeck ps` says whether it runs "
+                   f"(its log: {journal_path}.engine.log); back to it: shipdeck attach {journal_path}", err=True)
         return EXIT_OK
     s = remote.state
     if s.terminal:

@@ -1,14 +1,17 @@
+import errno
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 from tests.unit.test_machine import PLAN, cmd
+from tui.engine import journal as journal_mod
 from tui.engine.journal import Journal, JournalError, load, open_intents, parse_iso, read_records, replay
 from tui.engine.machine import transition
 from tui.engine.plan import load_plan_text
-from tui.engine.records import line_of
+from tui.engine.records import legacy_sum, line_of
 from tui.engine.report import build_report
 from tui.engine.state import initial_state
 
@@ -164,3 +167,46 @@ def test_a_resume_reads_every_record_but_keeps_only_the_last_sample(tmp_path):
     assert j.last_sample is not None and j.last_sample["ts"] == [r for r in old if r["kind"] == "sample"][-1]["ts"]
     assert j.last_record is not None and j.last_record["kind"] == "run-end"
     assert replay(j.records).to_dict() == replay(old).to_dict()
+
+
+def test_a_sample_refused_after_its_layout_leaves_whole_records_that_a_follower_may_read(tmp_path, monkeypatch):
+    """Layout and sample are written and synced one by one: when the disk refuses the sample, what a reader
+    following the file already saw stays true, and the retry writes just the sample."""
+    from tui.watch import JournalTail
+
+    old = load(V1).records
+    path = tmp_path / "now.jsonl"
+    j = Journal(path)
+    j.append("run-start", old[0]["data"], "shipdeck", 0.0)
+    sample = next(r for r in old if r["kind"] == "sample")["data"]
+    real_write, calls = os.write, []
+
+    def refuse_the_second(fd, data):
+        calls.append(data)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(journal_mod.os, "write", refuse_the_second)
+    with pytest.raises(OSError):
+        j.append("sample", sample, "shipdeck", 1.0)
+    monkeypatch.undo()
+    tail = JournalTail(path)
+    assert [r["kind"] for r, _ in tail.read()] == ["run-start", "layout"]
+    j.append("sample", sample, "shipdeck", 1.0)  # the engine's retry
+    j.close()
+    assert [r["kind"] for r, _ in tail.read()] == ["sample"] and not tail.damaged
+    assert [r["kind"] for r in load(path).records] == ["run-start", "layout", "sample"]
+
+
+def test_integers_past_64_bits_read_back_whole_in_both_formats(tmp_path):
+    path = tmp_path / "j.jsonl"
+    rec = {"seq": 1, "ts": "2026-12-03T00:00:00.000Z", "operator": "a", "kind": "event",
+           "data": {"type": "note", "n": 2**70, "m": -2**63 - 1}}
+    path.write_bytes((json.dumps({**rec, "sum": legacy_sum(rec)}) + "\n").encode())
+    j = Journal(path, resume=True)
+    j.append("event", {"type": "note", "n": 2**65}, "a", 1.0)
+    j.close()
+    records = load(path).records
+    assert load(path).warnings == [] and records[0]["data"]["n"] == 2**70 and records[0]["data"]["m"] == -2**63 - 1
+    assert records[1]["data"]["n"] == 2**65 and isinstance(records[1]["data"]["n"], int)

@@ -18,6 +18,7 @@ from tui.engine.plan import LoadedPlan
 from tui.engine.state import RunState, initial_state
 
 CONNECTING = "connecting to the engine: nothing is actionable until it answers"
+STARTING_WAIT_S = 3.0  # a screen closed while its engine starts waits this long for it, then leaves it be
 
 
 class ConnectingEngine:
@@ -61,7 +62,7 @@ class ConnectingEngine:
 
     @property
     def ended(self) -> bool:
-        return self.engine.ended if self.engine else bool(self.start_failed)
+        return self.engine.ended if self.engine else bool(self.start_failed or self._leaving)
 
     @property
     def exit_status(self) -> int:
@@ -78,7 +79,10 @@ class ConnectingEngine:
     # ------------------------------------------------------------ what the screen does
 
     def subscribe(self, fn: Subscriber) -> None:
-        self._subscribers.append(fn)
+        with self._lock:
+            self._subscribers.append(fn)
+            if self.engine is not None:
+                self.engine.subscribe(fn)
 
     def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
         if self.engine is None:
@@ -109,19 +113,24 @@ class ConnectingEngine:
             engine = self._connect()
         except Exception as e:  # noqa: BLE001 - whatever kept the engine from starting, the screen must say it
             self.start_failed = str(e) or type(e).__name__
+            if self._leaving:
+                return  # the screen has gone: the CLI says what it knows
             self._emit({"type": "engine", "status": "failed", "reason": f"the engine did not start: {self.start_failed}"})
             if self.on_fail is not None:
                 self.on_fail(self.start_failed)
             return
-        with self._lock:
-            self.engine, leaving = engine, self._leaving
-        for fn in self._subscribers:
-            engine.subscribe(fn)
-        engine.start()
-        if leaving:
-            engine.detach(leaving)
-            return
-        self._emit({"type": "state", "state": engine.state.to_dict(), "cause": {"type": "connected"}})
+        with self._lock:  # a detach waits for this: it reaches an engine that has started, or none
+            if self._leaving:
+                self.engine = engine
+                engine.start()
+                engine.detach(self._leaving)
+                return
+            # The welcome's state first: events the engine sends from now on are newer.
+            self._emit({"type": "state", "state": engine.state.to_dict(), "cause": {"type": "connected"}})
+            for fn in self._subscribers:
+                engine.subscribe(fn)
+            self.engine = engine
+            engine.start()
 
     def detach(self, reason: str) -> None:
         with self._lock:
@@ -130,8 +139,8 @@ class ConnectingEngine:
             engine.detach(reason)
 
     def join(self, timeout: float) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)  # an engine still starting is let finish: it is then detached, not orphaned
+        if self._thread is not None:  # an engine about to answer is let finish, then detached; not waited for long
+            self._thread.join(min(timeout, STARTING_WAIT_S))
         if self.engine is not None:
             self.engine.join(timeout)
 

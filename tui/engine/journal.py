@@ -121,19 +121,19 @@ class Journal:
             if self._fd < 0:
                 raise OSError(errno.EBADF, "journal is closed")
             head = {"ts": utc_iso(ts), "operator": operator}
-            line, n, encoded = self._encoder.encode(self._seq + 1, head, kind, data)
-            size = os.fstat(self._fd).st_size
-            try:
-                written = os.write(self._fd, line)
-                if written != len(line):
-                    raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)")
-                os.fsync(self._fd)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._fd, size)  # no torn record in the middle of the journal
-                raise
-            self._encoder.commit(encoded)
-            self._seq += n
+            for line, encoded in self._encoder.encode(self._seq + 1, head, kind, data):
+                size = os.fstat(self._fd).st_size
+                try:
+                    written = os.write(self._fd, line)
+                    if written != len(line):
+                        raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)")
+                    os.fsync(self._fd)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._fd, size)  # no torn record in the middle of the journal
+                    raise
+                self._encoder.commit(encoded)
+                self._seq += 1
             return {"seq": self._seq, **head, "kind": kind, "data": data}
 
     def spill(self, items: list[tuple[str, dict[str, Any], str, float]]) -> tuple[Path | None, int]:

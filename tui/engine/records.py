@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 import orjson  # a night's journal is read in a blink: 5x json's speed
@@ -23,6 +24,7 @@ SIG = 6  # significant digits a journalled reading keeps
 GUARD_DEFINITION = ("index", "metric", "op", "threshold", "window", "action", "side")
 GUARD_CARRIED = {"note": "", "silenced_until": None}  # written only when they change
 COLOURS = ("blue", "green")
+_BIG_INT = re.compile(rb"\d{19}")
 
 
 class Damaged(ValueError):
@@ -58,22 +60,25 @@ class Encoder:
         self.carried: list[dict[str, Any]] = []
 
     def encode(self, seq: int, head: dict[str, Any], kind: str, data: dict[str, Any]
-               ) -> tuple[bytes, int, tuple[dict[str, Any] | None, list[dict[str, Any]]]]:
-        """(lines, records in them, state to commit once they are on disk) for one record of the engine."""
+               ) -> list[tuple[bytes, tuple[dict[str, Any] | None, list[dict[str, Any]]]]]:
+        """The lines for one record of the engine (a sample may need its layout first), each with the state to
+        commit once that line is on disk: each is written and synced on its own, so a reader following the file
+        never sees half of a pair that a failed write then takes back."""
         if kind != "sample" or not isinstance(data.get("values"), dict) or not isinstance(data.get("guards"), list):
-            return line_of({"seq": seq, **head, "kind": kind, "data": data}), 1, (self.layout, self.carried)
+            return [(line_of({"seq": seq, **head, "kind": kind, "data": data}), (self.layout, self.carried))]
         guards: list[dict[str, Any]] = data["guards"]
         layout = {"metrics": list(data["values"]),
                   "guards": [{k: g.get(k) for k in GUARD_DEFINITION} for g in guards]}
-        out, n, carried = b"", 0, self.carried
+        out: list[tuple[bytes, tuple[dict[str, Any] | None, list[dict[str, Any]]]]] = []
+        carried = self.carried
         if layout != self.layout:
-            out += line_of({"seq": seq, **head, "kind": "layout", "data": layout})
-            n, carried = 1, [dict(GUARD_CARRIED) for _ in guards]
+            carried = [dict(GUARD_CARRIED) for _ in guards]
+            out.append((line_of({"seq": seq, **head, "kind": "layout", "data": layout}), (layout, carried)))
         carried = [dict(c) for c in carried]
         compact = {"v": [_reading(data["values"][m]) for m in layout["metrics"]],
                    "g": [_guard(g, c) for g, c in zip(guards, carried, strict=True)]}
-        out += line_of({"seq": seq + n, **head, "kind": "sample", "data": compact})
-        return out, n + 1, (layout, carried)
+        out.append((line_of({"seq": seq + len(out), **head, "kind": "sample", "data": compact}), (layout, carried)))
+        return out
 
     def commit(self, state: tuple[dict[str, Any] | None, list[dict[str, Any]]]) -> None:
         self.layout, self.carried = state
@@ -112,12 +117,15 @@ class Decoder:
 
     def decode(self, line: bytes) -> dict[str, Any]:
         try:
-            rec = orjson.loads(line)
+            # json for what orjson reads differently: NaN (older journals have it), integers past 64 bits
+            rec = json.loads(line) if _BIG_INT.search(line) else orjson.loads(line)
         except orjson.JSONDecodeError:
-            try:  # NaN, which json wrote in older journals and orjson refuses
+            try:
                 rec = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise Damaged("unreadable JSON") from None
+        except UnicodeDecodeError:
+            raise Damaged("unreadable JSON") from None
         if not isinstance(rec, dict):
             raise Damaged("unreadable JSON")
         if line.startswith(PREFIX):
@@ -145,15 +153,18 @@ class Decoder:
         metrics, defs, compact = layout.get("metrics") or [], layout.get("guards") or [], data.get("g") or []
         if len(data["v"]) != len(metrics) or len(compact) != len(defs):
             raise Damaged("a compact sample that does not fit its layout")
+        carried = self.carried
         for i, g in enumerate(compact):
-            if len(g) > 3 and isinstance(g[3], dict):  # copied on change: the carried state moves only on success
-                self.carried = [*self.carried[:i], {**self.carried[i], **{k: v for k, v in g[3].items()
-                                                                          if k in GUARD_CARRIED}}, *self.carried[i + 1:]]
+            if len(g) > 3 and isinstance(g[3], dict):  # copied on change: the decoder's own moves only on success
+                carried = [*carried[:i], {**carried[i], **{k: v for k, v in g[3].items() if k in GUARD_CARRIED}},
+                           *carried[i + 1:]]
         guards = [{**d, "value": g[1], "state": g[0], "note": c["note"], "breach_for": g[2],
-                   "silenced_until": c["silenced_until"]} for d, c, g in zip(defs, self.carried, compact, strict=True)]
-        if not self.readings:
-            return {"guards": guards}
-        return {"values": {m: _expand_reading(r) for m, r in zip(metrics, data["v"], strict=True)}, "guards": guards}
+                   "silenced_until": c["silenced_until"]} for d, c, g in zip(defs, carried, compact, strict=True)]
+        out: dict[str, Any] = {"guards": guards}
+        if self.readings:
+            out = {"values": {m: _expand_reading(r) for m, r in zip(metrics, data["v"], strict=True)}, **out}
+        self.carried = carried
+        return out
 
 
 def _expand_reading(r: Any) -> dict[str, Any]:

@@ -213,8 +213,18 @@ class EngineServer:
                        clients=[f"{s.operator} ({s.mode})" for s in self.screens])
 
     def _replay(self) -> list[dict[str, Any]]:
-        """What a screen that attaches now missed: chart history, recent samples and log lines, health."""
-        return [*self._latest.values(), *self._samples, *self._logs]
+        """What a screen that attaches now missed: chart history, recent samples and log lines, health. Sent as
+        few events (the samples as one history, the last one whole for its guards; the lines as one batch): a
+        screen takes a batch in one go instead of thousands of messages."""
+        out = list(self._latest.values())
+        samples = list(self._samples)
+        if len(samples) > 1:
+            out.append({"type": "history", "points": [[ev["ts"], ev["values"]] for ev in samples[:-1]]})
+        out += samples[-1:]
+        lines = [x for ev in self._logs for x in ev["lines"]]
+        if lines:
+            out.append({"type": "logs", "lines": lines})
+        return out
 
     # ------------------------------------------------------------ commands in
 
