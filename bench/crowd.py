@@ -2,7 +2,8 @@
 
 "Deep into its night" is an engine whose replay history is full (HISTORY_SAMPLES samples, HISTORY_LOG_LINES
 log lines): that is all an attaching screen is sent, whether the engine has run fifteen minutes or eight hours
-(the journal is not read on attach). Samples come every 100 ms here so the history fills in a minute and a half.
+(the journal is not read on attach). Samples come every 100 ms here so the history fills in a minute and a half;
+the metrics keep no backfill, so the charts hold the same number of points as after 15 minutes at 1 Hz.
 Watchers are read-only connections speaking the screens' protocol (RemoteEngine), each reading every event in
 its own thread, as a screen's link does; 50 Textual processes would measure the machine, not the engine.
 """
@@ -53,7 +54,8 @@ def attach_deep(tmp: Path) -> tuple[float, float, float]:
 
     lines = HISTORY_LOG_LINES + 500
     logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, 1000, lines)}', source: burst}}]"
-    plan = _plan(tmp, "deep", logs)
+    plan = _plan(tmp, "deep", logs)  # no backfill: the charts hold the replayed samples, as many as a 1 Hz night's
+    plan.write_text(plan.read_text().replace("history: true", "history: false"))
     journal = plan.with_suffix(".jsonl")
     spawn_engine(str(plan), journal, idle_exit=600)
     deadline = time.monotonic() + 300

@@ -9,7 +9,6 @@ taken, in the same run, from a plain Textual app (bench/baseline_app.py: a Log a
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import re
@@ -405,8 +404,9 @@ def guard_deadline(tmp: Path) -> list[float]:
         journal = plan.with_suffix(".jsonl")
         subprocess.run([PY, "-m", "tui.cli", "run", str(plan), "--headless", "--yes", "--journal", str(journal)],
                        capture_output=True, cwd=ROOT, timeout=120)
-        records = [json.loads(x) for x in journal.read_text().splitlines()]
-        from tui.engine.journal import parse_iso
+        from tui.engine.journal import load, parse_iso
+
+        records = load(journal).records
 
         first = next(r for r in records if r["kind"] == "sample" and r["data"]["guards"][0]["state"] == "breaching")
         satisfied = parse_iso(first["ts"]) + float(window[:-1])

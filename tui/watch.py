@@ -119,7 +119,7 @@ def follow(path: Path, out: Callable[[str], None], once: bool = False, poll: flo
                 out(f"plan: {tail.plan.name}")
             for ev in events:
                 printer(ev)
-            if tail.ended:
+            if rec["kind"] == "run-end":  # `ended` is set once read() has read it, before its records are printed
                 out(f"run ended: {tail.ended}")
                 return
         if tail.damaged:

@@ -102,3 +102,12 @@ async def test_a_read_only_screen_follows_the_journal_and_refuses_every_command(
         j.close()
         await until(pilot, lambda: "R O L L E D   B A C K" in screen_text(app), what="the rollback followed")
     assert written == len(follower.tail.records) - 2  # this screen wrote nothing
+
+
+def test_watch_of_a_finished_night_tells_it_whole_then_its_end():
+    """A journal whose run-end is already written: every record is told before `run ended`, not just the end."""
+    out: list[str] = []
+    follow(ROOT / "tests" / "fixtures" / "journal-v1-rolled-back.jsonl", out.append)
+    text = "\n".join(out)
+    assert "→ shift green to 10%" in text and "← rollback (guard breached: error_rate[green]" in text
+    assert out[-1] == "run ended: rolled-back" and sum(line.startswith("run ended") for line in out) == 1
