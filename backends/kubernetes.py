@@ -800,12 +800,15 @@ class KubernetesLogs:
         stop = threading.Event()
         last_error = ""
         next_look = 0.0
+        listed: dict[str, tuple[str, str, bool]] = {}  # the pods to follow, as of the last look
         try:
             while True:
                 if time.monotonic() >= next_look:
                     next_look = time.monotonic() + self.config.poll
                     try:
                         found = await self._pods()
+                        listed.clear()  # only an answer changes what is followed: a failed look stops nothing
+                        listed.update(found)
                         if last_error:
                             buffer.put(LogLine(time.time(), "kubernetes", "info", "pod list answers again"))
                         last_error = ""
@@ -813,10 +816,12 @@ class KubernetesLogs:
                         if str(e) != last_error:
                             buffer.put(LogLine(time.time(), "kubernetes", "error", f"cannot list pods: {e}"))
                         last_error, found = str(e), {}
-                    for name, colour in found.items():
+                    for name, (colour, container, several) in found.items():
                         live = sum(not t.done() for t in followers.values())
                         if (name not in followers or followers[name].done()) and live < self.config.max_pods:
-                            followers[name] = asyncio.create_task(self._follow(name, colour, buffer.put, stop))
+                            source = f"{colour} {name}" + (f"/{container}" if several else "")
+                            followers[name] = asyncio.create_task(
+                                self._follow(name, container, source, buffer.put, stop, listed))
                 lost, batch = buffer.take(1000)
                 if lost:
                     yield [LogLine(time.time(), "kubernetes", "warning",
@@ -836,26 +841,41 @@ class KubernetesLogs:
                 with contextlib.suppress(Exception):
                     resp.shutdown()
 
-    async def _pods(self) -> dict[str, str]:
-        out: dict[str, str] = {}
+    async def _pods(self) -> dict[str, tuple[str, str, bool]]:
+        """Pod -> (colour, the container to follow, whether it has several) for the pods still running."""
+        out: dict[str, tuple[str, str, bool]] = {}
         for colour, selector in self.config.selectors.items():
             for p in await self.kube.list(POD, selector):
                 meta, phase = p.get("metadata") or {}, (p.get("status") or {}).get("phase")
                 if phase in ("Running", "Pending", None) and not meta.get("deletionTimestamp"):
-                    out[str(meta.get("name"))] = colour
+                    names = [str(c.get("name")) for c in ((p.get("spec") or {}).get("containers") or [])]
+                    out[str(meta.get("name"))] = (colour, self._container(meta, names), len(names) > 1)
         return out
 
-    async def _follow(self, pod: str, colour: str, put: Callable[[LogLine], None], stop: threading.Event) -> None:
-        """One pod until it goes away: reconnect from the last timestamp seen, never repeat a line."""
-        source = f"{colour} {pod}"  # the colour first: it survives a narrow source column
+    def _container(self, meta: Mapping[str, Any], names: list[str]) -> str:
+        """As kubectl picks: the plan's container, else the pod's default-container annotation, else its first
+        (a pod with a sidecar has several, and the server refuses a log request that names none)."""
+        if self.config.container:
+            return self.config.container
+        default = str((meta.get("annotations") or {}).get("kubectl.kubernetes.io/default-container") or "")
+        return default if default in names else (names[0] if names else "")
+
+    async def _follow(self, pod: str, container: str, source: str, put: Callable[[LogLine], None],
+                      stop: threading.Event, listed: Mapping[str, Any]) -> None:
+        """One pod until it goes away or finishes: reconnect from the last timestamp seen, never repeat a line.
+        `source` starts with the colour: it survives a narrow source column."""
         # [timestamp of the last line delivered (written by the reader thread), when following started]
         last = [0.0, time.time()]
         first = True
         failures = 0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
+            if not first and pod not in listed:  # finished (Succeeded, Failed) or deleted: nothing more to read
+                put(LogLine(time.time(), source, "info", "pod no longer running: stopped following"))
+                return
             try:
-                await loop.run_in_executor(self._readers, self._stream, pod, source, put, stop, last, first)
+                await loop.run_in_executor(self._readers, self._stream, pod, container, source, put, stop, last,
+                                           first)
                 failures = 0
             except Exception as e:  # noqa: BLE001 - shown once per streak, then retried with backoff
                 if " 404 " in str(e):
@@ -867,14 +887,14 @@ class KubernetesLogs:
             first = False
             await asyncio.sleep(min(30.0, 1.0 * 2 ** min(failures, 5)) if failures else 1.0)
 
-    def _stream(self, pod: str, source: str, put: Callable[[LogLine], None], stop: threading.Event,
-                last: list[float], first: bool) -> None:
+    def _stream(self, pod: str, container: str, source: str, put: Callable[[LogLine], None],
+                stop: threading.Event, last: list[float], first: bool) -> None:
         from kubernetes import client
 
         kw: dict[str, Any] = {"follow": True, "timestamps": True, "_preload_content": False,
                               "_request_timeout": (self.config.timeout, SILENT_RECONNECT)}
-        if self.config.container:
-            kw["container"] = self.config.container
+        if container:
+            kw["container"] = container
         resume_after = last[0]
         if first:
             kw["tail_lines"] = self.config.tail

@@ -89,6 +89,11 @@ class ApiServer(kmock.KubernetesEmulator):
             return aiohttp.web.json_response({**(request.data or {}), "status": {"allowed": allowed}}, status=201)
         if res is not None and request.name and (_verb(request), res.plural, request.name) in self.denied:
             raise Forbidden()
+        if res is not None and res.plural == "pods" and request.subresource == "log":
+            refused = self._log_refusal(request)
+            if refused:
+                return aiohttp.web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                                  "message": refused, "reason": "BadRequest", "code": 400}, status=400)
         if res is not None and request.method.value == "PATCH" and request.name and isinstance(request.data, dict):
             if self.race is not None:
                 hook, self.race = self.race, None
@@ -105,6 +110,21 @@ class ApiServer(kmock.KubernetesEmulator):
                 self._rv += 1
                 request.data.setdefault("metadata", {})["resourceVersion"] = str(self._rv)
         return await super()._handle(request)
+
+    def _log_refusal(self, request: kmock.Request) -> str:
+        """The apiserver's pod-log rule: a pod of several containers needs one named, and it must be one of its
+        own (the default-container annotation is kubectl's, not the server's)."""
+        key = (request.resource, request.namespace, request.name)
+        if key not in self.objects or self.objects[key].deleted:
+            return ""
+        names = [c.get("name") for c in ((self.objects[key].raw.get("spec") or {}).get("containers") or [])]
+        container = request.params.get("container", "")
+        if not container and len(names) > 1:
+            return (f"a container name must be specified for pod {request.name}, choose one of: "
+                    f"[{' '.join(names)}]")
+        if container and names and container not in names:
+            return f"container {container} is not valid for pod {request.name}"
+        return ""
 
     async def _serve_list(self, request: kmock.Request) -> Any:
         answer = await super()._serve_list(request)
@@ -176,9 +196,13 @@ def deployment(replicas: int, ready: int | None = None, colour: str = "green") -
                        "replicas": replicas}}
 
 
-def pod(colour: str, ready: bool = True, restarts: int = 0) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"labels": {"app": "web", "color": colour}},
-            "status": {"phase": "Running",
+def pod(colour: str, ready: bool = True, restarts: int = 0, containers: tuple[str, ...] = ("web",),
+        default: str = "", phase: str = "Running") -> dict[str, Any]:
+    meta: dict[str, Any] = {"labels": {"app": "web", "color": colour}}
+    if default:
+        meta["annotations"] = {"kubectl.kubernetes.io/default-container": default}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": [{"name": c, "image": f"{c}:1"} for c in containers]},
+            "status": {"phase": phase,
                        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
                        "containerStatuses": [{"name": "web", "restartCount": restarts}]}}

@@ -274,6 +274,62 @@ async def test_logs_follow_every_pod_of_each_colour_and_pick_up_new_ones(kube):
     assert got[0].ts == pytest.approx(1796032800.0, abs=1e-3)
 
 
+
+async def test_logs_of_pods_with_a_sidecar_follow_the_container_kubectl_would(kube):
+    """The apiserver refuses a log request that names no container on a pod of several (the emulator does too):
+    the default-container annotation decides, else the first container, and the source names it. A pod that
+    finishes is not followed any more; one already finished is never followed."""
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green", containers=("istio-proxy", "web"), default="web"))
+    kube.api.put(k8s.PODS, "web-green-2", k8s.pod("green", containers=("app", "log-shipper")))
+    kube.api.put(k8s.PODS, "web-green-job", k8s.pod("green", phase="Succeeded"))
+    for name, text in (("1", b"2026-11-30T10:00:00Z from web\n"), ("2", b"2026-11-30T10:00:01Z from app\n"),
+                       ("job", b"2026-11-30T10:00:02Z from a finished job\n")):
+        kube.api[f"get /api/v1/namespaces/shop/pods/web-green-{name}/log"] << text
+    cfg = KubernetesLogs.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop", timeout=2,
+                                poll=0.2, selectors={"green": "app=web,color=green"})
+    source = KubernetesLogs(cfg, BackendContext()).lines()
+    got = []
+
+    async def consume() -> None:
+        async for batch in source:
+            got.extend(batch)
+
+    async def until(cond) -> None:
+        while not cond():
+            await asyncio.sleep(0.05)
+
+    reader = asyncio.create_task(consume())
+    try:
+        await asyncio.wait_for(until(lambda: {"from web", "from app"} <= {x.text for x in got}), 10)
+        finished = k8s.pod("green", containers=("istio-proxy", "web"), default="web", phase="Succeeded")
+        kube.api.put(k8s.PODS, "web-green-1", finished)
+        await asyncio.wait_for(until(lambda: any("stopped following" in x.text for x in got)), 10)
+    finally:
+        reader.cancel()
+    assert ("green web-green-1/web", "from web") in [(x.source, x.text) for x in got]
+    assert ("green web-green-2/app", "from app") in [(x.source, x.text) for x in got]
+    assert not any("container name must be specified" in x.text or "finished job" in x.text for x in got), got
+    asked = [(r.url.path.split("/")[-2], r.params.get("container")) for r in kube.api._requests
+             if r.url.path.endswith("/log")]
+    assert ("web-green-1", "web") in asked and ("web-green-2", "app") in asked
+    assert all(pod != "web-green-job" for pod, _ in asked)
+    stopped = next(x for x in got if "stopped following" in x.text)
+    assert stopped.source == "green web-green-1/web" and "no longer running" in stopped.text
+
+
+async def test_the_emulator_refuses_a_log_request_without_a_container_on_a_pod_of_several(kube):
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green", containers=("istio-proxy", "web")))
+    from backends.kubernetes import Kube, KubeOptions
+
+    api = client.CoreV1Api(Kube(KubeOptions(type="kubernetes", kubeconfig=str(kube.kubeconfig))).api())
+    with pytest.raises(ApiException) as refused:
+        await asyncio.to_thread(api.read_namespaced_pod_log, "web-green-1", "shop")
+    assert refused.value.status == 400 and "choose one of: [istio-proxy web]" in str(refused.value.body)
+
+
 def plan_text(traffic_entry: str, steps: str, extra: str = "") -> str:
     return (f"version: 1\nname: k8s\nbackends:\n  traffic: {traffic_entry}\n{extra}"
             f"phases:\n  - name: Canary\n    owner: ops\n    steps:\n{steps}\n")
