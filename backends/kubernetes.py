@@ -499,9 +499,12 @@ def _int(value: Any, what: str) -> int:
 
 
 def _rollout_position(ro: dict[str, Any]) -> tuple[int, int, str]:
-    """(step index, canary weight %, phase) as the Rollout's status says."""
+    """(step index, canary weight %, phase) as the Rollout's status says. Weights are in units of the traffic
+    routing's maxTrafficWeight (100 unless set: with 1000, a weight of 100 is 10%)."""
     status = ro.get("status") or {}
-    steps = (((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}).get("steps") or []
+    canary = ((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}
+    steps = canary.get("steps") or []
+    scale = 100 / max(1, int((canary.get("trafficRouting") or {}).get("maxTrafficWeight") or 100))
     index = int(status.get("currentStepIndex") or 0)
     weights = ((status.get("canary") or {}).get("weights") or {}).get("canary") or {}
     promoted = bool(status.get("stableRS")) and status.get("stableRS") == status.get("currentPodHash")
@@ -510,11 +513,11 @@ def _rollout_position(ro: dict[str, Any]) -> tuple[int, int, str]:
     elif promoted and (status.get("promoteFull") or index >= len(steps)):
         weight = 100  # fully promoted: the controller sets the canary weight back to 0, all traffic is new
     elif "weight" in weights:  # a traffic-routed canary reports its live weight
-        weight = int(weights["weight"])
+        weight = round(int(weights["weight"]) * scale)
     elif index >= len(steps) and steps:
         weight = 100
     else:  # basic canary: the last setWeight reached
-        weight = next((int(s["setWeight"]) for s in reversed(steps[:index + 1]) if "setWeight" in s), 0)
+        weight = round(next((int(s["setWeight"]) for s in reversed(steps[:index + 1]) if "setWeight" in s), 0) * scale)
     phase = str(status.get("phase") or "")
     return index, weight, f"({phase})" if phase else ""
 
@@ -551,10 +554,15 @@ async def wait_ready(kube: Kube, name: str, ready_percent: int, timeout: float) 
         desired = int((dep.get("spec") or {}).get("replicas") or 0)
         st = dep.get("status") or {}
         ready, updated = int(st.get("readyReplicas") or 0), int(st.get("updatedReplicas") or 0)
-        available, total = int(st.get("availableReplicas", ready) or 0), int(st.get("replicas") or 0)
+        # Absent means none (the apiserver omits zeros): with minReadySeconds, ready pods are not available yet.
+        available, total = int(st.get("availableReplicas") or 0), int(st.get("replicas") or 0)
         current = (dep.get("metadata") or {}).get("generation") == st.get("observedGeneration")
         need = math.ceil(desired * ready_percent / 100)
-        detail = f"Deployment {name}: {ready}/{desired} ready, {updated} updated"
+        detail = f"Deployment {name}: {ready}/{desired} ready, {available} available, {updated} updated"
+        stuck = next((c for c in st.get("conditions") or [] if c.get("type") == "Progressing"
+                      and c.get("reason") == "ProgressDeadlineExceeded"), None)
+        if current and stuck is not None:  # as `kubectl rollout status`: the controller has given up
+            raise BackendError(f"{detail}: exceeded its progress deadline ({stuck.get('message') or 'no message'})")
         old_gone = ready_percent < 100 or total <= updated
         if current and updated >= need and available >= need and ready >= need and old_gone:
             return detail

@@ -187,13 +187,19 @@ def route(blue: int = 100, green: int = 0) -> dict[str, Any]:
                                  {"name": "web-green", "port": 80, "weight": green}]}]}}
 
 
-def deployment(replicas: int, ready: int | None = None, colour: str = "green") -> dict[str, Any]:
+def deployment(replicas: int, ready: int | None = None, colour: str = "green", available: int | None = None,
+               conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """As the controller reports it: available follows ready unless minReadySeconds holds it back (then the
+    apiserver leaves availableReplicas out, as it leaves out every zero)."""
     ready = replicas if ready is None else ready
+    status: dict[str, Any] = {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": ready,
+                              "replicas": replicas, "conditions": conditions or []}
+    available = ready if available is None else available
+    if available:
+        status["availableReplicas"] = available
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"labels": {"app": "web", "color": colour}, "generation": 1},
-            "spec": {"replicas": replicas},
-            "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": ready,
-                       "replicas": replicas}}
+            "spec": {"replicas": replicas}, "status": status}
 
 
 def pod(colour: str, ready: bool = True, restarts: int = 0, containers: tuple[str, ...] = ("web",),

@@ -330,6 +330,38 @@ async def test_the_emulator_refuses_a_log_request_without_a_container_on_a_pod_o
     assert refused.value.status == 400 and "choose one of: [istio-proxy web]" in str(refused.value.body)
 
 
+
+async def test_a_wait_judges_available_pods_and_a_stalled_rollout_as_kubectl_rollout_status_does(kube):
+    """minReadySeconds: ready pods that are not yet available (the field absent) do not end the wait; a
+    Deployment whose controller reports ProgressDeadlineExceeded fails the wait at once, in the controller's words."""
+    t = traffic(kube, **GATEWAY)
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(3, ready=3, available=0))
+    with pytest.raises(BackendError, match="3/3 ready, 0 available"):
+        await t.wait_ready("web-green", 100, 0.5)
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(3, ready=3))
+    assert "3 available" in await t.wait_ready("web-green", 100, 1)
+    stalled = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                "message": 'ReplicaSet "web-green-7d9" has timed out progressing.'}]
+    kube.api.put(k8s.DEPLOYMENTS, "web-green", k8s.deployment(3, ready=1, conditions=stalled))
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(BackendError, match="exceeded its progress deadline .ReplicaSet \"web-green-7d9\" has timed"):
+        await t.wait_ready("web-green", 100, 30)
+    assert asyncio.get_running_loop().time() - started < 5  # at once, not at the wait's timeout
+
+
+async def test_argo_weights_are_read_in_units_of_max_traffic_weight(kube):
+    ro = rollout(1)
+    canary = ro["spec"]["strategy"]["canary"]
+    canary["trafficRouting"] = {"maxTrafficWeight": 1000, "smi": {}}
+    canary["steps"] = [{"setWeight": 100}, {"pause": {}}, {"setWeight": 500}, {"pause": {}}]
+    kube.api.put(k8s.ROLLOUTS, "web", ro)
+    t = traffic(kube, strategy="argo-rollouts", rollout="web")
+    assert (await t.current()).green == 10  # the last setWeight reached, 100 of 1000
+    ro["status"]["canary"] = {"weights": {"canary": {"weight": 500}, "stable": {"weight": 500}}}
+    kube.api.put(k8s.ROLLOUTS, "web", ro)
+    assert (await t.current()).green == 50  # the live weight the controller reports, 500 of 1000
+
+
 def plan_text(traffic_entry: str, steps: str, extra: str = "") -> str:
     return (f"version: 1\nname: k8s\nbackends:\n  traffic: {traffic_entry}\n{extra}"
             f"phases:\n  - name: Canary\n    owner: ops\n    steps:\n{steps}\n")
@@ -383,7 +415,7 @@ async def test_a_headless_canary_against_the_emulator_shifts_10_50_100_and_a_gua
     outcomes = [r["data"] for r in journal.load(tmp_path / "j.jsonl").records
                 if r["kind"] == "outcome" and r["data"]["kind"] in ("shift", "rollback", "wait")]
     assert [o["kind"] for o in outcomes] == ["wait", "shift", "shift", "shift", "rollback"]
-    assert outcomes[0]["data"]["detail"] == "Deployment web-green: 1/1 ready, 1 updated"
+    assert outcomes[0]["data"]["detail"] == "Deployment web-green: 1/1 ready, 1 available, 1 updated"
     # The journal holds exactly what the API server received.
     sent = [json.loads(c.split(" ", 2)[2]) for o in outcomes[1:] for c in o["data"]["commands"]]
     assert sent == kube.api.writes("httproutes")
@@ -399,7 +431,7 @@ async def test_a_wait_step_times_out_when_green_never_gets_ready(kube, tmp_path)
     assert code == 1
     wait = next(r["data"] for r in journal.load(tmp_path / "j.jsonl").records
                 if r["kind"] == "outcome" and r["data"]["kind"] == "wait")
-    assert not wait["ok"] and "web-green: 1/2 ready, 1 updated; wanted 100% ready within 5s" in wait["error"]
+    assert not wait["ok"] and "web-green: 1/2 ready, 1 available, 1 updated; wanted 100% ready within 5s" in wait["error"]
     assert weights(kube) == (100, 0) and kube.api.writes("httproutes") == []
 
 
