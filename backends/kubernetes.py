@@ -149,9 +149,10 @@ class Kube:
         what = f"patch {kind.ref(name)}" + (" (dry run)" if dry_run else "")
         return await self.call(what, _patch, kind, self.options.namespace, name, body, dry_run, status)
 
-    async def allowed(self, verb: str, kind: Kind, name: str = "") -> bool:
-        return await self.call(f"SelfSubjectAccessReview {verb} {kind.plural}", _can_i, verb, kind,
-                               self.options.namespace, name)
+    async def allowed(self, verb: str, kind: Kind, name: str = "", subresource: str = "") -> bool:
+        plural = f"{kind.plural}/{subresource}" if subresource else kind.plural
+        return await self.call(f"SelfSubjectAccessReview {verb} {plural}", _can_i, verb, kind,
+                               self.options.namespace, name, subresource)
 
     def close(self) -> None:
         if self._api is not None:
@@ -206,12 +207,14 @@ def _patch(api: Any, kind: Kind, ns: str, name: str, body: dict[str, Any], dry_r
     return got
 
 
-def _can_i(api: Any, verb: str, kind: Kind, ns: str, name: str, **kw: Any) -> bool:
+def _can_i(api: Any, verb: str, kind: Kind, ns: str, name: str, subresource: str, **kw: Any) -> bool:
+    """RBAC grants a subresource (rollouts/status, pods/log) only where a rule lists it: ask for it by name."""
     from kubernetes import client
 
     review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
         resource_attributes=client.V1ResourceAttributes(
-            namespace=ns, verb=verb, group=kind.group, resource=kind.plural, name=name or None)))
+            namespace=ns, verb=verb, group=kind.group, resource=kind.plural, name=name or None,
+            subresource=subresource or None)))
     answer = _to_dict(api, client.AuthorizationV1Api(api).create_self_subject_access_review(review, **kw))
     return bool((answer.get("status") or {}).get("allowed"))
 
@@ -485,6 +488,8 @@ class KubernetesTraffic:
         for kind, name in dict.fromkeys(self._objects()):
             for verb in ("get", "patch"):
                 problems += await access(self.kube, verb, kind, name, field)
+            if kind is ROLLOUT:  # promote and abort patch the status subresource
+                problems += await access(self.kube, "patch", kind, name, field, subresource="status")
         return problems
 
     async def aclose(self) -> None:
@@ -530,16 +535,19 @@ async def reachable(kube: Kube) -> list[Problem]:
     return []
 
 
-async def access(kube: Kube, verb: str, kind: Kind, name: str, field: str) -> list[Problem]:
+async def access(kube: Kube, verb: str, kind: Kind, name: str, field: str, subresource: str = "") -> list[Problem]:
     try:
-        if await kube.allowed(verb, kind, name):
+        if await kube.allowed(verb, kind, name, subresource):
             return []
     except BackendError as e:
         return [Problem(f"cannot ask whether {verb} {kind.ref(name)} is allowed: {e}", severity="warning",
                         field=field)]
     group = kind.group or '""'
-    return [Problem(f"RBAC: this identity may not {verb} {kind.plural} {name or ''} in namespace "
-                    f"{kube.options.namespace} (apiGroup {group}); the plan needs it".replace("  ", " "), field=field)]
+    plural = f"{kind.plural}/{subresource}" if subresource else kind.plural
+    listed = f"; a Role grants it only where its resources list `{plural}`" if subresource else ""
+    return [Problem(f"RBAC: this identity may not {verb} {plural} {name or ''} in namespace "
+                    f"{kube.options.namespace} (apiGroup {group}{listed}); the plan needs it".replace("  ", " "),
+                    field=field)]
 
 
 async def wait_ready(kube: Kube, name: str, ready_percent: int, timeout: float) -> str:
@@ -936,6 +944,7 @@ class KubernetesLogs:
         if problems:
             return problems
         problems += await access(self.kube, "list", POD, "", "selectors")
+        problems += await access(self.kube, "get", POD, "", "selectors", subresource="log")
         return problems
 
     async def aclose(self) -> None:

@@ -85,9 +85,14 @@ class ApiServer(kmock.KubernetesEmulator):
         if res is not None and res.plural == "selfsubjectaccessreviews":
             spec = ((request.data or {}).get("spec") or {}).get("resourceAttributes") or {}
             verb, plural, name = spec.get("verb", ""), spec.get("resource", ""), spec.get("name") or ""
+            if spec.get("subresource"):  # RBAC matches `rollouts/status`, `pods/log` as resources of their own
+                plural = f"{plural}/{spec['subresource']}"
             allowed = (verb, plural, name) not in self.denied and (verb, plural, "") not in self.denied
             return aiohttp.web.json_response({**(request.data or {}), "status": {"allowed": allowed}}, status=201)
-        if res is not None and request.name and (_verb(request), res.plural, request.name) in self.denied:
+        plural = f"{res.plural}/{request.subresource}" if res is not None and request.subresource else (
+            res.plural if res is not None else "")
+        if res is not None and request.name and ((_verb(request), plural, request.name) in self.denied
+                                                 or (_verb(request), plural, "") in self.denied):
             raise Forbidden()
         if res is not None and res.plural == "pods" and request.subresource == "log":
             refused = self._log_refusal(request)

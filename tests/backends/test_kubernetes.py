@@ -362,6 +362,27 @@ async def test_argo_weights_are_read_in_units_of_max_traffic_weight(kube):
     assert (await t.current()).green == 50  # the live weight the controller reports, 500 of 1000
 
 
+
+async def test_check_asks_for_the_subresources_rbac_lists_apart(kube):
+    """A Role may grant `rollouts` without `rollouts/status` (promote and abort need it) and `pods` without
+    `pods/log`: check names each, and the emulator refuses the calls as the apiserver would."""
+    kube.api.put(k8s.ROLLOUTS, "web", rollout(1))
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green"))
+    kube.api.denied.update({("patch", "rollouts/status", "web"), ("get", "pods/log", "")})
+    t = traffic(kube, strategy="argo-rollouts", rollout="web")
+    said = [p.message for p in await t.preflight()]
+    assert any("may not patch rollouts/status web" in m and "`rollouts/status`" in m for m in said), said
+    assert not any("may not patch rollouts web" in m or "may not get rollouts" in m for m in said), said
+    with pytest.raises(BackendError):
+        await t.rollback()  # abort patches the status subresource: refused
+    logs = KubernetesLogs(KubernetesLogs.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop",
+                                                timeout=2, selectors={"green": "app=web,color=green"}),
+                          BackendContext())
+    said = [p.message for p in await logs.preflight()]
+    assert any("may not get pods/log" in m for m in said) and not any("may not list pods" in m for m in said), said
+    await logs.aclose()
+
+
 def plan_text(traffic_entry: str, steps: str, extra: str = "") -> str:
     return (f"version: 1\nname: k8s\nbackends:\n  traffic: {traffic_entry}\n{extra}"
             f"phases:\n  - name: Canary\n    owner: ops\n    steps:\n{steps}\n")
