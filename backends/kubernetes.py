@@ -513,18 +513,25 @@ def _rollout_position(ro: dict[str, Any]) -> tuple[int, int, str]:
     index = int(status.get("currentStepIndex") or 0)
     weights = ((status.get("canary") or {}).get("weights") or {}).get("canary") or {}
     promoted = bool(status.get("stableRS")) and status.get("stableRS") == status.get("currentPodHash")
-    if status.get("abort"):
-        weight = 0
-    elif promoted and (status.get("promoteFull") or index >= len(steps)):
+    phase = str(status.get("phase") or "")
+    reached = round(next((int(s["setWeight"]) for s in reversed(steps[:index + 1]) if "setWeight" in s), 0) * scale)
+    note = f"({phase})" if phase else ""
+    # What the controller did, never what shipdeck wrote: `abort` is a request until the controller acts on it.
+    if promoted and (status.get("promoteFull") or index >= len(steps)):
         weight = 100  # fully promoted: the controller sets the canary weight back to 0, all traffic is new
+        if status.get("abort"):  # the controller removes an abort from a fully promoted Rollout
+            note = f"{note} abort has no effect on a fully promoted Rollout".strip()
     elif "weight" in weights:  # a traffic-routed canary reports its live weight
         weight = round(int(weights["weight"]) * scale)
+    elif status.get("abort"):  # a basic canary: aborted once the controller says Degraded
+        weight = 0 if phase == "Degraded" else reached
+        if phase != "Degraded":
+            note = f"{note} abort sent, the controller has not acted on it".strip()
     elif index >= len(steps) and steps:
         weight = 100
     else:  # basic canary: the last setWeight reached
-        weight = round(next((int(s["setWeight"]) for s in reversed(steps[:index + 1]) if "setWeight" in s), 0) * scale)
-    phase = str(status.get("phase") or "")
-    return index, weight, f"({phase})" if phase else ""
+        weight = reached
+    return index, weight, note
 
 
 async def reachable(kube: Kube) -> list[Problem]:

@@ -383,6 +383,41 @@ async def test_check_asks_for_the_subresources_rbac_lists_apart(kube):
     await logs.aclose()
 
 
+
+async def test_an_argo_abort_is_a_rollback_only_once_the_controller_has_acted_on_it(kube):
+    """The read-back is what the controller did: with the controller down, a canary at 50% stays 50% after the
+    abort is written (the rollback fails, saying so); with it up, the live weight goes to 0; on a fully promoted
+    Rollout an abort changes nothing and the read-back says 100%."""
+    ro = rollout(3)
+    ro["spec"]["strategy"]["canary"]["trafficRouting"] = {"smi": {}}
+    ro["status"]["canary"] = {"weights": {"canary": {"weight": 50}, "stable": {"weight": 50}}}
+    kube.api.put(k8s.ROLLOUTS, "web", ro)
+    t = traffic(kube, strategy="argo-rollouts", rollout="web", settle=1)
+    assert (await t.current()).green == 50
+    with pytest.raises(BackendError, match="reads back Rollout web: step 3 weight 50%"):
+        await t.rollback()  # nobody moved the traffic
+    assert kube.api.get(k8s.ROLLOUTS, "web")["status"]["abort"] is True
+
+    async def controller() -> None:  # the Argo controller acting on the abort
+        await asyncio.sleep(0.3)
+        now = kube.api.get(k8s.ROLLOUTS, "web")
+        now["status"] = {**now["status"], "phase": "Degraded",
+                         "canary": {"weights": {"canary": {"weight": 0}, "stable": {"weight": 100}}}}
+        kube.api.put(k8s.ROLLOUTS, "web", now)
+
+    acting = asyncio.create_task(controller())
+    assert (await t.rollback()).green == 0
+    await acting
+
+    done = rollout(4, paused=False)
+    done["status"].update({"stableRS": "abc", "currentPodHash": "abc", "phase": "Healthy", "abort": True})
+    kube.api.put(k8s.ROLLOUTS, "web", done)
+    with pytest.raises(DriftError, match="weight 100% .* abort has no effect on a fully promoted Rollout"):
+        await t.current()  # after the rollback it journalled, 100% on green is drift, and said so
+    split = await traffic(kube, strategy="argo-rollouts", rollout="web").current()
+    assert split.green == 100 and "abort has no effect on a fully promoted Rollout" in split.detail
+
+
 def plan_text(traffic_entry: str, steps: str, extra: str = "") -> str:
     return (f"version: 1\nname: k8s\nbackends:\n  traffic: {traffic_entry}\n{extra}"
             f"phases:\n  - name: Canary\n    owner: ops\n    steps:\n{steps}\n")
