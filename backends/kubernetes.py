@@ -395,8 +395,7 @@ class KubernetesTraffic:
             return [Change(ROLLOUT, c.rollout, {"status": {"abort": True}}, status=True)]
         if pct == 100:
             return [Change(ROLLOUT, c.rollout, {"status": {"promoteFull": True}}, status=True)]
-        return [Change(ROLLOUT, c.rollout, {**rv[0], "spec": {"paused": False}}),
-                Change(ROLLOUT, c.rollout, {"status": {"pauseConditions": None}}, status=True)]
+        return _promote(objs[0], c.rollout)
 
     async def _apply(self, pct: int, dry_run: bool) -> tuple[list[str], list[dict[str, Any]]]:
         objs = await self._read()
@@ -494,6 +493,20 @@ class KubernetesTraffic:
 
     async def aclose(self) -> None:
         self.kube.close()
+
+
+def _promote(ro: dict[str, Any], name: str) -> list[Change]:
+    """What `kubectl argo rollouts promote` sends: the status first (clear the pause conditions; outside a pause
+    step, an analysis or experiment running, move to the next step instead), then unpause the spec if it was."""
+    status = ro.get("status") or {}
+    body: dict[str, Any] = {"pauseConditions": None}
+    steps = (((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}).get("steps") or []
+    if not status.get("pauseConditions") and steps:
+        body["currentStepIndex"] = min(int(status.get("currentStepIndex") or 0) + 1, len(steps))
+    out = [Change(ROLLOUT, name, {"status": body}, status=True)]
+    if (ro.get("spec") or {}).get("paused"):  # no resourceVersion: the status patch just moved it, as for the plugin
+        out.append(Change(ROLLOUT, name, {"spec": {"paused": False}}))
+    return out
 
 
 def _int(value: Any, what: str) -> int:

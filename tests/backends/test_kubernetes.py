@@ -201,9 +201,8 @@ async def test_argo_rollouts_is_promoted_and_aborted_and_the_screen_shows_its_st
     try:
         split = await t.shift(50)
         assert split.green == 50 and "step 3" in split.detail
-        assert split.commands == ('PATCH rollouts/web {"metadata": {"resourceVersion": "101"}, '
-                                  '"spec": {"paused": false}}',
-                                  'PATCH rollouts/web/status {"status": {"pauseConditions": null}}')
+        # as the plugin: a pause step's conditions cleared; the spec was not paused by hand, so left alone
+        assert split.commands == ('PATCH rollouts/web/status {"status": {"pauseConditions": null}}',)
         back = await t.rollback()
         assert back.green == 0 and kube.api.get(k8s.ROLLOUTS, "web")["status"]["abort"] is True
     finally:
@@ -416,6 +415,20 @@ async def test_an_argo_abort_is_a_rollback_only_once_the_controller_has_acted_on
         await t.current()  # after the rollback it journalled, 100% on green is drift, and said so
     split = await traffic(kube, strategy="argo-rollouts", rollout="web").current()
     assert split.green == 100 and "abort has no effect on a fully promoted Rollout" in split.detail
+
+
+
+async def test_argo_promote_during_an_analysis_moves_to_the_next_step_as_the_plugin_does(kube):
+    ro = rollout(2, paused=False)  # step 2 runs an analysis: no pause condition to clear
+    ro["spec"]["strategy"]["canary"]["steps"][3] = {"analysis": {"templates": [{"templateName": "success-rate"}]}}
+    ro["status"]["currentStepIndex"] = 3
+    ro["spec"]["paused"] = True  # and someone paused it by hand
+    kube.api.put(k8s.ROLLOUTS, "web", ro)
+    t = traffic(kube, strategy="argo-rollouts", rollout="web", settle=0)
+    with contextlib.suppress(BackendError):  # no controller here to move the weight
+        await t.shift(50)
+    assert kube.api.writes("rollouts") == [{"status": {"pauseConditions": None, "currentStepIndex": 4}},
+                                           {"spec": {"paused": False}}]
 
 
 def plan_text(traffic_entry: str, steps: str, extra: str = "") -> str:
