@@ -234,35 +234,45 @@ async def test_metrics_per_colour_ready_restarts_and_no_metrics_server(kube):
     assert await m.validate("latency") == "unknown query 'latency'; one of: ready, restarts, cpu, memory, restarts:10m"
 
 
-async def test_logs_follow_every_pod_of_each_colour_and_pick_up_new_ones(kube):
-    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green"))
-    kube.api["get /api/v1/namespaces/shop/pods/web-green-1/log"] << (
-        b"2026-11-30T10:00:00.000000001Z started\n2026-11-30T10:00:01.5Z ERROR db timeout\n")
-    kube.api["get /api/v1/namespaces/shop/pods/web-green-2/log"] << b"2026-11-30T10:00:02Z hello from 2\n"
+def follow_green_logs(kube) -> tuple[list, asyncio.Task]:
+    """Green's pods followed, every batch gathered in the list, until the task is cancelled."""
     cfg = KubernetesLogs.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop", timeout=2,
                                 poll=0.2, selectors={"green": "app=web,color=green"})
     source = KubernetesLogs(cfg, BackendContext()).lines()
-    got = []
+    got: list = []
 
     async def consume() -> None:
         async for batch in source:
             got.extend(batch)
 
-    async def until(cond) -> None:
+    return got, asyncio.create_task(consume())
+
+
+async def eventually(cond, timeout: float = 10.0) -> None:
+    async def poll() -> None:
         while not cond():
             await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_logs_follow_every_pod_of_each_colour_and_pick_up_new_ones(kube):
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green"))
+    kube.api["get /api/v1/namespaces/shop/pods/web-green-1/log"] << (
+        b"2026-11-30T10:00:00.000000001Z started\n2026-11-30T10:00:01.5Z ERROR db timeout\n")
+    kube.api["get /api/v1/namespaces/shop/pods/web-green-2/log"] << b"2026-11-30T10:00:02Z hello from 2\n"
+    got, reader = follow_green_logs(kube)
 
     def pod_lines():
         return [(x.source, x.level, x.text) for x in got if x.source.startswith("green ")]
 
-    reader = asyncio.create_task(consume())
     try:
-        await asyncio.wait_for(until(lambda: len(pod_lines()) >= 2), 10)
+        await eventually(lambda: len(pod_lines()) >= 2)
         kube.api.put(k8s.PODS, "web-green-2", k8s.pod("green"))  # a new pod of the colour appears
-        await asyncio.wait_for(until(lambda: len(pod_lines()) >= 3), 10)
+        await eventually(lambda: len(pod_lines()) >= 3)
         # The first pod's stream ended; the reconnect asks only for what came after and repeats nothing.
-        await asyncio.wait_for(until(lambda: any(
-            r.url.path.endswith("web-green-1/log") and "sinceSeconds" in r.params for r in kube.api._requests)), 10)
+        await eventually(lambda: any(
+            r.url.path.endswith("web-green-1/log") and "sinceSeconds" in r.params for r in kube.api._requests))
         await asyncio.sleep(0.3)
     finally:
         reader.cancel()
@@ -284,25 +294,12 @@ async def test_logs_of_pods_with_a_sidecar_follow_the_container_kubectl_would(ku
     for name, text in (("1", b"2026-11-30T10:00:00Z from web\n"), ("2", b"2026-11-30T10:00:01Z from app\n"),
                        ("job", b"2026-11-30T10:00:02Z from a finished job\n")):
         kube.api[f"get /api/v1/namespaces/shop/pods/web-green-{name}/log"] << text
-    cfg = KubernetesLogs.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop", timeout=2,
-                                poll=0.2, selectors={"green": "app=web,color=green"})
-    source = KubernetesLogs(cfg, BackendContext()).lines()
-    got = []
-
-    async def consume() -> None:
-        async for batch in source:
-            got.extend(batch)
-
-    async def until(cond) -> None:
-        while not cond():
-            await asyncio.sleep(0.05)
-
-    reader = asyncio.create_task(consume())
+    got, reader = follow_green_logs(kube)
     try:
-        await asyncio.wait_for(until(lambda: {"from web", "from app"} <= {x.text for x in got}), 10)
+        await eventually(lambda: {"from web", "from app"} <= {x.text for x in got})
         finished = k8s.pod("green", containers=("istio-proxy", "web"), default="web", phase="Succeeded")
         kube.api.put(k8s.PODS, "web-green-1", finished)
-        await asyncio.wait_for(until(lambda: any("stopped following" in x.text for x in got)), 10)
+        await eventually(lambda: any("stopped following" in x.text for x in got))
     finally:
         reader.cancel()
     assert ("green web-green-1/web", "from web") in [(x.source, x.text) for x in got]
