@@ -36,6 +36,8 @@ async def test_keys_drive_a_whole_canary(app_factory):
         await pilot.press("n", "enter")
         await until(pilot, lambda: app.state["traffic"] == 10, what="shift 10")
         assert ("shift", 10) in traffic.calls
+        # green's first sample after the shift is the evidence a further shift waits for
+        await until(pilot, lambda: app.why_not("shift_next") is None, what="evidence at 10%")
         # shift to the plan's next weight, with a preview of what the backend will do
         await pilot.press("s")
         assert isinstance(app.screen, ConfirmScreen)
