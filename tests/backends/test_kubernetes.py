@@ -428,6 +428,52 @@ async def test_argo_promote_during_an_analysis_moves_to_the_next_step_as_the_plu
                                            {"spec": {"paused": False}}]
 
 
+
+def virtual_service(blue: int = 100, green: int = 0, by: str = "subset") -> dict:
+    def dest(colour: str) -> dict:
+        return {"host": "web", "subset": colour} if by == "subset" else {"host": f"web-{colour}"}
+
+    return {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
+            "spec": {"hosts": ["web"], "http": [
+                {"match": [{"uri": {"prefix": "/admin"}}], "route": [{"destination": {"host": "admin"}}]},
+                {"route": [{"destination": dest("blue"), "weight": blue},
+                           {"destination": dest("green"), "weight": green}]}]}}
+
+
+async def test_istio_virtualservice_weights_move_on_one_http_route_and_read_back(kube):
+    """Route weights on a VirtualService's http route, by DestinationRule subset (or by host for two Services);
+    the other routes go back as they were (a merge patch replaces the list whole)."""
+    kube.api.put(k8s.VIRTUAL_SERVICES, "web", virtual_service())
+    t = traffic(kube, strategy="virtualservice", virtualservice="web", rule=1, blue="blue", green="green")
+    assert (await t.current()).detail == "VirtualService web http[1]: blue weight=100 green weight=0"
+    split = await t.shift(10)
+    assert split.green == 10
+    http = kube.api.get(k8s.VIRTUAL_SERVICES, "web")["spec"]["http"]
+    assert http[0] == virtual_service()["spec"]["http"][0]
+    assert [(r["destination"]["subset"], r["weight"]) for r in http[1]["route"]] == [("blue", 90), ("green", 10)]
+    assert (await t.rollback()).green == 0
+    preview = await t.preview_shift(50)
+    assert preview[-1].endswith("would read: VirtualService web http[1]: blue weight=50 green weight=50")
+    assert kube.api.get(k8s.VIRTUAL_SERVICES, "web")["spec"]["http"][1]["route"][1]["weight"] == 0  # a dry run
+
+    kube.api.put(k8s.VIRTUAL_SERVICES, "web", virtual_service(by="host"))
+    hosts = traffic(kube, strategy="virtualservice", virtualservice="web", rule=1, blue="web-blue", green="web-green")
+    assert (await hosts.shift(50)).green == 50
+    with pytest.raises(BackendError, match="http\\[0\\] has no destination with subset \\(or host\\) blue, green"):
+        await traffic(kube, strategy="virtualservice", virtualservice="web", blue="blue", green="green").current()
+
+
+async def test_istio_check_finds_a_subset_the_destination_rule_does_not_define(kube):
+    kube.api.put(k8s.VIRTUAL_SERVICES, "web", virtual_service())
+    kube.api.put(k8s.DESTINATION_RULES, "web", {"spec": {"host": "web", "subsets": [
+        {"name": "blue", "labels": {"color": "blue"}}]}})
+    t = traffic(kube, strategy="virtualservice", virtualservice="web", rule=1, blue="blue", green="green",
+                destination_rule="web")
+    said = [(p.field, p.message) for p in await t.preflight()]
+    assert said == [("destination_rule", "DestinationRule web defines no subset green: requests routed there would "
+                                         "fail (503)")], said
+
+
 def plan_text(traffic_entry: str, steps: str, extra: str = "") -> str:
     return (f"version: 1\nname: k8s\nbackends:\n  traffic: {traffic_entry}\n{extra}"
             f"phases:\n  - name: Canary\n    owner: ops\n    steps:\n{steps}\n")

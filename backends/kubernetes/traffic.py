@@ -1,0 +1,172 @@
+"""Blue/green and canary traffic on a cluster: any strategy, driven the same way. Read back; patch with the
+resourceVersion read (dryRun=All for the preview); read back again, waiting for a controller where one moves the
+traffic; what was sent goes to the journal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from backends.base import BackendContext, BackendError, DriftError, Problem, TrafficSplit
+from backends.kubernetes.api import Change, Kind, Kube, access, patch_text, reachable, wait_ready
+from backends.kubernetes.argo import ArgoRollouts
+from backends.kubernetes.gateway import Gateway
+from backends.kubernetes.ingress import IngressNginx
+from backends.kubernetes.replicas import Replicas
+from backends.kubernetes.service import ServiceSelector
+from backends.kubernetes.strategy import Strategy, TrafficConfig
+from backends.kubernetes.virtualservice import DESTINATION_RULE, VirtualService
+
+STRATEGIES: dict[str, Strategy] = {
+    "gateway-api": Gateway(),
+    "service-selector": ServiceSelector(),
+    "ingress-nginx": IngressNginx(),
+    "replicas": Replicas(),
+    "argo-rollouts": ArgoRollouts(),
+    "virtualservice": VirtualService(),
+}
+
+
+class KubernetesTraffic:
+    """Blue/green and canary traffic on a cluster. `strategy` picks the object that carries the split."""
+
+    Config = TrafficConfig
+
+    def __init__(self, config: TrafficConfig, ctx: BackendContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.kube = Kube(config)
+        self.strategy = STRATEGIES[config.strategy]
+        self.expected: int | None = None  # green percent last set by us
+
+    # ------------------------------------------------------------ reading
+
+    def _objects(self) -> list[tuple[Kind, str]]:
+        return self.strategy.objects(self.config)
+
+    async def _read(self) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(self.kube.get(k, n) for k, n in self._objects())))
+
+    def _split_of(self, objs: list[dict[str, Any]]) -> TrafficSplit:
+        return self.strategy.split(self.config, objs)
+
+    async def current(self) -> TrafficSplit:
+        split = self._split_of(await self._read())
+        self._check_drift(split)
+        return split
+
+    def _check_drift(self, split: TrafficSplit) -> None:
+        if self.expected is not None and split.green != self.expected:
+            raise DriftError(f"changed outside shipdeck: {split.detail}; shipdeck set green to {self.expected}%",
+                             split)
+
+    # ------------------------------------------------------------ changing
+
+    def _changes(self, objs: list[dict[str, Any]], pct: int) -> list[Change]:
+        if err := self.strategy.shift_error(self.config, pct):
+            raise BackendError(err)
+        return self.strategy.changes(self.config, objs, pct)
+
+    async def _apply(self, pct: int, dry_run: bool) -> tuple[list[str], list[dict[str, Any]]]:
+        objs = await self._read()
+        if not dry_run:
+            self._check_drift(self._split_of(objs))  # refuse to build on weights someone else changed
+        sent: list[str] = []
+        answers: list[dict[str, Any]] = []
+        for ch in self._changes(objs, pct):
+            try:
+                answers.append(await self.kube.patch(ch.kind, ch.name, ch.body, dry_run=dry_run, status=ch.status))
+            except BackendError as e:
+                done = f"; already applied: {'; '.join(sent)}" if sent and not dry_run else "; nothing was applied"
+                if sent and not dry_run:  # half applied: our own change must not read as drift afterwards
+                    with contextlib.suppress(BackendError):
+                        self.expected = self._split_of(await self._read()).green
+                raise BackendError(f"{e}{done}") from e
+            sent.append(patch_text(ch.kind, ch.name, ch.body, ch.status))
+        return sent, answers
+
+    async def shift(self, green_percent: int) -> TrafficSplit:
+        sent, _ = await self._apply(green_percent, dry_run=False)
+        self.expected = green_percent
+        split = await self._settled(green_percent)
+        if split.green != green_percent:
+            raise BackendError(f"sent {'; '.join(sent)} but the cluster reads back {split.detail}")
+        return TrafficSplit(split.green, split.detail, tuple(sent))
+
+    async def _settled(self, pct: int) -> TrafficSplit:
+        """Read back; where a controller moves the traffic after the patch (Argo), give it `settle` seconds."""
+        deadline = time.monotonic() + (self.config.settle if self.strategy.controlled else 0)
+        while True:
+            split = self._split_of(await self._read())
+            if split.green == pct or time.monotonic() >= deadline:
+                return split
+            await asyncio.sleep(0.2)
+
+    async def rollback(self) -> TrafficSplit:
+        before, self.expected = self.expected, None  # a rollback wins over any drift
+        try:
+            return await self.shift(0)
+        except BackendError:
+            if self.expected is None:
+                self.expected = before  # still watching for drift after a failed rollback
+            raise
+
+    async def preview_shift(self, green_percent: int) -> list[str]:
+        """The exact patches, sent with dryRun=All: the API server validates them and changes nothing."""
+        sent, answers = await self._apply(green_percent, dry_run=True)
+        lines = [f"{self.kube.where()}: {s}" for s in sent]
+        by_name = {(a.get("metadata") or {}).get("name"): a for a in answers}
+        ordered = [by_name.get(name) for _, name in self._objects()]  # the replicas patches go gaining side first
+        if not self.strategy.controlled and all(o is not None for o in ordered):
+            would = self._split_of([o for o in ordered if o is not None]).detail
+            lines.append(f"server dry run accepted it; the cluster would read: {would}")
+        else:
+            lines.append("server dry run accepted it; the Rollout's controller then moves the weight")
+        return lines
+
+    def describe_shift(self, green_percent: int) -> list[str]:
+        return [f"{self.kube.where()}: merge patch {self.strategy.describe(self.config, green_percent)}",
+                "read back from the API server (resourceVersion checked)"]
+
+    async def wait_ready(self, deployment: str, ready_percent: int, timeout: float) -> str:
+        # blue/green name Deployments only where the strategy's blue/green are (named like) Deployments.
+        names = ({"blue": self.config.blue, "green": self.config.green}
+                 if self.strategy.deployments else {})
+        return await wait_ready(self.kube, names.get(deployment) or deployment, ready_percent, timeout)
+
+    async def preflight(self) -> list[Problem]:
+        problems = await reachable(self.kube)
+        if problems:
+            return problems
+        field = self.strategy.field
+        try:
+            self._split_of(await self._read())
+        except BackendError as e:
+            problems.append(Problem(str(e), field=field))
+        for kind, name in dict.fromkeys(self._objects()):
+            for verb in ("get", "patch"):
+                problems += await access(self.kube, verb, kind, name, field)
+            for sub in self.strategy.subresources:
+                problems += await access(self.kube, "patch", kind, name, field, subresource=sub)
+        if isinstance(self.strategy, VirtualService) and self.config.destination_rule:
+            problems += await self._subsets()
+        return problems
+
+    async def _subsets(self) -> list[Problem]:
+        """The DestinationRule defines both colours' subsets: a route to a subset it lacks answers 503."""
+        try:
+            rule = await self.kube.get(DESTINATION_RULE, self.config.destination_rule)
+        except BackendError as e:
+            return [Problem(str(e), field="destination_rule")]
+        assert isinstance(self.strategy, VirtualService)
+        missing = self.strategy.subsets_missing(self.config, rule)
+        if not missing:
+            return []
+        return [Problem(f"DestinationRule {self.config.destination_rule} defines no subset {', '.join(missing)}: "
+                        "requests routed there would fail (503)", field="destination_rule")]
+
+    async def aclose(self) -> None:
+        self.kube.close()
+
