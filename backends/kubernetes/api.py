@@ -52,6 +52,10 @@ class KubeOptions(BackendConfig):
     timeout: float = Field(default=5.0, gt=0, description="per API request")
 
 
+class Conflict(BackendError):
+    """409: the object changed between the read and the patch."""
+
+
 class Kube:
     """One API client for a backend's life, every call in a thread with a timeout."""
 
@@ -102,7 +106,8 @@ class Kube:
                 message = e.reason
             hint = {403: " (RBAC: see docs/backends.md for the Role the plan needs)",
                     409: " (changed by someone else meanwhile: this change was refused)"}.get(int(e.status or 0), "")
-            return BackendError(f"{self.where()}: {what}: {e.status} {message}{hint}")
+            error = Conflict if int(e.status or 0) == 409 else BackendError
+            return error(f"{self.where()}: {what}: {e.status} {message}{hint}")
         if isinstance(e, ConfigException | FileNotFoundError):
             return BackendError(f"{self.where()}: cannot load the cluster config: {e}")
         text = str(e)

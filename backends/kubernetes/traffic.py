@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from backends.base import BackendContext, BackendError, DriftError, Problem, TrafficSplit
-from backends.kubernetes.api import Change, Kind, Kube, access, patch_text, reachable, wait_ready
+from backends.kubernetes.api import Change, Conflict, Kind, Kube, access, patch_text, reachable, wait_ready
 from backends.kubernetes.argo import ArgoRollouts
 from backends.kubernetes.gateway import Gateway
 from backends.kubernetes.ingress import IngressNginx
@@ -18,6 +18,13 @@ from backends.kubernetes.replicas import Replicas
 from backends.kubernetes.service import ServiceSelector
 from backends.kubernetes.strategy import Strategy, TrafficConfig
 from backends.kubernetes.virtualservice import DESTINATION_RULE, VirtualService
+
+
+def _intent(obj: dict[str, Any]) -> tuple[Any, ...]:
+    """What people and shipdeck write (a controller writes status): the spec, annotations and labels."""
+    meta = obj.get("metadata") or {}
+    return obj.get("spec"), meta.get("annotations"), meta.get("labels")
+
 
 STRATEGIES: dict[str, Strategy] = {
     "gateway-api": Gateway(),
@@ -75,10 +82,21 @@ class KubernetesTraffic:
             self._check_drift(self._split_of(objs))  # refuse to build on weights someone else changed
         sent: list[str] = []
         answers: list[dict[str, Any]] = []
-        for ch in self._changes(objs, pct):
+        changes = self._changes(objs, pct)
+        retried = False
+        while changes:
+            ch = changes[0]
             try:
                 answers.append(await self.kube.patch(ch.kind, ch.name, ch.body, dry_run=dry_run, status=ch.status))
+                changes.pop(0)
             except BackendError as e:
+                # Controllers write status (and so the resourceVersion) all the time: if only that moved, build the
+                # same change on what is there now, once. What someone else changed is theirs: refuse.
+                if isinstance(e, Conflict) and not (retried or sent):
+                    fresh = await self._read()
+                    if [_intent(o) for o in fresh] == [_intent(o) for o in objs]:
+                        objs, changes, retried = fresh, self._changes(fresh, pct), True
+                        continue
                 done = f"; already applied: {'; '.join(sent)}" if sent and not dry_run else "; nothing was applied"
                 if sent and not dry_run:  # half applied: our own change must not read as drift afterwards
                     with contextlib.suppress(BackendError):

@@ -99,6 +99,21 @@ async def test_a_write_landing_between_read_and_patch_is_a_409_and_nothing_is_ap
     assert weights(kube) == (80, 20)
 
 
+async def test_a_controller_writing_status_between_read_and_patch_is_retried_once_on_what_is_there(kube):
+    """A 409 because a controller wrote status (Gateway controllers do, all the time) is retried once, built on the
+    fresh read; the journal gets the patch that was stored."""
+    kube.api.put(k8s.ROUTE, "web", k8s.route())
+    t = traffic(kube, **GATEWAY)
+    accepted = {**k8s.route(), "status": {"parents": [{"conditions": [{"type": "Accepted", "status": "True"}]}]}}
+    kube.api.race = lambda: kube.api.put(k8s.ROUTE, "web", accepted)
+    split = await t.shift(10)
+    assert split.green == 10 and weights(kube) == (90, 10)
+    stored = kube.api.writes("httproutes")
+    assert len(stored) == 1  # the first patch was refused; the retry is the one stored
+    assert split.commands[0].startswith('PATCH httproutes/web {"metadata": {"resourceVersion": "102"}')
+    assert kube.api.get(k8s.ROUTE, "web")["status"] == accepted["status"]  # the controller's status is kept
+
+
 async def test_forbidden_missing_and_hung_servers_are_readable_errors(kube):
     kube.api.put(k8s.ROUTE, "web", k8s.route())
     t = traffic(kube, **GATEWAY)
