@@ -210,6 +210,11 @@ def _version(api: Any, **kw: Any) -> str:
     return str(_to_dict(api, client.VersionApi(api).get_code(**kw)).get("gitVersion") or "?")
 
 
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    conds = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+
+
 def patch_text(kind: Kind, name: str, body: Mapping[str, Any], status: bool = False) -> str:
     """A patch as journalled: what was sent, to what, exactly."""
     return f"PATCH {kind.ref(name)}{'/status' if status else ''} {json.dumps(body, sort_keys=True)}"

@@ -18,6 +18,7 @@ from backends.kubernetes.api import (
     Kube,
     KubeOptions,
     access,
+    pod_ready,
     reachable,
     wait_ready,
 )
@@ -155,18 +156,13 @@ def _pod_restarts(pod: Mapping[str, Any]) -> int:
     return sum(int(c.get("restartCount") or 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
 
 
-def _pod_ready(pod: Mapping[str, Any]) -> bool:
-    conds = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
-
-
 def _ready_percent(pods: list[dict[str, Any]], deps: list[dict[str, Any]]) -> float | None:
     desired = sum(int((d.get("spec") or {}).get("replicas") or 0) for d in deps)
     if not deps:
         return None
     if desired == 0:
         return 100.0  # scaled to zero on purpose: nothing is missing
-    return 100.0 * min(desired, sum(_pod_ready(p) for p in pods)) / desired
+    return 100.0 * min(desired, sum(pod_ready(p) for p in pods)) / desired
 
 
 # Kubernetes quantities: decimal and binary suffixes, to cores and to bytes.

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from backends.base import TrafficSplit
-from backends.kubernetes.api import Change, Kind, KubeOptions
+from backends.kubernetes.api import Change, Kind, Kube, KubeOptions
 
 Name = Literal["gateway-api", "service-selector", "ingress-nginx", "replicas", "argo-rollouts", "virtualservice"]
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -74,6 +74,10 @@ class Strategy:
         raise NotImplementedError
 
     def shift_error(self, c: TrafficConfig, pct: int) -> str:
+        return ""
+
+    async def refusal(self, kube: Kube, c: TrafficConfig, objs: list[dict[str, Any]], pct: int) -> str:
+        """Why the cluster cannot take this shift as it is ('' when it can): asked before anything is sent."""
         return ""
 
 

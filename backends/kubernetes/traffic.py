@@ -83,6 +83,8 @@ class KubernetesTraffic:
         sent: list[str] = []
         answers: list[dict[str, Any]] = []
         changes = self._changes(objs, pct)
+        if refused := await self.strategy.refusal(self.kube, self.config, objs, pct):
+            raise BackendError(f"{refused}; nothing was applied")
         retried = False
         while changes:
             ch = changes[0]

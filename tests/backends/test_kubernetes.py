@@ -114,6 +114,26 @@ async def test_a_controller_writing_status_between_read_and_patch_is_retried_onc
     assert kube.api.get(k8s.ROUTE, "web")["status"] == accepted["status"]  # the controller's status is kept
 
 
+async def test_the_read_back_says_what_each_gateway_made_of_the_route(kube):
+    """Stored weights are not routed weights: the Gateway's conditions and the generation it has seen are said."""
+    route = {**k8s.route(90, 10), "metadata": {"generation": 3}, "status": {"parents": [
+        {"parentRef": {"name": "public"}, "conditions": [
+            {"type": "Accepted", "status": "True", "observedGeneration": 3},
+            {"type": "ResolvedRefs", "status": "False", "reason": "BackendNotFound", "observedGeneration": 3}]},
+        {"parentRef": {"name": "internal"}, "conditions": [
+            {"type": "Accepted", "status": "True", "observedGeneration": 2},
+            {"type": "ResolvedRefs", "status": "True", "observedGeneration": 2}]}]}}
+    kube.api.put(k8s.ROUTE, "web", route)
+    split = await traffic(kube, **GATEWAY).current()
+    assert split.green == 10
+    assert split.detail == ("HTTPRoute web: web-blue weight=90 web-green weight=10 (Gateway public not ResolvedRefs: "
+                            "BackendNotFound; Gateway internal has not seen generation 3 yet (it routes generation 2))")
+    route["status"]["parents"] = route["status"]["parents"][:1]
+    route["status"]["parents"][0]["conditions"][1] = {"type": "ResolvedRefs", "status": "True", "observedGeneration": 3}
+    kube.api.put(k8s.ROUTE, "web", route)
+    assert (await traffic(kube, **GATEWAY).current()).detail.endswith("(Gateway public accepted it, backends resolved)")
+
+
 async def test_forbidden_missing_and_hung_servers_are_readable_errors(kube):
     kube.api.put(k8s.ROUTE, "web", k8s.route())
     t = traffic(kube, **GATEWAY)
@@ -134,6 +154,11 @@ async def test_service_selector_switches_all_at_once_and_check_refuses_a_canary(
     kube.api.put(k8s.SERVICES, "web", {"spec": {"selector": {"app": "web", "color": "blue"}}})
     t = traffic(kube, strategy="service-selector", service="web", blue="blue", green="green")
     assert (await t.current()).green == 0
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green", ready=False))  # green not ready: nothing to switch to
+    with pytest.raises(BackendError, match="no ready pod matches color=green .1 pod.s., none ready.*nothing was applied"):
+        await t.shift(100)
+    assert kube.api.get(k8s.SERVICES, "web")["spec"]["selector"]["color"] == "blue"
+    kube.api.put(k8s.PODS, "web-green-1", k8s.pod("green"))
     split = await t.shift(100)
     assert kube.api.get(k8s.SERVICES, "web")["spec"]["selector"] == {"app": "web", "color": "green"}
     assert split.detail == "Service web: selector color=green"
@@ -158,6 +183,16 @@ async def test_ingress_nginx_sets_the_canary_weight_annotation(kube):
     assert notes["nginx.ingress.kubernetes.io/canary-weight"] == "10" and notes["keep"] == "me"
     await t.rollback()
     assert (await t.current()).green == 0
+    assert "sticky" not in (await t.current()).detail
+
+
+async def test_ingress_nginx_says_sticky_sessions_stay_on_the_canary_after_a_rollback(kube):
+    kube.api.put(k8s.INGRESSES, "web-canary", {"metadata": {"annotations": {
+        "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "50",
+        "nginx.ingress.kubernetes.io/affinity": "cookie"}}})
+    t = traffic(kube, strategy="ingress-nginx", ingress="web-canary")
+    back = await t.rollback()
+    assert back.green == 0 and "sticky sessions: users already on green stay there at any weight" in back.detail
 
 
 async def test_replicas_grow_the_gaining_side_first_and_say_the_split_is_approximate(kube, tmp_path):
