@@ -34,6 +34,13 @@ class ArgoRollouts(Strategy):
         return f"Rollout {c.rollout}: {what}"
 
 
+def reachable(ro: dict[str, Any]) -> set[int]:
+    """The weights the Rollout's steps put on green (0 and 100 always: abort, promote --full)."""
+    canary = ((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}
+    scale = 100 / max(1, int((canary.get("trafficRouting") or {}).get("maxTrafficWeight") or 100))
+    return {0, 100} | {round(int(s["setWeight"]) * scale) for s in canary.get("steps") or [] if "setWeight" in s}
+
+
 def _promote(ro: dict[str, Any], name: str) -> list[Change]:
     """What `kubectl argo rollouts promote` sends: the status first (clear the pause conditions; outside a pause
     step, an analysis or experiment running, move to the next step instead), then unpause the spec if it was."""

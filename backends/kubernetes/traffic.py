@@ -9,9 +9,10 @@ import contextlib
 import time
 from typing import Any
 
-from backends.base import BackendContext, BackendError, DriftError, Problem, TrafficSplit
+from backends.base import BackendContext, BackendError, DriftError, LogLine, Problem, TrafficSplit
 from backends.kubernetes.api import Change, Conflict, Kind, Kube, access, patch_text, reachable, wait_ready
 from backends.kubernetes.argo import ArgoRollouts
+from backends.kubernetes.argo import reachable as argo_reachable
 from backends.kubernetes.gateway import Gateway
 from backends.kubernetes.ingress import IngressNginx
 from backends.kubernetes.replicas import Replicas
@@ -116,13 +117,30 @@ class KubernetesTraffic:
         return TrafficSplit(split.green, split.detail, tuple(sent))
 
     async def _settled(self, pct: int) -> TrafficSplit:
-        """Read back; where a controller moves the traffic after the patch (Argo), give it `settle` seconds."""
-        deadline = time.monotonic() + (self.config.settle if self.strategy.controlled else 0)
+        """Read back; where a controller moves the traffic after the patch (Argo), give it `settle` seconds, saying
+        each second what it reports (on screen, in the log pane)."""
+        started = time.monotonic()
+        deadline = started + (self.config.settle if self.strategy.controlled else 0)
+        said = started
         while True:
             split = self._split_of(await self._read())
             if split.green == pct or time.monotonic() >= deadline:
                 return split
+            if time.monotonic() - said >= 1.0:
+                said = time.monotonic()
+                self._say(f"waiting for the controller to put green at {pct}%: {split.detail} "
+                          f"({said - started:.0f}s of {self.config.settle:g}s)")
             await asyncio.sleep(0.2)
+
+    def _say(self, text: str) -> None:
+        if self.ctx.emit_log is not None:
+            self.ctx.emit_log(LogLine(time.time(), "kubernetes", "info", text))
+
+    async def reachable_weights(self) -> set[int] | None:
+        """The weights a shift can end at, where the cluster decides them (an Argo Rollout's steps), else None."""
+        if not isinstance(self.strategy, ArgoRollouts):
+            return None
+        return argo_reachable((await self._read())[0])
 
     async def rollback(self) -> TrafficSplit:
         before, self.expected = self.expected, None  # a rollback wins over any drift

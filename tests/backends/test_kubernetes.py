@@ -597,6 +597,28 @@ async def test_a_wait_step_times_out_when_green_never_gets_ready(kube, tmp_path)
     assert weights(kube) == (100, 0) and kube.api.writes("httproutes") == []
 
 
+async def test_check_compares_the_plans_shifts_with_the_rollouts_set_weight_steps(kube, tmp_path):
+    kube.api.put(k8s.ROLLOUTS, "web", rollout(1))  # steps: setWeight 10, pause, setWeight 50, pause
+    text = plan_text(f"{{type: kubernetes, strategy: argo-rollouts, rollout: web, {kube.options()}}}",
+                     "      - shift: 10\n      - shift: 30\n      - shift: 100")
+    issues = [str(i).split("plan.yaml:")[1] for i in await preflight(load_plan_text(text, str(tmp_path / "plan.yaml")))]
+    assert issues == ["10:16: phases[0].steps[1].shift: the traffic backend steps through 0%, 10%, 50%, 100%: a shift "
+                      "to 30% would end at another weight (make the plan's shifts the same steps)"], issues
+
+
+async def test_waiting_for_the_argo_controller_is_said_each_second(kube):
+    kube.api.put(k8s.ROLLOUTS, "web", rollout(1))
+    said: list = []
+    config = KubernetesTraffic.Config(type="kubernetes", kubeconfig=str(kube.kubeconfig), namespace="shop",
+                                      timeout=2, strategy="argo-rollouts", rollout="web", settle=2.5)
+    t = KubernetesTraffic(config, BackendContext(emit_log=said.append))
+    with pytest.raises(BackendError, match="reads back Rollout web: step 1 weight 10%"):
+        await t.shift(50)  # nobody moves it
+    waits = [x.text for x in said if x.source == "kubernetes"]
+    assert len(waits) == 2 and waits[0].startswith("waiting for the controller to put green at 50%: Rollout web: step 1")
+    assert waits[-1].endswith("(2s of 2.5s)")
+
+
 async def test_check_asks_the_cluster_and_reports_rbac_and_missing_objects_at_the_plan_line(kube, tmp_path):
     seed_shop(kube)
     loaded = canary_plan(kube, tmp_path)

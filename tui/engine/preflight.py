@@ -8,7 +8,7 @@ from typing import Any
 
 from backends.base import BackendContext, Problem
 from tui.engine.driver import bounded, build_backends
-from tui.engine.plan import LoadedPlan, PlanIssue, backend_name
+from tui.engine.plan import LoadedPlan, PlanIssue, ShiftStep, backend_name
 
 PREFLIGHT_TIMEOUT = 10.0
 
@@ -42,6 +42,21 @@ async def preflight(loaded: LoadedPlan) -> list[PlanIssue]:
         for p in problems:
             message = p.message if p.severity == "error" else f"warning: {p.message}"
             issues.append(loaded.issue((*path, *p.field.split(".")) if p.field else path, message))
+    # A traffic backend that can tell which weights it reaches (an Argo Rollout's setWeight steps) checks each shift.
+    reaches = getattr(backends.traffic, "reachable_weights", None)
+    shifts = [(i, j, step.shift) for i, ph in enumerate(plan.phases) for j, step in enumerate(ph.steps)
+              if isinstance(step, ShiftStep)]
+    if reaches is not None and shifts:
+        try:
+            weights = await bounded(reaches(), PREFLIGHT_TIMEOUT)
+        except Exception as e:  # noqa: BLE001 - said in the backend's own problems already, or here
+            weights, why = None, f"{type(e).__name__}: {e}"
+            issues.append(loaded.issue(("backends", "traffic"), f"warning: could not read the weights it reaches: {why}"))
+        for i, j, pct in shifts if weights is not None else []:
+            if pct not in weights:
+                issues.append(loaded.issue(("phases", i, "steps", j, "shift"), (
+                    f"the traffic backend steps through {', '.join(f'{w}%' for w in sorted(weights))}: a shift to "
+                    f"{pct}% would end at another weight (make the plan's shifts the same steps)")))
     # Backends that can parse their own queries (Prometheus) check them here.
     for name, metric in plan.metrics.items():
         backend = backends.metrics.get(plan.metric_source(name))
