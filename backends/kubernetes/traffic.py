@@ -49,6 +49,11 @@ class KubernetesTraffic:
         self.strategy = STRATEGIES[config.strategy]
         self.expected: int | None = None  # green percent last set by us
 
+    @property
+    def patience(self) -> float:
+        """Seconds a shift may take besides the API calls: the controller's `settle`, where one moves the traffic."""
+        return self.config.settle if self.strategy.controlled else 0.0
+
     # ------------------------------------------------------------ reading
 
     def _objects(self) -> list[tuple[Kind, str]]:

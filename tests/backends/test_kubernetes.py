@@ -597,6 +597,29 @@ async def test_a_wait_step_times_out_when_green_never_gets_ready(kube, tmp_path)
     assert weights(kube) == (100, 0) and kube.api.writes("httproutes") == []
 
 
+async def test_a_controller_slower_than_the_call_timeout_is_waited_for_up_to_settle(kube, tmp_path):
+    """settle beyond settings.timeout is honoured: the engine gives the shift its settle besides the timeout."""
+    kube.api.put(k8s.ROLLOUTS, "web", rollout(1))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(plan_text(f"{{type: kubernetes, strategy: argo-rollouts, rollout: web, settle: 6, "
+                              f"{kube.options()}}}", "      - shift: 50", extra="settings: {timeout: 1s}\n"))
+
+    async def slow_controller() -> None:  # pods take a few seconds before the controller moves the weight
+        while not kube.api.get(k8s.ROLLOUTS, "web")["status"].get("pauseConditions") is None:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2.5)
+        now = kube.api.get(k8s.ROLLOUTS, "web")
+        kube.api.put(k8s.ROLLOUTS, "web", {**now, **rollout(3)})
+
+    moving = asyncio.create_task(slow_controller())
+    code = await asyncio.wait_for(run_headless(load_plan(plan), tmp_path / "j.jsonl", RealClock(), yes=True,
+                                               out=lambda s: None), 30)
+    await moving
+    shifted = next(r["data"] for r in journal.load(tmp_path / "j.jsonl").records
+                   if r["kind"] == "outcome" and r["data"]["kind"] == "shift")
+    assert code == 0 and shifted["ok"] and shifted["data"]["green"] == 50, shifted
+
+
 async def test_check_compares_the_plans_shifts_with_the_rollouts_set_weight_steps(kube, tmp_path):
     kube.api.put(k8s.ROLLOUTS, "web", rollout(1))  # steps: setWeight 10, pause, setWeight 50, pause
     text = plan_text(f"{{type: kubernetes, strategy: argo-rollouts, rollout: web, {kube.options()}}}",

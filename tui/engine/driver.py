@@ -415,7 +415,8 @@ class Driver:
         if kind in ("shift", "rollback"):
             async with self._traffic_lock:
                 call = traffic.shift(int(eff["percent"])) if kind == "shift" else traffic.rollback()
-                split = await bounded(call, timeout)
+                # A backend that waits for a controller after its patch (Argo's `settle`) gets that long besides.
+                split = await bounded(call, timeout + float(getattr(traffic, "patience", 0.0)))
             return {"green": split.green, "detail": split.detail, "commands": list(split.commands)}
         if kind == "run":
             cwd = os.path.join(self.plan_dir, eff["cwd"]) if eff.get("cwd") else self.plan_dir
