@@ -605,7 +605,7 @@ async def test_a_controller_slower_than_the_call_timeout_is_waited_for_up_to_set
                               f"{kube.options()}}}", "      - shift: 50", extra="settings: {timeout: 1s}\n"))
 
     async def slow_controller() -> None:  # pods take a few seconds before the controller moves the weight
-        while not kube.api.get(k8s.ROLLOUTS, "web")["status"].get("pauseConditions") is None:
+        while kube.api.get(k8s.ROLLOUTS, "web")["status"].get("pauseConditions") is not None:
             await asyncio.sleep(0.1)
         await asyncio.sleep(2.5)
         now = kube.api.get(k8s.ROLLOUTS, "web")
