@@ -38,7 +38,8 @@ class TrafficConfig(KubeOptions):
     blue: str = Field(default="", description="the blue Service (gateway-api), subset (virtualservice), label value "
                                               "or Deployment")
     green: str = ""
-    settle: float = Field(default=5.0, ge=0, description="argo-rollouts: how long to wait for the controller")
+    settle: float = Field(default=120.0, ge=0, description="argo-rollouts: how long to wait for the controller "
+                                                           "(canary pods start first)")
 
     @model_validator(mode="after")
     def _needs(self) -> TrafficConfig:

@@ -123,7 +123,7 @@ class KubernetesTraffic:
 
     async def _settled(self, pct: int) -> TrafficSplit:
         """Read back; where a controller moves the traffic after the patch (Argo), give it `settle` seconds, saying
-        each second what it reports (on screen, in the log pane)."""
+        after a second, then every five, what it reports (on screen, in the log pane)."""
         started = time.monotonic()
         deadline = started + (self.config.settle if self.strategy.controlled else 0)
         said = started
@@ -131,7 +131,7 @@ class KubernetesTraffic:
             split = self._split_of(await self._read())
             if split.green == pct or time.monotonic() >= deadline:
                 return split
-            if time.monotonic() - said >= 1.0:
+            if time.monotonic() - said >= (1.0 if said == started else 5.0):
                 said = time.monotonic()
                 self._say(f"waiting for the controller to put green at {pct}%: {split.detail} "
                           f"({said - started:.0f}s of {self.config.settle:g}s)")
