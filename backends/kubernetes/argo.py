@@ -83,4 +83,7 @@ def _rollout_position(ro: dict[str, Any]) -> tuple[int, int, str]:
         weight = 100
     else:  # basic canary: the last setWeight reached
         weight = reached
+    generation, seen = (ro.get("metadata") or {}).get("generation"), status.get("observedGeneration")
+    if generation is not None and seen is not None and str(seen) != str(generation):  # Argo writes it as a string
+        note = f"{note} the controller has not seen generation {generation} yet (at {seen})".strip()
     return index, weight, note

@@ -437,9 +437,14 @@ async def test_an_argo_abort_is_a_rollback_only_once_the_controller_has_acted_on
     ro = rollout(3)
     ro["spec"]["strategy"]["canary"]["trafficRouting"] = {"smi": {}}
     ro["status"]["canary"] = {"weights": {"canary": {"weight": 50}, "stable": {"weight": 50}}}
+    ro["metadata"], ro["status"]["observedGeneration"] = {"generation": 4}, "3"
     kube.api.put(k8s.ROLLOUTS, "web", ro)
     t = traffic(kube, strategy="argo-rollouts", rollout="web", settle=1)
-    assert (await t.current()).green == 50
+    seen = await t.current()
+    assert seen.green == 50 and "the controller has not seen generation 4 yet (at 3)" in seen.detail
+    ro["status"]["observedGeneration"] = "4"
+    kube.api.put(k8s.ROLLOUTS, "web", ro)
+    assert "has not seen" not in (await t.current()).detail
     with pytest.raises(BackendError, match="reads back Rollout web: step 3 weight 50%"):
         await t.rollback()  # nobody moved the traffic
     assert kube.api.get(k8s.ROLLOUTS, "web")["status"]["abort"] is True
