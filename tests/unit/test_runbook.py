@@ -214,3 +214,12 @@ def test_check_takes_a_runbook_as_markdown_or_text(tmp_path, clean_env):
                              env=clean_env, cwd=ROOT)
         assert res.returncode == 0, res.stderr
         assert f"{path}: ok" in res.stdout and "phases" in res.stdout
+
+
+def test_underscores_in_inline_code_and_in_words_are_kept():
+    """An underscore inside a word or inline code is not emphasis (CommonMark): a_b.sh stays a_b.sh."""
+    text = ("# Deploy\n\n## Phase 1: Prepare\n1. Run `./scripts/check_health.sh --env=prod_green`\n"
+            "- If the **error_rate** > 2% for 5 min, roll back\n- _Owner_: ops_team\n")
+    out = import_text(text, "rb.md").yaml_text
+    assert "./scripts/check_health.sh --env=prod_green" in out
+    assert "metric: error_rate," in out and "errorrate" not in out and "checkhealth" not in out

@@ -171,8 +171,25 @@ def fold(text: str) -> str:
     return "".join(c for c in norm if unicodedata.category(c)[0] in "LNZP" or c in "%<>=.-/:").lower()
 
 
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def unmark(text: str) -> str:
+    """Markdown emphasis off, inline code kept as written: `a_b.sh` stays a_b.sh, error_rate stays error_rate
+    (CommonMark: an underscore inside a word is not emphasis)."""
+    out, last = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        out += [_unemphasised(text[last:m.start()]), m.group(2).strip()]
+        last = m.end()
+    return "".join([*out, _unemphasised(text[last:])]).replace("`", "")
+
+
+def _unemphasised(text: str) -> str:
+    return re.sub(r"(?<!\w)_+|_+(?!\w)", "", text.replace("*", ""))
+
+
 def clean_title(text: str) -> str:
-    text = re.sub(r"[*_`]", "", text)
+    text = unmark(text)
     text = "".join(c for c in text if unicodedata.category(c)[0] in "LNZP" or c in "%+&()/:'-")
     text = re.sub(r"^\s*\d+(\.\d+)*\.?\s+", "", text)  # "1.2 " numbering
     text = re.sub(r"\s*\(\d{1,2}:\d{2}\s*[-–]\s*\d{1,2}:\d{2}\)\s*$", "", text)  # "(01:30-02:00)"
@@ -309,7 +326,7 @@ def parse_criterion(text: str, loose_window: bool = False) -> GuardOut | None:
     measure. `loose_window`: a bare duration counts as the window (table cells: | p95 | > 2s | 5 min |).
     Relative thresholds ("2x baseline", "20% above the baseline") and durations ("lasts more than 10 min")
     are not measurable here: None, so a human judges them."""
-    plain = re.sub(r"[*_`]", "", text).strip()
+    plain = unmark(text).strip()
     if RELATIVE.search(fold(plain)):
         return None
     # "stay below 1% — if error rate > 1% for 5 min, abort": the condition after "if" is the trigger.
@@ -414,7 +431,7 @@ class ImportResult:
 
 
 def _plain(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[*_`]", "", text)).strip()
+    return re.sub(r"\s+", " ", unmark(text)).strip()
 
 
 class _Importer:
@@ -797,7 +814,7 @@ class _Importer:
                 continue
             taken.add(id(ph))
             if entry.get("owner"):
-                ph.owner = re.sub(r"[*_`]", "", entry["owner"]).strip()
+                ph.owner = unmark(entry["owner"]).strip()
             if m := TIME_RANGE.search(entry.get("time", "")):
                 h1, m1, h2, m2 = (int(x) for x in m.groups())
                 ph.start = f"{h1:02d}:{m1:02d}"
