@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT, RUNBOOKS, shipdeck_cmd
-from tui.engine.plan import load_plan_text
+from tui.engine.plan import RunStep, load_plan_text
 from tui.engine.runbook import import_runbook, import_text, parse_criterion, repair_encoding
 
 FIXTURES = ROOT / "tests" / "fixtures" / "runbooks"
@@ -223,3 +223,17 @@ def test_underscores_in_inline_code_and_in_words_are_kept():
     out = import_text(text, "rb.md").yaml_text
     assert "./scripts/check_health.sh --env=prod_green" in out
     assert "metric: error_rate," in out and "errorrate" not in out and "checkhealth" not in out
+
+
+def test_a_script_in_a_fence_is_one_step_not_one_shell_per_line():
+    """Variables, a cd, a bare `ssh host` only make sense in one shell: split, `rm -rf $DIR/$STAMP` loses its
+    $DIR. Independent commands stay one step each."""
+    text = ("# Night\n\n## Phase 1: Backup\n```bash\n#!/bin/bash\nDIR=/var/backups\nSTAMP=$(date +%F)\n"
+            "rm -rf $DIR/$STAMP\n```\n\n## Phase 2: Migrate\n```sh\nssh db-primary\ncd /app\n./manage.py migrate\n```\n\n"
+            "## Phase 3: Checks\n```sh\ncurl -fsS https://app.example/health\nkubectl get pods -n shop\n```\n")
+    plan = load_plan_text(import_text(text, "rb.md").yaml_text, "rb.yaml").plan
+    runs = [[s.run.command for s in ph.steps if isinstance(s, RunStep)] for ph in plan.phases]
+    assert runs[0] == ["#!/bin/bash\nDIR=/var/backups\nSTAMP=$(date +%F)\nrm -rf $DIR/$STAMP"]
+    assert runs[1] == ["ssh db-primary\ncd /app\n./manage.py migrate"]
+    assert runs[2] == ["curl -fsS https://app.example/health", "kubectl get pods -n shop"]
+    assert "meant to run on db-primary" in plan.phases[1].steps[0].run.description

@@ -222,6 +222,21 @@ EXPECTED_TEXT = re.compile(r"expected (output|result|response)|should (print|ret
 OUTPUT_LANGS = {"text", "txt", "output", "plaintext", "log", "json", "yaml", "yml", "http", "diff", "ini", "toml"}
 SCRIPT_SYNTAX = re.compile(r"^\s*(if|for|while|until|case|function)\b|\b(then|do)\s*$|<<-?\s*['\"]?\w+|"
                            r"^\s*\w+\s*\(\)\s*\{|^\s*[{}]\s*$", re.M)
+_ASSIGN = re.compile(r"^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=", re.M)
+
+
+def _is_script(lines: list[str]) -> bool:
+    """Lines that share one shell: control flow, a shebang or `set -e`, a variable set then used, a `cd` or a
+    bare `ssh host` before other commands. Split into one shell each, `rm -rf $DIR/$STAMP` would lose $DIR."""
+    text = "\n".join(lines)
+    commands = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    if SCRIPT_SYNTAX.search(text) or text.lstrip().startswith("#!") or re.search(r"^\s*set\s+-\w", text, re.M):
+        return True
+    if any(re.search(rf"\${{?{re.escape(name)}\b", text) for name in _ASSIGN.findall(text)):
+        return True
+    return any(re.match(r"cd\s|ssh\s+[^\s'\"]+(\s+-\S+)*$|su\s|sudo\s+-[isu]\b", c) for c in commands[:-1])
+
+
 TIME_RANGE = re.compile(r"\b(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\b")
 SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "shell-session", "powershell", "ps1", "cmd", ""}
 
@@ -726,10 +741,14 @@ class _Importer:
             return
         if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
             lines = [ln.lstrip()[2:] for ln in lines if ln.lstrip().startswith(("$ ", "#"))]  # prompts only
-        if SCRIPT_SYNTAX.search("\n".join(lines)):  # a script is one step: its lines only make sense together
-            first = next((ln.lstrip("# ").strip() for ln in lines if ln.strip().startswith("#")), "")
+        if _is_script(lines):  # a script is one step: its lines only make sense together
+            first = next((ln.lstrip("# ").strip() for ln in lines
+                          if ln.strip().startswith("#") and not ln.strip().startswith("#!")), "")
+            remote = next((m.group(1) for ln in lines if (m := re.match(r"\s*ssh\s+([^\s'\"]+)\s*$", ln))), "")
+            if remote and not first:  # by hand: run as one local script, the lines after it would not reach it
+                first = f"the lines after `ssh {remote}` are meant to run on {remote}"
             script = "\n".join(ln.rstrip() for ln in lines).strip()
-            ph.steps.append(StepOut("run", script, optional + (first or "script"), b.line))
+            ph.steps.append(StepOut("run", script, optional + (first or "script: its lines share one shell"), b.line))
             self._count("run steps (manual)")
             return
         comment: list[str] = []
