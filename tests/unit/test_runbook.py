@@ -237,3 +237,19 @@ def test_a_script_in_a_fence_is_one_step_not_one_shell_per_line():
     assert runs[1] == ["ssh db-primary\ncd /app\n./manage.py migrate"]
     assert runs[2] == ["curl -fsS https://app.example/health", "kubectl get pods -n shop"]
     assert "meant to run on db-primary" in plan.phases[1].steps[0].run.description
+
+
+def test_a_goal_is_not_a_trigger_and_a_lead_in_gives_its_list_an_action():
+    """Under a plain criteria heading, "adoption above 20%" is a goal: a note for review, not a rollback. A list after
+    "the system automatically pauses the rollout if any of:" pauses; a trigger heading still rolls back."""
+    text = ("# Beta\n\n## Beta criteria\n- Adoption rate above 20%\n- Error rate > 2% for 5 min: roll back\n\n"
+            "## Monitoring\nThe system automatically pauses the rollout if any of:\n\n- p95 latency > 800ms for 2 min\n"
+            "- error rate > 5% for 1 min\n\n## Rollback triggers\n- CPU > 90% for 10 min\n")
+    result = import_text(text, "rb.md")
+    plan = load_plan_text(result.yaml_text, "rb.yaml").plan
+    actions = {(g.metric, g.above): g.action for g in plan.guards}
+    assert not any(g.above == 20 or g.above == 0.2 for g in plan.guards), actions
+    assert actions[("error_rate", 0.02)] == "rollback"
+    assert actions[("latency_p95", 800.0)] == "pause" and actions[("error_rate", 0.05)] == "pause"
+    assert actions[("cpu", 90.0)] == "rollback"
+    assert "Adoption rate above 20%" in result.yaml_text  # kept, for a person to judge

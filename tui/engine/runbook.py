@@ -212,6 +212,9 @@ REFERENCE_TITLE = re.compile(
 CRITERIA_TITLE = re.compile(r"criteri|trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|"
                             r"when to (roll ?back|revert|stop)|quando (fazer )?(rollback|reverter|parar)|"
                             r"decision|decisao|go.?no.?go")
+# A heading that says its criteria stop the night: an item under it that names no action of its own rolls back.
+TRIGGER_TITLE = re.compile(r"trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|roll ?back|revert|"
+                           r"quando (fazer )?(rollback|reverter|parar)")
 ACCEPTANCE_TITLE = re.compile(r"aceit|acceptance|success criteria|criterios de sucesso|definition of done|"
                               r"definicao de pronto|exit criteria")
 OPTION_TITLE = re.compile(r"^(option|opcao|alternativ[a-z]*|approach|abordagem|caminho)\s+([a-z0-9])\b")
@@ -615,17 +618,22 @@ class _Importer:
             if ACCEPTANCE_TITLE.search(title):
                 return False, None
             if CRITERIA_TITLE.search(title):
-                return True, action_of(title)
+                return True, action_of(title) or ("rollback" if TRIGGER_TITLE.search(title) else None)
         return False, None
 
     def _scan_criteria(self, sec: Section) -> None:
         listed, heading_action = self._criteria_context(sec)
+        lead: str | None = None  # "the system pauses the rollout if any of:": the action of the list after it
         for b in sec.blocks:
             if b.kind == "item":
-                self._criterion(b.text, b.line, listed, heading_action, False)
-            elif b.kind == "para":
+                self._criterion(b.text, b.line, listed or lead is not None, lead or heading_action, False)
+                continue
+            lead = None
+            if b.kind == "para":
                 for line, sentence in _sentences(b):
                     self._criterion(sentence, line, listed, heading_action, False)
+                if b.text.rstrip().endswith(":") and CONDITION.search(_plain(b.text)):
+                    lead = action_of(_plain(b.text))
             elif b.kind == "table":
                 for text, line in _data_rows(b):
                     self._criterion(text, line, listed, heading_action, True)
@@ -652,6 +660,10 @@ class _Importer:
                 return True
             if listed and _plain(text):
                 self.unused.append(Unused(line, "criterion not understood (kept as a note)", _plain(text)))
+            return False
+        if not (said or heading_action):  # a goal ("adoption above 20%") is not a trigger: a person judges it
+            self.unused.append(Unused(line, "criterion that names no action (a goal, or a trigger to judge): kept as "
+                                            "a note", _plain(text)))
             return False
         guard.action = said or heading_action or "rollback"
         guard.line = line
