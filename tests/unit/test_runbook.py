@@ -253,3 +253,14 @@ def test_a_goal_is_not_a_trigger_and_a_lead_in_gives_its_list_an_action():
     assert actions[("latency_p95", 800.0)] == "pause" and actions[("error_rate", 0.05)] == "pause"
     assert actions[("cpu", 90.0)] == "rollback"
     assert "Adoption rate above 20%" in result.yaml_text  # kept, for a person to judge
+
+
+def test_an_arrow_chain_keeps_its_waits_and_a_stage_holds_its_weight_for_its_duration():
+    text = ("# Rollout\n\n## Phase 3: Canary\n1. Shift traffic: 10% traffic → Wait 2 minutes → 50% → Wait 5 minutes"
+            " → 100%\n\n## Stage 2: Half\nDuration: 24 hours\n- Route 50% of traffic to green\n")
+    plan = load_plan_text(import_text(text, "rb.md").yaml_text, "rb.yaml").plan
+    steps = [[s.model_dump(exclude_none=True, by_alias=True) for s in ph.steps] for ph in plan.phases]
+    assert [list(s)[0] for s in steps[0]] == ["shift", "bake", "shift", "bake", "shift"]
+    assert [s.get("shift") for s in steps[0]][::2] == [10, 50, 100]
+    assert [s.get("bake") for s in steps[0]][1::2] == [120.0, 300.0]
+    assert steps[1] == [{"shift": 50}, {"bake": 86400.0}]

@@ -244,13 +244,18 @@ TIME_RANGE = re.compile(r"\b(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\b")
 SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "shell-session", "powershell", "ps1", "cmd", ""}
 
 _NUM_UNITS = {"ms": 0.001, "s": 1, "seg": 1, "sec": 1, "segundo": 1, "second": 1, "m": 60, "min": 60,
-              "minuto": 60, "minute": 60, "h": 3600, "hora": 3600, "hour": 3600}
+              "minuto": 60, "minute": 60, "h": 3600, "hora": 3600, "hour": 3600, "d": 86400, "dia": 86400,
+              "day": 86400}
 WAIT_TEXT = re.compile(
     r"\b(aguard\w*|esper\w*|wait\w*|bake|sleep|hold)\b(?:\s+\w+){0,2}?\s+(\d+)\s*"
     r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*)\b", re.I)
 PERCENT_PROSE = re.compile(
     r"(\d{1,3})\s*%\s*(?:do|of|de|of the|da)?\s*(?:tr[aá]fego|traffic)|"
     r"(?:switch|shift|move|route|redirect\w*|direcionar|redirecionar|mover)\w*\s+(\d{1,3})\s*%", re.I)
+STAGE_DURATION = re.compile(r"(?:duration|dura[cç][aã]o|duraci[oó]n|hold for|manter por|mantener)\s*:?\s*(\d+)\s*"
+                            r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*|d|dias?|days?)\b", re.I)
+ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➜|⟶|➔)\s*")
+BARE_PERCENT = re.compile(r"(?:(?:then|depois|luego|and|e)\s+)?(\d{1,3})\s*%(?:\s+\w+)?", re.I)
 PERCENT_FLAG = re.compile(r"(--?(?:percentage|percent|weight|pct)[=\s]+)(\d{1,3})\b", re.I)
 TARGET_FLAG = re.compile(r"(--?(?:target|to|color|colour)[=\s]+)(\w+)", re.I)
 TRAFFIC_WORDS = re.compile(r"traffic|tr[aá]fego|switch|shift|weight|canary", re.I)
@@ -430,6 +435,7 @@ class PhaseOut:
     checklist: list[tuple[str, bool]] = field(default_factory=list)
     steps: list[StepOut] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stay: tuple[float, str, int] | None = None  # "Duration: 24 hours" of a stage: how long its shift holds
 
 
 @dataclass
@@ -718,6 +724,11 @@ class _Importer:
                 self._prose_step(b.text, ph, ordered=True, line=b.line)
             elif not self._prose_step(b.text, ph, ordered=False, line=b.line):
                 ph.notes.append(("  " * b.depth + "- " if b.kind == "item" else "") + b.text)
+        last = max((i for i, st in enumerate(ph.steps) if st.kind == "shift"), default=None)
+        if ph.stay is not None and last is not None and not any(st.kind == "bake" for st in ph.steps[last:]):
+            seconds, said, line = ph.stay  # a stage that shifts and lasts N holds its weight for N
+            ph.steps.append(StepOut("bake", seconds, said, line))
+            self._count("bake steps")
 
     def _expected_output(self, sec: Section, b: Block) -> bool:
         if b.lang in OUTPUT_LANGS:
@@ -728,6 +739,12 @@ class _Importer:
 
     def _prose_step(self, text: str, ph: PhaseOut, ordered: bool, line: int) -> bool:
         plain = _plain(text)
+        if self._chain(plain, ph, line):
+            return True
+        if m := STAGE_DURATION.match(plain):
+            ph.stay = (seconds_of(m.group(1), m.group(2)), plain, line)
+            ph.notes.append(plain)
+            return True
         if m := PERCENT_PROSE.search(plain):
             pct = int(m.group(1) or m.group(2))
             if 0 <= pct <= 100:
@@ -743,6 +760,31 @@ class _Importer:
             self._count("gate steps (procedure items)")
             return True
         return False
+
+    def _chain(self, plain: str, ph: PhaseOut, line: int) -> bool:
+        """'10% traffic → wait 2 minutes → 50% → wait 5 minutes → 100%': each link a step, in order. After a shift
+        in the chain, a bare percentage is the next shift. A chain with a link that is neither stays whole."""
+        links = [x.strip(" .;") for x in ARROW.split(plain)]
+        if len(links) < 2:
+            return False
+        steps: list[StepOut] = []
+        for link in links:
+            shifted = any(st.kind == "shift" for st in steps)
+            if (m := PERCENT_PROSE.search(link)) or (shifted and (m := BARE_PERCENT.fullmatch(link))):
+                pct = int(next(g for g in m.groups() if g))
+                if pct > 100:
+                    return False
+                steps.append(StepOut("shift", pct, link, line))
+            elif m := WAIT_TEXT.search(link):
+                steps.append(StepOut("bake", seconds_of(m.group(2), m.group(3)), link, line))
+            else:
+                return False
+        if not any(st.kind == "shift" for st in steps):
+            return False
+        ph.steps += steps
+        for st in steps:
+            self._count("shift steps" if st.kind == "shift" else "bake steps")
+        return True
 
     def _fence(self, b: Block, ph: PhaseOut, optional: str) -> None:
         lines = b.text.splitlines()
