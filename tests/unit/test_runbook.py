@@ -264,3 +264,15 @@ def test_an_arrow_chain_keeps_its_waits_and_a_stage_holds_its_weight_for_its_dur
     assert [s.get("shift") for s in steps[0]][::2] == [10, 50, 100]
     assert [s.get("bake") for s in steps[0]][1::2] == [120.0, 300.0]
     assert steps[1] == [{"shift": 50}, {"bake": 86400.0}]
+
+
+def test_a_fence_without_a_language_is_commands_only_when_it_reads_as_commands():
+    text = ("# Night\n\n## Phase 1: Tell the customers\n```\nSubject: Maintenance tonight\nHello team,\n"
+            "the checkout will be read-only from 22:00.\n```\n\n## Phase 2: Checks\n```\n- [ ] dashboards green\n"
+            "- [ ] on-call paged\n```\n\n## Phase 3: Deploy\n```\nkubectl apply -f green.yaml\n./smoke_test.sh\n```\n")
+    result = import_text(text, "rb.md")
+    plan = load_plan_text(result.yaml_text, "rb.yaml").plan
+    runs = [[s.run.command for s in ph.steps if isinstance(s, RunStep)] for ph in plan.phases]
+    assert runs == [[], [], ["kubectl apply -f green.yaml", "./smoke_test.sh"]], runs
+    assert any("Hello team," in n for n in plan.phases[0].notes)
+    assert any("dashboards green" in n for n in plan.phases[1].notes)

@@ -225,6 +225,19 @@ EXPECTED_TEXT = re.compile(r"expected (output|result|response)|should (print|ret
 OUTPUT_LANGS = {"text", "txt", "output", "plaintext", "log", "json", "yaml", "yml", "http", "diff", "ini", "toml"}
 SCRIPT_SYNTAX = re.compile(r"^\s*(if|for|while|until|case|function)\b|\b(then|do)\s*$|<<-?\s*['\"]?\w+|"
                            r"^\s*\w+\s*\(\)\s*\{|^\s*[{}]\s*$", re.M)
+_COMMAND_START = re.compile(r"(sudo\s+)?([./~$]|[a-z_][\w.+-]*(\s|$))")
+
+
+def _reads_as_command(line: str) -> bool:
+    """`kubectl get pods`, `./deploy.sh`, `DIR=/x`: yes. 'Hello team,', '- [ ] check the dashboard', 'Subject: …',
+    'Deploy finished.': no (a capital, a bullet, a sentence's end)."""
+    text = line.strip()
+    if re.match(r"[A-Za-z_]\w*=", text):
+        return True
+    return bool(_COMMAND_START.match(text)) and not re.match(r"[-*+]\s|\d+[.)]\s|\[[ xX]\]", text) and \
+        not re.search(r"[a-z][.!?]$|:$", text)
+
+
 _ASSIGN = re.compile(r"^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=", re.M)
 
 
@@ -795,6 +808,12 @@ class _Importer:
             return
         if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
             lines = [ln.lstrip()[2:] for ln in lines if ln.lstrip().startswith(("$ ", "#"))]  # prompts only
+        elif not b.lang and not all(_reads_as_command(ln) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")):
+            # A fence that names no language and does not read as commands: an e-mail, a checklist, prose.
+            ph.notes.append(f"(text block of {len(lines)} lines kept out of the plan: it does not read as commands)")
+            ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
+            self._count("text blocks kept as notes")
+            return
         if _is_script(lines):  # a script is one step: its lines only make sense together
             first = next((ln.lstrip("# ").strip() for ln in lines
                           if ln.strip().startswith("#") and not ln.strip().startswith("#!")), "")
