@@ -276,3 +276,12 @@ def test_a_fence_without_a_language_is_commands_only_when_it_reads_as_commands()
     assert runs == [[], [], ["kubectl apply -f green.yaml", "./smoke_test.sh"]], runs
     assert any("Hello team," in n for n in plan.phases[0].notes)
     assert any("dashboards green" in n for n in plan.phases[1].notes)
+
+
+def test_web_vitals_are_their_own_metrics_and_a_percentage_keeps_its_unit():
+    """INP is not a latency percentile, CLS is a unitless score (0.1 is not 0.1 ms), and "conversion below 2%" is
+    2 percent, not the plain number 2."""
+    got = {t: parse_criterion(t) for t in ("CLS > 0.1 for 5 min", "INP p75 > 200ms for 5 min",
+                                          "checkout conversion below 2% for 10 min")}
+    assert [(g.metric, g.value, g.unit) for g in got.values() if g] == [
+        ("web_vitals_cls", 0.1, ""), ("web_vitals_inp", 200.0, "ms"), ("checkout_conversion", 2.0, "percent")]

@@ -308,6 +308,13 @@ class GuardOut:
 
 
 METRICS: list[tuple[re.Pattern[str], str, str]] = [
+    # Web Vitals first: "INP p75 < 200ms" is INP's, not a latency percentile; CLS is a unitless score.
+    (re.compile(r"\bcls\b|cumulative layout shift", re.I), "web_vitals_cls", ""),
+    (re.compile(r"\binp\b|interaction to next paint", re.I), "web_vitals_inp", "ms"),
+    (re.compile(r"\blcp\b|largest contentful paint", re.I), "web_vitals_lcp", "ms"),
+    (re.compile(r"\bfid\b|first input delay", re.I), "web_vitals_fid", "ms"),
+    (re.compile(r"\bfcp\b|first contentful paint", re.I), "web_vitals_fcp", "ms"),
+    (re.compile(r"\bttfb\b|time to first byte", re.I), "web_vitals_ttfb", "ms"),
     (re.compile(r"\bp(9[09]|50|75)\b|percentil\w* (9[09]|50|75)|(9[09]|50|75)(th)? percentile", re.I), "latency_p{}", "ms"),
     (re.compile(r"erro|error|falha de requisi|5xx|4xx", re.I), "error_rate", "ratio"),
     (re.compile(r"p95|percentil|percentile", re.I), "latency_p95", "ms"),
@@ -405,8 +412,8 @@ def _criterion_at(part: str, plain: str, loose_window: bool) -> GuardOut | None:
         slug = re.sub(r"[^a-z0-9]+", "_", fold(name)).strip("_")[:40]
         if not slug:
             return None
-        metric, unit = slug, ""
-    guessed = unit == "" and metric not in {m for _, m, _ in METRICS}
+        metric, unit = slug, ("percent" if u == "%" else "")  # "adoption above 20%": 20 percent, not 20
+    guessed = unit in ("", "percent") and metric not in {m for _, m, _ in METRICS}
     if re.fullmatch(r"\d{1,3}([.,]\d{3})+", num) and u != "%" and (unit in ("count", "") or size):
         value = float(re.sub(r"[.,]", "", num))  # "1,000 errors" / "1.000 erros": thousands, not one
     else:
