@@ -285,3 +285,12 @@ def test_web_vitals_are_their_own_metrics_and_a_percentage_keeps_its_unit():
                                           "checkout conversion below 2% for 10 min")}
     assert [(g.metric, g.value, g.unit) for g in got.values() if g] == [
         ("web_vitals_cls", 0.1, ""), ("web_vitals_inp", 200.0, "ms"), ("checkout_conversion", 2.0, "percent")]
+
+
+def test_a_kpi_table_with_threshold_columns_gives_a_guard_per_threshold_with_its_columns_action():
+    text = ("# Release\n\n## KPIs\n| KPI | Target | Alert threshold | Rollback threshold | Window |\n|---|---|---|---|---|\n"
+            "| Error rate | < 0.5% | > 1% | > 2% | 5 min |\n| Availability | > 99.9% | < 99.5% | < 99% | 5 min |\n")
+    plan = load_plan_text(import_text(text, "rb.md").yaml_text, "rb.yaml").plan
+    got = sorted((g.metric, g.action, g.above, g.below, g.for_) for g in plan.guards)
+    assert got == [("availability", "alert", None, 99.5, 300.0), ("availability", "rollback", None, 99.0, 300.0),
+                   ("error_rate", "alert", 0.01, None, 300.0), ("error_rate", "rollback", 0.02, None, 300.0)], got

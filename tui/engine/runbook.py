@@ -961,9 +961,30 @@ class _Importer:
         self.counts[what] = self.counts.get(what, 0) + n
 
 
+THRESHOLD_COLUMNS = (("rollback", re.compile(r"roll ?back|revert|abort|halt|kill")),
+                     ("alert", re.compile(r"alert|warn|aviso|atencao|attention")))
+TARGET_COLUMN = re.compile(r"target|goal|meta|objetivo|esperado|expected|normal|ok\b|saudavel|healthy")
+WINDOW_COLUMN = re.compile(r"window|janela|ventana|for\b|por\b|duration|duracao|duracion|tempo|time")
+
+
 def _data_rows(b: Block) -> list[tuple[str, int]]:
-    """A table's rows below the header, each as one line of text with its own source line."""
-    return [(" ".join(r), line) for r, line in zip(b.rows[1:], b.row_lines[1:], strict=True)]
+    """A table's rows below the header, each as one line of text with its own source line. A table whose columns
+    are thresholds (| KPI | target | alert | rollback |) gives one criterion per threshold cell, with the action
+    its column names and the row's window; a target is a goal, never a trigger."""
+    header = [fold(c) for c in b.rows[0]] if b.rows else []
+    actions = {i: action for i, h in enumerate(header) for action, rx in THRESHOLD_COLUMNS if rx.search(h)}
+    rows = list(zip(b.rows[1:], b.row_lines[1:], strict=True))
+    if not actions:
+        return [(" ".join(r), line) for r, line in rows]
+    window = next((i for i, h in enumerate(header) if i and WINDOW_COLUMN.search(h) and i not in actions
+                   and not TARGET_COLUMN.search(h)), None)
+    out = []
+    for r, line in rows:
+        for i, action in sorted(actions.items()):
+            if i < len(r) and r[i].strip() and r[0].strip():
+                span = f" for {r[window]}" if window is not None and window < len(r) and r[window].strip() else ""
+                out.append((f"{r[0]} {r[i]}{span} ({action})", line))
+    return out
 
 
 def _sentences(b: Block) -> list[tuple[int, str]]:
