@@ -294,3 +294,19 @@ def test_a_kpi_table_with_threshold_columns_gives_a_guard_per_threshold_with_its
     got = sorted((g.metric, g.action, g.above, g.below, g.for_) for g in plan.guards)
     assert got == [("availability", "alert", None, 99.5, 300.0), ("availability", "rollback", None, 99.0, 300.0),
                    ("error_rate", "alert", 0.01, None, 300.0), ("error_rate", "rollback", 0.02, None, 300.0)], got
+
+
+def test_message_templates_and_manual_controls_are_notes_not_steps():
+    """A status-update template ("HH:MM: 10% of traffic shifted") moves no traffic, and the list of overrides an
+    operator may use (roll back, pause, force-promote to 100%) is not four steps in a row."""
+    text = ("# Night\n\n## Canary\n1. Route 10% of traffic to green\n\n## Status update template\n"
+            "- HH:MM: 10% of traffic shifted\n- HH:MM: 50% of traffic shifted\n- HH:MM: 100% of traffic shifted\n\n"
+            "## Manual controls\n- Roll back: `./switch.sh --percent 0`\n- Pause the rollout\n"
+            "- Force-promote: `./switch.sh --percent 100`\n\n## Half\n- Route 50% of traffic to green\n"
+            "- Post in #deploys: \\\"{{time}}: 50% shifted\\\"\n")
+    plan = load_plan_text(import_text(text, "rb.md").yaml_text, "rb.yaml").plan
+    shifts = [s.shift for ph in plan.phases for s in ph.steps if hasattr(s, "shift")]
+    assert shifts == [10, 50], shifts
+    assert not any(isinstance(s, RunStep) for ph in plan.phases for s in ph.steps)
+    notes = " ".join(n for ph in plan.phases for n in ph.notes)
+    assert "HH:MM: 10% of traffic shifted" in notes and "Force-promote" in notes

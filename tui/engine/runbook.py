@@ -267,6 +267,13 @@ PERCENT_PROSE = re.compile(
     r"(?:switch|shift|move|route|redirect\w*|direcionar|redirecionar|mover)\w*\s+(\d{1,3})\s*%", re.I)
 STAGE_DURATION = re.compile(r"(?:duration|dura[cç][aã]o|duraci[oó]n|hold for|manter por|mantener)\s*:?\s*(\d+)\s*"
                             r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*|d|dias?|days?)\b", re.I)
+NOT_STEPS_TITLE = re.compile(r"communicat|comunica|status update|atualizac\w* de status|mensage|\be-?mails?\b|"
+                             r"(message|chat|slack|status)\s*templates?|templates?\s+(de\s+|for\s+)?(message|mensage|"
+                             r"e-?mail|comunica|status)|override|manual controls?|controles? manua|emergency controls?|"
+                             r"controles? de emerg|operator controls|comandos de emerg")
+REPORT_TEXT = re.compile(r"\b[hx]{2}:[mx]{2}\b|\{\{?\s*\w+\s*\}?\}|\[(time|hora|horario)\]|"
+                         r"\b(shifted|switched|routed|moved|migrated|completed|migrad[oa]s?|conclu[ií]d[oa]s?|"
+                         r"redirecionad[oa]s?)\b", re.I)
 ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➜|⟶|➔)\s*")
 BARE_PERCENT = re.compile(r"(?:(?:then|depois|luego|and|e)\s+)?(\d{1,3})\s*%(?:\s+\w+)?", re.I)
 PERCENT_FLAG = re.compile(r"(--?(?:percentage|percent|weight|pct)[=\s]+)(\d{1,3})\b", re.I)
@@ -701,6 +708,14 @@ class _Importer:
     # -------------------------------------------------- content of a phase
 
     def _content(self, sec: Section, ph: PhaseOut, group: str) -> None:
+        if NOT_STEPS_TITLE.search(fold(clean_title(sec.title))):
+            # Messages to send and controls to use if needed are reference for the night, not its steps.
+            ph.notes.append(f"({clean_title(sec.title)}: kept as notes, not steps)")
+            for b in sec.blocks:
+                ph.notes += [" | ".join(r) for r in b.rows] if b.kind == "table" else [
+                    ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+            self._count("sections of messages or controls kept as notes")
+            return
         schedules = self._collect_tables(sec)
         listed, heading_action = self._criteria_context(sec)
         optional = bool(OPTIONAL_TITLE.search(fold(sec.title))) and bool(group)
@@ -759,6 +774,8 @@ class _Importer:
 
     def _prose_step(self, text: str, ph: PhaseOut, ordered: bool, line: int) -> bool:
         plain = _plain(text)
+        if REPORT_TEXT.search(plain):  # "HH:MM: 10% of traffic shifted": a message to send, not a step to take
+            return False
         if self._chain(plain, ph, line):
             return True
         if m := STAGE_DURATION.match(plain):
