@@ -398,18 +398,22 @@ class ShipdeckApp(App[int]):
         phase = self.plan.phases[idx]
         return phase.name, list(phase.notes)
 
-    def action_override_window(self) -> None:
-        self._take_helm()
-        why = self.why_not("override")
+    def _with_reason(self, action_id: str, title: str, command: str, question: str, dangerous: bool = False) -> None:
+        """An act that needs a reason: refused with why, or a prompt whose answer sends `command` with it."""
+        why = self.why_not(action_id)
         if why is not None:
-            self.notify(why, title="override", timeout=3)
+            self.notify(why, title=title, timeout=3)
             return
 
         def given(reason: str | None) -> None:
             if reason:
-                self._submit("override", reason=reason)
+                self._submit(command, reason=reason)
 
-        self.push_screen(ReasonPrompt(f"{self.engine.state.outside_window}. Go on anyway? Why:"), given)
+        self.push_screen(ReasonPrompt(question, dangerous=dangerous), given)
+
+    def action_override_window(self) -> None:
+        self._take_helm()
+        self._with_reason("override", "override", "override", f"{self.engine.state.outside_window}. Go on anyway? Why:")
 
     def action_notes(self) -> None:
         name, notes = self._phase_notes()
@@ -557,19 +561,9 @@ class ShipdeckApp(App[int]):
 
     def action_end_run(self) -> None:
         self._take_helm()
-        why = self.why_not("end")
-        if why is not None:
-            self.notify(why, title="end the run", timeout=3)
-            return
-
-        def given(reason: str | None) -> None:
-            if reason:
-                self._submit("abort", reason=reason)
-
-        s = self.engine.state
-        self.push_screen(ReasonPrompt(f"End the run here? Traffic stays where it is ({traffic_words(s)}); nothing is "
-                                      "rolled back, the run cannot be resumed and the engine leaves. Why:",
-                                      dangerous=True), given)
+        self._with_reason("end", "end the run", "abort", (
+            f"End the run here? Traffic stays where it is ({traffic_words(self.engine.state)}); nothing is rolled "
+            "back, the run cannot be resumed and the engine leaves. Why:"), dangerous=True)
 
     def _red_guards(self) -> list[str]:
         """Guards breaching or tripped now, in words: every forward dialog says them."""
@@ -612,16 +606,7 @@ class ShipdeckApp(App[int]):
         return keys.replace("question_mark", "?").replace("slash", "/").replace("escape", "Esc")
 
     def action_take_helm(self) -> None:
-        why = self.why_not("take")
-        if why is not None:
-            self.notify(why, title="take the helm", timeout=3)
-            return
-
-        def given(reason: str | None) -> None:
-            if reason:
-                self._submit("take", reason=reason)
-
-        self.push_screen(ReasonPrompt(f"{self.engine.state.helm or 'Nobody'} drives. Take the helm? Why:"), given)
+        self._with_reason("take", "take the helm", "take", f"{self.engine.state.helm or 'Nobody'} drives. Take the helm? Why:")
 
     def action_quit_app(self) -> None:
         s = self.engine.state

@@ -14,6 +14,7 @@ class ArgoRollouts(Strategy):
     field = "rollout"
     controlled = True
     subresources = ("status",)  # promote and abort patch the status
+    steps_weights = True
 
     def objects(self, c: TrafficConfig) -> list[tuple[Kind, str]]:
         return [(ROLLOUT, c.rollout)]
@@ -29,16 +30,22 @@ class ArgoRollouts(Strategy):
             return [Change(ROLLOUT, c.rollout, {"status": {"promoteFull": True}}, status=True)]
         return _promote(objs[0], c.rollout)
 
+    def reachable(self, objs: list[dict[str, Any]]) -> set[int]:
+        """The weights the Rollout's steps put on green (0 and 100 always: abort, promote --full)."""
+        steps, scale = _canary(objs[0])
+        return {0, 100} | {round(int(s["setWeight"]) * scale) for s in steps if "setWeight" in s}
+
     def describe(self, c: TrafficConfig, pct: int) -> str:
         what = "abort" if pct == 0 else "promote --full" if pct == 100 else "promote to the next step"
         return f"Rollout {c.rollout}: {what}"
 
 
-def reachable(ro: dict[str, Any]) -> set[int]:
-    """The weights the Rollout's steps put on green (0 and 100 always: abort, promote --full)."""
+def _canary(ro: dict[str, Any]) -> tuple[list[dict[str, Any]], float]:
+    """The Rollout's canary steps, and what one unit of its weights is in percent (maxTrafficWeight: 100 unless set;
+    with 1000, a weight of 100 is 10%)."""
     canary = ((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}
-    scale = 100 / max(1, int((canary.get("trafficRouting") or {}).get("maxTrafficWeight") or 100))
-    return {0, 100} | {round(int(s["setWeight"]) * scale) for s in canary.get("steps") or [] if "setWeight" in s}
+    return canary.get("steps") or [], 100 / max(1, int((canary.get("trafficRouting") or {}).get("maxTrafficWeight")
+                                                        or 100))
 
 
 def _promote(ro: dict[str, Any], name: str) -> list[Change]:
@@ -46,7 +53,7 @@ def _promote(ro: dict[str, Any], name: str) -> list[Change]:
     step, an analysis or experiment running, move to the next step instead), then unpause the spec if it was."""
     status = ro.get("status") or {}
     body: dict[str, Any] = {"pauseConditions": None}
-    steps = (((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}).get("steps") or []
+    steps, _ = _canary(ro)
     if not status.get("pauseConditions") and steps:
         body["currentStepIndex"] = min(int(status.get("currentStepIndex") or 0) + 1, len(steps))
     out = [Change(ROLLOUT, name, {"status": body}, status=True)]
@@ -56,12 +63,9 @@ def _promote(ro: dict[str, Any], name: str) -> list[Change]:
 
 
 def _rollout_position(ro: dict[str, Any]) -> tuple[int, int, str]:
-    """(step index, canary weight %, phase) as the Rollout's status says. Weights are in units of the traffic
-    routing's maxTrafficWeight (100 unless set: with 1000, a weight of 100 is 10%)."""
+    """(step index, canary weight %, phase) as the Rollout's status says, weights in units of maxTrafficWeight."""
     status = ro.get("status") or {}
-    canary = ((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}
-    steps = canary.get("steps") or []
-    scale = 100 / max(1, int((canary.get("trafficRouting") or {}).get("maxTrafficWeight") or 100))
+    steps, scale = _canary(ro)
     index = int(status.get("currentStepIndex") or 0)
     weights = ((status.get("canary") or {}).get("weights") or {}).get("canary") or {}
     promoted = bool(status.get("stableRS")) and status.get("stableRS") == status.get("currentPodHash")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from backends.base import TrafficSplit
+from backends.base import Problem, TrafficSplit
 from backends.kubernetes.api import Change, Kind, Kube, KubeOptions
 
 Name = Literal["gateway-api", "service-selector", "ingress-nginx", "replicas", "argo-rollouts", "virtualservice"]
@@ -61,6 +61,7 @@ class Strategy:
     controlled = False  # a controller moves the traffic after the patch: wait `settle` for it to
     subresources: tuple[str, ...] = ()  # patched besides the object (RBAC lists them apart)
     deployments = False  # blue and green name Deployments: a wait step may call them so
+    steps_weights = False  # the object decides the weights a shift can end at (`reachable`)
 
     def objects(self, c: TrafficConfig) -> list[tuple[Kind, str]]:
         raise NotImplementedError
@@ -76,6 +77,14 @@ class Strategy:
 
     def shift_error(self, c: TrafficConfig, pct: int) -> str:
         return ""
+
+    def reachable(self, objs: list[dict[str, Any]]) -> set[int]:
+        """The weights a shift can end at, where `steps_weights`."""
+        raise NotImplementedError
+
+    async def preflight(self, kube: Kube, c: TrafficConfig) -> list[Problem]:
+        """What `check` asks of the cluster besides the objects and their RBAC."""
+        return []
 
     async def refusal(self, kube: Kube, c: TrafficConfig, objs: list[dict[str, Any]], pct: int) -> str:
         """Why the cluster cannot take this shift as it is ('' when it can): asked before anything is sent."""

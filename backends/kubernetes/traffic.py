@@ -12,13 +12,12 @@ from typing import Any
 from backends.base import BackendContext, BackendError, DriftError, LogLine, Problem, TrafficSplit
 from backends.kubernetes.api import Change, Conflict, Kind, Kube, access, patch_text, reachable, wait_ready
 from backends.kubernetes.argo import ArgoRollouts
-from backends.kubernetes.argo import reachable as argo_reachable
 from backends.kubernetes.gateway import Gateway
 from backends.kubernetes.ingress import IngressNginx
 from backends.kubernetes.replicas import Replicas
 from backends.kubernetes.service import ServiceSelector
 from backends.kubernetes.strategy import Strategy, TrafficConfig
-from backends.kubernetes.virtualservice import DESTINATION_RULE, VirtualService
+from backends.kubernetes.virtualservice import VirtualService
 
 
 def _intent(obj: dict[str, Any]) -> tuple[Any, ...]:
@@ -143,9 +142,9 @@ class KubernetesTraffic:
 
     async def reachable_weights(self) -> set[int] | None:
         """The weights a shift can end at, where the cluster decides them (an Argo Rollout's steps), else None."""
-        if not isinstance(self.strategy, ArgoRollouts):
+        if not self.strategy.steps_weights:
             return None
-        return argo_reachable((await self._read())[0])
+        return self.strategy.reachable(await self._read())
 
     async def rollback(self) -> TrafficSplit:
         before, self.expected = self.expected, None  # a rollback wins over any drift
@@ -193,22 +192,7 @@ class KubernetesTraffic:
                 problems += await access(self.kube, verb, kind, name, field)
             for sub in self.strategy.subresources:
                 problems += await access(self.kube, "patch", kind, name, field, subresource=sub)
-        if isinstance(self.strategy, VirtualService) and self.config.destination_rule:
-            problems += await self._subsets()
-        return problems
-
-    async def _subsets(self) -> list[Problem]:
-        """The DestinationRule defines both colours' subsets: a route to a subset it lacks answers 503."""
-        try:
-            rule = await self.kube.get(DESTINATION_RULE, self.config.destination_rule)
-        except BackendError as e:
-            return [Problem(str(e), field="destination_rule")]
-        assert isinstance(self.strategy, VirtualService)
-        missing = self.strategy.subsets_missing(self.config, rule)
-        if not missing:
-            return []
-        return [Problem(f"DestinationRule {self.config.destination_rule} defines no subset {', '.join(missing)}: "
-                        "requests routed there would fail (503)", field="destination_rule")]
+        return problems + await self.strategy.preflight(self.kube, self.config)
 
     async def aclose(self) -> None:
         self.kube.close()

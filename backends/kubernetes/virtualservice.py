@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from backends.base import BackendError, TrafficSplit
-from backends.kubernetes.api import Change, Kind
+from backends.base import BackendError, Problem, TrafficSplit
+from backends.kubernetes.api import Change, Kind, Kube
 from backends.kubernetes.strategy import Strategy, TrafficConfig, version_of
 
 VIRTUAL_SERVICE = Kind("networking.istio.io", "v1beta1", "virtualservices", "VirtualService")
@@ -69,7 +69,17 @@ class VirtualService(Strategy):
     def describe(self, c: TrafficConfig, pct: int) -> str:
         return f"VirtualService {c.virtualservice} http[{c.rule}]: {c.blue} weight={100 - pct} {c.green} weight={pct}"
 
-    def subsets_missing(self, c: TrafficConfig, rule: dict[str, Any]) -> list[str]:
-        """The colours' subsets a DestinationRule does not define (a route to an undefined subset gets 503s)."""
+    async def preflight(self, kube: Kube, c: TrafficConfig) -> list[Problem]:
+        """The DestinationRule defines both colours' subsets: a route to a subset it lacks answers 503."""
+        if not c.destination_rule:
+            return []
+        try:
+            rule = await kube.get(DESTINATION_RULE, c.destination_rule)
+        except BackendError as e:
+            return [Problem(str(e), field="destination_rule")]
         defined = {s.get("name") for s in (rule.get("spec") or {}).get("subsets") or []}
-        return [name for name in (c.blue, c.green) if name not in defined]
+        missing = [name for name in (c.blue, c.green) if name not in defined]
+        if not missing:
+            return []
+        return [Problem(f"DestinationRule {c.destination_rule} defines no subset {', '.join(missing)}: "
+                        "requests routed there would fail (503)", field="destination_rule")]

@@ -82,20 +82,22 @@ async def test_a_screen_without_an_engine_claims_nothing_live(tmp_path):
         assert "left)" not in shown  # no bake countdown from a clock that stopped
 
 
-async def test_shipdeck_stop_ends_a_run_where_its_traffic_is_and_the_engine_leaves(tmp_path, haproxy_factory,
-                                                                                   clean_env):
-    h = haproxy_factory()
-    plan = tmp_path / "p.yaml"
-    plan.write_text(BAKING.format(traffic=haproxy_traffic(h)))
-    path = tmp_path / "j.jsonl"
-    sock, alice, a = await driven(tmp_path, plan.read_text())
+async def stop_mid_bake(tmp_path, h, env, *stop_args: str) -> subprocess.CompletedProcess[str]:
+    """A night driven by alice to its bake at 10% on HAProxy, alice gone, then `shipdeck stop` from elsewhere."""
+    sock, alice, a = await driven(tmp_path, BAKING.format(traffic=haproxy_traffic(h)))
     alice.submit("advance")
     await wait(lambda: alice.state.bake is not None, what="the bake at 10%")
     alice.detach("alice leaves")  # her screen goes; the helm with it, so a stop from another terminal may end it
     alice.join(5)
-    stop = await asyncio.to_thread(subprocess.run, [PY, "-m", "tui.cli", "stop", str(path), "--reason",
-                                                    "release cancelled by the change board"],
-                                   capture_output=True, text=True, cwd=ROOT, env=clean_env, timeout=60)
+    return await asyncio.to_thread(subprocess.run, [PY, "-m", "tui.cli", "stop", str(tmp_path / "j.jsonl"), *stop_args],
+                                   capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+
+
+async def test_shipdeck_stop_ends_a_run_where_its_traffic_is_and_the_engine_leaves(tmp_path, haproxy_factory,
+                                                                                   clean_env):
+    h = haproxy_factory()
+    path = tmp_path / "j.jsonl"
+    stop = await stop_mid_bake(tmp_path, h, clean_env, "--reason", "release cancelled by the change board")
     assert stop.returncode == 0, stop.stderr
     assert "run aborted: green 10% (read back); the engine has left" in stop.stdout
     assert await haproxy_green(h) == 10 and engine_pids() == []
@@ -108,17 +110,7 @@ async def test_shipdeck_stop_ends_a_run_where_its_traffic_is_and_the_engine_leav
 
 async def test_shipdeck_stop_rollback_rolls_back_first(tmp_path, haproxy_factory, clean_env):
     h = haproxy_factory()
-    plan = tmp_path / "p.yaml"
-    plan.write_text(BAKING.format(traffic=haproxy_traffic(h)))
-    path = tmp_path / "j.jsonl"
-    sock, alice, a = await driven(tmp_path, plan.read_text())
-    alice.submit("advance")
-    await wait(lambda: alice.state.bake is not None, what="the bake at 10%")
-    alice.detach("done")
-    alice.join(5)
-    stop = await asyncio.to_thread(subprocess.run, [PY, "-m", "tui.cli", "stop", str(path), "--reason", "bad night",
-                                                    "--rollback"],
-                                   capture_output=True, text=True, cwd=ROOT, env=clean_env, timeout=60)
+    stop = await stop_mid_bake(tmp_path, h, clean_env, "--reason", "bad night", "--rollback")
     assert stop.returncode == 0, stop.stderr
     assert "run rolled-back: green 0% (read back); the engine has left" in stop.stdout
     assert await haproxy_green(h) == 0 and engine_pids() == []

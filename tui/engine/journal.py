@@ -206,11 +206,15 @@ class ReadResult:
     records: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     torn: int | None = None  # byte offset of a torn last line of the journal (to drop)
-    spilled: int = 0  # how many of the records came from a fallback file
-    spilled_lines: list[bytes] = field(default_factory=list)  # those records as written there
+    spilled_lines: list[bytes] = field(default_factory=list)  # records read from a fallback file, as written there
     seq: int = 0  # the last good record's sequence number
     last_sample: dict[str, Any] | None = None
     last: dict[str, Any] | None = None  # the last good record, kept or not
+
+    @property
+    def spilled(self) -> int:
+        """How many of the records came from a fallback file."""
+        return len(self.spilled_lines)
 
 
 def read_journal(path: str | Path, strict: bool = True, samples: bool = True, readings: bool = True) -> ReadResult:
@@ -274,7 +278,6 @@ def read_journal(path: str | Path, strict: bool = True, samples: bool = True, re
                 if line:
                     keep(decoder.decode(line))
                     out.spilled_lines.append(line)
-        out.spilled += decoder.seq - before
         out.warnings.append(f"{decoder.seq - before} record(s) read from {extra}: the journal's disk refused "
                             "them and they were written there at exit")
     out.seq = decoder.seq
