@@ -165,7 +165,7 @@ async def test_attach_and_ps_find_the_engine_and_it_leaves_once_the_run_is_over(
     path = tmp_path / "j.jsonl"
     from tui.engine.spawn import spawn_engine
 
-    sock = spawn_engine(str(plan), path, idle_exit=2.0)
+    sock = spawn_engine(str(plan), path, idle_exit=6.0)  # outlives two CLI starts on a loaded machine
     ps = subprocess.run([PY, "-m", "tui.cli", "ps"], capture_output=True, text=True, cwd=ROOT, env=clean_env,
                         timeout=30)
     assert "idle night" in ps.stdout and "pending" in ps.stdout and str(sock) in ps.stdout, ps.stdout
