@@ -97,6 +97,11 @@ def check(plan: str, offline: bool) -> None:
         elif guard.no_data == "ignore":
             click.echo(str(loaded.issue(("guards", i, "no_data"), "warning: no_data: ignore lets the run go on "
                                         f"blind when {guard.metric} has no data")), err=True)
+    for i, item in enumerate(loaded.plan.review):
+        if item.status == "pending":
+            click.echo(sanitize_line(str(loaded.issue(("review", i), f"warning: not reviewed ({item.kind}): {item.why}"
+                                                      f" — {item.text!r}; accept, edit or drop it with "
+                                                      "`shipdeck review`"))), err=True)
     if os.environ.get("SHIPDECK_OPERATOR", "").strip():
         for i, ph in enumerate(loaded.plan.phases):
             for j, step in enumerate(ph.steps):
@@ -118,8 +123,10 @@ def check(plan: str, offline: bool) -> None:
             click.echo(f"{len(errors)} problem(s) found by preflight", err=True)
             sys.exit(EXIT_INVALID)
     p = loaded.plan
+    pending = len(p.pending_review())
     click.echo(f"{plan}: ok — {p.name!r}: {len(p.phases)} phases, {len(p.guards)} guards, "
-               f"traffic via {p.backends.traffic.type}" + (" (offline)" if offline else ""))
+               f"traffic via {p.backends.traffic.type}" + (" (offline)" if offline else "")
+               + (f"; {pending} imported item(s) not reviewed" if pending else ""))
 
 
 def _execute(

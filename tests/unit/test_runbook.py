@@ -43,9 +43,15 @@ def test_blue_green_guide():
     assert runs[0].description == "Verificar status dos serviços"
     final = plan.phases[5]
     assert len(final.checklist) == 15 and final.checklist[0].text.endswith("Todos os testes passando")
-    guards = {(g.metric, g.op, g.threshold, g.for_) for g in plan.guards}
-    assert guards == {("error_rate", "above", 0.05, 60), ("latency_avg", "above", 500, 300),
-                      ("availability", "below", 99, 60)}
+    # Only a criterion with every part written acts; the others wait for a person, with the proposal.
+    assert {(g.metric, g.op, g.threshold, g.for_) for g in plan.guards} == {("latency_avg", "above", 500, 300)}
+    assert {(r.line, r.guard.metric, r.guard.op, r.guard.threshold, r.why) for r in plan.review
+            if r.line in (239, 241)} == {(239, "error_rate", "above", 0.05, "no duration given"),
+                                         (241, "availability", "below", 99, "no duration given")}
+    # Targets of a monitoring dashboard are goals: the proposal alerts when one is missed, never rolls back.
+    goal = next(r for r in plan.review if r.line == 317)
+    assert (goal.guard.metric, goal.guard.op, goal.guard.threshold, goal.guard.action) == (
+        "latency_p95", "above", 200, "alert")
     gates = [v for p in plan.phases for k, v in steps_of(p) if k == "gate"]
     assert any("Problema de segurança identificado" in g for g in gates)
     assert any("Falha crítica em funcionalidade essencial" in g for g in gates)
@@ -67,9 +73,10 @@ def test_contingency_plan():
     assert plan.phases[1].checklist[0].text == "Scaling dos recursos de cloud"
     assert ("shift", 10) in steps_of(plan.phases[2])
     assert plan.backends.traffic.type == "command" and plan.backends.traffic.model_extra["manual"] is True
-    guards = {(g.metric, g.op, g.threshold) for g in plan.guards}
-    assert guards == {("error_rate", "above", 0.01), ("latency_p95", "above", 1000), ("cpu", "above", 80),
-                      ("memory", "above", 85)}
+    assert plan.guards == []  # its criteria give no duration: all four wait for review
+    proposed = {(r.guard.metric, r.guard.op, r.guard.threshold, r.guard.action) for r in plan.review}
+    assert proposed == {("error_rate", "above", 0.01, "rollback"), ("latency_p95", "above", 1000, "rollback"),
+                        ("cpu", "above", 80, "rollback"), ("memory", "above", 85, "rollback")}
     gates = " ".join(v for p in plan.phases for k, v in steps_of(p) if k == "gate")
     for text in ("Falhas de autenticação", "Problemas de segurança", "Inconsistência de dados"):
         assert text in gates
@@ -133,9 +140,10 @@ def test_english_fixture_covers_every_rule():
     assert traffic == [("shift", 10), ("bake", 300), ("shift", 50), ("shift", 100), ("bake", 600)]
     assert ("gate", "Done: Confirm the support queue is quiet?") in steps_of(canary)
     # criteria: units normalised, for: taken from the text, unmeasurable -> gate
-    guards = {(g.metric, g.op, g.threshold, g.for_) for g in plan.guards}
-    assert guards == {("error_rate", "above", 0.02, 300), ("latency_p95", "above", 1500, 60), ("cpu", "above", 90, 60),
-                      ("memory", "above", 80, 60), ("availability", "below", 99.5, 60)}
+    assert {(g.metric, g.op, g.threshold, g.for_) for g in plan.guards} == {("error_rate", "above", 0.02, 300)}
+    assert {(r.line, r.guard.metric, r.guard.op, r.guard.threshold) for r in plan.review} == {
+        (48, "latency_p95", "above", 1500), (49, "cpu", "above", 90), (50, "memory", "above", 80),
+        (51, "availability", "below", 99.5)}  # no duration written: a person decides
     assert any("double charges" in v for k, v in steps_of(canary) if k == "gate")
     # what fits nowhere is kept as notes, and the summary says so
     assert "Some closing words that fit nowhere." in signoff.notes

@@ -199,17 +199,24 @@ Considere rollback se a latência p99 > 800ms.
 @pytest.mark.parametrize("lang", ["en", "pt"])
 def test_criteria_in_prose_lists_tables_and_trees_with_their_action(lang):
     plan, summary = plan_of(CRITERIA[lang])
-    assert guards(plan) == {
+    assert guards(plan) == {  # every part written: metric, direction, threshold, duration, action
         ("error_rate", "above", 0.02, 300, "rollback"),
-        ("latency_p99", "above", 800, 60, "pause"),  # p99 is not p95; "consider" pauses
-        ("errors_per_min", "above", 50, 60, "rollback"),  # a count per minute, not a ratio
         ("cpu", "above", 90, 600, "alert"),
         ("memory", "above", 85, 300, "rollback"),
-        ("availability", "below", 99.5, 60, "rollback"),
     }  # acceptance criteria are not triggers
+    proposed = {(r.line, r.guard.metric, r.guard.op, r.guard.threshold, r.guard.action) for r in plan.review}
+    assert proposed == {  # no duration written: proposals a person accepts, edits or drops
+        (5, "latency_p99", "above", 800, "pause"),  # p99 is not p95; "consider" pauses
+        (8, "errors_per_min", "above", 50, "rollback"),  # a count per minute, not a ratio
+        (16, "availability", "below", 99.5, "rollback"),
+        (19, "error_rate", "above", 0.001, "alert"),  # an acceptance goal: never a rollback; alerts if missed
+    }
+    assert all(r.status == "pending" for r in plan.review)
+    assert [r.why for r in plan.review][-1] == ("no duration given; names no action: a goal, so the proposal alerts "
+                                                "when it is missed")
     assert [k for k, _ in steps(plan.phases[0])] == ["shift"]
     lines = [int(x.split("line ")[1].split(",")[0]) for x in summary if x.startswith("guard (")]
-    assert lines == [4, 5, 8, 9, 13, 16]  # the line of each criterion in the runbook (a table: its row)
+    assert lines == [4, 9, 13]  # the line of each criterion in the runbook (a table: its row)
 
 
 # ---------------------------------------------------------------- 4. commands stay commands
@@ -293,14 +300,16 @@ def test_commands_stay_commands(lang):
 # ---------------------------------------------------------------- 5. nothing pretends
 
 
-@pytest.mark.parametrize("text", ["# N\n## Go\n- [ ] x\n## Rollback criteria\n- Error rate > 150%\n",
-                                  "# N\n## Ir\n- [ ] x\n## Critérios de rollback\n- Taxa de erro > 150%\n"])
+@pytest.mark.parametrize("text", [
+    "# N\n## Go\n- [ ] x\n## Rollback criteria\n- Error rate > 150% for 5 min\n- Error rate > 2% for 5 min\n",
+    "# N\n## Ir\n- [ ] x\n## Critérios de rollback\n- Taxa de erro > 150% por 5 min\n- Taxa de erro > 2% por 5 min\n"])
 def test_guards_are_not_connected_and_impossible_ones_are_flagged(text):
     plan, summary = plan_of(text)
     assert [m.type for m in plan.backends.metrics] == ["unconnected"]
-    assert all(g.no_data == "ignore" for g in plan.guards)
+    assert [(g.metric, g.threshold, g.no_data) for g in plan.guards] == [("error_rate", 0.02, "ignore")]
     assert any("NOT CONNECTED" in s for s in summary)
-    assert any(s.startswith("guard that can never fire (line 5)") for s in summary)
+    (never,) = plan.review  # a threshold the metric can never cross never acts, and says why
+    assert never.line == 5 and "never fires" in never.why and never.guard.threshold == 1.5
 
 
 # ---------------------------------------------------------------- 8. the summary
@@ -319,9 +328,11 @@ def test_the_summary_names_lines_and_what_was_not_used_or_guessed(lang):
     r = import_text(SUMMARY[lang], "rb.md")
     summary = r.summary
     assert summary[0] == "1 phases: Go (line 7)"
-    assert "not used (line 3): schedule row without a matching phase: Nowhere | 22:00" in summary
-    assert "not used (line 10): criterion not understood (kept as a note): 5xx" in summary
-    assert any(s.startswith("guard (line 11, rollback): queue_depth above 500") and "guessed" in s for s in summary)
+    assert "review (line 3, schedule): no phase matches this row  ← 'Nowhere | 22:00'" in summary
+    assert ("review (line 10, criterion): not understood as metric, threshold and window  ← '5xx'") in summary
+    assert ("review (line 11, guard): metric 'queue_depth' guessed from the words; no duration given → proposed "
+            "queue_depth above 500, rollback  ← 'Queue depth > 500'") in summary
+    assert [(r.line, r.kind) for r in r.loaded.plan.review] == [(10, "criterion"), (11, "guard"), (3, "schedule")]
     header = r.yaml_text.split("version: 1")[0]  # the summary is in the YAML's header, before the plan
     assert "# Import summary:" in header and "#   1 phases: Go (line 7)" in header
 
@@ -379,9 +390,12 @@ def test_relative_thresholds_and_durations_are_for_a_human(text):
 
 
 def test_two_criteria_in_one_sentence_are_two_guards():
-    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\nRoll back if error rate > 2% for 5 minutes or p99 > 1s.\n")
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\nRoll back if error rate > 2% for 5 minutes or p99 > 1s for 2 minutes.\n")
     assert {(g.metric, g.threshold, g.action) for g in plan.guards} == {("error_rate", 0.02, "rollback"),
                                                                          ("latency_p99", 1000, "rollback")}
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\nRoll back if error rate > 2% for 5 minutes or p99 > 1s.\n")
+    assert [g.metric for g in plan.guards] == ["error_rate"]  # the window is the first one's
+    assert [(r.guard.metric, r.why) for r in plan.review] == [("latency_p99", "no duration given")]
 
 
 @pytest.mark.parametrize("title", ["Reverse proxy cutover", "Rollback rehearsal in staging",
@@ -420,3 +434,4 @@ def test_check_on_a_runbook_points_at_the_runbooks_own_lines(clean_env):
     assert res.returncode == 0, res.stderr
     warned = [int(ln.split(":")[1]) for ln in res.stderr.splitlines() if ln.startswith(str(fixture))]
     assert warned == [47, 48, 49, 50, 51]  # the five criteria lines, not lines of the generated YAML
+    assert "4 imported item(s) not reviewed" in res.stdout

@@ -349,6 +349,20 @@ class Settings(Strict):
         return self.no_data_grace if self.no_data_grace is not None else max(60.0, 10 * self.sample_interval)
 
 
+class ReviewItem(Strict):
+    """An imported item the importer was not sure of (docs/runbook-import.md). A guard acts only once accepted."""
+
+    line: int = Field(ge=0)  # in the runbook
+    kind: Literal["guard", "criterion", "schedule"]
+    text: str  # the runbook's words
+    why: str = ""  # why the importer did not make it active
+    rule: str = ""
+    guard: Guard | None = None
+    status: Literal["pending", "accepted", "dropped"] = "pending"
+    by: str = ""
+    at: str = ""
+
+
 class Plan(Strict):
     version: Literal[1]
     name: str = Field(min_length=1)
@@ -359,6 +373,10 @@ class Plan(Strict):
     guards: list[Guard] = Field(default_factory=list)
     phases: list[Phase] = Field(min_length=1)
     settings: Settings = Field(default_factory=Settings)
+    review: list[ReviewItem] = Field(default_factory=list)
+
+    def pending_review(self) -> list[ReviewItem]:
+        return [r for r in self.review if r.status == "pending"]
 
     def metric_source(self, metric: str) -> str:
         src = self.metrics[metric].source
@@ -841,6 +859,7 @@ def load_plan_text(text: str, file: str) -> LoadedPlan:
     if not isinstance(data, dict):
         doc.issue(doc.values.get((), (0, 0)), (), "a plan is a map of keys (version, name, phases, ...)")
         raise PlanError(doc.issues)
+    _activate_accepted(data, doc)
     plan: Plan | None = None
     try:
         plan = Plan.model_validate(data)
@@ -854,6 +873,22 @@ def load_plan_text(text: str, file: str) -> LoadedPlan:
     if doc.issues:
         raise PlanError(doc.issues)
     return LoadedPlan(plan, file, configs, dict(doc.values))
+
+
+def _activate_accepted(data: dict[str, Any], doc: _Doc) -> None:
+    """A review item's guard that a person accepted watches the night like any other: it joins `guards`, and
+    a problem with it is reported at the review item's own line."""
+    review, guards = data.get("review"), data.get("guards", [])
+    if not isinstance(review, list) or not isinstance(guards, list):
+        return
+    guards = data["guards"] = list(guards)
+    for i, item in enumerate(review):
+        if isinstance(item, dict) and item.get("status") == "accepted" and isinstance(item.get("guard"), dict):
+            at = len(guards)
+            guards.append(item["guard"])
+            for path, pos in list(doc.values.items()):
+                if path[:3] == ("review", i, "guard"):
+                    doc.values[("guards", at, *path[3:])] = pos
 
 
 def load_plan(path: str | Path) -> LoadedPlan:

@@ -1,0 +1,251 @@
+"""Stage 4, steps: a phase's blocks -> checklist, commands, shifts, bakes and gates; what is not a step stays a note."""
+
+from __future__ import annotations
+
+import re
+
+from tui.engine.runbook import schedule, triggers
+from tui.engine.runbook.criteria import data_rows, sentences
+from tui.engine.runbook.draft import Draft, PhaseOut, StepOut
+from tui.engine.runbook.read import Block, Section
+from tui.engine.runbook.words import (
+    ARROW,
+    BARE_PERCENT,
+    EXPECTED_TEXT,
+    NOT_STEPS_TITLE,
+    OPTIONAL_TITLE,
+    OUTPUT_LANGS,
+    PERCENT_FLAG,
+    PERCENT_PROSE,
+    REPORT_TEXT,
+    SHELL_LANGS,
+    STAGE_DURATION,
+    TARGET_FLAG,
+    TRAFFIC_WORDS,
+    WAIT_TEXT,
+    clean_title,
+    fold,
+    is_script,
+    plain,
+    reads_as_command,
+    seconds_of,
+)
+
+
+def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
+    if NOT_STEPS_TITLE.search(fold(clean_title(sec.title))):
+        # Messages to send and controls to use if needed are reference for the night, not its steps.
+        ph.notes.append(f"({clean_title(sec.title)}: kept as notes, not steps)")
+        for b in sec.blocks:
+            ph.notes += [" | ".join(r) for r in b.rows] if b.kind == "table" else [
+                ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+        d.count("sections of messages or controls kept as notes")
+        return
+    schedules = schedule.collect_tables(d, sec)
+    listed, heading_action = triggers.criteria_context(sec)
+    optional = bool(OPTIONAL_TITLE.search(fold(sec.title))) and bool(group)
+    prefix = f"[{group}] " if group else ""
+    if optional:
+        prefix += "(optional) "
+    if group:
+        ph.notes.append(f"— {group}" + (" (optional)" if optional else ""))
+    for b in sec.blocks:
+        if b.kind == "fence":
+            if listed and b.lang in SHELL_LANGS:  # commands under "Rollback triggers": controls, not the procedure
+                ph.notes.append(f"(commands under a criteria heading kept as notes, not steps: {clean_title(sec.title)})")
+                ph.notes += ["    " + ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+                d.count("command blocks under criteria headings kept as notes")
+                continue
+            if expected_output(sec, b):
+                ph.notes.append("expected output:")
+                ph.notes += ["    " + ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+                d.count("expected-output blocks kept as notes")
+            else:
+                fence(d, b, ph, "(optional) " if optional else "")
+            continue
+        if b.kind == "table":
+            if id(b) not in schedules:
+                used = [triggers.criterion(d, text, line, listed, heading_action, True) for text, line in data_rows(b)]
+                if not any(used):
+                    ph.notes += [" | ".join(r) for r in b.rows]
+            continue
+        if b.kind == "html" or not b.text:
+            continue
+        if b.kind == "para":
+            for line, sentence in sentences(b):
+                if triggers.criterion(d, sentence, line, listed, heading_action, False):
+                    ph.notes.append(plain(sentence))
+                elif not prose_step(d, sentence, ph, ordered=False, line=line):
+                    ph.notes.append(sentence)
+            continue
+        if triggers.criterion(d, b.text, b.line, listed, heading_action, False):
+            ph.notes.append(plain(b.text))
+            continue
+        if b.kind == "item" and b.checked is not None:
+            if not prose_step(d, b.text, ph, ordered=False, line=b.line):  # "[ ] Switch 20% of traffic"
+                ph.checklist.append((prefix + b.text, b.checked))
+                d.count("checklist items")
+        elif b.kind == "item" and b.ordered:
+            prose_step(d, b.text, ph, ordered=True, line=b.line)
+        elif not prose_step(d, b.text, ph, ordered=False, line=b.line):
+            ph.notes.append(("  " * b.depth + "- " if b.kind == "item" else "") + b.text)
+    last = max((i for i, st in enumerate(ph.steps) if st.kind == "shift"), default=None)
+    if ph.stay is not None and last is not None and not any(st.kind == "bake" for st in ph.steps[last:]):
+        seconds, said, line = ph.stay  # a stage that shifts and lasts N holds its weight for N
+        ph.steps.append(StepOut("bake", seconds, said, line, "a stage's duration after its shift"))
+        d.count("bake steps")
+
+
+def expected_output(sec: Section, b: Block) -> bool:
+    if b.lang in OUTPUT_LANGS:
+        return True
+    i = sec.blocks.index(b)
+    before = sec.blocks[i - 1] if i else None
+    return before is not None and before.kind == "para" and bool(EXPECTED_TEXT.search(fold(before.text)))
+
+
+def prose_step(d: Draft, text: str, ph: PhaseOut, ordered: bool, line: int) -> bool:
+    said = plain(text)
+    if REPORT_TEXT.search(said):  # "HH:MM: 10% of traffic shifted": a message to send, not a step to take
+        return False
+    if chain(d, said, ph, line):
+        return True
+    if m := STAGE_DURATION.match(said):
+        ph.stay = (seconds_of(m.group(1), m.group(2)), said, line)
+        ph.notes.append(said)
+        return True
+    if m := PERCENT_PROSE.search(said):
+        pct = int(m.group(1) or m.group(2))
+        if 0 <= pct <= 100:
+            ph.steps.append(StepOut("shift", pct, said, line, "a percentage of traffic in a procedure"))
+            d.count("shift steps")
+            return True
+    if m := WAIT_TEXT.search(said):
+        ph.steps.append(StepOut("bake", seconds_of(m.group(2), m.group(3)), said, line, "a wait in a procedure"))
+        d.count("bake steps")
+        return True
+    if ordered:
+        ph.steps.append(StepOut("gate", f"Done: {said}?", said, line, "a numbered procedure item"))
+        d.count("gate steps (procedure items)")
+        return True
+    return False
+
+
+def chain(d: Draft, plain: str, ph: PhaseOut, line: int) -> bool:
+    """'10% traffic → wait 2 minutes → 50% → wait 5 minutes → 100%': each link a step, in order. After a shift
+    in the chain, a bare percentage is the next shift. A chain with a link that is neither stays whole."""
+    links = [x.strip(" .;") for x in ARROW.split(plain)]
+    if len(links) < 2:
+        return False
+    steps: list[StepOut] = []
+    for link in links:
+        shifted = any(st.kind == "shift" for st in steps)
+        if (m := PERCENT_PROSE.search(link)) or (shifted and (m := BARE_PERCENT.fullmatch(link))):
+            pct = int(next(g for g in m.groups() if g))
+            if pct > 100:
+                return False
+            steps.append(StepOut("shift", pct, link, line, "a link of an arrow chain"))
+        elif m := WAIT_TEXT.search(link):
+            steps.append(StepOut("bake", seconds_of(m.group(2), m.group(3)), link, line, "a link of an arrow chain"))
+        else:
+            return False
+    if not any(st.kind == "shift" for st in steps):
+        return False
+    ph.steps += steps
+    for st in steps:
+        d.count("shift steps" if st.kind == "shift" else "bake steps")
+    return True
+
+
+def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
+    lines = b.text.splitlines()
+    if b.lang not in SHELL_LANGS:
+        ph.notes.append(f"({b.lang} block of {len(lines)} lines kept out of the plan)")
+        ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
+        d.count(f"{b.lang} blocks kept as notes")
+        return
+    if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
+        lines = [ln.lstrip()[2:] for ln in lines if ln.lstrip().startswith(("$ ", "#"))]  # prompts only
+    elif not all(reads_as_command(ln) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")) and (
+            not b.lang or any(re.match(r"\s*([-*+]|\d+[.)])\s", ln) for ln in lines)):
+        # A fence that does not read as commands (no language, or a list inside): an e-mail, a checklist, prose.
+        ph.notes.append(f"(text block of {len(lines)} lines kept out of the plan: it does not read as commands)")
+        ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
+        d.count("text blocks kept as notes")
+        return
+    if is_script(lines):  # a script is one step: its lines only make sense together
+        first = next((ln.lstrip("# ").strip() for ln in lines
+                      if ln.strip().startswith("#") and not ln.strip().startswith("#!")), "")
+        remote = next((m.group(1) for ln in lines if (m := re.match(r"\s*ssh\s+([^\s'\"]+)\s*$", ln))), "")
+        if remote and not first:  # by hand: run as one local script, the lines after it would not reach it
+            first = f"the lines after `ssh {remote}` are meant to run on {remote}"
+        script = "\n".join(ln.rstrip() for ln in lines).strip()
+        ph.steps.append(StepOut("run", script, optional + (first or "script: its lines share one shell"), b.line,
+                                "a script: its lines share one shell"))
+        d.count("run steps (manual)")
+        return
+    comment: list[str] = []
+    joined: list[tuple[str, int]] = []
+    for n, raw in enumerate(lines):
+        line = raw.strip()
+        if joined and joined[-1][0].endswith("\\"):
+            joined[-1] = (joined[-1][0][:-1].rstrip() + " " + line, joined[-1][1])
+            continue
+        if joined and _open_quote(joined[-1][0]):  # curl -d '{ ... }' over several lines is one command
+            joined[-1] = (joined[-1][0] + "\n" + raw.rstrip(), joined[-1][1])
+            continue
+        joined.append((line, b.line + 1 + n))
+    for line, n in joined:
+        if not line:
+            comment = []
+            continue
+        if line.startswith("#"):
+            comment.append(line.lstrip("#").strip())
+            continue
+        description = optional + " — ".join(comment)
+        comment = []
+        command(d, line, description, ph, n)
+    if comment:  # a trailing comment with no command: maybe a wait
+        text = " — ".join(comment)
+        if not prose_step(d, text, ph, ordered=False, line=b.line):
+            ph.notes.append(f"# {text}")
+
+
+def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int) -> None:
+    if m := re.fullmatch(r"sleep\s+(\d+)([smh]?)", line):
+        seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+        ph.steps.append(StepOut("bake", seconds, description or line, n, "a sleep command"))
+        d.count("bake steps")
+        return
+    if (m := PERCENT_FLAG.search(line)) and TRAFFIC_WORDS.search(line):
+        pct = int(m.group(2))
+        target = TARGET_FLAG.search(line)
+        if 0 <= pct <= 100:
+            green = 100 - pct if target and target.group(2).lower() == "blue" else pct
+            if not d.traffic_template:  # the runbook's own command drives traffic, by hand until enabled
+                tmpl = PERCENT_FLAG.sub(lambda x: x.group(1) + "{target_percent}", line.replace("{", "{{")
+                                        .replace("}", "}}"), count=1)
+                d.traffic_template = TARGET_FLAG.sub(lambda x: x.group(1) + "{target}", tmpl, count=1)
+            ph.steps.append(StepOut("shift", green, f"{description} (was: {line})".strip(), n, "the runbook's traffic command"))
+            d.count("shift steps")
+            return
+    ph.steps.append(StepOut("run", line, description, n, "a command in a shell block"))
+    d.count("run steps (manual)")
+
+
+def _open_quote(text: str) -> bool:
+    """A quote still open at the end of the text (shell rules: no escapes inside single quotes)."""
+    quote = ""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote == "'" and c == "'" or quote == '"' and c == '"':
+            quote = ""
+        elif not quote and c in "'\"" and not (i and text[i - 1] == "\\"):
+            quote = c
+        elif not quote and c == "#" and (i == 0 or text[i - 1].isspace()):
+            return False  # a comment: quotes in it open nothing
+        elif quote == '"' and c == "\\":
+            i += 1
+        i += 1
+    return bool(quote)

@@ -1,0 +1,133 @@
+"""Stage 3, triggers: where criteria are triggers, which action they ask for, and whether the importer is
+sure enough of a guard to make it active."""
+
+from __future__ import annotations
+
+import re
+
+from tui.engine.runbook.criteria import (
+    ABOVE,
+    BELOW,
+    CONDITION,
+    RELATIVE,
+    GuardOut,
+    action_of,
+    data_rows,
+    is_sentence,
+    parse_criterion,
+    sentences,
+)
+from tui.engine.runbook.draft import Draft, Review, StepOut
+from tui.engine.runbook.read import Section
+from tui.engine.runbook.words import ACCEPTANCE_TITLE, CRITERIA_TITLE, TRIGGER_TITLE, clean_title, fold, plain
+
+
+def criteria_context(sec: Section) -> tuple[bool, str | None]:
+    """(criteria listed here are triggers, the action the heading names) from the section and its parents."""
+    for s in [sec, *sec.ancestors()]:
+        title = fold(clean_title(s.title))
+        if ACCEPTANCE_TITLE.search(title):
+            return False, None
+        last = s.blocks[-1] if s.blocks and s is not sec else None  # "pauses the rollout if any of:" then subsections
+        if last is not None and last.kind == "para" and last.text.rstrip().endswith(":") and \
+                CONDITION.search(plain(last.text)) and (said := action_of(plain(last.text))):
+            return True, said
+        if CRITERIA_TITLE.search(title):
+            return True, action_of(title) or ("rollback" if TRIGGER_TITLE.search(title) else None)
+    return False, None
+
+
+def scan_criteria(d: Draft, sec: Section) -> None:
+    listed, heading_action = criteria_context(sec)
+    lead: str | None = None  # "the system pauses the rollout if any of:": the action of the list after it
+    for b in sec.blocks:
+        if b.kind == "item":
+            criterion(d, b.text, b.line, listed or lead is not None, lead or heading_action, False)
+            continue
+        lead = None
+        if b.kind == "para":
+            for line, sentence in sentences(b):
+                criterion(d, sentence, line, listed, heading_action, False)
+            if b.text.rstrip().endswith(":") and CONDITION.search(plain(b.text)):
+                lead = action_of(plain(b.text))
+        elif b.kind == "table":
+            for text, line in data_rows(b):
+                criterion(d, text, line, listed, heading_action, True)
+
+
+def criterion(d: Draft, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
+    """A trigger becomes a guard (measurable) or a gate (listed under criteria, not measurable); a measurable
+    line it is not sure of becomes a review item. 'error rate > 2% or p99 > 1s' is two. True: the line is
+    a criterion, not a step."""
+    said = action_of(plain(text))
+    parts = re.split(rf"\s+(?:or|ou|and|e|o|y)\s+(?=[^.;]*?(?:{ABOVE}|{BELOW})\s*\d)", plain(text))
+    if len(parts) > 1:
+        found = [one_criterion(d, f"{p} ({said})" if said and not action_of(p) else p, line, listed,
+                               heading_action, loose) for p in parts]
+        return any(found)
+    return one_criterion(d, text, line, listed, heading_action, loose)
+
+
+def one_criterion(d: Draft, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
+    said = action_of(plain(text))
+    guard = parse_criterion(text, loose_window=loose)
+    if guard is None:
+        if listed and is_sentence(text):
+            d.gates.append((plain(text), line))
+            return True
+        if listed and plain(text):
+            _review(d, Review(line, "criterion", "not understood as metric, threshold and window", plain(text),
+                              "criteria list"))
+        elif RELATIVE.search(fold(plain(text))) and MEASURE.search(plain(text)):
+            _review(d, Review(line, "criterion", "relative to a baseline: a guard needs an absolute threshold",
+                              plain(text), "a comparison with a baseline"))
+        return False
+    if not listed and said is None and guard.guessed and not MEASURE.search(plain(text)):
+        return False  # "set the timeout above 30 seconds": a number in a sentence, not a criterion
+    guard.line = line
+    action = said or heading_action
+    if action is None:  # a goal ("p95 < 200ms"): the guard a person may want alerts when it is missed
+        guard.op = "below" if guard.op == "above" else "above"
+    guard.action = action or "alert"
+    guard.rule = (("its own words" if said else "heading" if heading_action else "no action named")
+                  + (", a threshold column" if loose else ""))
+    if why := unsure(guard, said or heading_action):
+        _review(d, Review(line, "guard", why, plain(text), guard.rule, guard))
+        return listed
+    if (guard.metric, guard.op, guard.value) not in {(g.metric, g.op, g.value) for g in d.guards}:
+        d.guards.append(guard)
+    return True
+
+
+MEASURE = re.compile(r"[<>≤≥]\s*=?\s*\d|\d\s*%")  # a comparison or a percentage written as such
+
+
+def unsure(guard: GuardOut, action: str | None) -> str:
+    """Why a guard read from the words may not act on its own; empty when every part of it was written."""
+    why = []
+    if guard.guessed:
+        why.append(f"metric {guard.metric!r} guessed from the words")
+    if guard.window is None:
+        why.append("no duration given")
+    if action is None:
+        why.append("names no action: a goal, so the proposal alerts when it is missed")
+    if never := guard.never_fires():
+        why.append(f"never fires: {never}")
+    return "; ".join(why)
+
+
+def _review(d: Draft, item: Review) -> None:
+    if (item.line, item.excerpt) not in {(r.line, r.excerpt) for r in d.review}:
+        d.review.append(item)
+
+
+def place_gates(d: Draft) -> None:
+    if not d.gates:
+        return
+    target = next((p for p in reversed(d.phases) if any(s.kind == "shift" for s in p.steps)), d.phases[-1])
+    last_traffic = max((i for i, s in enumerate(target.steps) if s.kind in ("shift", "bake")), default=-1)
+    for j, (text, line) in enumerate(d.gates):
+        step = StepOut("gate", f"Rollback criterion, checked by a human: {text} — all clear?", text, line,
+                       "a criterion no metric measures")
+        target.steps.insert(last_traffic + 1 + j, step)
+    d.count("gates from unmeasurable criteria", len(d.gates))

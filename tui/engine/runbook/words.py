@@ -1,0 +1,136 @@
+"""The importer's vocabulary, in Portuguese, Spanish and English: words folded, titles cleaned, and what a
+title, a sentence or a fenced line reads as."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, no emoji: for matching words across languages."""
+    norm = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in norm if unicodedata.category(c)[0] in "LNZP" or c in "%<>=.-/:").lower()
+
+
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def unmark(text: str) -> str:
+    """Markdown emphasis off, inline code kept as written: `a_b.sh` stays a_b.sh, error_rate stays error_rate
+    (CommonMark: an underscore inside a word is not emphasis)."""
+    out, last = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        out += [_unemphasised(text[last:m.start()]), m.group(2).strip()]
+        last = m.end()
+    return "".join([*out, _unemphasised(text[last:])]).replace("`", "")
+
+
+def _unemphasised(text: str) -> str:
+    return re.sub(r"(?<!\w)_+|_+(?!\w)", "", text.replace("*", ""))
+
+
+def clean_title(text: str) -> str:
+    text = unmark(text)
+    text = "".join(c for c in text if unicodedata.category(c)[0] in "LNZP" or c in "%+&()/:'-")
+    text = re.sub(r"^\s*\d+(\.\d+)*\.?\s+", "", text)  # "1.2 " numbering
+    text = re.sub(r"\s*\(\d{1,2}:\d{2}\s*[-–]\s*\d{1,2}:\d{2}\)\s*$", "", text)  # "(01:30-02:00)"
+    return re.sub(r"\s+", " ", text).strip(" :-") or "Phase"
+
+
+PHASE_HEADING = re.compile(r"^\W*(fase|phase|etapa|stage)\s*\d+\b", re.I)  # "step 2.1" is inside a phase
+# Sections that are not part of the night, by what their title *is*, never by a word inside it:
+# "Configure the reverse proxy" is a phase, "Rollback procedure" is not.
+REFERENCE_TITLE = re.compile(
+    r"^(procedimentos? de |procedures? (for )?|plano de |plan (de )?|processo de |process (for )?|quick |full |"
+    r"emergency |emergencia )?"
+    r"(rollback|roll back|revers[a-z]*|reverter|conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|"
+    r"apendice|appendix|anexos?|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
+    r"referencias?|references?|faq|glossario|glossary|post.?mortem|pos.?incidente|incident response|"
+    r"resposta a incidentes?|(useful|handy|common|quick|helpful) commands|comandos (uteis|utiles|comuns|rapidos)|"
+    r"cheat.?sheet|tools and commands|commands reference)"
+    r"( (procedures?|procedimentos?|plan|plano|steps|passos|process|processo|criteria|criterios|rapido|completo|"
+    r"quick|full|contacts?|contatos?|de emergencia|emergency|team|time|list|lista))*$")
+# Where criteria are triggers. A bare "Rollback" title is a procedure, not a list of criteria.
+CRITERIA_TITLE = re.compile(r"criteri|trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|"
+                            r"when to (roll ?back|revert|stop)|quando (fazer )?(rollback|reverter|parar)|"
+                            r"decision|decisao|go.?no.?go")
+# A heading that says its criteria stop the night: an item under it that names no action of its own rolls back.
+TRIGGER_TITLE = re.compile(r"trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|roll ?back|revert|"
+                           r"quando (fazer )?(rollback|reverter|parar)")
+ACCEPTANCE_TITLE = re.compile(r"aceit|acceptance|success criteria|criterios de sucesso|definition of done|"
+                              r"definicao de pronto|exit criteria")
+OPTION_TITLE = re.compile(r"^(option|opcao|alternativ[a-z]*|approach|abordagem|caminho)\s+([a-z0-9])\b")
+OPTIONAL_TITLE = re.compile(r"\b(optional|opcional|if needed|se necessario|if required|caso necessario)\b")
+EXPECTED_TEXT = re.compile(r"expected (output|result|response)|should (print|return|show|output|see)|"
+                           r"saida esperada|resultado esperado|resposta esperada|deve (retornar|mostrar|exibir|"
+                           r"imprimir)|output:|saida:|you should see|voce deve ver")
+OUTPUT_LANGS = {"text", "txt", "output", "plaintext", "log", "json", "yaml", "yml", "http", "diff", "ini", "toml"}
+SCRIPT_SYNTAX = re.compile(r"^\s*(if|for|while|until|case|function)\b|\b(then|do)\s*$|<<-?\s*['\"]?\w+|"
+                           r"^\s*\w+\s*\(\)\s*\{|^\s*[{}]\s*$", re.M)
+_COMMAND_START = re.compile(r"(sudo\s+)?([./~$]|[a-z_][\w.+-]*(\s|$))")
+
+
+def reads_as_command(line: str) -> bool:
+    """`kubectl get pods`, `./deploy.sh`, `DIR=/x`: yes. 'Hello team,', '- [ ] check the dashboard', 'Subject: …',
+    'Deploy finished.': no (a capital, a bullet, a sentence's end)."""
+    text = line.strip()
+    if re.match(r"[A-Za-z_]\w*=", text):
+        return True
+    return bool(_COMMAND_START.match(text)) and not re.match(r"[-*+]\s|\d+[.)]\s|\[[ xX]\]", text) and \
+        not re.search(r"[a-z][.!?]$|:$", text)
+
+
+_ASSIGN = re.compile(r"^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=", re.M)
+
+
+def is_script(lines: list[str]) -> bool:
+    """Lines that share one shell: control flow, a shebang or `set -e`, a variable set then used, a `cd` or a
+    bare `ssh host` before other commands. Split into one shell each, `rm -rf $DIR/$STAMP` would lose $DIR."""
+    text = "\n".join(lines)
+    commands = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    if SCRIPT_SYNTAX.search(text) or text.lstrip().startswith("#!") or re.search(r"^\s*set\s+-\w", text, re.M):
+        return True
+    if any(re.search(rf"\${{?{re.escape(name)}\b", text) for name in _ASSIGN.findall(text)):
+        return True
+    return any(re.match(r"cd\s|ssh\s+[^\s'\"]+(\s+-\S+)*$|su\s|sudo\s+-[isu]\b", c) for c in commands[:-1])
+
+
+TIME_RANGE = re.compile(r"\b(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\b")
+SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "shell-session", "powershell", "ps1", "cmd", ""}
+
+_NUM_UNITS = {"ms": 0.001, "s": 1, "seg": 1, "sec": 1, "segundo": 1, "second": 1, "m": 60, "min": 60,
+              "minuto": 60, "minute": 60, "h": 3600, "hora": 3600, "hour": 3600, "d": 86400, "dia": 86400,
+              "day": 86400}
+WAIT_TEXT = re.compile(
+    r"\b(aguard\w*|esper\w*|wait\w*|bake|sleep|hold)\b(?:\s+\w+){0,2}?\s+(\d+)\s*"
+    r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*)\b", re.I)
+PERCENT_PROSE = re.compile(
+    r"(\d{1,3})\s*%\s*(?:do|of|de|of the|da)?\s*(?:tr[aá]fego|traffic)|"
+    r"(?:switch|shift|move|route|redirect\w*|direcionar|redirecionar|mover)\w*\s+(\d{1,3})\s*%", re.I)
+STAGE_DURATION = re.compile(r"(?:duration|dura[cç][aã]o|duraci[oó]n|hold for|manter por|mantener)\s*:?\s*(\d+)\s*"
+                            r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*|d|dias?|days?)\b", re.I)
+NOT_STEPS_TITLE = re.compile(r"communicat|comunica|status update|atualizac\w* de status|mensage|\be-?mails?\b|"
+                             r"(message|chat|slack|status)\s*templates?|templates?\s+(de\s+|for\s+)?(message|mensage|"
+                             r"e-?mail|comunica|status)|override|manual controls?|controles? manua|emergency controls?|"
+                             r"controles? de emerg|operator controls|comandos de emerg")
+REPORT_TEXT = re.compile(r"\b[hx]{2}:[mx]{2}\b|\{\{?\s*\w+\s*\}?\}|\[(time|hora|horario)\]|"
+                         r"\b(shifted|switched|routed|moved|migrated|completed|migrad[oa]s?|conclu[ií]d[oa]s?|"
+                         r"redirecionad[oa]s?)\b", re.I)
+ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➜|⟶|➔)\s*")
+BARE_PERCENT = re.compile(r"(?:(?:then|depois|luego|and|e)\s+)?(\d{1,3})\s*%(?:\s+\w+)?", re.I)
+PERCENT_FLAG = re.compile(r"(--?(?:percentage|percent|weight|pct)[=\s]+)(\d{1,3})\b", re.I)
+TARGET_FLAG = re.compile(r"(--?(?:target|to|color|colour)[=\s]+)(\w+)", re.I)
+TRAFFIC_WORDS = re.compile(r"traffic|tr[aá]fego|switch|shift|weight|canary", re.I)
+
+
+def seconds_of(number: str, unit: str) -> float:
+    unit = unit.lower()
+    for key in sorted(_NUM_UNITS, key=len, reverse=True):
+        if unit.startswith(key):
+            return float(number) * _NUM_UNITS[key]
+    return float(number) * 60
+
+
+def plain(text: str) -> str:
+    return re.sub(r"\s+", " ", unmark(text)).strip()
