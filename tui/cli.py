@@ -16,7 +16,7 @@ import click
 from backends import registry
 from backends.base import Clock, RealClock, ScaledClock
 from backends.simulated import SCENARIO_OVERRIDE, SCENARIOS
-from tui.engine.plan import LoadedPlan, PlanError, backend_name, load_plan
+from tui.engine.plan import ACCEPTED_IMPORT_ENV, LoadedPlan, PlanError, backend_name, load_plan
 from widgets.sanitize import sanitize, sanitize_line
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
@@ -179,8 +179,10 @@ def _execute(
 @click.option("--high-contrast", is_flag=True, help="High-contrast theme for projectors.")
 @click.option("--group", default=lambda: os.environ.get("SHIPDECK_GROUP", ""), metavar="GROUP", callback=_os_group,
               help="An OS group whose members may attach to the engine (socket mode 0660; env SHIPDECK_GROUP).")
+@click.option("--accept-import", is_flag=True,
+              help="Run an imported plan whose review items are not all decided (they stay inactive; journalled).")
 def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool, foreground: bool,
-        high_contrast: bool, group: str) -> None:
+        high_contrast: bool, group: str, accept_import: bool) -> None:
     """Run PLAN: the engine starts in the background and this terminal attaches to it.
 
     Closing the terminal (or q) detaches; the engine goes on guarding. `shipdeck attach` comes back."""
@@ -188,6 +190,7 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
     loaded = _load_or_exit(plan)
     if not resume:  # a run already under way is resumed whatever its window says: rollback must stay possible
         _refuse_a_past_window(loaded)
+        _refuse_unreviewed(loaded, accept_import)
     if headless or foreground:
         sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
     from tui.engine.connecting import ConnectingEngine
@@ -425,19 +428,70 @@ def _check_resume(resume: bool, journal: Path | None) -> None:
         raise click.UsageError("--resume needs --journal pointing at an existing journal")
 
 
+@main.command()
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+def review(plan: str) -> None:
+    """Accept, edit or drop what an import was not sure of; each decision is written into the plan with who
+    and when. A Markdown RUNBOOK is imported first, to RUNBOOK.plan.yaml beside it."""
+    from tui.engine.identity import identity
+
+    path = Path(plan)
+    if plan.lower().endswith(RUNBOOK_SUFFIXES):
+        path = path.with_suffix(".plan.yaml")
+        if path.exists():
+            click.echo(f"reviewing {path} (imported from {plan} before)", err=True)
+        else:
+            path.write_text(_import_or_exit(Path(plan)).yaml_text, encoding="utf-8")
+            click.echo(f"plan written to {path}", err=True)
+    loaded = _load_or_exit(str(path))
+    if not loaded.plan.review:
+        click.echo(f"{path}: nothing to review")
+        return
+    from tui.review_app import ReviewApp
+
+    pending = ReviewApp(path, identity()).run()
+    after = _load_or_exit(str(path)).plan
+    decided = {s: sum(r.status == s for r in after.review) for s in ("accepted", "dropped", "pending")}
+    click.echo(f"{path}: {decided['accepted']} accepted, {decided['dropped']} dropped, {decided['pending']} pending")
+    sys.exit(0 if not pending else EXIT_INVALID)
+
+
+def _import_or_exit(runbook: Path) -> Any:
+    from tui.engine.runbook import import_runbook
+
+    try:
+        return import_runbook(runbook)
+    except PlanError as e:
+        for issue in e.issues:
+            click.echo(sanitize_line(str(issue)), err=True)
+        sys.exit(EXIT_INVALID)
+
+
+def _refuse_unreviewed(loaded: LoadedPlan, accept_import: bool) -> None:
+    """Guards the importer was not sure of never act unseen: with metrics connected, a plan with pending review
+    items runs only when the operator says so on the command line (journalled with the run's start)."""
+    pending = loaded.plan.pending_review()
+    connected = [m for m in loaded.plan.backends.metrics if m.type != "unconnected"]
+    if not pending or not connected:
+        return
+    if accept_import:
+        from tui.engine.identity import identity
+
+        os.environ[ACCEPTED_IMPORT_ENV] = identity()
+        return
+    lines = ", ".join(str(r.line) for r in pending[:8]) + (" …" if len(pending) > 8 else "")
+    click.echo(f"{loaded.path}: {len(pending)} imported item(s) not reviewed (runbook lines {lines}) and its "
+               f"metrics are connected: decide them with `shipdeck review {loaded.path}`, or pass --accept-import "
+               "to run with them inactive as they stand (the journal records who did)", err=True)
+    sys.exit(EXIT_INVALID)
+
+
 @main.command("import")
 @click.argument("runbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan here.")
 def import_(runbook: Path, output: Path | None) -> None:
     """Turn a Markdown RUNBOOK into a plan (YAML); the summary goes to stderr."""
-    from tui.engine.runbook import import_runbook
-
-    try:
-        result = import_runbook(runbook)
-    except PlanError as e:
-        for issue in e.issues:
-            click.echo(sanitize_line(str(issue)), err=True)
-        sys.exit(EXIT_INVALID)
+    result = _import_or_exit(runbook)
     if output:
         output.write_text(result.yaml_text, encoding="utf-8")
         click.echo(f"plan written to {output}", err=True)

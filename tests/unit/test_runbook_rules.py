@@ -435,3 +435,30 @@ def test_check_on_a_runbook_points_at_the_runbooks_own_lines(clean_env):
     warned = [int(ln.split(":")[1]) for ln in res.stderr.splitlines() if ln.startswith(str(fixture))]
     assert warned == [47, 48, 49, 50, 51]  # the five criteria lines, not lines of the generated YAML
     assert "4 imported item(s) not reviewed" in res.stdout
+
+
+def test_unreviewed_items_never_act_unseen_on_connected_metrics(tmp_path, clean_env):
+    import json
+    import subprocess
+
+    from tests.conftest import ROOT, shipdeck_cmd
+
+    r = import_text("# N\n## Go\n- [ ] x\n## Rollback criteria\n- Error rate > 2% for 5 min\n- p99 > 1s\n", "rb.md")
+    # The operator points the metrics at a real source but decides nothing.
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(r.yaml_text.replace("{name: runbook, type: unconnected}", "{name: runbook, type: simulated}"))
+    run = [*shipdeck_cmd("run", str(plan), "--headless", "--yes"), "--journal"]
+    refused = subprocess.run([*run, str(tmp_path / "a.jsonl")], capture_output=True, text=True, env=clean_env,
+                             cwd=ROOT, timeout=60)
+    assert refused.returncode == 2
+    assert "1 imported item(s) not reviewed (runbook lines 6)" in refused.stderr
+    assert "shipdeck review" in refused.stderr and not (tmp_path / "a.jsonl").exists()
+    ran = subprocess.run([*run, str(tmp_path / "b.jsonl"), "--accept-import"], capture_output=True, text=True,
+                         env={**clean_env, "SHIPDECK_OPERATOR": "ana"}, cwd=ROOT, timeout=120)
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    start = json.loads((tmp_path / "b.jsonl").read_text().splitlines()[0])
+    assert start["kind"] == "run-start"
+    accepted = start["data"]["import_accepted"]
+    assert accepted["pending"] == [6] and "ana" in accepted["by"]
+    assert [x["status"] for x in start["data"]["plan"]["review"]] == ["pending"]  # the item, as it stood
+    assert "import accepted by" in ran.stdout

@@ -39,7 +39,7 @@ from tui.engine.guards import GuardSet
 from tui.engine.identity import identity
 from tui.engine.journal import Journal, open_intents, parse_iso, replay, resume_command
 from tui.engine.machine import transition
-from tui.engine.plan import LoadedPlan, format_duration, outside_window
+from tui.engine.plan import ACCEPTED_IMPORT_ENV, LoadedPlan, format_duration, outside_window
 from tui.engine.secrets import Redactor, mask_plan
 from tui.engine.state import RunState, initial_state, traffic_words
 
@@ -155,6 +155,15 @@ class Driver:
         self._ended = self.state.terminal  # the run-end record is written (a resumed journal may hold it)
         self._reminder: tuple[float, float] | None = None  # (hold since, next reminder at)
 
+    def _accepted_import(self) -> dict[str, Any]:
+        pending = self.plan.pending_review()
+        who = os.environ.get(ACCEPTED_IMPORT_ENV, "")
+        if not pending or not who:
+            return {}
+        self._log(LogLine(self.clock.now(), "shipdeck", "warning", f"import accepted by {who} with {len(pending)} "
+                          "item(s) not reviewed: they stay inactive"))
+        return {"import_accepted": {"by": who, "pending": [r.line for r in pending]}}
+
     # ------------------------------------------------------------ public
 
     def subscribe(self, fn: Subscriber) -> None:
@@ -188,6 +197,7 @@ class Driver:
                     "plan_path": self.loaded.path,
                     "fingerprint": self.plan.fingerprint(),
                     "journal": str(self.journal_path),
+                    **self._accepted_import(),
                 })
             else:
                 await self._reconcile()

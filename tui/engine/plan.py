@@ -349,6 +349,9 @@ class Settings(Strict):
         return self.no_data_grace if self.no_data_grace is not None else max(60.0, 10 * self.sample_interval)
 
 
+ACCEPTED_IMPORT_ENV = "SHIPDECK_ACCEPTED_IMPORT"  # who ran with review items pending (`run --accept-import`)
+
+
 class ReviewItem(Strict):
     """An imported item the importer was not sure of (docs/runbook-import.md). A guard acts only once accepted."""
 

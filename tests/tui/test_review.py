@@ -1,0 +1,70 @@
+"""`shipdeck review`: accept, edit and drop an import's review items on screen; each decision is in the file."""
+
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+from tui.engine.plan import load_plan
+from tui.engine.runbook import import_runbook
+from tui.review_app import ReviewApp
+
+RUNBOOK = ROOT / "tests" / "fixtures" / "runbooks" / "checkout-release.md"
+
+
+@pytest.fixture
+def plan(tmp_path):
+    shutil.copy(RUNBOOK, tmp_path / RUNBOOK.name)
+    path = tmp_path / "checkout.plan.yaml"
+    path.write_text(import_runbook(tmp_path / RUNBOOK.name).yaml_text, encoding="utf-8")
+    return path
+
+
+async def test_accept_edit_drop_are_written_back_with_who_and_when(plan):
+    before = load_plan(plan).plan
+    assert [g.metric for g in before.guards] == ["error_rate"] and len(before.pending_review()) == 4
+    comments = [ln for ln in plan.read_text().splitlines() if ln.lstrip().startswith("#")]
+    app = ReviewApp(plan, "ana")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a")  # line 48, p95 > 1.5s: as proposed
+        await pilot.press("e")  # line 49, CPU above 90%: 95 for 3m, then accepted
+        await pilot.pause()
+        for field, value in (("threshold", "95"), ("for", "3m")):
+            box = app.screen.query_one(f"#f-{field}")
+            box.value = ""
+            box.focus()
+            await pilot.press(*value)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("d")  # line 50, memory: dropped
+        await pilot.press("q")
+    after = load_plan(plan).plan
+    assert [(r.line, r.status, r.by) for r in after.review] == [
+        (48, "accepted", "ana"), (49, "accepted", "ana"), (50, "dropped", "ana"), (51, "pending", "")]
+    assert all(r.at.endswith("Z") for r in after.review[:3])
+    # Accepted guards act; the dropped and the pending do not.
+    assert {(g.metric, g.threshold, g.for_) for g in after.guards} == {
+        ("error_rate", 0.02, 300), ("latency_p95", 1500, 60), ("cpu", 95, 180)}
+    # Nothing else in the file moved: every comment is still there, in order.
+    assert [ln for ln in plan.read_text().splitlines() if ln.lstrip().startswith("#")] == comments
+
+
+async def test_an_invalid_edit_is_refused_on_screen_and_nothing_is_written(plan):
+    text = plan.read_text()
+    app = ReviewApp(plan, "ana")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        box = app.screen.query_one("#f-threshold")
+        box.value = "a lot"
+        box.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "threshold: a number" in str(app.screen.query_one("#edit-error").render())
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert plan.read_text() == text
+
+
+def test_the_review_screen_at_80x24(plan, snap_compare):
+    assert snap_compare(ReviewApp(plan, "ana"), terminal_size=(80, 24))

@@ -1,0 +1,97 @@
+"""A person's decisions on an imported plan's review items, written back into the plan file.
+
+Each review item is one line of YAML (a flow mapping, as `shipdeck import` writes it); a decision rewrites
+that line only, so comments and everything else in the file stay as they were. The file is replaced
+atomically and only once the new text loads as a valid plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tui.engine.plan import (
+    Guard,
+    LoadedPlan,
+    PlanError,
+    ReviewItem,
+    format_duration,
+    load_plan,
+    load_plan_text,
+)
+
+
+class ReviewError(Exception):
+    pass
+
+
+def _q(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def guard_yaml(g: Guard) -> str:
+    parts = [f"metric: {g.metric}", f"{g.op}: {g.threshold:g}", f"for: {format_duration(g.for_)}",
+             f"action: {g.action}", f"no_data: {g.no_data}"]
+    if g.series is not None:
+        parts.append(f"series: {g.series}")
+    if g.phases is not None:
+        parts.append(f"phases: [{', '.join(_q(p) for p in g.phases)}]")
+    return "{" + ", ".join(parts) + "}"
+
+
+def item_yaml(r: ReviewItem) -> str:
+    parts = [f"line: {r.line}", f"kind: {r.kind}", f"status: {r.status}"]
+    if r.by:
+        parts += [f"by: {_q(r.by)}", f"at: {_q(r.at)}"]
+    parts += [f"why: {_q(r.why)}", f"rule: {_q(r.rule)}", f"text: {_q(r.text)}"]
+    if r.guard is not None:
+        parts.append(f"guard: {guard_yaml(r.guard)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def decide(path: str | Path, index: int, status: str, by: str, guard: dict[str, Any] | None = None,
+           now: datetime | None = None) -> LoadedPlan:
+    """Set review item `index` to accepted / dropped / pending (with an edited guard), by whom and when."""
+    p = Path(path)
+    loaded = load_plan(p)
+    items = loaded.plan.review
+    if not 0 <= index < len(items):
+        raise ReviewError(f"{p}: no review item {index}")
+    item = items[index]
+    new_guard = item.guard
+    if guard is not None:
+        base = item.guard.model_dump(by_alias=True, exclude_none=True) if item.guard else {}
+        if "for" in base:
+            base["for"] = format_duration(base["for"])
+        if "above" in guard or "below" in guard:  # the direction was edited: the other bound goes
+            base.pop("above", None), base.pop("below", None)
+        try:
+            new_guard = Guard.model_validate({**base, **guard})
+        except ValueError as e:
+            raise ReviewError(f"the edited guard is not valid: {e}") from None
+    if status == "accepted" and new_guard is None:
+        raise ReviewError(f"line {item.line}: nothing to accept, there is no guard to act; drop it or edit the plan")
+    at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    decided = item.model_copy(update={"status": status, "guard": new_guard, "by": by if status != "pending" else "",
+                                      "at": at if status != "pending" else ""})
+    text = p.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    row = loaded.positions.get(("review", index), (-1, 0))[0]
+    m = re.match(r"(\s*-\s*)\{.*\}(\s*#.*)?$", lines[row].rstrip("\r\n")) if 0 <= row < len(lines) else None
+    if m is None:
+        raise ReviewError(f"{p}:{row + 1}: review item {index} is not written on one line; decide it by editing the file")
+    end = lines[row][len(lines[row].rstrip("\r\n")):]
+    lines[row] = m.group(1) + item_yaml(decided) + (m.group(2) or "") + end
+    new_text = "".join(lines)
+    try:
+        reloaded = load_plan_text(new_text, str(p))
+    except PlanError as e:
+        raise ReviewError("; ".join(str(i) for i in e.issues)) from None
+    tmp = p.with_name(p.name + ".review-tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    os.replace(tmp, p)
+    return reloaded
