@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # clocks, so two workers a core. JOBS=1 runs them in order.
 JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$((n * 2)))
 
-.PHONY: demo test lint bench lab clean
+.PHONY: demo test lint bench lab import-fidelity clean
 
 demo: $(STAMP)  # the demo's canary goes bad on purpose: a rollback (exit 3) is the happy ending
 	$(VENV)/bin/shipdeck demo || [ $$? -eq 3 ]
@@ -27,6 +27,11 @@ lab: $(STAMP)
 	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { echo "lab needs haproxy and prometheus: apt-get install haproxy prometheus"; exit 1; }
 	@command -v prometheus >/dev/null || { echo "lab needs prometheus: apt-get install prometheus"; exit 1; }
 	$(PY) examples/haproxy-lab/lab.py $(LAB_ARGS) || [ $$? -eq 3 ]  # a rollback is a lab night that worked
+
+# Precision and recall of `shipdeck import` on a folder of runbooks, each NAME.md beside NAME.expected.md.
+DIR ?= tests/fixtures/runbooks
+import-fidelity: $(STAMP)
+	$(PY) -m tui.engine.runbook.fidelity $(DIR)
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)

@@ -185,6 +185,7 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
         d.count("run steps (manual)")
         return
     comment: list[str] = []
+    comment_line = b.line
     joined: list[tuple[str, int]] = []
     for n, raw in enumerate(lines):
         line = raw.strip()
@@ -201,13 +202,14 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
             continue
         if line.startswith("#"):
             comment.append(line.lstrip("#").strip())
+            comment_line = n
             continue
         description = optional + " — ".join(comment)
         comment = []
         command(d, line, description, ph, n)
     if comment:  # a trailing comment with no command: maybe a wait
         text = " — ".join(comment)
-        if not prose_step(d, text, ph, ordered=False, line=b.line):
+        if not prose_step(d, text, ph, ordered=False, line=comment_line):
             ph.notes.append(f"# {text}")
 
 
