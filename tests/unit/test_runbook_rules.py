@@ -212,8 +212,7 @@ def test_criteria_in_prose_lists_tables_and_trees_with_their_action(lang):
         (19, "error_rate", "above", 0.001, "alert"),  # an acceptance goal: never a rollback; alerts if missed
     }
     assert all(r.status == "pending" for r in plan.review)
-    assert [r.why for r in plan.review][-1] == ("no duration given; names no action: a goal, so the proposal alerts "
-                                                "when it is missed")
+    assert [r.why for r in plan.review][-1] == "no duration given; a goal, so the proposal alerts when it is missed"
     assert [k for k, _ in steps(plan.phases[0])] == ["shift"]
     lines = [int(x.split("line ")[1].split(",")[0]) for x in summary if x.startswith("guard (")]
     assert lines == [4, 9, 13]  # the line of each criterion in the runbook (a table: its row)
@@ -462,3 +461,20 @@ def test_unreviewed_items_never_act_unseen_on_connected_metrics(tmp_path, clean_
     assert accepted["pending"] == [6] and "ana" in accepted["by"]
     assert [x["status"] for x in start["data"]["plan"]["review"]] == ["pending"]  # the item, as it stood
     assert "import accepted by" in ran.stdout
+
+
+def test_a_canary_weight_patched_by_kubectl_is_the_traffic_command_and_moves_once():
+    from tests.conftest import ROOT
+
+    r = import_text((ROOT / "tests/fixtures/runbooks/flag-stages.md").read_text(), "flag-stages.md")
+    plan = r.loaded.plan
+    shift = plan.backends.traffic.model_extra["shift"]
+    assert shift.startswith("kubectl -n search patch ingress ranking-canary") and '"{target_percent}"' in shift
+    assert [v for p in plan.phases for k, v in steps(p) if k == "shift"] == [1, 10, 100]  # heading + command: once
+    stage2 = plan.phases[1]
+    assert stage2.duration == 4 * 3600  # "(4 hours)" in its heading is the stage's planned length
+    assert any("Continue monitoring for 7 days" in n for n in plan.phases[2].notes)  # after the night, not a bake
+    assert not any(k == "run" and "flags.sh" in v.command for p in plan.phases for k, v in steps(p))  # controls, reference
+    sev = next(x for x in plan.review if x.line == 52)  # a severity tier: not a goal, and its deadline is no window
+    assert (sev.guard.op, sev.guard.threshold, sev.guard.action, sev.why) == (
+        "above", 0.02, "alert", "no duration given; names no action: the proposal alerts")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 
 from tui.engine.runbook import schedule, triggers
-from tui.engine.runbook.criteria import data_rows, sentences
+from tui.engine.runbook.criteria import CRITERION, RELATIVE, data_rows, sentences
 from tui.engine.runbook.draft import Draft, PhaseOut, StepOut
 from tui.engine.runbook.read import Block, Section
 from tui.engine.runbook.words import (
     ARROW,
     BARE_PERCENT,
     EXPECTED_TEXT,
+    HEADING_PERCENT,
+    HEADING_SPAN,
+    HEADING_TRAFFIC,
     NOT_STEPS_TITLE,
     OPTIONAL_TITLE,
     OUTPUT_LANGS,
@@ -49,6 +52,8 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
         prefix += "(optional) "
     if group:
         ph.notes.append(f"— {group}" + (" (optional)" if optional else ""))
+    if not listed:
+        heading_steps(d, sec, ph)
     for b in sec.blocks:
         if b.kind == "fence":
             if listed and b.lang in SHELL_LANGS:  # commands under "Rollback triggers": controls, not the procedure
@@ -93,7 +98,36 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
     if ph.stay is not None and last is not None and not any(st.kind == "bake" for st in ph.steps[last:]):
         seconds, said, line = ph.stay  # a stage that shifts and lasts N holds its weight for N
         ph.steps.append(StepOut("bake", seconds, said, line, "a stage's duration after its shift"))
+        ph.stay = None
         d.count("bake steps")
+
+
+def heading_steps(d: Draft, sec: Section, ph: PhaseOut) -> None:
+    """A stage's heading that moves traffic ("Fase 1: Canary 5% (30 min)", "Increase to 25%") shifts as the
+    stage begins, and its span holds that weight; a heading that waits ("Monitorar por 30 min") bakes."""
+    title = clean_title(sec.title)
+    if not title or REPORT_TEXT.search(title) or CRITERION.match(title) or RELATIVE.search(fold(title)):
+        return
+    m = HEADING_PERCENT.search(title)
+    if m and HEADING_TRAFFIC.search(title) and 0 <= int(m.group(1)) <= 100:
+        add_shift(d, ph, StepOut("shift", int(m.group(1)), title, sec.line, "a percentage in a stage's heading"))
+        if span := HEADING_SPAN.search(title):  # the stage's planned length; its weight holds that long
+            ph.stay = (seconds_of(span.group(1), span.group(2)), title, sec.line)
+            ph.duration = ph.duration or ph.stay[0]
+    elif WAIT_TEXT.search(title) and not m:
+        prose_step(d, title, ph, ordered=False, line=sec.line)
+
+
+def add_shift(d: Draft, ph: PhaseOut, step: StepOut) -> None:
+    """A shift to where the traffic already goes ("Canary 5%" then "[ ] balancer set to 5%") is the same move:
+    the later words (a command, a checklist item) describe it, never move it twice."""
+    last = next((s for s in reversed(ph.steps) if s.kind in ("shift", "bake")), None)
+    if last is not None and last.kind == "shift" and last.value == step.value:
+        # The line that says how (a stage's "Target: 5%", its command) is the step's source, the heading its context.
+        last.description, last.line, last.rule = f"{last.description}; {step.description}"[:300], step.line, step.rule
+        return
+    ph.steps.append(step)
+    d.count("shift steps")
 
 
 def expected_output(sec: Section, b: Block) -> bool:
@@ -115,12 +149,15 @@ def prose_step(d: Draft, text: str, ph: PhaseOut, ordered: bool, line: int) -> b
         ph.notes.append(said)
         return True
     if m := PERCENT_PROSE.search(said):
-        pct = int(m.group(1) or m.group(2))
+        pct = int(next(g for g in m.groups() if g))
         if 0 <= pct <= 100:
-            ph.steps.append(StepOut("shift", pct, said, line, "a percentage of traffic in a procedure"))
-            d.count("shift steps")
+            add_shift(d, ph, StepOut("shift", pct, said, line, "a percentage of traffic in a procedure"))
             return True
-    if m := WAIT_TEXT.search(said):
+    if (m := WAIT_TEXT.search(said)) and re.match(r"monitor|observ|watch|vigiar|acompanhar", m.group(1), re.I) and \
+            next((s.value for s in reversed(ph.steps) if s.kind == "shift"), None) == 100:
+        ph.notes.append(said)  # "continue monitoring for 7 days" once all traffic moved: after the night, not in it
+        return True
+    if m:
         ph.steps.append(StepOut("bake", seconds_of(m.group(2), m.group(3)), said, line, "a wait in a procedure"))
         d.count("bake steps")
         return True
@@ -228,8 +265,8 @@ def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int) -> None
                 tmpl = PERCENT_FLAG.sub(lambda x: x.group(1) + "{target_percent}", line.replace("{", "{{")
                                         .replace("}", "}}"), count=1)
                 d.traffic_template = TARGET_FLAG.sub(lambda x: x.group(1) + "{target}", tmpl, count=1)
-            ph.steps.append(StepOut("shift", green, f"{description} (was: {line})".strip(), n, "the runbook's traffic command"))
-            d.count("shift steps")
+            add_shift(d, ph, StepOut("shift", green, f"{description} (was: {line})".strip(), n,
+                                     "the runbook's traffic command"))
             return
     ph.steps.append(StepOut("run", line, description, n, "a command in a shell block"))
     d.count("run steps (manual)")

@@ -27,13 +27,15 @@ def criteria_context(sec: Section) -> tuple[bool, str | None]:
     for s in [sec, *sec.ancestors()]:
         title = fold(clean_title(s.title))
         if ACCEPTANCE_TITLE.search(title):
-            return False, None
+            return False, GOALS
         last = s.blocks[-1] if s.blocks and s is not sec else None  # "pauses the rollout if any of:" then subsections
         if last is not None and last.kind == "para" and last.text.rstrip().endswith(":") and \
                 CONDITION.search(plain(last.text)) and (said := action_of(plain(last.text))):
             return True, said
         if CRITERIA_TITLE.search(title):
             return True, action_of(title) or ("rollback" if TRIGGER_TITLE.search(title) else None)
+        if GOAL_TITLE.search(title):
+            return False, GOALS
     return False, None
 
 
@@ -85,13 +87,15 @@ def one_criterion(d: Draft, text: str, line: int, listed: bool, heading_action: 
     if not listed and said is None and guard.guessed and not MEASURE.search(plain(text)):
         return False  # "set the timeout above 30 seconds": a number in a sentence, not a criterion
     guard.line = line
+    goal = heading_action == GOALS or bool(GOAL_TEXT.match(plain(text)))
+    heading_action = None if heading_action == GOALS else heading_action
     action = said or heading_action
-    if action is None:  # a goal ("p95 < 200ms"): the guard a person may want alerts when it is missed
+    if action is None and goal:  # a goal ("Response time: < 200ms"): the guard to propose alerts when it is missed
         guard.op = "below" if guard.op == "above" else "above"
     guard.action = action or "alert"
     guard.rule = (("its own words" if said else "heading" if heading_action else "no action named")
                   + (", a threshold column" if loose else ""))
-    if why := unsure(guard, said or heading_action):
+    if why := unsure(guard, action, goal):
         _review(d, Review(line, "guard", why, plain(text), guard.rule, guard))
         return listed
     if (guard.metric, guard.op, guard.value) not in {(g.metric, g.op, g.value) for g in d.guards}:
@@ -99,10 +103,14 @@ def one_criterion(d: Draft, text: str, line: int, listed: bool, heading_action: 
     return True
 
 
+GOALS = "goal"  # criteria_context's word for a section of targets, not triggers
+GOAL_TITLE = re.compile(r"\b(targets?|goals?|metas?|objetiv\w*|kpis?|slos?|slas?|expected|esperad\w*|"
+                        r"metricas? (de sucesso|criticas? a monitorar)|metrics to (watch|monitor))\b")
+GOAL_TEXT = re.compile(r"^[^:<>]{1,60}:\s*(?:[<>≤≥]|at least|at most|above|below|acima|abaixo|no m[ií]nimo)", re.I)
 MEASURE = re.compile(r"[<>≤≥]\s*=?\s*\d|\d\s*%")  # a comparison or a percentage written as such
 
 
-def unsure(guard: GuardOut, action: str | None) -> str:
+def unsure(guard: GuardOut, action: str | None, goal: bool = False) -> str:
     """Why a guard read from the words may not act on its own; empty when every part of it was written."""
     why = []
     if guard.guessed:
@@ -110,7 +118,7 @@ def unsure(guard: GuardOut, action: str | None) -> str:
     if guard.window is None:
         why.append("no duration given")
     if action is None:
-        why.append("names no action: a goal, so the proposal alerts when it is missed")
+        why.append("a goal, so the proposal alerts when it is missed" if goal else "names no action: the proposal alerts")
     if never := guard.never_fires():
         why.append(f"never fires: {never}")
     return "; ".join(why)

@@ -47,10 +47,11 @@ REFERENCE_TITLE = re.compile(
     r"(rollback|roll back|revers[a-z]*|reverter|conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|"
     r"apendice|appendix|anexos?|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
     r"referencias?|references?|faq|glossario|glossary|post.?mortem|pos.?incidente|incident response|"
-    r"resposta a incidentes?|(useful|handy|common|quick|helpful) commands|comandos (uteis|utiles|comuns|rapidos)|"
+    r"resposta a incidentes?|(useful|handy|common|quick|helpful) (commands|scripts)|"
+    r"(comandos|scripts) (uteis|utiles|comuns|rapidos)|"
     r"cheat.?sheet|tools and commands|commands reference)"
     r"( (procedures?|procedimentos?|plan|plano|steps|passos|process|processo|criteria|criterios|rapido|completo|"
-    r"quick|full|contacts?|contatos?|de emergencia|emergency|team|time|list|lista))*$")
+    r"quick|full|contacts?|contatos?|de emergencia|emergency|team|time|list|lista|commands?|comandos|scripts?))*$")
 # Where criteria are triggers. A bare "Rollback" title is a procedure, not a list of criteria.
 CRITERIA_TITLE = re.compile(r"criteri|trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|"
                             r"when to (roll ?back|revert|stop)|quando (fazer )?(rollback|reverter|parar)|"
@@ -93,7 +94,13 @@ def is_script(lines: list[str]) -> bool:
         return True
     if any(re.search(rf"\${{?{re.escape(name)}\b", text) for name in _ASSIGN.findall(text)):
         return True
-    return any(re.match(r"cd\s|ssh\s+[^\s'\"]+(\s+-\S+)*$|su\s|sudo\s+-[isu]\b", c) for c in commands[:-1])
+    return any(CONTEXT_COMMAND.match(c) for c in commands[:-1])
+
+
+# Commands that change the shell the next lines run in (a directory, a host, a user, variables, PATH). A git
+# checkout or a kubectl context is kept on disk: the next command sees it from a shell of its own.
+CONTEXT_COMMAND = re.compile(r"(cd|pushd|source|\.|export)\s|ssh\s+[^\s'\"]+(\s+-\S+)*$|su\s|sudo\s+-[isu]\b|"
+                             r"nvm\s+use\b|conda\s+activate\b|workon\s")
 
 
 TIME_RANGE = re.compile(r"\b(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\b")
@@ -102,24 +109,38 @@ SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "shell-session", "powers
 _NUM_UNITS = {"ms": 0.001, "s": 1, "seg": 1, "sec": 1, "segundo": 1, "second": 1, "m": 60, "min": 60,
               "minuto": 60, "minute": 60, "h": 3600, "hora": 3600, "hour": 3600, "d": 86400, "dia": 86400,
               "day": 86400}
+_RANGE = r"(?:\s*[-–]\s*\d+)?"  # "2-4 horas": the shorter wait is the one written first
 WAIT_TEXT = re.compile(
-    r"\b(aguard\w*|esper\w*|wait\w*|bake|sleep|hold)\b(?:\s+\w+){0,2}?\s+(\d+)\s*"
-    r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*)\b", re.I)
+    r"\b(aguard\w*|esper\w*|wait\w*|bake|sleep|hold|monitor\w*|observ\w*|watch|vigiar|acompanhar)\b"
+    rf"(?:\s+\w+){{0,2}}?\s+(\d+){_RANGE}\s*(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*|dias?|days?)\b", re.I)
 PERCENT_PROSE = re.compile(
     r"(\d{1,3})\s*%\s*(?:do|of|de|of the|da)?\s*(?:tr[aá]fego|traffic)|"
-    r"(?:switch|shift|move|route|redirect\w*|direcionar|redirecionar|mover)\w*\s+(\d{1,3})\s*%", re.I)
-STAGE_DURATION = re.compile(r"(?:duration|dura[cç][aã]o|duraci[oó]n|hold for|manter por|mantener)\s*:?\s*(\d+)\s*"
+    r"(?:switch|shift|move|route|redirect\w*|direcionar|redirecionar|mover)\w*\s+(\d{1,3})\s*%|"
+    # "Increase to 25%", "Expandir para 50%": an order at the start, never "if the error rate increases to 5%"
+    r"^\W*(?:increase|expand|ramp|promote|raise|aumentar|expandi\w*|ampliar|subir|incrementar|avan[cç]ar|avanzar)\w*"
+    r"(?:\s+\w+){0,2}?\s+(?:to|para|a|al|at[eé]|hasta)\s+~?(\d{1,3})\s*%|"
+    r"^\W*(?:rollout|target|traffic|tr[aá]fego|canary|can[aá]rio|initial|inicial)\s*:\s*~?(\d{1,3})\s*%", re.I)
+STAGE_DURATION = re.compile(r"(?:duration|dura[cç][aã]o|duraci[oó]n|hold for|manter por|mantener|monitoring period|"
+                            rf"per[ií]odo de monitora\w*)\s*:?\s*(\d+){_RANGE}\s*"
                             r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*|d|dias?|days?)\b", re.I)
+# A stage's heading: "Fase 1: Canary 5% (30 min)", "Increase to 25%", "Stage 3: Beta (25% traffic)".
+HEADING_PERCENT = re.compile(r"(?<![<>≤≥=\d.,])\s*~?(\d{1,3})\s*%")
+HEADING_TRAFFIC = re.compile(r"canary|can[aá]rio|rollout|traffic|tr[aá]fego|cutover|virada|shift|switch|stage|fase|"
+                             r"phase|etapa|increase|aumentar|expan|ramp|promot|users|usu[aá]rios|usuarios|cohort|day\b|"
+                             r"dia\b|full", re.I)
+HEADING_SPAN = re.compile(rf"\((\d+){_RANGE}\s*(min\w*|h|hora\w*|hour\w*|dias?|days?)\)", re.I)
 NOT_STEPS_TITLE = re.compile(r"communicat|comunica|status update|atualizac\w* de status|mensage|\be-?mails?\b|"
                              r"(message|chat|slack|status)\s*templates?|templates?\s+(de\s+|for\s+)?(message|mensage|"
                              r"e-?mail|comunica|status)|override|manual controls?|controles? manua|emergency controls?|"
-                             r"controles? de emerg|operator controls|comandos de emerg")
+                             r"controles? de emerg|operator controls|comandos de emerg|alert(ing)? configuration|"
+                             r"configurac\w* de alertas")
 REPORT_TEXT = re.compile(r"\b[hx]{2}:[mx]{2}\b|\{\{?\s*\w+\s*\}?\}|\[(time|hora|horario)\]|"
                          r"\b(shifted|switched|routed|moved|migrated|completed|migrad[oa]s?|conclu[ií]d[oa]s?|"
                          r"redirecionad[oa]s?)\b", re.I)
 ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➜|⟶|➔)\s*")
 BARE_PERCENT = re.compile(r"(?:(?:then|depois|luego|and|e)\s+)?(\d{1,3})\s*%(?:\s+\w+)?", re.I)
-PERCENT_FLAG = re.compile(r"(--?(?:percentage|percent|weight|pct)[=\s]+)(\d{1,3})\b", re.I)
+PERCENT_FLAG = re.compile(r"(--?(?:percentage|percent|weight|pct|traffic|green|canary)[=\s]+|"
+                          r"canary[-_.]weight[\"']?\s*[:=]\s*[\"']?)(\d{1,3})\b", re.I)
 TARGET_FLAG = re.compile(r"(--?(?:target|to|color|colour)[=\s]+)(\w+)", re.I)
 TRAFFIC_WORDS = re.compile(r"traffic|tr[aá]fego|switch|shift|weight|canary", re.I)
 
