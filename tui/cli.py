@@ -188,6 +188,8 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
     Closing the terminal (or q) detaches; the engine goes on guarding. `shipdeck attach` comes back."""
     _check_resume(resume, journal)
     loaded = _load_or_exit(plan)
+    if not resume and not headless and not accept_import:
+        plan, loaded = review_first(plan, loaded, _review_screen)
     if not resume:  # a run already under way is resumed whatever its window says: rollback must stay possible
         _refuse_a_past_window(loaded)
         _refuse_unreviewed(loaded, accept_import)
@@ -454,6 +456,31 @@ def review(plan: str) -> None:
     decided = {s: sum(r.status == s for r in after.review) for s in ("accepted", "dropped", "pending")}
     click.echo(f"{path}: {decided['accepted']} accepted, {decided['dropped']} dropped, {decided['pending']} pending")
     sys.exit(0 if not pending else EXIT_INVALID)
+
+
+def review_first(plan: str, loaded: LoadedPlan, screen: Any) -> tuple[str, LoadedPlan]:
+    """The first run of an imported plan opens its review (nothing decided yet): the decisions go into the plan
+    file (RUNBOOK.plan.yaml beside a runbook, written now) and the run uses them."""
+    items = loaded.plan.review
+    if not items or any(r.status != "pending" for r in items):
+        return plan, loaded
+    path = Path(plan)
+    if plan.lower().endswith(RUNBOOK_SUFFIXES):
+        path = path.with_suffix(".plan.yaml")
+        if path.exists():
+            click.echo(f"{path} holds the review of {plan}: run it to use those decisions", err=True)
+            return plan, loaded
+        path.write_text(_import_or_exit(Path(plan)).yaml_text, encoding="utf-8")
+        click.echo(f"{len(items)} imported item(s) to review; the plan and your decisions go to {path}", err=True)
+    screen(path)
+    return str(path), _load_or_exit(str(path))
+
+
+def _review_screen(path: Path) -> None:
+    from tui.engine.identity import identity
+    from tui.review_app import ReviewApp
+
+    ReviewApp(path, identity()).run()
 
 
 def _import_or_exit(runbook: Path) -> Any:

@@ -68,3 +68,24 @@ async def test_an_invalid_edit_is_refused_on_screen_and_nothing_is_written(plan)
 
 def test_the_review_screen_at_80x24(plan, snap_compare):
     assert snap_compare(ReviewApp(plan, "ana"), terminal_size=(80, 24))
+
+
+def test_the_first_run_of_a_runbook_opens_its_review_and_runs_the_decisions(tmp_path):
+    from tui.cli import _load_or_exit, review_first
+    from tui.engine.review import decide
+
+    runbook = tmp_path / RUNBOOK.name
+    shutil.copy(RUNBOOK, runbook)
+    seen = []
+
+    def screen(path):  # the operator accepts the first item and leaves the rest pending
+        seen.append(path)
+        decide(path, 0, "accepted", "ana")
+
+    plan, loaded = review_first(str(runbook), _load_or_exit(str(runbook)), screen)
+    assert seen == [tmp_path / "checkout-release.plan.yaml"] and plan == str(seen[0])
+    assert [g.metric for g in loaded.plan.guards] == ["error_rate", "latency_p95"]  # the accepted one acts
+    # Once something is decided, the next run does not ask again; a runbook with its review beside it says so.
+    assert review_first(plan, loaded, screen) == (plan, loaded) and len(seen) == 1
+    again = _load_or_exit(str(runbook))
+    assert review_first(str(runbook), again, screen) == (str(runbook), again) and len(seen) == 1
