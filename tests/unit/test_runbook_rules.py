@@ -478,3 +478,11 @@ def test_a_canary_weight_patched_by_kubectl_is_the_traffic_command_and_moves_onc
     sev = next(x for x in plan.review if x.line == 52)  # a severity tier: not a goal, and its deadline is no window
     assert (sev.guard.op, sev.guard.threshold, sev.guard.action, sev.why) == (
         "above", 0.02, "alert", "no duration given; names no action: the proposal alerts")
+
+
+@pytest.mark.parametrize("title", ["Communication plan", "Plano de comunicação", "Escalation", "Escalamiento",
+                                   "Roles and responsibilities"])
+def test_communication_and_escalation_sections_are_reference_not_phases(title):
+    plan, _ = plan_of(f"# N\n## Deploy\n- [ ] ship it\n## {title}\n- [ ] Post in #releases\n1. Call the on-call lead\n")
+    assert [p.name for p in plan.phases] == ["Deploy"]
+    assert any("Post in #releases" in n for n in plan.phases[0].notes)

@@ -49,7 +49,8 @@ REFERENCE_TITLE = re.compile(
     r"referencias?|references?|faq|glossario|glossary|post.?mortem|pos.?incidente|incident response|"
     r"resposta a incidentes?|(useful|handy|common|quick|helpful) (commands|scripts)|"
     r"(comandos|scripts) (uteis|utiles|comuns|rapidos)|"
-    r"cheat.?sheet|tools and commands|commands reference)"
+    r"cheat.?sheet|tools and commands|commands reference|communication|comunicacao|comunicacion|escalation|"
+    r"escalonamento|escalamiento|escalada|stakeholders|(roles|papeis)( (and|e|y) respons\w*)?|raci)"
     r"( (procedures?|procedimentos?|plan|plano|steps|passos|process|processo|criteria|criterios|rapido|completo|"
     r"quick|full|contacts?|contatos?|de emergencia|emergency|team|time|list|lista|commands?|comandos|scripts?))*$")
 # Where criteria are triggers. A bare "Rollback" title is a procedure, not a list of criteria.
