@@ -486,3 +486,10 @@ def test_communication_and_escalation_sections_are_reference_not_phases(title):
     plan, _ = plan_of(f"# N\n## Deploy\n- [ ] ship it\n## {title}\n- [ ] Post in #releases\n1. Call the on-call lead\n")
     assert [p.name for p in plan.phases] == ["Deploy"]
     assert any("Post in #releases" in n for n in plan.phases[0].notes)
+
+
+def test_alternatives_inside_one_block_are_one_choice():
+    plan, _ = plan_of("# N\n## Roll out\n```bash\n./deploy.sh --env prod\n# or, via the API\n"
+                      "curl -X POST http://deploy.internal/run\n# OU pelo painel: clique em Deploy\n```\n")
+    (step,) = plan.phases[0].steps
+    assert step.gate.startswith("Choose one and do it") and "./deploy.sh" in step.gate and "curl" in step.gate

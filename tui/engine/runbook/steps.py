@@ -102,6 +102,10 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
         d.count("bake steps")
 
 
+ALTERNATIVE = re.compile(r"\s*#+\s*(or|ou|o bien|oder|alternative(ly)?|alternativamente|opci[oó]n|op[cç][aã]o|option)\b"
+                         r"(?!\s*[-=]?\s*\w+\s*=)", re.I)
+
+
 def heading_steps(d: Draft, sec: Section, ph: PhaseOut) -> None:
     """A stage's heading that moves traffic ("Fase 1: Canary 5% (30 min)", "Increase to 25%") shifts as the
     stage begins, and its span holds that weight; a heading that waits ("Monitorar por 30 min") bakes."""
@@ -209,6 +213,15 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
         ph.notes.append(f"(text block of {len(lines)} lines kept out of the plan: it does not read as commands)")
         ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
         d.count("text blocks kept as notes")
+        return
+    if any(ALTERNATIVE.match(ln) for ln in lines):  # "# or, via the API": one of these, never all in a row
+        commands = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        names = " / ".join(c[:60] for c in commands)
+        ph.steps.append(StepOut("gate", f"Choose one and do it (the commands are in the notes): {names} — done?",
+                                names, b.line, "alternatives in one block"))
+        ph.notes.append("alternatives, one of:")
+        ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
+        d.count("choices between alternatives")
         return
     if is_script(lines):  # a script is one step: its lines only make sense together
         first = next((ln.lstrip("# ").strip() for ln in lines
