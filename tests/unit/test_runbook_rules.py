@@ -493,3 +493,12 @@ def test_alternatives_inside_one_block_are_one_choice():
                       "curl -X POST http://deploy.internal/run\n# OU pelo painel: clique em Deploy\n```\n")
     (step,) = plan.phases[0].steps
     assert step.gate.startswith("Choose one and do it") and "./deploy.sh" in step.gate and "curl" in step.gate
+
+
+def test_thresholds_no_guard_reads_still_reach_review():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n**Decision time**: < 5 minutes from the alert\n\n## Thresholds\n"
+                      "```yaml\ncritical:\n  - error_rate > 5%\n  - cpu_usage > 90%\n```\n")
+    assert [(r.line, r.kind, r.text) for r in plan.review] == [
+        (5, "criterion", "Decision time: < 5 minutes from the alert"),
+        (10, "criterion", "error_rate > 5%"), (11, "criterion", "cpu_usage > 90%")]
+    assert plan.guards == []  # seen by a person, never acting by themselves

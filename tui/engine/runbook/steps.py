@@ -201,6 +201,7 @@ def chain(d: Draft, plain: str, ph: PhaseOut, line: int) -> bool:
 def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
     lines = b.text.splitlines()
     if b.lang not in SHELL_LANGS:
+        triggers.config_thresholds(d, b)
         ph.notes.append(f"({b.lang} block of {len(lines)} lines kept out of the plan)")
         ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
         d.count(f"{b.lang} blocks kept as notes")
@@ -210,6 +211,7 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
     elif not all(reads_as_command(ln) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")) and (
             not b.lang or any(re.match(r"\s*([-*+]|\d+[.)])\s", ln) for ln in lines)):
         # A fence that does not read as commands (no language, or a list inside): an e-mail, a checklist, prose.
+        triggers.config_thresholds(d, b)
         ph.notes.append(f"(text block of {len(lines)} lines kept out of the plan: it does not read as commands)")
         ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
         d.count("text blocks kept as notes")

@@ -18,8 +18,16 @@ from tui.engine.runbook.criteria import (
     sentences,
 )
 from tui.engine.runbook.draft import Draft, Review, StepOut
-from tui.engine.runbook.read import Section
-from tui.engine.runbook.words import ACCEPTANCE_TITLE, CRITERIA_TITLE, TRIGGER_TITLE, clean_title, fold, plain
+from tui.engine.runbook.read import Block, Section
+from tui.engine.runbook.words import (
+    ACCEPTANCE_TITLE,
+    CRITERIA_TITLE,
+    SHELL_LANGS,
+    TRIGGER_TITLE,
+    clean_title,
+    fold,
+    plain,
+)
 
 
 def criteria_context(sec: Section) -> tuple[bool, str | None]:
@@ -55,6 +63,8 @@ def scan_criteria(d: Draft, sec: Section) -> None:
         elif b.kind == "table":
             for text, line in data_rows(b):
                 criterion(d, text, line, listed, heading_action, True)
+        elif b.kind == "fence" and b.lang not in SHELL_LANGS - {""}:
+            config_thresholds(d, b)
 
 
 def criterion(d: Draft, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
@@ -83,6 +93,9 @@ def one_criterion(d: Draft, text: str, line: int, listed: bool, heading_action: 
         elif RELATIVE.search(fold(plain(text))) and MEASURE.search(plain(text)):
             _review(d, Review(line, "criterion", "relative to a baseline: a guard needs an absolute threshold",
                               plain(text), "a comparison with a baseline"))
+        elif COMPARISON.search(plain(text)):
+            _review(d, Review(line, "criterion", "a threshold no guard reads as written (a time to act or to "
+                              "finish, or a name with no metric)", plain(text), "a comparison"))
         return False
     if not listed and said is None and guard.guessed and not MEASURE.search(plain(text)):
         return False  # "set the timeout above 30 seconds": a number in a sentence, not a criterion
@@ -107,6 +120,7 @@ GOALS = "goal"  # criteria_context's word for a section of targets, not triggers
 GOAL_TITLE = re.compile(r"\b(targets?|goals?|metas?|objetiv\w*|kpis?|slos?|slas?|expected|esperad\w*|"
                         r"metricas? (de sucesso|criticas? a monitorar)|metrics to (watch|monitor))\b")
 GOAL_TEXT = re.compile(r"^[^:<>]{1,60}:\s*(?:[<>≤≥]|at least|at most|above|below|acima|abaixo|no m[ií]nimo)", re.I)
+COMPARISON = re.compile(rf"(?:[<>≤≥]=?|\b(?:{ABOVE}|{BELOW})\b)\s*~?\d", re.I)
 MEASURE = re.compile(r"[<>≤≥]\s*=?\s*\d|\d\s*%")  # a comparison or a percentage written as such
 
 
@@ -122,6 +136,16 @@ def unsure(guard: GuardOut, action: str | None, goal: bool = False) -> str:
     if never := guard.never_fires():
         why.append(f"never fires: {never}")
     return "; ".join(why)
+
+
+def config_thresholds(d: Draft, b: Block) -> None:
+    """A threshold inside a configuration block (`- error_rate > 5%`, `expr: rate(errors[5m]) > 0.01`) is not
+    read as a guard, but a person sees it in review: nothing measurable is dropped silently."""
+    for n, raw in enumerate(b.text.splitlines()):
+        text = raw.strip().lstrip("-#/* ").strip()
+        if COMPARISON.search(text) and re.search(r"[a-z]", text, re.I):
+            _review(d, Review(b.line + 1 + n, "criterion", f"a threshold inside a {b.lang or 'text'} block: copy it "
+                              "into a guard if it is one", text, "a comparison in a block"))
 
 
 def _review(d: Draft, item: Review) -> None:
