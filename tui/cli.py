@@ -557,6 +557,28 @@ def report(journal: Path, output: Path | None) -> None:
 
 @main.command()
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--guard", "guards", multiple=True, metavar="TEXT",
+              help="A guard to replay instead of the night's own: 'error_rate above 0.02 for 2m [rollback]'.")
+def rehearse(journal: Path, guards: tuple[str, ...]) -> None:
+    """Replay a past night's JOURNAL under other guards, offline: would it have rolled back, earlier, later,
+    or not at all? Without --guard, the night's own guards."""
+    from tui.engine import journal as journal_mod
+    from tui.engine.rehearse import RehearseError, parse_guard, replay, verdict
+
+    try:
+        records = journal_mod.load(journal).records
+        plan = journal_mod.plan_of(records)
+        chosen = [parse_guard(g) for g in guards] or list(plan.guards)
+        result = replay(records, chosen)
+    except (journal_mod.JournalError, RehearseError) as e:
+        click.echo(f"shipdeck: {sanitize_line(str(e))}", err=True)
+        sys.exit(EXIT_INVALID)
+    for line in verdict(result, chosen, plan):
+        click.echo(sanitize_line(line))
+
+
+@main.command()
+@click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--once", is_flag=True, help="Print what is there and stop, instead of following.")
 @click.option("--screen", is_flag=True, help="The command center, read-only, instead of one line per event.")
 def watch(journal: Path, once: bool, screen: bool) -> None:
