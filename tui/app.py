@@ -36,7 +36,7 @@ from tui.screens.help import HelpPanel
 from tui.screens.prompt import OverridePrompt, ReasonPrompt, WeightPrompt
 from tui.statusline import Seen, hint, status_line, waiting_line
 from widgets.chart import ChartData
-from widgets.guards import GuardPanel
+from widgets.guards import GuardPanel, bound
 from widgets.keybar import KeyBar
 from widgets.logpane import LogPane, LogRecord
 from widgets.sanitize import sanitize_line
@@ -572,7 +572,7 @@ class ShipdeckApp(App[int]):
             if g.state in ("breaching", "tripped"):
                 op = ">" if g.op == "above" else "<"
                 out.append(f"RED GUARD {g.metric}[{g.side or 'all'}] {format_value(g.value, g.unit)} {op} "
-                           f"{format_value(g.threshold, g.unit)} ({g.state})")
+                           f"{bound(g)} ({g.state})")
         for o in self.engine.state.overrides:
             out.append(f"overridden by {o['by']}: {o['reason']} ({o['breach']})")
         return out

@@ -158,15 +158,20 @@ def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: fl
         status, detail = "stale", str(last.get("nodata", "no data"))
     else:
         status, detail = "live", ""
-    label = ""
+    label, threshold = "", guard.threshold if guard else None
     if guard is not None:
         on = f" on {judged}" if judged else ""
-        label = f"{'>' if guard.op == 'above' else '<'} {format_value(guard.threshold, metric.unit)}{on} → {guard.action}"
+        bound = format_value(guard.threshold, metric.unit)
+        if guard.relative:  # the line follows blue, made worse by the margin
+            baseline = (last.get("series") or {}).get("blue")
+            threshold = guard.limit(baseline) if baseline is not None else None
+            bound = guard.margin_words()
+        label = f"{'>' if guard.op == 'above' else '<'} {bound}{on} → {guard.action}"
     return ChartData(
         title=metric.label or name,
         unit=metric.unit,
         series=series,
-        threshold=guard.threshold if guard else None,
+        threshold=threshold,
         threshold_label=label,
         status=status,
         status_detail=detail,
@@ -197,6 +202,9 @@ def guard_views(plan: Plan, guards: list[dict[str, Any]], stale: str = "") -> li
                 action=g["action"],
                 side=g.get("side", ""),
                 note=g.get("note", ""),
+                relative=g.get("relative", ""),
+                baseline=g.get("baseline"),
+                limit=g.get("limit"),
             )
         )
     return out
@@ -208,7 +216,8 @@ def initial_guards(plan: Plan) -> list[dict[str, Any]]:
         measures = plan.metrics[g.metric].measures if g.metric in plan.metrics else "all"
         out.append({"metric": g.metric, "op": g.op, "threshold": g.threshold, "value": None, "breach_for": 0.0,
                     "window": g.for_, "state": "inactive", "action": g.action,
-                    "side": g.series or ("" if measures == "all" else measures), "note": ""})
+                    "side": g.series or ("" if measures == "all" else measures), "note": "",
+                    **({"relative": g.margin_words()} if g.relative else {})})
     return out
 
 

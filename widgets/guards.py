@@ -29,6 +29,9 @@ class GuardView:
     action: str
     side: str = ""  # what it judges: green, blue or all ('' before the first sample says)
     note: str = ""  # the evidence in the engine's words when there is no value
+    relative: str = ""  # a relative guard's rule ("blue +20%"): judged against blue, not a fixed threshold
+    baseline: float | None = None  # blue's value this sample
+    limit: float | None = None  # blue's value made worse by the margin: the bound this sample
 
 
 HOT = ("breaching", "tripped")
@@ -60,12 +63,20 @@ def label(g: GuardView) -> str:
     return sanitize_line(g.metric) + (f"[{sanitize_line(g.side)}]" if g.side else "")
 
 
+def bound(g: GuardView) -> str:
+    """'1%', or for a relative guard '216ms (blue 180ms +20%)': the bound this sample, and where it comes from."""
+    if not g.relative:
+        return format_value(g.threshold, g.unit)
+    base = g.relative if g.baseline is None else g.relative.replace(" ", f" {format_value(g.baseline, g.unit)} ", 1)
+    return (f"{format_value(g.limit, g.unit)} " if g.limit is not None else "") + f"({sanitize_line(base)})"
+
+
 def guard_line(g: GuardView, metric_w: int = 0, value_w: int = 0, bar_width: int = 10) -> Text:
     """One guard: `▲ error_rate[green] 2.3% > 1% for 1m40s of 5m ███░░░ [rollback]`."""
     state = LEGACY.get(g.state, g.state)
     style = _row_style(g)
     breach_op, ok_op = (">", "≤") if g.op == "above" else ("<", "≥")
-    threshold = format_value(g.threshold, g.unit)
+    threshold = bound(g)
     text = Text(style=style)
     text.append(ICONS.get(state, "?"), style=ICON_STYLES.get(state, "bold"))
     text.append(" ")

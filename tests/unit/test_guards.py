@@ -163,3 +163,92 @@ def test_a_series_that_had_data_and_goes_empty_is_blind_at_once():
     gs.set_traffic(10, 3.0)
     look(gs, NoData("empty result", 4.0, answered=True), 4.0)
     assert st.state == "awaiting"
+
+
+# ---------------------------------------------------------------- relative guards: green judged against blue
+
+
+def relative(extra="", window="1m"):
+    text = f"""\
+version: 1
+name: r
+backends: {{metrics: [{{type: simulated}}]}}
+metrics: {{latency_p95: {{unit: ms}}}}
+guards:
+  - {{metric: latency_p95, worse_than: blue, by: 20%, for: {window}, action: rollback{extra}}}
+phases: [{{name: Canary}}]
+"""
+    gs = GuardSet(load_plan_text(text, "r.yaml").plan)
+    gs.set_traffic(10, 0.0)
+    return gs
+
+
+def feed_pairs(gs, pairs, step=10.0):
+    fired_at = []
+    for i, (green, blue) in enumerate(pairs):
+        t = i * step
+        if gs.observe({"latency_p95": Sample((green + blue) / 2, t, {"green": green, "blue": blue})}, t, "Canary",
+                      True):
+            fired_at.append(t)
+    return fired_at
+
+
+def test_a_relative_guard_trips_when_green_stays_worse_than_blue_by_its_margin():
+    gs = relative()
+    # Blue wanders 180-220 ms; green at +15% never trips, green at +30% for a minute does.
+    assert feed_pairs(gs, [(b * 1.15, b) for b in [180, 200, 220] * 4]) == []
+    gs = relative()
+    assert feed_pairs(gs, [(b * 1.3, b) for b in [180, 200, 220] * 2 + [180]]) == [60.0]
+    st = gs.status[0]
+    assert (st.state, st.baseline, st.limit) == ("tripped", 180, 216)
+    assert st.summary("ms") == "latency_p95[green] 234ms > 216ms (blue 180ms +20%) for 1m of 1m"
+    assert st.to_dict()["relative"] == "blue +20%" and st.to_dict()["baseline"] == 180
+
+
+def test_a_relative_guard_has_nothing_to_judge_without_blue():
+    gs = relative()
+    gs.set_traffic(100, 0.0)  # all on green: no baseline
+    feed_pairs(gs, [(500, 0)])
+    assert gs.status[0].state == "no-traffic" and "no baseline" in gs.status[0].note
+    gs = relative()
+    gs.observe({"latency_p95": Sample(300, 0.0, {"green": 300})}, 0.0, "Canary", True)  # blue's series missing
+    assert gs.status[0].state in ("awaiting", "blind") and gs.status[0].value is None
+
+
+def test_the_mann_whitney_judge_ignores_one_spike_and_trips_on_a_shifted_window():
+    import random
+
+    rng = random.Random(7)
+    spiky = [(200 + rng.gauss(0, 10), 200 + rng.gauss(0, 10)) for _ in range(30)]
+    spiky[20] = (2000, 200)  # one bad sample
+    gs = relative(", test: mann-whitney, min_samples: 12", window="5m")
+    assert feed_pairs(gs, spiky) == []
+    worse = [(260 + rng.gauss(0, 10), 200 + rng.gauss(0, 10)) for _ in range(30)]
+    gs = relative(", test: mann-whitney, min_samples: 12", window="5m")
+    fired = feed_pairs(gs, worse)
+    assert fired == [110.0]  # as soon as twelve samples a side say so, not after another window
+    gs = relative(", test: mann-whitney, min_samples: 12", window="5m")
+    feed_pairs(gs, worse[:5])
+    assert gs.status[0].note == "collecting: 5 of 12 samples a side"
+
+
+def test_mann_whitney_p_values():
+    from tui.engine.guards import mann_whitney_greater
+
+    assert mann_whitney_greater([10, 11, 12, 13, 14, 15, 16, 17, 18, 19], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) < 0.001
+    assert 0.4 < mann_whitney_greater([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]) < 0.6
+    assert mann_whitney_greater([1, 2, 3], [10, 11, 12]) > 0.9
+
+
+def test_relative_guard_definitions_are_checked():
+    import pytest
+
+    from tui.engine.plan import PlanError
+
+    for bad, why in [("worse_than: blue", "needs 'by'"), ("worse_than: blue, by: lots", "write a percentage like 20%"),
+                     ("above: 1, worse_than: blue, by: 5%", "exactly one of"), ("above: 1, by: 5%", "belong to")]:
+        text = ("version: 1\nname: r\nbackends: {metrics: [{type: simulated}]}\nmetrics: {latency_p95: {unit: ms}}\n"
+                f"guards:\n  - {{metric: latency_p95, {bad}, for: 1m}}\nphases: [{{name: A}}]\n")
+        with pytest.raises(PlanError) as e:
+            load_plan_text(text, "r.yaml")
+        assert why in str(e.value), (bad, str(e.value))

@@ -65,7 +65,7 @@ def test_duplicate_unknown_and_bad_duration_all_reported_with_positions():
         (("metric: error_rate,", "metric: errors,"), "guards[0].metric: guard on undefined metric 'errors'"),
         (("for: 1m", "for: 60"), "guards[0].for: duration 60 has no unit"),
         (("- shift: 10", "- shove: 10"), "phases[0].steps[0]: a step is a map with exactly one of"),
-        (("above: 0.01", "above: 0.01, below: 0.5"), "guards[0]: a guard needs exactly one of 'above' or 'below'"),
+        (("above: 0.01", "above: 0.01, below: 0.5"), "guards[0]: a guard needs exactly one of 'above', 'below' or 'worse_than'"),
         (("version: 1", "version: 2"), "version: Input should be 1"),
         (("type: simulated", "type: carrier-pigeon"), "unknown metrics backend type 'carrier-pigeon'; known: "),
     ],

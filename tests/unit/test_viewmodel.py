@@ -41,3 +41,25 @@ def test_next_weight_follows_the_plan():
     plan = load_plan_text(PLAN.format(start="22:00", end="01:30").replace(
         "- {name: A, duration: 10m}", "- {name: A, steps: [{shift: 10}, {shift: 50}, {shift: 100}]}"), "w.yaml").plan
     assert [vm.next_weight(plan, w) for w in (None, 10, 30, 100)] == [10, 50, 50, None]
+
+
+def test_a_relative_guard_is_shown_against_blue_on_its_chart_and_its_row():
+    from backends.base import Sample
+    from tui.engine.guards import GuardSet
+    from widgets.guards import guard_line
+
+    plan = load_plan_text(
+        "version: 1\nname: r\nbackends: {metrics: [{type: simulated}]}\nmetrics: {latency_p95: {unit: ms}}\n"
+        "guards:\n  - {metric: latency_p95, worse_than: blue, by: 20%, for: 1m}\nphases: [{name: Canary}]\n",
+        "r.yaml").plan
+    store = vm.SeriesStore()
+    store.add(100.0, {"latency_p95": {"value": 190.0, "series": {"blue": 180.0, "green": 260.0}}})
+    c = vm.chart(plan, "latency_p95", store, 100.0, 30.0, judged="green")
+    assert c.threshold == 216.0 and c.threshold_label == "> blue +20% on green → rollback"  # the line follows blue
+    gs = GuardSet(plan)
+    gs.set_traffic(10, 0.0)
+    gs.observe({"latency_p95": Sample(190.0, 100.0, {"blue": 180.0, "green": 260.0})}, 100.0, "Canary", True)
+    (row,) = vm.guard_views(plan, [g.to_dict() for g in gs.status])
+    assert str(guard_line(row)).startswith("▲ latency_p95[green] 260ms > 216ms (blue 180ms +20%) for 0s of 1m")
+    (before,) = vm.guard_views(plan, vm.initial_guards(plan))  # before any sample: the rule in words
+    assert "(blue +20%)" in str(guard_line(before))

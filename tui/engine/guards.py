@@ -11,6 +11,7 @@ no-data rule: hold (keep the window as it is; the run holds), fail (a breach), i
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,17 +44,24 @@ class GuardStatus:
     silenced_until: float | None = None  # an operator's override: it judges, but does not act, until then
     breach_since: float | None = None
     breach_for: float = 0.0
+    relative: str = ""  # a relative guard's rule in words ("blue +20%"); threshold is then its margin
+    baseline: float | None = None  # blue's value this sample, for a relative guard
+    limit: float | None = None  # the bound it was judged against this sample (blue made worse by the margin)
     # The samples of the current breach, newest last, kept for the journal.
     breach_values: list[tuple[float, float | None]] = field(default_factory=list)
 
     def summary(self, unit: str = "") -> str:
-        """'error_rate[green] 6.16% > 1% for 5m of 5m': in the metric's unit, as on screen."""
+        """'error_rate[green] 6.16% > 1% for 5m of 5m': in the metric's unit, as on screen. A relative guard:
+        'latency_p95[green] 260ms > 216ms (blue 180ms +20%) for 2m of 2m'."""
         op = ">" if self.op == "above" else "<"
         val = "no data" if self.value is None else format_value(self.value, unit)
-        return (
-            f"{self.metric}{_judged(self.side)} {val} {op} {format_value(self.threshold, unit)} for "
-            f"{format_duration(self.breach_for)} of {format_duration(self.window)}"
-        )
+        bound = format_value(self.threshold, unit)
+        if self.relative:
+            base = "no data" if self.baseline is None else format_value(self.baseline, unit)
+            bound = (format_value(self.limit, unit) + " " if self.limit is not None else "") + \
+                f"({self.relative.replace(' ', f' {base} ', 1)})"
+        return f"{self.metric}{_judged(self.side)} {val} {op} {bound} for {format_duration(self.breach_for)} of " \
+            f"{format_duration(self.window)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +77,7 @@ class GuardStatus:
             "note": self.note,
             "breach_for": self.breach_for,
             "silenced_until": self.silenced_until,
+            **({"relative": self.relative, "baseline": self.baseline, "limit": self.limit} if self.relative else {}),
         }
 
 
@@ -85,9 +94,11 @@ class GuardSet:
         self.grace = plan.settings.grace
         self._sides = [g.series or _measured(plan, g.metric) for g in self.guards]
         self.status = [
-            GuardStatus(i, g.metric, g.op, g.threshold, g.for_, g.action, g.no_data, side=side or "all")
+            GuardStatus(i, g.metric, g.op, g.threshold, g.for_, g.action, g.no_data, side=side or "all",
+                        relative=g.margin_words() if g.relative else "")
             for i, (g, side) in enumerate(zip(self.guards, self._sides, strict=True))
         ]
+        self._pairs: list[list[tuple[float, float, float]]] = [[] for _ in self.guards]  # a test's window
         self.green = 0
         self.traffic_since: dict[str, float | None] = {"green": None, "blue": None, "all": None}
         self.last: dict[str, Sample | NoData] = {}
@@ -115,9 +126,13 @@ class GuardSet:
                 # Before the run starts, missing evidence still shows: it is what holds the start.
                 st.state = st.evidence if st.evidence != VALUE and _applies(guard, phase) else INACTIVE
                 continue
-            if st.evidence == VALUE:
+            if st.evidence == VALUE and guard.test is not None:
+                breached = self._tested(i, now)
+                if breached and st.breach_since is None:
+                    st.breach_since = now - guard.for_  # the whole window is the evidence: it acts at once
+            elif st.evidence == VALUE:
                 assert st.value is not None
-                breached = guard.breached(st.value)
+                breached = guard.breached(st.value, st.baseline)
             elif st.evidence == NO_TRAFFIC:
                 self._clear(st)  # nothing to judge on a side nobody uses
                 st.state = NO_TRAFFIC
@@ -165,6 +180,25 @@ class GuardSet:
             if st.state in (NO_TRAFFIC, AWAITING, BLIND):  # shown as its evidence: it follows it
                 st.state = st.evidence
 
+    def _tested(self, i: int, now: float) -> bool:
+        """Mann-Whitney over the window: green's samples against blue's, one-sided, with at least
+        `min_samples` a side, so one spike does not trip it; and green's median beyond blue's made worse."""
+        guard, st = self.guards[i], self.status[i]
+        pairs = self._pairs[i]
+        assert st.value is not None and st.baseline is not None
+        pairs.append((now, st.value, st.baseline))
+        del pairs[:next((k for k, p in enumerate(pairs) if p[0] > now - guard.for_), len(pairs))]
+        green, blue = [p[1] for p in pairs], [p[2] for p in pairs]
+        if len(pairs) < guard.min_samples:
+            st.note = f"collecting: {len(pairs)} of {guard.min_samples} samples a side"
+            return False
+        st.note = ""
+        worse_green = green if guard.worse == "higher" else [-v for v in green]
+        worse_blue = blue if guard.worse == "higher" else [-v for v in blue]
+        p = mann_whitney_greater(worse_green, worse_blue)
+        st.limit = guard.limit(statistics.median(blue))
+        return p < 0.05 and guard.breached(statistics.median(green), statistics.median(blue))
+
     def _classify(self, i: int, now: float) -> None:
         guard, st = self.guards[i], self.status[i]
         reading = self.last.get(guard.metric)
@@ -173,8 +207,16 @@ class GuardSet:
         elif self._sides[i] is None and isinstance(reading, Sample):
             st.side = "all"
         value = _value(reading, st.side)
+        if guard.relative:  # judged against blue on the same metric: without blue's value there is nothing to judge
+            st.baseline = _value(reading, "blue")
+            st.limit = guard.limit(st.baseline) if st.baseline is not None else None
+            if value is not None and st.baseline is None:
+                value = None
         st.value = value
         since = self.traffic_since[st.side]
+        if guard.relative and since is not None and self.traffic_since["blue"] is None:
+            st.evidence, st.note = NO_TRAFFIC, "no baseline: blue carries no traffic"
+            return
         if value is not None:
             st.evidence, st.note, st.valued = VALUE, "", since
             return
@@ -243,6 +285,32 @@ class GuardSet:
     def _clear(st: GuardStatus) -> None:
         st.state, st.breach_since, st.breach_for = OK, None, 0.0
         st.breach_values.clear()
+
+
+def mann_whitney_greater(x: list[float], y: list[float]) -> float:
+    """One-sided p-value that x tends to be greater than y (Mann-Whitney U, normal approximation with tie
+    correction; fine from about ten samples a side)."""
+    n1, n2 = len(x), len(y)
+    ranked = sorted([(v, 0) for v in x] + [(v, 1) for v in y])
+    ranks = [0.0] * len(ranked)
+    ties = 0.0
+    i = 0
+    while i < len(ranked):
+        j = i
+        while j + 1 < len(ranked) and ranked[j + 1][0] == ranked[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2 + 1
+        t = j - i + 1
+        ties += t ** 3 - t
+        i = j + 1
+    u = sum(r for r, (_, side) in zip(ranks, ranked, strict=True) if side == 0) - n1 * (n1 + 1) / 2
+    n = n1 + n2
+    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
+    if var <= 0:
+        return 1.0
+    z = (u - n1 * n2 / 2 - 0.5) / math.sqrt(var)  # continuity correction
+    return 0.5 * math.erfc(z / math.sqrt(2))
 
 
 def _applies(guard: Guard, phase: str | None) -> bool:

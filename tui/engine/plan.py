@@ -188,10 +188,23 @@ def _number(value: Any) -> Any:
 Threshold = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)] | None
 
 
+def _margin(value: Any) -> Any:
+    """`by: 20%` (relative to blue) or `by: 50` (in the metric's unit)."""
+    if isinstance(value, str) and not re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value):
+        return value.strip()  # a percentage, or words the guard's check names
+    return _number(value)
+
+
 class Guard(Strict):
     metric: str
     above: Threshold = None
     below: Threshold = None
+    # A relative guard (a canary judge): green against blue on the same metric, worse by more than `by`.
+    worse_than: Literal["blue"] | None = None
+    by: Annotated[str | float, BeforeValidator(_margin)] | None = None
+    worse: Literal["higher", "lower"] = "higher"  # which way is worse for this metric (latency: higher)
+    test: Literal["mann-whitney"] | None = None  # judge the whole window at once, not every sample
+    min_samples: int = Field(default=10, ge=3)  # per side, before the test judges
     for_: Duration = Field(default=0.0, alias="for")
     action: Literal["rollback", "pause", "alert"] = "rollback"
     no_data: Literal["hold", "fail", "ignore"] = "hold"
@@ -200,20 +213,47 @@ class Guard(Strict):
 
     @model_validator(mode="after")
     def _one_bound(self) -> Guard:
-        if (self.above is None) == (self.below is None):
-            raise ValueError("a guard needs exactly one of 'above' or 'below'")
+        if (self.above is not None) + (self.below is not None) + (self.worse_than is not None) != 1:
+            raise ValueError("a guard needs exactly one of 'above', 'below' or 'worse_than'")
+        if self.worse_than is not None and self.by is None:
+            raise ValueError("a relative guard needs 'by': how much worse than blue, like 20% or 50")
+        if self.worse_than is None and (self.by is not None or self.test is not None):
+            raise ValueError("'by' and 'test' belong to a relative guard (worse_than: blue)")
+        if isinstance(self.by, str) and not re.fullmatch(r"\d+(\.\d+)?%", self.by):
+            raise ValueError(f"by: {self.by!r}: write a percentage like 20%, or an amount in the metric's unit")
         return self
 
     @property
+    def relative(self) -> bool:
+        return self.worse_than is not None
+
+    @property
     def op(self) -> str:
+        if self.relative:
+            return "above" if self.worse == "higher" else "below"
         return "above" if self.above is not None else "below"
 
     @property
     def threshold(self) -> float:
+        """The bound; for a relative guard, its margin (0.2 for 20%, or the amount in the metric's unit)."""
+        if self.relative:
+            return float(self.by[:-1]) / 100 if isinstance(self.by, str) else float(self.by or 0)
         return self.above if self.above is not None else self.below  # type: ignore[return-value]
 
-    def breached(self, value: float) -> bool:
-        return value > self.threshold if self.above is not None else value < self.threshold
+    def limit(self, baseline: float) -> float:
+        """A relative guard's bound this sample: blue's value made worse by the margin."""
+        m = self.threshold
+        sign = 1 if self.worse == "higher" else -1
+        return baseline * (1 + sign * m) if isinstance(self.by, str) else baseline + sign * m
+
+    def margin_words(self) -> str:
+        """'blue +20%', 'blue -5': the rule of a relative guard in a few characters."""
+        sign = "+" if self.worse == "higher" else "-"
+        return f"{self.worse_than} {sign}{self.by if isinstance(self.by, str) else format(self.threshold, 'g')}"
+
+    def breached(self, value: float, baseline: float | None = None) -> bool:
+        bound = self.threshold if not self.relative else self.limit(baseline if baseline is not None else math.nan)
+        return value > bound if self.op == "above" else value < bound
 
 
 def _run_spec(value: Any) -> Any:
@@ -789,7 +829,7 @@ def _cross_checks(plan: Plan, doc: _Doc) -> None:
             if name not in phase_names:
                 at(("guards", i, "phases", j), f"no phase named {name!r}")
         unit = plan.metrics[guard.metric].unit if guard.metric in plan.metrics else ""
-        if (why := _unreachable(guard.threshold, unit)) is not None:
+        if not guard.relative and (why := _unreachable(guard.threshold, unit)) is not None:
             at(("guards", i, guard.op), why)
 
 

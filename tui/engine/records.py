@@ -21,7 +21,7 @@ import orjson  # a night's journal is read in a blink: 5x json's speed
 PREFIX = b'{"sum":"'
 BODY = len(PREFIX) + 16 + 2  # where the summed bytes start, after `{"sum":"<16 hex>",`
 SIG = 6  # significant digits a journalled reading keeps
-GUARD_DEFINITION = ("index", "metric", "op", "threshold", "window", "action", "side")
+GUARD_DEFINITION = ("index", "metric", "op", "threshold", "window", "action", "side", "relative")
 GUARD_CARRIED = {"note": "", "silenced_until": None}  # written only when they change
 COLOURS = ("blue", "green")
 _BIG_INT = re.compile(rb"\d{19}")
@@ -68,7 +68,7 @@ class Encoder:
             return [(line_of({"seq": seq, **head, "kind": kind, "data": data}), (self.layout, self.carried))]
         guards: list[dict[str, Any]] = data["guards"]
         layout = {"metrics": list(data["values"]),
-                  "guards": [{k: g.get(k) for k in GUARD_DEFINITION} for g in guards]}
+                  "guards": [{k: g.get(k) for k in GUARD_DEFINITION if k in g or k != "relative"} for g in guards]}
         out: list[tuple[bytes, tuple[dict[str, Any] | None, list[dict[str, Any]]]]] = []
         carried = self.carried
         if layout != self.layout:

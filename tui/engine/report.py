@@ -129,8 +129,9 @@ def _near_misses(records: list[dict[str, Any]], units: dict[str, str]) -> list[s
         longest = max(e[0] for e in episodes)
         values = [e[1] for e in episodes]
         worst = max(values) if g.get("op") == "above" else min(values)
+        past = g.get("relative") or format_value(g.get("threshold"), unit)  # a relative guard: "blue +20%"
         out.append(f"- {g.get('metric')}[{g.get('side') or 'all'}]: {len(episodes)} time(s) past "
-                   f"{format_value(g.get('threshold'), unit)} without tripping; longest {format_duration(longest)} "
+                   f"{past} without tripping; longest {format_duration(longest)} "
                    f"of {format_duration(float(g.get('window') or 0))}, worst {format_value(worst, unit)}")
     return out
 
