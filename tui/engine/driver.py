@@ -510,11 +510,7 @@ class Driver:
         self._inbox.put_nowait(event)
 
     def _queries(self) -> dict[str, dict[str, str]]:
-        """metrics source -> {metric name: query}"""
-        out: dict[str, dict[str, str]] = {}
-        for name, m in self.plan.metrics.items():
-            out.setdefault(self.plan.metric_source(name), {})[name] = m.query or name
-        return out
+        return self.plan.queries_by_source()
 
     async def _backfill(self) -> None:
         """Fill the charts with the recent past from sources that keep history (Prometheus)."""

@@ -427,6 +427,13 @@ class Plan(Strict):
             return src
         return self.backends.metrics[0].name or self.backends.metrics[0].type
 
+    def queries_by_source(self) -> dict[str, dict[str, str]]:
+        """metrics source -> {metric name: query}"""
+        out: dict[str, dict[str, str]] = {}
+        for name, m in self.metrics.items():
+            out.setdefault(self.metric_source(name), {})[name] = m.query or name
+        return out
+
     def fingerprint(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
