@@ -59,6 +59,8 @@ class Lab:
     rps: float = 40
     rate_window: str = "15s"
     hold_limit: str = "5m"
+    green_latency_ms: float = 40.0  # blue answers in about 40 ms
+    more_guards: str = ""  # guard lines added to the plan's (each "  - {...}")
     ports: dict[str, int] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     prometheus: subprocess.Popen[bytes] | None = None
@@ -115,7 +117,7 @@ metrics:
   rps: {{query: '{RPS.format(w=w)}', unit: rps, label: throughput}}
 guards:  # judges green, the canary: its own error ratio, not the blend
   - {{metric: error_rate, above: 0.01, for: {self.guard_for}, action: rollback}}
-settings: {{sample_interval: 2s, timeout: 5s, hold_limit: {self.hold_limit}}}
+{self.more_guards}settings: {{sample_interval: 2s, timeout: 5s, hold_limit: {self.hold_limit}}}
 phases:
   - name: Check green
     owner: you
@@ -137,9 +139,9 @@ phases:
         self.write()
         log = open(self.dir / "lab.log", "ab")  # noqa: SIM115 - closed when the processes stop
         py = sys.executable
-        for colour, rate in (("blue", 0.0), ("green", self.green_fail_rate)):
+        for colour, rate, latency in (("blue", 0.0, 40.0), ("green", self.green_fail_rate, self.green_latency_ms)):
             self._spawn([py, str(HERE / "app.py"), "--colour", colour, "--port", str(self.ports[colour]),
-                         "--fail-rate", str(rate)], log)
+                         "--fail-rate", str(rate), "--latency-ms", str(latency)], log)
         self._spawn([binary("haproxy"), "-f", str(self.dir / "haproxy.cfg"), "-db"], log)
         self._wait(lambda: self.socket.exists(), "haproxy")
         self.prometheus_up()
