@@ -6,10 +6,15 @@ STAMP := $(VENV)/.installed
 # clocks, so two workers a core. JOBS=1 runs them in order.
 JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$((n * 2)))
 
-.PHONY: demo test lint bench lab import-fidelity clean
+.PHONY: demo test lint bench lab rehearse import-fidelity clean
 
 demo: $(STAMP)  # the demo's canary goes bad on purpose: a rollback (exit 3) is the happy ending
 	$(VENV)/bin/shipdeck demo || [ $$? -eq 3 ]
+	@echo "Rehearse the demo's guards on the simulator's history: make rehearse"
+
+# The demo plan's guards judged on the simulator's last hour, as `shipdeck rehearse` judges a real plan's.
+rehearse: $(STAMP)
+	$(VENV)/bin/shipdeck rehearse examples/demo.yaml --last 1h
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check tui widgets backends tests
