@@ -3,6 +3,7 @@
 `terminal`: what a user feels, through a real pty, with a plain Textual baseline in the same run.
 `crowd`: an engine with full history: attach time, its memory, 50 watchers during a burst.
 `night`: an 8-hour journal and the real CLI coming back to it (report, resume).
+`rehearse`: a week of Prometheus history and an 8-hour journal judged by `shipdeck rehearse`.
 `logpane`, `engine`: in-process micro-benchmarks, labelled as such.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import crowd, engine, logpane, night, terminal
+from bench import crowd, engine, logpane, night, rehearse, terminal
 
 if __name__ == "__main__":
     only = sys.argv[1:]
@@ -27,7 +28,7 @@ if __name__ == "__main__":
           f"{f' @ {freq.max or freq.current:.0f} MHz' if freq else ''}, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.python_implementation()} "
           f"{platform.python_version()}, {platform.system()}", file=sys.__stdout__, flush=True)
-    for mod, label in ((terminal, "pty"), (night, "cli"), (crowd, "engine"), (logpane, "in-process"), (engine, "in-process")):
+    for mod, label in ((terminal, "pty"), (night, "cli"), (rehearse, "cli"), (crowd, "engine"), (logpane, "in-process"), (engine, "in-process")):
         name = mod.__name__.split(".")[-1]
         if only and name not in only:
             continue

@@ -111,10 +111,10 @@ def test_no_traceback_for_odd_input(text):
 
 
 def test_durations_round_trip():
-    for text, secs in [("30s", 30), ("5m", 300), ("1h30m", 5400), ("250ms", 0.25), ("2h", 7200)]:
+    for text, secs in [("30s", 30), ("5m", 300), ("1h30m", 5400), ("250ms", 0.25), ("2h", 7200), ("7d", 604800)]:
         assert parse_duration(text) == secs
         assert parse_duration(format_duration(secs, exact=True)) == secs
-    for bad in ["5 minutes", "5", "", "m", "1.5m", "10x"]:
+    for bad in ["5 minutes", "5", "", "m", "1.5m", "10x", "31d"]:
         with pytest.raises(ValueError):
             parse_duration(bad)
 

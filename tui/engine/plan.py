@@ -41,11 +41,11 @@ Path_ = tuple[str | int, ...]
 
 # ---------------------------------------------------------------- durations
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 
 
 def parse_duration(value: Any) -> float:
-    """'30s', '5m', '1h30m', '250ms' -> seconds. Bare numbers are refused: units avoid guesswork."""
+    """'30s', '5m', '1h30m', '250ms', '7d' -> seconds. Bare numbers are refused: units avoid guesswork."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected a duration like 30s, 5m or 1h30m, got {type(value).__name__}")
     if isinstance(value, int | float):
@@ -56,8 +56,8 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"bad duration {value!r}; write it like 30s, 5m or 1h30m")
     if len(text) > 24:
         raise ValueError(f"duration {value!r} is too long to be meant")
-    h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
-    seconds = h * 3600 + mi * 60 + s + ms / 1000
+    d, h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
+    seconds = d * 86400 + h * 3600 + mi * 60 + s + ms / 1000
     if seconds > MAX_DURATION_S:
         raise ValueError(f"duration {value!r} is over 30 days")
     return seconds
