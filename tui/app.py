@@ -256,7 +256,7 @@ class ShipdeckApp(App[int]):
                 self._render_state(now)
             if dirty & {"samples", "clock", "status"}:
                 self.center.query_one(GuardPanel).update_guards(vm.guard_views(self.plan, self.guards,
-                                                                               self._stale(now)))
+                                                                               self._stale(now), self.series.last))
             if dirty & {"samples", "clock"}:
                 shown = [i for i, chart in enumerate(self.center.charts()) if chart.display]
                 self._charts_due += [i for i in shown if i not in self._charts_due]  # queued, never restarted

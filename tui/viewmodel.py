@@ -181,11 +181,18 @@ def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: fl
     )
 
 
-def guard_views(plan: Plan, guards: list[dict[str, Any]], stale: str = "") -> list[GuardView]:
+def guard_views(plan: Plan, guards: list[dict[str, Any]], stale: str = "",
+                last: dict[str, dict[str, Any]] | None = None) -> list[GuardView]:
     """`stale`: why what the guards last said is no longer news (no sample for a while, no engine): every row
-    says so instead of a verdict."""
+    says so instead of a verdict. `last`: the latest readings, which give a relative guard read back from a
+    journal (which keeps its rule, not blue's value every sample) its bound."""
     out = []
     for g in guards:
+        if g.get("relative") and g.get("baseline") is None and last is not None and g["metric"] in plan.metrics:
+            blue = (last.get(g["metric"], {}).get("series") or {}).get("blue")
+            rule = next((x for x in plan.guards if x.metric == g["metric"] and x.relative), None)
+            if blue is not None and rule is not None:
+                g = {**g, "baseline": blue, "limit": rule.limit(blue)}
         unit = plan.metrics[g["metric"]].unit if g["metric"] in plan.metrics else ""
         if stale:
             g = {**g, "state": "stale", "note": f"STALE: {stale}"}

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from widgets.sanitize import sanitize_line
-from widgets.units import format_value
+from widgets.units import format_value, relative_bound
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,7 @@ def bound(g: GuardView) -> str:
     """'1%', or for a relative guard '216ms (blue 180ms +20%)': the bound this sample, and where it comes from."""
     if not g.relative:
         return format_value(g.threshold, g.unit)
-    base = g.relative if g.baseline is None else g.relative.replace(" ", f" {format_value(g.baseline, g.unit)} ", 1)
-    return (f"{format_value(g.limit, g.unit)} " if g.limit is not None else "") + f"({sanitize_line(base)})"
+    return relative_bound(sanitize_line(g.relative), g.baseline, g.limit, g.unit)
 
 
 def guard_line(g: GuardView, metric_w: int = 0, value_w: int = 0, bar_width: int = 10) -> Text:

@@ -57,3 +57,9 @@ def format_value(value: float | None, unit: str) -> str:
         return _scaled(value, tuple((s, float(n)) for s, n in steps), f"{value:.0f}B")
     number = _trim(f"{value:.3g}") if "e" not in f"{value:.3g}" else f"{value:.3g}"
     return f"{number} {sanitize_line(unit)}" if unit and unit != "count" else number  # "3 restarts", not "3 count"
+
+
+def relative_bound(rule: str, baseline: float | None, limit: float | None, unit: str) -> str:
+    """A relative guard's bound: '216ms (blue 180ms +20%)'; '(blue +20%)' before blue has a value."""
+    base = rule if baseline is None else rule.replace(" ", f" {format_value(baseline, unit)} ", 1)
+    return (f"{format_value(limit, unit)} " if limit is not None else "") + f"({base})"

@@ -63,3 +63,18 @@ def test_a_relative_guard_is_shown_against_blue_on_its_chart_and_its_row():
     assert str(guard_line(row)).startswith("▲ latency_p95[green] 260ms > 216ms (blue 180ms +20%) for 0s of 1m")
     (before,) = vm.guard_views(plan, vm.initial_guards(plan))  # before any sample: the rule in words
     assert "(blue +20%)" in str(guard_line(before))
+
+
+def test_a_relative_guard_read_back_from_a_journal_takes_its_bound_from_the_last_readings():
+    from widgets.guards import guard_line
+
+    plan = load_plan_text(
+        "version: 1\nname: r\nbackends: {metrics: [{type: simulated}]}\nmetrics: {latency_p95: {unit: ms}}\n"
+        "guards:\n  - {metric: latency_p95, worse_than: blue, by: 20%, for: 1m}\nphases: [{name: Canary}]\n",
+        "r.yaml").plan
+    journalled = {"index": 0, "metric": "latency_p95", "op": "above", "threshold": 0.2, "window": 60.0,
+                  "action": "rollback", "side": "green", "relative": "blue +20%", "value": 260.0, "state": "breaching",
+                  "note": "", "breach_for": 10.0, "silenced_until": None}
+    (row,) = vm.guard_views(plan, [journalled], last={"latency_p95": {"value": 190.0,
+                                                                     "series": {"blue": 180.0, "green": 260.0}}})
+    assert "260ms > 216ms (blue 180ms +20%)" in str(guard_line(row))

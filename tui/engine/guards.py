@@ -17,7 +17,7 @@ from typing import Any
 
 from backends.base import NoData, Sample
 from tui.engine.plan import Guard, Plan, format_duration
-from widgets.units import format_value
+from widgets.units import format_value, relative_bound
 
 # What a guard has to judge this sample.
 VALUE, NO_TRAFFIC, AWAITING, BLIND = "value", "no-traffic", "awaiting", "blind"
@@ -57,9 +57,7 @@ class GuardStatus:
         val = "no data" if self.value is None else format_value(self.value, unit)
         bound = format_value(self.threshold, unit)
         if self.relative:
-            base = "no data" if self.baseline is None else format_value(self.baseline, unit)
-            bound = (format_value(self.limit, unit) + " " if self.limit is not None else "") + \
-                f"({self.relative.replace(' ', f' {base} ', 1)})"
+            bound = relative_bound(self.relative, self.baseline, self.limit, unit)
         return f"{self.metric}{_judged(self.side)} {val} {op} {bound} for {format_duration(self.breach_for)} of " \
             f"{format_duration(self.window)}"
 
@@ -351,5 +349,8 @@ def evidence_words(g: dict[str, Any], unit: str = "") -> tuple[str, str]:
         return kind, f"{label}: not judged now"
     ok = (">" if g.get("op") == "above" else "<") if g.get("state") in (BREACHING, TRIPPED) else (
         "≤" if g.get("op") == "above" else "≥")
-    return VALUE, f"{label}: has data: {format_value(g.get('value'), unit)} {ok} {format_value(g.get('threshold'), unit)}"
+    bound = format_value(g.get("threshold"), unit)
+    if g.get("relative"):  # the journal keeps the rule; the live bound only while the engine speaks
+        bound = relative_bound(str(g["relative"]), g.get("baseline"), g.get("limit"), unit)
+    return VALUE, f"{label}: has data: {format_value(g.get('value'), unit)} {ok} {bound}"
 

@@ -35,6 +35,7 @@ class GuardHistory:
     gaps: list[tuple[float, float]] = field(default_factory=list)  # stretches with nothing to judge
     sustained: float | None = None  # the worst level held for a whole window
     points: list[tuple[float, float | None]] = field(default_factory=list)
+    note: str = ""  # why it had nothing to judge, in the engine's words, when that was the last word
 
     def suggestion(self, margin: float) -> float | None:
         """A threshold this history would not have tripped, `margin` past the worst level it held a window."""
@@ -103,6 +104,7 @@ def judge(loaded: LoadedPlan, by_ts: dict[float, dict[str, Sample]], start: floa
                 if worse:
                     h.peak, h.peak_at = st.value, ts
             h.longest = max(h.longest, st.breach_for)
+            h.note = st.note
     for i, h in enumerate(out):
         if gap_from[i] is not None:
             h.gaps.append((gap_from[i], end))  # type: ignore[arg-type]
@@ -147,6 +149,10 @@ def table(results: list[GuardHistory], start: float, margin: float) -> list[str]
         g, unit = h.guard, h.unit
         rule = (f"{g.op} {g.margin_words()}" if g.relative else f"{g.op} {format_value(g.threshold, unit)}")
         out.append(f"{g.metric}[{g.series}] {rule} for {format_duration(g.for_)} → {g.action}")
+        if all(v is None for _, v in h.points):
+            why = "the history has no green series to set against blue" if g.relative else h.note
+            out.append(f"  nothing to judge in this history: {why}")
+            continue
         if h.trips:
             when = ", ".join("+" + format_duration(t - start) for t in h.trips[:8]) + (" …" if len(h.trips) > 8 else "")
             out.append(f"  would have tripped {len(h.trips)} time(s), at {when}")
@@ -184,10 +190,13 @@ def markdown(results: list[GuardHistory], start: float, end: float, margin: floa
     return "\n".join(lines) + "\n"
 
 
-def chart(h: GuardHistory, start: float, width: int = 100, height: int = 16) -> str:
+def chart(h: GuardHistory, start: float, width: int = 0, height: int = 16) -> str:
     """The guard's series over the history, its threshold drawn in and its would-be trips marked."""
+    import shutil
+
     import plotext as plt
 
+    width = width or min(100, shutil.get_terminal_size((100, 24)).columns)  # 80 columns over SSH
     xs = [(t - start) / 60 for t, v in h.points if v is not None]
     ys = [v for _, v in h.points if v is not None]
     plt.clear_figure()
@@ -211,8 +220,7 @@ def rehearse_text(loaded: LoadedPlan, results: list[GuardHistory], start: float,
     out = [f"rehearsal of {loaded.plan.name!r} on {format_duration(end - start)} of history"]
     out += table(results, start, margin)
     if charts:
-        for h in results:
-            out.append(chart(h, start))
+        out += [chart(h, start) for h in results if any(v is not None for _, v in h.points)]
     return "\n".join(out) + "\n"
 
 
