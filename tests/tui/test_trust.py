@@ -91,7 +91,10 @@ async def test_a_silenced_guard_judges_but_does_not_act_until_its_silence_ends(a
         # a minute of engine time is three seconds here: the breach goes on, the guard only acts after it
         # (checked a second of real time before its end: a loaded machine must not let the end slip past the check)
         await until(pilot, lambda: app.clock.now() > silenced - 20, timeout=10, what="most of the silence")
-        assert app.state["status"] == "running" and len(events(app, "guard")) == 1
+        # (a slow canary climbs through the threshold with noise: the guard may have paused twice before the
+        # operator's override; what matters is that it has not acted since)
+        assert app.state["status"] == "running"
+        assert [e for e in events(app, "guard") if e["data"]["at"] > override["at"]] == []
         await until(pilot, lambda: app.state["status"] == "paused", timeout=15, what="the guard after its silence")
 
 
