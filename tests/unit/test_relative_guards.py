@@ -33,3 +33,12 @@ def test_a_slow_canary_is_rolled_back_by_green_against_blue(tmp_path, capsys):
     at = next(i for i, r in enumerate(records) if r["kind"] == "event" and r["data"].get("type") == "guard")
     behind = [r["data"]["values"]["latency_p95"] for r in records[:at] if r["kind"] == "sample"][-5:]
     assert len(behind) == 5 and all({"blue", "green"} <= set(s["series"]) for s in behind)
+    # The night the engine just wrote, replayed offline: its own guards roll back when it did; a guard that
+    # only watches errors would not have rolled back before the recorded rollback.
+    from tui.engine.rehearse import parse_guard, replay
+
+    own = replay(records, list(loaded.plan.guards))
+    assert own.rollback is not None and own.rollback.metric == "latency_p95"
+    assert abs(own.rollback.at - own.original[0]) <= 2 * loaded.plan.settings.sample_interval
+    errors_only = replay(records, [parse_guard("error_rate above 0.01 for 1m")])
+    assert errors_only.rollback is None and errors_only.end == own.original[0]
