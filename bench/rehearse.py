@@ -6,7 +6,6 @@ under another guard by `shipdeck rehearse JOURNAL --guard …`. Wall time of eac
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.night import write_night
+from bench.night import _wall, write_night
 
 ROOT = Path(__file__).resolve().parent.parent
 STEP, DAYS = 15, 7
@@ -39,13 +38,6 @@ def _history(path: Path, end: int) -> None:
                 for t in range(start, end, STEP):
                     f.write(f'{name}{{colour="{colour}"}} {base * (1 + 0.2 * math.sin(t / 3600)):.6g} {t}\n')
         f.write("# EOF\n")
-
-
-def _wall(argv: list[str]) -> float:
-    t0 = time.monotonic()
-    subprocess.run(argv, capture_output=True, cwd=ROOT, check=True, timeout=300,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
-    return time.monotonic() - t0
 
 
 def run() -> Iterator[tuple[str, str]]:
