@@ -642,7 +642,7 @@ def history_window(last: str, from_: str | None, to: str | None, now: float) -> 
         raise RehearseError(f"history window: {e}") from None
     if start >= end:
         raise RehearseError("history window: --from must be before --to")
-    return start, end
+    return float(int(start)), float(int(end))  # whole seconds: the sources' timestamps land on the same grid
 
 
 def _rehearse_plan(path: Path, chosen: list[Any], last: str, from_: str | None, to: str | None, margin: str,
