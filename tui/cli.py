@@ -16,7 +16,7 @@ import click
 from backends import registry
 from backends.base import Clock, RealClock, ScaledClock
 from backends.simulated import SCENARIO_OVERRIDE, SCENARIOS
-from tui.engine.plan import ACCEPTED_IMPORT_ENV, LoadedPlan, PlanError, backend_name, load_plan
+from tui.engine.plan import LoadedPlan, PlanError, backend_name, load_plan
 from widgets.sanitize import sanitize, sanitize_line
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
@@ -127,7 +127,9 @@ def check(plan: str, offline: bool, rehearse_last: str | None) -> None:
             click.echo(f"{len(errors)} problem(s) found by preflight", err=True)
             sys.exit(EXIT_INVALID)
     if rehearse_last:
-        _check_rehearsal(loaded, rehearse_last)
+        from tui.cli_rehearse import check_rehearsal
+
+        check_rehearsal(loaded, rehearse_last)
     p = loaded.plan
     pending = len(p.pending_review())
     click.echo(f"{plan}: ok — {p.name!r}: {len(p.phases)} phases, {len(p.guards)} guards, "
@@ -194,11 +196,13 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
     Closing the terminal (or q) detaches; the engine goes on guarding. `shipdeck attach` comes back."""
     _check_resume(resume, journal)
     loaded = _load_or_exit(plan)
+    from tui.cli_import import refuse_unreviewed, review_first, review_screen
+
     if not resume and not headless and not accept_import:
-        plan, loaded = review_first(plan, loaded, _review_screen)
+        plan, loaded = review_first(plan, loaded, review_screen)
     if not resume:  # a run already under way is resumed whatever its window says: rollback must stay possible
         _refuse_a_past_window(loaded)
-        _refuse_unreviewed(loaded, accept_import)
+        refuse_unreviewed(loaded, accept_import)
     if headless or foreground:
         sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
     from tui.engine.connecting import ConnectingEngine
@@ -437,105 +441,6 @@ def _check_resume(resume: bool, journal: Path | None) -> None:
 
 
 @main.command()
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
-def review(plan: str) -> None:
-    """Accept, edit or drop what an import was not sure of; each decision is written into the plan with who
-    and when. A Markdown RUNBOOK is imported first, to RUNBOOK.plan.yaml beside it."""
-    from tui.engine.identity import identity
-
-    path = Path(plan)
-    if plan.lower().endswith(RUNBOOK_SUFFIXES):
-        path = path.with_suffix(".plan.yaml")
-        if path.exists():
-            click.echo(f"reviewing {path} (imported from {plan} before)", err=True)
-        else:
-            path.write_text(_import_or_exit(Path(plan)).yaml_text, encoding="utf-8")
-            click.echo(f"plan written to {path}", err=True)
-    loaded = _load_or_exit(str(path))
-    if not loaded.plan.review:
-        click.echo(f"{path}: nothing to review")
-        return
-    from tui.review_app import ReviewApp
-
-    pending = ReviewApp(path, identity()).run()
-    after = _load_or_exit(str(path)).plan
-    decided = {s: sum(r.status == s for r in after.review) for s in ("accepted", "dropped", "pending")}
-    click.echo(f"{path}: {decided['accepted']} accepted, {decided['dropped']} dropped, {decided['pending']} pending")
-    sys.exit(0 if not pending else EXIT_INVALID)
-
-
-def review_first(plan: str, loaded: LoadedPlan, screen: Any) -> tuple[str, LoadedPlan]:
-    """The first run of an imported plan opens its review (nothing decided yet): the decisions go into the plan
-    file (RUNBOOK.plan.yaml beside a runbook, written now) and the run uses them."""
-    items = loaded.plan.review
-    if not items or any(r.status != "pending" for r in items):
-        return plan, loaded
-    path = Path(plan)
-    if plan.lower().endswith(RUNBOOK_SUFFIXES):
-        path = path.with_suffix(".plan.yaml")
-        if path.exists():
-            click.echo(f"{path} holds the review of {plan}: run it to use those decisions", err=True)
-            return plan, loaded
-        path.write_text(_import_or_exit(Path(plan)).yaml_text, encoding="utf-8")
-        click.echo(f"{len(items)} imported item(s) to review; the plan and your decisions go to {path}", err=True)
-    screen(path)
-    return str(path), _load_or_exit(str(path))
-
-
-def _review_screen(path: Path) -> None:
-    from tui.engine.identity import identity
-    from tui.review_app import ReviewApp
-
-    ReviewApp(path, identity()).run()
-
-
-def _import_or_exit(runbook: Path) -> Any:
-    from tui.engine.runbook import import_runbook
-
-    try:
-        return import_runbook(runbook)
-    except PlanError as e:
-        for issue in e.issues:
-            click.echo(sanitize_line(str(issue)), err=True)
-        sys.exit(EXIT_INVALID)
-
-
-def _refuse_unreviewed(loaded: LoadedPlan, accept_import: bool) -> None:
-    """Guards the importer was not sure of never act unseen: with metrics connected, a plan with pending review
-    items runs only when the operator says so on the command line (journalled with the run's start)."""
-    pending = loaded.plan.pending_review()
-    connected = [m for m in loaded.plan.backends.metrics if m.type != "unconnected"]
-    if not pending or not connected:
-        return
-    if accept_import:
-        from tui.engine.identity import identity
-
-        os.environ[ACCEPTED_IMPORT_ENV] = identity()
-        return
-    lines = ", ".join(str(r.line) for r in pending[:8]) + (" …" if len(pending) > 8 else "")
-    click.echo(f"{loaded.path}: {len(pending)} imported item(s) not reviewed (runbook lines {lines}) and its "
-               f"metrics are connected: decide them with `shipdeck review {loaded.path}`, or pass --accept-import "
-               "to run with them inactive as they stand (the journal records who did)", err=True)
-    sys.exit(EXIT_INVALID)
-
-
-@main.command("import")
-@click.argument("runbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan here.")
-def import_(runbook: Path, output: Path | None) -> None:
-    """Turn a Markdown RUNBOOK into a plan (YAML); the summary goes to stderr."""
-    result = _import_or_exit(runbook)
-    if output:
-        output.write_text(result.yaml_text, encoding="utf-8")
-        click.echo(f"plan written to {output}", err=True)
-    else:
-        click.echo(result.yaml_text, nl=False)
-    click.echo("import summary:", err=True)
-    for line in result.summary:
-        click.echo(f"  {line}", err=True)
-
-
-@main.command()
 @click.argument("journal", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout.")
 def report(journal: Path, output: Path | None) -> None:
@@ -559,111 +464,6 @@ def report(journal: Path, output: Path | None) -> None:
         click.echo(f"shipdeck: {sanitize_line(w)}", err=True)
     if damaged:
         sys.exit(EXIT_ERROR)
-
-
-@main.command()
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--guard", "guards", multiple=True, metavar="TEXT",
-              help="A guard to judge instead of the plan's: 'error_rate above 0.02 for 2m [rollback]'.")
-@click.option("--last", "last", default="24h", show_default=True, help="A plan: how much history to judge.")
-@click.option("--from", "from_", metavar="TIME", help="A plan: start of the history (ISO time); with --to.")
-@click.option("--to", "to", metavar="TIME", help="A plan: end of the history (ISO time, default now).")
-@click.option("--margin", default="20%", show_default=True, help="How far past the history a suggested threshold sits.")
-@click.option("--markdown", "markdown_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the rehearsal as Markdown for a review.")
-@click.option("--no-charts", is_flag=True, help="The table only.")
-def rehearse(source: Path, guards: tuple[str, ...], last: str, from_: str | None, to: str | None, margin: str,
-             markdown_out: Path | None, no_charts: bool) -> None:
-    """Judge guards before the night. SOURCE a plan: its guards on its metrics' history (--last 24h), with
-    the trips they would have made and a threshold that would not have tripped. SOURCE a journal (.jsonl):
-    that night replayed offline under other guards (--guard)."""
-    from tui.engine.rehearse import RehearseError, parse_guard
-
-    try:
-        chosen = [parse_guard(g) for g in guards]
-        if source.suffix == ".jsonl":
-            _rehearse_journal(source, chosen)
-        else:
-            _rehearse_plan(source, chosen, last, from_, to, margin, markdown_out, not no_charts)
-    except RehearseError as e:
-        click.echo(f"shipdeck: {sanitize_line(str(e))}", err=True)
-        sys.exit(EXIT_INVALID)
-
-
-def _rehearse_journal(journal: Path, chosen: list[Any]) -> None:
-    from tui.engine import journal as journal_mod
-    from tui.engine.rehearse import RehearseError, replay, verdict
-
-    try:
-        records = journal_mod.load(journal).records
-        plan = journal_mod.plan_of(records)
-    except journal_mod.JournalError as e:
-        raise RehearseError(str(e)) from None
-    chosen = chosen or list(plan.guards)
-    for line in verdict(replay(records, chosen), chosen, plan):
-        click.echo(sanitize_line(line))
-
-
-def _check_rehearsal(loaded: LoadedPlan, last: str) -> None:
-    import time
-
-    from tui.engine import history
-    from tui.engine.plan import format_duration
-    from tui.engine.rehearse import RehearseError
-
-    try:
-        start, end = history_window(last, None, None, time.time())
-        step = loaded.plan.settings.sample_interval
-        results = history.judge(loaded, asyncio.run(history.fetch(loaded, start, end, step, lambda _s: None)),
-                                start, end, step)
-    except RehearseError as e:
-        click.echo(sanitize_line(str(loaded.issue(("guards",), f"warning: cannot rehearse: {e}"))), err=True)
-        return
-    verbs = {"rollback": "roll back", "pause": "pause", "alert": "alert"}
-    for i, h in enumerate(results):
-        if h.trips:
-            when = ", ".join(f"{format_duration(end - t)} ago" for t in h.trips[:3])
-            click.echo(sanitize_line(str(loaded.issue(("guards", i), (
-                f"warning: would have tripped {len(h.trips)} time(s) in the last {last} ({when}): the night would "
-                f"{verbs[h.guard.action]} on what happened here lately; see `shipdeck rehearse {loaded.path} "
-                f"--last {last}`")))),
-                err=True)
-
-
-def history_window(last: str, from_: str | None, to: str | None, now: float) -> tuple[float, float]:
-    from tui.engine.journal import parse_iso
-    from tui.engine.plan import parse_duration
-    from tui.engine.rehearse import RehearseError
-
-    try:
-        end = parse_iso(to) if to else now
-        start = parse_iso(from_) if from_ else end - parse_duration(last)
-    except ValueError as e:
-        raise RehearseError(f"history window: {e}") from None
-    if start >= end:
-        raise RehearseError("history window: --from must be before --to")
-    return float(int(start)), float(int(end))  # whole seconds: the sources' timestamps land on the same grid
-
-
-def _rehearse_plan(path: Path, chosen: list[Any], last: str, from_: str | None, to: str | None, margin: str,
-                   markdown_out: Path | None, charts: bool) -> None:
-    import dataclasses
-    import time
-
-    from tui.engine import history
-
-    loaded = _load_or_exit(str(path))
-    if chosen:
-        loaded = dataclasses.replace(loaded, plan=loaded.plan.model_copy(update={"guards": chosen}))
-    fraction = history.parse_margin(margin)
-    start, end = history_window(last, from_, to, time.time())
-    step = loaded.plan.settings.sample_interval
-    by_ts = asyncio.run(history.fetch(loaded, start, end, step, lambda s: click.echo(f"  {s}", err=True)))
-    results = history.judge(loaded, by_ts, start, end, step)
-    click.echo(sanitize(history.rehearse_text(loaded, results, start, end, fraction, charts)), nl=False)
-    if markdown_out:
-        markdown_out.write_text(history.markdown(results, start, end, fraction, loaded.plan.name), encoding="utf-8")
-        click.echo(f"rehearsal written to {markdown_out}", err=True)
 
 
 @main.command()
@@ -706,5 +506,10 @@ def backends() -> None:
             click.echo("  (none)")
 
 
-if __name__ == "__main__":
-    main()
+# Commands kept in modules of their own register on `main` as they are imported.
+from tui import cli_import, cli_rehearse  # noqa: E402, F401
+
+if __name__ == "__main__":  # `python -m tui.cli`: the module `tui.cli` holds the `main` they registered on
+    from tui.cli import main as registered
+
+    registered()

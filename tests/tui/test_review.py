@@ -71,7 +71,8 @@ def test_the_review_screen_at_80x24(plan, snap_compare):
 
 
 def test_the_first_run_of_a_runbook_opens_its_review_and_runs_the_decisions(tmp_path):
-    from tui.cli import _load_or_exit, review_first
+    from tui.cli import _load_or_exit
+    from tui.cli_import import review_first
     from tui.engine.review import decide
 
     runbook = tmp_path / RUNBOOK.name
