@@ -26,7 +26,7 @@ import loadgen  # noqa: E402
 def lab():
     require_binary("haproxy")
     require_binary("prometheus")
-    with lab_mod.running_lab(green_fail_rate=0.05, guard_for="10s", bake="25s", rps=80, rate_window="15s") as lab:
+    with lab_mod.running_lab(green_fail_rate=0.08, guard_for="10s", bake="25s", rps=80, rate_window="15s") as lab:
         yield lab
 
 
@@ -41,7 +41,8 @@ async def test_guard_rolls_back_a_failing_canary_on_real_haproxy(lab, tmp_path):
     state = await _servers_state(lab)
     assert state == {"blue": 100, "green": 0}
     intents = [(r["data"]["kind"], r["data"].get("percent")) for r in recs if r["kind"] == "intent"]
-    # green at 10% fails 5% of its requests: the blend is 0.5%, under the 1% guard; green's own ratio is not
+    # green at 10% fails 8% of its requests: the blend is 0.8%, under the 1% guard; green's own ratio is not (at 5%
+    # a quiet 15 s window of a loaded machine could dip under 1% and let the 25 s bake end: seen once in CI)
     assert intents == [("probe", None), ("shift", 10), ("rollback", None)]
     guard = next(r["data"] for r in recs if r["kind"] == "event" and r["data"]["type"] == "guard")
     assert guard["metric"] == "error_rate" and guard["values"] and all(v > 0.01 for _, v in guard["values"])

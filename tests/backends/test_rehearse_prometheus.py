@@ -79,6 +79,7 @@ def test_planted_spikes_trip_exactly_where_expected_and_the_gap_is_reported(hist
     assert "read" in res.stderr  # progress while Prometheus answers
     md = (tmp_path / "r.md").read_text()
     assert "| error_rate above 2% for 2m → rollback | 2 | 8% |" in md
+    assert "## error_rate" in md and "```text" in md and "would-be trips (x)" in md  # its chart, for a review
 
 
 def test_the_suggested_threshold_clears_the_history_by_its_margin(history, clean_env):

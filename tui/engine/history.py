@@ -187,6 +187,9 @@ def markdown(results: list[GuardHistory], start: float, end: float, margin: floa
         lines.append(f"| {rule} | {len(h.trips)} | {format_value(h.peak, unit) if h.peak is not None else '—'} | "
                      f"{format_duration(h.longest)} | {format_duration(sum(b - a for a, b in h.gaps))} | "
                      f"{format_value(s, unit) if s is not None else '—'} |")
+    for h in results:  # each guard's chart, as the terminal shows it
+        if any(v is not None for _, v in h.points):
+            lines += ["", f"## {h.guard.metric}", "", "```text", chart(h, start, width=100).rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
 
