@@ -16,7 +16,7 @@ import click
 from backends import registry
 from backends.base import Clock, RealClock, ScaledClock
 from backends.simulated import SCENARIO_OVERRIDE, SCENARIOS
-from tui.engine.plan import LoadedPlan, PlanError, backend_name, load_plan
+from tui.engine.plan import LoadedPlan, PlanError, backend_name, load_source
 from widgets.sanitize import sanitize, sanitize_line
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
@@ -24,17 +24,12 @@ DEMO_PLAN = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
 DEMO_SPEED = 15.0
 
 
-RUNBOOK_SUFFIXES = (".md", ".markdown", ".txt")
 
 
 def _load_or_exit(path: str) -> LoadedPlan:
     """A plan, or a Markdown/text runbook imported on the fly; problems as FILE:LINE:COL, exit 2."""
     try:
-        if path.lower().endswith(RUNBOOK_SUFFIXES):
-            from tui.engine.runbook import load_runbook
-
-            return load_runbook(path)
-        return load_plan(path)
+        return load_source(path)
     except PlanError as e:
         for issue in e.issues:
             click.echo(sanitize_line(str(issue)), err=True)
@@ -225,29 +220,6 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
     # The screen paints the plan from its file at once; the engine starts behind it and takes over when it answers.
     handle = ConnectingEngine(loaded, journal_path, identity(), connect)
     sys.exit(_screen(handle, loaded, journal_path, high_contrast))
-
-
-@main.command(hidden=True)
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
-@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--resume", is_flag=True)
-@click.option("--idle-exit", type=float, default=None, help="Seconds with no screen before an idle engine leaves.")
-@click.option("--group", default="", callback=_os_group, help="An OS group whose members may attach (mode 0660).")
-def engine(plan: str, journal: Path, resume: bool, idle_exit: float | None, group: str) -> None:
-    """The detached engine of one run (started by `run`): journal, guards, backends, and a socket."""
-    from tui.engine.driver import Driver
-    from tui.engine.journal import JournalError
-    from tui.engine.server import IDLE_EXIT_S, EngineServer, socket_path
-
-    loaded = _load_or_exit(plan)
-    try:
-        driver = Driver(loaded, journal, clock=RealClock(), resume=resume)
-    except JournalError as e:
-        click.echo(f"shipdeck engine: {e}", err=True)
-        sys.exit(EXIT_ERROR)
-    server = EngineServer(driver, socket_path(journal), idle_exit=IDLE_EXIT_S if idle_exit is None else idle_exit,
-                          group=group)
-    sys.exit(asyncio.run(server.run()))
 
 
 def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:

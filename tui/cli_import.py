@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from tui.cli import EXIT_INVALID, RUNBOOK_SUFFIXES, _load_or_exit, main
-from tui.engine.plan import ACCEPTED_IMPORT_ENV, LoadedPlan, PlanError
+from tui.cli import EXIT_INVALID, _load_or_exit, main
+from tui.engine.plan import ACCEPTED_IMPORT_ENV, RUNBOOK_SUFFIXES, LoadedPlan, PlanError
 from widgets.sanitize import sanitize_line
 
 

@@ -941,6 +941,18 @@ def _activate_accepted(data: dict[str, Any], doc: _Doc) -> None:
                     doc.values[("guards", at, *path[3:])] = pos
 
 
+RUNBOOK_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+def load_source(path: str | Path) -> LoadedPlan:
+    """A plan, or a Markdown/text runbook imported on the fly (only a runbook pays for the importer)."""
+    if str(path).lower().endswith(RUNBOOK_SUFFIXES):
+        from tui.engine.runbook import load_runbook
+
+        return load_runbook(path)
+    return load_plan(path)
+
+
 def load_plan(path: str | Path) -> LoadedPlan:
     p = Path(path)
     text, issues = read_text(p)

@@ -41,7 +41,7 @@ def spawn_engine(plan: str, journal: Path, resume: bool = False, idle_exit: floa
         raise SpawnError(running)
     journal.parent.mkdir(parents=True, exist_ok=True)
     log = engine_log(journal)
-    cmd = [sys.executable, "-m", "tui.cli", "engine", str(Path(plan).resolve()), "--journal", str(journal)]
+    cmd = [sys.executable, "-m", "tui.engine.process", str(Path(plan).resolve()), "--journal", str(journal)]
     if resume:
         cmd.append("--resume")
     if idle_exit is not None:
