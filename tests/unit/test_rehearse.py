@@ -64,3 +64,29 @@ def test_the_command_line(tmp_path, clean_env):
     bad = subprocess.run(shipdeck_cmd("rehearse", str(V1), "--guard", "cpu above lots"), capture_output=True,
                          text=True, env=clean_env, cwd=ROOT)
     assert bad.returncode == 2 and "write it as" in bad.stderr
+
+
+def test_a_source_without_history_is_named_never_a_traceback(tmp_path, clean_env):
+    from tests.backends.conftest import free_port
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"""version: 1
+name: down
+backends:
+  metrics: [{{type: prometheus, url: "http://127.0.0.1:{free_port()}"}}]
+metrics:
+  error_rate: {{query: app_error_ratio, unit: ratio}}
+guards:
+  - {{metric: error_rate, above: 0.02, for: 2m}}
+phases: [{{name: A}}]
+""")
+    res = subprocess.run(shipdeck_cmd("rehearse", str(plan), "--last", "1h"), capture_output=True, text=True,
+                         env=clean_env, cwd=ROOT)
+    assert res.returncode == 2 and "metrics source 'prometheus' did not give its history" in res.stderr
+    assert "Traceback" not in res.stderr
+    unconnected = tmp_path / "imported.yaml"  # as `shipdeck import` leaves a runbook's metrics
+    unconnected.write_text(plan.read_text().replace(plan.read_text().splitlines()[3],
+                                                    "  metrics: [{name: runbook, type: unconnected}]"))
+    res = subprocess.run(shipdeck_cmd("rehearse", str(unconnected), "--last", "1h"), capture_output=True, text=True,
+                         env=clean_env, cwd=ROOT)
+    assert res.returncode == 2 and "metrics source 'runbook' (unconnected) keeps no history" in res.stderr
