@@ -150,7 +150,7 @@ class Term:
         engines = []
         for c in self.proc.children(recursive=True):
             try:
-                if "tui.cli" in " ".join(c.cmdline()):
+                if "tui.engine.process" in " ".join(c.cmdline()):
                     engines.append(c)
             except psutil.Error:
                 pass  # a log source that just ended
