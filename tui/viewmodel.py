@@ -190,8 +190,9 @@ def guard_views(plan: Plan, guards: list[dict[str, Any]], stale: str = "",
     for g in guards:
         if g.get("relative") and g.get("baseline") is None and last is not None and g["metric"] in plan.metrics:
             blue = (last.get(g["metric"], {}).get("series") or {}).get("blue")
-            rule = next((x for x in plan.guards if x.metric == g["metric"] and x.relative), None)
-            if blue is not None and rule is not None:
+            i = g.get("index")
+            rule = plan.guards[i] if isinstance(i, int) and 0 <= i < len(plan.guards) else None
+            if blue is not None and rule is not None and rule.relative:
                 g = {**g, "baseline": blue, "limit": rule.limit(blue)}
         unit = plan.metrics[g["metric"]].unit if g["metric"] in plan.metrics else ""
         if stale:

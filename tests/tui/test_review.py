@@ -90,3 +90,21 @@ def test_the_first_run_of_a_runbook_opens_its_review_and_runs_the_decisions(tmp_
     assert review_first(plan, loaded, screen) == (plan, loaded) and len(seen) == 1
     again = _load_or_exit(str(runbook))
     assert review_first(str(runbook), again, screen) == (str(runbook), again) and len(seen) == 1
+
+
+def test_write_back_keeps_every_field_exactly_and_the_comment_after_the_item(tmp_path):
+    from tui.engine.review import decide
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text("version: 1\nname: r\nbackends: {metrics: [{type: simulated}]}\n"
+                    "metrics: {latency_p95: {unit: ms}, queue: {unit: count}}\nphases: [{name: A}]\nreview:\n"
+                    '  - {line: 4, kind: guard, why: "x", text: "p95 2x blue", guard: {metric: latency_p95, '
+                    'worse_than: blue, by: 20%, test: mann-whitney, min_samples: 12, for: 1m30s}}  # see {note}\n'
+                    '  - {line: 5, kind: guard, why: "y", text: "queue", guard: {metric: queue, above: 1234567, '
+                    'for: 1500ms}}\n')
+    loaded = decide(plan, 0, "accepted", "ana")
+    decide(plan, 1, "accepted", "ana")
+    g = load_plan(plan).plan.guards
+    assert (g[0].worse_than, g[0].by, g[0].test, g[0].min_samples, g[0].for_) == ("blue", "20%", "mann-whitney", 12, 90)
+    assert (g[1].threshold, g[1].for_) == (1234567, 1.5)
+    assert plan.read_text().splitlines()[6].endswith("}  # see {note}") and loaded.plan.review[0].status == "accepted"

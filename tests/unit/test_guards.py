@@ -252,3 +252,37 @@ def test_relative_guard_definitions_are_checked():
         with pytest.raises(PlanError) as e:
             load_plan_text(text, "r.yaml")
         assert why in str(e.value), (bad, str(e.value))
+
+
+def test_a_relative_guard_on_a_metric_without_colours_is_blind_not_judged_against_itself():
+    gs = relative()
+    gs.observe({"latency_p95": Sample(500.0, 0.0)}, 0.0, "Canary", True)
+    st = gs.status[0]
+    assert (st.state, st.value) == ("blind", None) and "no per-colour series" in st.note
+
+
+def test_a_window_judged_again_between_samples_adds_no_sample_to_the_test():
+    gs = relative(", test: mann-whitney, min_samples: 3", window="1m")
+    reading = {"latency_p95": Sample(300.0, 0.0, {"green": 300.0, "blue": 200.0})}
+    for now in (0.0, 0.4, 0.8):  # one sample, judged three times
+        gs.observe(reading, now, "Canary", True)
+    assert gs.status[0].note == "collecting: 1 of 3 samples a side"
+
+
+def test_relative_guard_definitions_refuse_a_negative_or_missing_margin_and_a_test_without_room():
+    import pytest
+
+    from tui.engine.plan import PlanError
+
+    def plan(guard: str) -> str:
+        return ("version: 1\nname: r\nbackends: {metrics: [{type: simulated}]}\nmetrics: {latency_p95: {unit: ms}}\n"
+                f"guards:\n  - {{metric: latency_p95, {guard}}}\nsettings: {{sample_interval: 5s}}\n"
+                "phases: [{name: A}]\n")
+
+    for bad, why in [("worse_than: blue, by: -5, for: 1m", "zero or more"),
+                     ("worse_than: blue, by: .nan, for: 1m", "is not a finite number"),
+                     ("worse_than: blue, by: 20%, test: mann-whitney", "must hold min_samples (10) samples")]:
+        with pytest.raises(PlanError) as e:
+            load_plan_text(plan(bad), "r.yaml")
+        assert why in str(e.value), (bad, str(e.value))
+    load_plan_text(plan("worse_than: blue, by: 20%, test: mann-whitney, for: 50s"), "r.yaml")

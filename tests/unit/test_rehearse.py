@@ -90,3 +90,29 @@ phases: [{{name: A}}]
     res = subprocess.run(shipdeck_cmd("rehearse", str(unconnected), "--last", "1h"), capture_output=True, text=True,
                          env=clean_env, cwd=ROOT)
     assert res.returncode == 2 and "metrics source 'runbook' (unconnected) keeps no history" in res.stderr
+
+
+def test_history_judges_windows_that_end_between_samples_and_suggests_past_negative_levels():
+    from backends.base import Sample
+    from tui.engine.history import GuardHistory, judge
+    from tui.engine.plan import load_plan_text
+
+    loaded = load_plan_text("version: 1\nname: h\nbackends: {metrics: [{type: simulated}]}\n"
+                            "metrics: {error_rate: {unit: ratio}}\n"
+                            "guards:\n  - {metric: error_rate, above: 0.02, for: 7s}\nsettings: {sample_interval: 5s}\n"
+                            "phases: [{name: A}]\n", "h.yaml")
+    values = [0.001, 0.05, 0.05, 0.001, 0.001]
+    by_ts = {float(i * 5): {"error_rate": Sample(v, float(i * 5))} for i, v in enumerate(values)}
+    (h,) = judge(loaded, by_ts, 0.0, 25.0, 5.0)
+    assert h.trips == [12.0]  # the breach began at 5 s; the engine acts at 12 s, before the next sample
+    g = loaded.plan.guards[0]
+    assert GuardHistory(g, "", sustained=-10.0).suggestion(0.2) == -8.0  # past -10 upward, for `above`
+    below = g.model_copy(update={"above": None, "below": 1.0})
+    assert GuardHistory(below, "", sustained=-10.0).suggestion(0.2) == -12.0
+
+
+def test_a_relative_guard_is_replayed_in_its_own_words(night):
+    plan = plan_of(night)
+    rel = parse_guard("error_rate above 0.01 for 1m").model_copy(
+        update={"above": None, "worse_than": "blue", "by": "20%"})
+    assert verdict(replay(night, [rel]), [rel], plan)[0] == "guards replayed: error_rate above blue +20% for 1m → rollback"

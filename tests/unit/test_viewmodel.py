@@ -78,3 +78,18 @@ def test_a_relative_guard_read_back_from_a_journal_takes_its_bound_from_the_last
     (row,) = vm.guard_views(plan, [journalled], last={"latency_p95": {"value": 190.0,
                                                                      "series": {"blue": 180.0, "green": 260.0}}})
     assert "260ms > 216ms (blue 180ms +20%)" in str(guard_line(row))
+
+
+def test_two_relative_guards_on_one_metric_each_show_their_own_bound():
+    from widgets.guards import guard_line
+
+    plan = load_plan_text(
+        "version: 1\nname: r\nbackends: {metrics: [{type: simulated}]}\nmetrics: {latency_p95: {unit: ms}}\n"
+        "guards:\n  - {metric: latency_p95, worse_than: blue, by: 20%, for: 1m, action: pause}\n"
+        "  - {metric: latency_p95, worse_than: blue, by: 50%, for: 1m}\nphases: [{name: Canary}]\n", "r.yaml").plan
+    rows = [{"index": i, "metric": "latency_p95", "op": "above", "threshold": m, "window": 60.0, "action": a,
+             "side": "green", "relative": f"blue +{p}%", "value": 260.0, "state": "ok", "note": "", "breach_for": 0.0}
+            for i, (m, a, p) in enumerate([(0.2, "pause", 20), (0.5, "rollback", 50)])]
+    views = vm.guard_views(plan, rows, last={"latency_p95": {"value": 190.0, "series": {"blue": 200.0, "green": 260.0}}})
+    assert ["240ms (blue 200ms +20%)" in str(guard_line(views[0])), "300ms (blue 200ms +50%)" in str(guard_line(views[1]))] \
+        == [True, True]

@@ -184,7 +184,10 @@ class GuardSet:
         guard, st = self.guards[i], self.status[i]
         pairs = self._pairs[i]
         assert st.value is not None and st.baseline is not None
-        pairs.append((now, st.value, st.baseline))
+        reading = self.last.get(guard.metric)
+        taken = reading.ts if isinstance(reading, Sample) else now
+        if not pairs or pairs[-1][0] != taken:  # a window judged again between samples adds no sample
+            pairs.append((taken, st.value, st.baseline))
         del pairs[:next((k for k, p in enumerate(pairs) if p[0] > now - guard.for_), len(pairs))]
         green, blue = [p[1] for p in pairs], [p[2] for p in pairs]
         if len(pairs) < guard.min_samples:
@@ -206,10 +209,15 @@ class GuardSet:
             st.side = "all"
         value = _value(reading, st.side)
         if guard.relative:  # judged against blue on the same metric: without blue's value there is nothing to judge
-            st.baseline = _value(reading, "blue")
+            split = isinstance(reading, Sample) and bool(reading.series)
+            st.baseline = _value(reading, "blue") if split else None
             st.limit = guard.limit(st.baseline) if st.baseline is not None else None
             if value is not None and st.baseline is None:
                 value = None
+            if isinstance(reading, Sample) and not split:
+                st.value, st.evidence = None, BLIND
+                st.note = "BLIND: no per-colour series: a relative guard compares green's with blue's"
+                return
         st.value = value
         since = self.traffic_since[st.side]
         if guard.relative and since is not None and self.traffic_since["blue"] is None:

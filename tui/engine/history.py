@@ -41,7 +41,8 @@ class GuardHistory:
         """A threshold this history would not have tripped, `margin` past the worst level it held a window."""
         if self.sustained is None or self.guard.relative:
             return None
-        return self.sustained * (1 + margin) if self.guard.op == "above" else self.sustained * (1 - margin)
+        room = abs(self.sustained) * margin  # past the level, whatever its sign
+        return self.sustained + room if self.guard.op == "above" else self.sustained - room
 
 
 async def fetch(loaded: LoadedPlan, start: float, end: float, step: float,
@@ -84,11 +85,18 @@ def judge(loaded: LoadedPlan, by_ts: dict[float, dict[str, Sample]], start: floa
     out = [GuardHistory(g, plan.metrics[g.metric].unit) for g in guards]
     gap_from: list[float | None] = [None] * len(guards)
     n = max(0, math.ceil((end - start) / step))  # grid points before the end
+    samples: dict[str, Sample | NoData] = {}
     for k in range(n):
         ts = round(start + k * step, 3)
+        # A window that ends between samples acts when it ends, as the engine's deadline check does.
+        due = [st.breach_since + g.for_ for st, g in zip(watched.status, guards, strict=True)
+               if st.state == "breaching" and st.breach_since is not None]
+        early = {st.index: min(due) for st in watched.observe(samples, min(due), None, True)} \
+            if samples and due and min(due) < ts else {}
+        for i, at in early.items():
+            out[i].trips.append(at)
         got = by_ts.get(ts, {})
-        samples: dict[str, Sample | NoData] = {m: got.get(m) or NoData("no data in the history", ts)
-                                               for m in plan.metrics}
+        samples = {m: got.get(m) or NoData("no data in the history", ts) for m in plan.metrics}
         fired = {st.index for st in watched.observe(samples, ts, None, True)}
         for i, (st, h) in enumerate(zip(watched.status, out, strict=True)):
             h.points.append((ts, st.value))

@@ -221,6 +221,8 @@ class Guard(Strict):
             raise ValueError("'by' and 'test' belong to a relative guard (worse_than: blue)")
         if isinstance(self.by, str) and not re.fullmatch(r"\d+(\.\d+)?%", self.by):
             raise ValueError(f"by: {self.by!r}: write a percentage like 20%, or an amount in the metric's unit")
+        if isinstance(self.by, float) and not (math.isfinite(self.by) and self.by >= 0):
+            raise ValueError(f"by: {self.by!r}: how much worse than blue, zero or more")
         return self
 
     @property
@@ -835,6 +837,10 @@ def _cross_checks(plan: Plan, doc: _Doc) -> None:
         for j, name in enumerate(guard.phases or []):
             if name not in phase_names:
                 at(("guards", i, "phases", j), f"no phase named {name!r}")
+        if guard.test is not None and guard.for_ < guard.min_samples * plan.settings.sample_interval:
+            at(("guards", i, "for"), f"a {guard.test} test judges a window: `for` must hold min_samples "
+                                     f"({guard.min_samples}) samples at the sample interval "
+                                     f"({format_duration(guard.min_samples * plan.settings.sample_interval)} or more)")
         unit = plan.metrics[guard.metric].unit if guard.metric in plan.metrics else ""
         if not guard.relative and (why := _unreachable(guard.threshold, unit)) is not None:
             at(("guards", i, guard.op), why)

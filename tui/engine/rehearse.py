@@ -122,9 +122,11 @@ def verdict(r: Replay, guards: list[Guard], plan: Plan) -> list[str]:
     def at(ts: float) -> str:
         return f"{format_duration(ts - r.start)} into the night"
 
-    lines = ["guards replayed: " + "; ".join(
-        f"{g.metric} {g.op} {format_value(g.threshold, plan.metrics[g.metric].unit)} for {format_duration(g.for_)}"
-        f" → {g.action}" for g in guards)]
+    def rule(g: Guard) -> str:
+        bound = g.margin_words() if g.relative else format_value(g.threshold, plan.metrics[g.metric].unit)
+        return f"{g.metric} {g.op} {bound} for {format_duration(g.for_)} → {g.action}"
+
+    lines = ["guards replayed: " + "; ".join(rule(g) for g in guards)]
     for t in r.trips:
         lines.append(f"  {at(t.at)}: {t.action}: {t.summary}")
     mine = r.rollback

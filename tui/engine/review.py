@@ -33,14 +33,27 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _yaml_value(key: str, v: Any) -> str:
+    if key == "for":
+        return format_duration(v, exact=True)  # 1500ms stays 1500ms
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)  # shortest text that reads back
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_yaml_value(key, x) for x in v) + "]"
+    return _q(str(v))
+
+
 def guard_yaml(g: Guard) -> str:
-    parts = [f"metric: {g.metric}", f"{g.op}: {g.threshold:g}", f"for: {format_duration(g.for_)}",
-             f"action: {g.action}", f"no_data: {g.no_data}"]
-    if g.series is not None:
-        parts.append(f"series: {g.series}")
-    if g.phases is not None:
-        parts.append(f"phases: [{', '.join(_q(p) for p in g.phases)}]")
-    return "{" + ", ".join(parts) + "}"
+    """The guard as one flow mapping, every field it sets (a relative guard's too), read back exactly."""
+    data = g.model_dump(by_alias=True, exclude_defaults=True, exclude_none=True)
+    data.setdefault("for", g.for_)
+    data.setdefault("action", g.action)
+    keys = ["metric", *[k for k in data if k != "metric"]]
+    return "{" + ", ".join(f"{k}: {_yaml_value(k, data[k]) if k != 'metric' else data[k]}" for k in keys) + "}"
 
 
 def item_yaml(r: ReviewItem) -> str:
@@ -51,6 +64,32 @@ def item_yaml(r: ReviewItem) -> str:
     if r.guard is not None:
         parts.append(f"guard: {guard_yaml(r.guard)}")
     return "{" + ", ".join(parts) + "}"
+
+
+def _one_line_mapping(line: str) -> tuple[int, int] | None:
+    """Where a list item's flow mapping starts and ends on its line (quotes respected), so what follows it, a
+    comment, stays as written; None when the mapping does not close on this line."""
+    m = re.match(r"\s*-\s*\{", line)
+    if m is None:
+        return None
+    depth, quote, i = 0, "", m.end() - 1
+    while i < len(line):
+        c = line[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return m.end() - 1, i + 1
+        i += 1
+    return None
 
 
 def decide(path: str | Path, index: int, status: str, by: str, guard: dict[str, Any] | None = None,
@@ -81,11 +120,12 @@ def decide(path: str | Path, index: int, status: str, by: str, guard: dict[str, 
     text = p.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     row = loaded.positions.get(("review", index), (-1, 0))[0]
-    m = re.match(r"(\s*-\s*)\{.*\}(\s*#.*)?$", lines[row].rstrip("\r\n")) if 0 <= row < len(lines) else None
-    if m is None:
+    text_row = lines[row].rstrip("\r\n") if 0 <= row < len(lines) else ""
+    span = _one_line_mapping(text_row)
+    if span is None:
         raise ReviewError(f"{p}:{row + 1}: review item {index} is not written on one line; decide it by editing the file")
-    end = lines[row][len(lines[row].rstrip("\r\n")):]
-    lines[row] = m.group(1) + item_yaml(decided) + (m.group(2) or "") + end
+    end = lines[row][len(text_row):]
+    lines[row] = text_row[:span[0]] + item_yaml(decided) + text_row[span[1]:] + end
     new_text = "".join(lines)
     try:
         reloaded = load_plan_text(new_text, str(p))
