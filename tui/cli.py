@@ -31,10 +31,15 @@ def _load_or_exit(path: str) -> LoadedPlan:
     try:
         return load_source(path)
     except PlanError as e:
-        for issue in e.issues:
-            click.echo(sanitize_line(str(issue)), err=True)
+        say_issues(e)
         click.echo(f"{len(e.issues)} problem(s) in {path}", err=True)
         sys.exit(EXIT_INVALID)
+
+
+def say_issues(e: PlanError) -> None:
+    """Each problem as FILE:LINE:COL: field: words, on stderr, with nothing a terminal would act on."""
+    for issue in e.issues:
+        click.echo(sanitize_line(str(issue)), err=True)
 
 
 def _refuse_a_past_window(loaded: LoadedPlan) -> None:

@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from tui.cli import EXIT_INVALID, _load_or_exit, main
+from tui.cli import EXIT_INVALID, _load_or_exit, main, say_issues
 from tui.engine.plan import ACCEPTED_IMPORT_ENV, RUNBOOK_SUFFIXES, LoadedPlan, PlanError
-from widgets.sanitize import sanitize_line
 
 
 @main.command()
@@ -74,8 +73,7 @@ def import_or_exit(runbook: Path) -> Any:
     try:
         return import_runbook(runbook)
     except PlanError as e:
-        for issue in e.issues:
-            click.echo(sanitize_line(str(issue)), err=True)
+        say_issues(e)
         sys.exit(EXIT_INVALID)
 
 

@@ -67,9 +67,7 @@ def check_rehearsal(loaded: LoadedPlan, last: str) -> None:
 
     try:
         start, end = history_window(last, None, None, time.time())
-        step = loaded.plan.settings.sample_interval
-        results = history.judge(loaded, asyncio.run(history.fetch(loaded, start, end, step, lambda _s: None)),
-                                start, end, step)
+        results = asyncio.run(history.rehearsal(loaded, start, end, lambda _s: None))
     except RehearseError as e:
         click.echo(sanitize_line(str(loaded.issue(("guards",), f"warning: cannot rehearse: {e}"))), err=True)
         return
@@ -111,9 +109,7 @@ def _rehearse_plan(path: Path, chosen: list[Any], last: str, from_: str | None, 
         loaded = dataclasses.replace(loaded, plan=loaded.plan.model_copy(update={"guards": chosen}))
     fraction = history.parse_margin(margin)
     start, end = history_window(last, from_, to, time.time())
-    step = loaded.plan.settings.sample_interval
-    by_ts = asyncio.run(history.fetch(loaded, start, end, step, lambda s: click.echo(f"  {s}", err=True)))
-    results = history.judge(loaded, by_ts, start, end, step)
+    results = asyncio.run(history.rehearsal(loaded, start, end, lambda s: click.echo(f"  {s}", err=True)))
     click.echo(sanitize(history.rehearse_text(loaded, results, start, end, fraction, charts)), nl=False)
     if markdown_out:
         markdown_out.write_text(history.markdown(results, start, end, fraction, loaded.plan.name), encoding="utf-8")

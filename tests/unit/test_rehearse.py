@@ -116,3 +116,11 @@ def test_a_relative_guard_is_replayed_in_its_own_words(night):
     rel = parse_guard("error_rate above 0.01 for 1m").model_copy(
         update={"above": None, "worse_than": "blue", "by": "20%"})
     assert verdict(replay(night, [rel]), [rel], plan)[0] == "guards replayed: error_rate above blue +20% for 1m → rollback"
+
+
+def test_a_plan_rehearsed_with_a_guard_on_a_metric_it_does_not_measure_is_refused(clean_env):
+    res = subprocess.run(shipdeck_cmd("rehearse", str(ROOT / "examples" / "demo.yaml"), "--last", "10m",
+                                      "--guard", "queue_depth above 5 for 1m"),
+                         capture_output=True, text=True, env=clean_env, cwd=ROOT)
+    assert res.returncode == 2 and "--guard on 'queue_depth': the plan measures error_rate" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -18,7 +18,7 @@ from backends import registry
 from backends.base import BackendContext, Backfillable, NoData, RealClock, Sample
 from tui.engine.guards import GuardSet
 from tui.engine.plan import Guard, LoadedPlan, format_duration
-from tui.engine.rehearse import RehearseError
+from tui.engine.rehearse import RehearseError, measured
 from widgets.units import format_value
 
 MAX_POINTS = 10_000  # Prometheus answers at most 11,000 points a series per range query
@@ -75,6 +75,14 @@ async def fetch(loaded: LoadedPlan, start: float, end: float, step: float,
     return by_ts
 
 
+async def rehearsal(loaded: LoadedPlan, start: float, end: float, progress: Callable[[str], None]
+                    ) -> list[GuardHistory]:
+    """The plan's guards judged on its metrics' history from `start` to `end`, at its sample interval."""
+    measured(loaded.plan, list(loaded.plan.guards), "the plan measures")
+    step = loaded.plan.settings.sample_interval
+    return judge(loaded, await fetch(loaded, start, end, step, progress), start, end, step)
+
+
 def judge(loaded: LoadedPlan, by_ts: dict[float, dict[str, Sample]], start: float, end: float, step: float
           ) -> list[GuardHistory]:
     plan = loaded.plan
@@ -89,12 +97,10 @@ def judge(loaded: LoadedPlan, by_ts: dict[float, dict[str, Sample]], start: floa
     for k in range(n):
         ts = round(start + k * step, 3)
         # A window that ends between samples acts when it ends, as the engine's deadline check does.
-        due = [st.breach_since + g.for_ for st, g in zip(watched.status, guards, strict=True)
-               if st.state == "breaching" and st.breach_since is not None]
-        early = {st.index: min(due) for st in watched.observe(samples, min(due), None, True)} \
-            if samples and due and min(due) < ts else {}
-        for i, at in early.items():
-            out[i].trips.append(at)
+        due = watched.next_deadline()
+        if samples and due is not None and due < ts:
+            for st in watched.observe(samples, due, None, True):
+                out[st.index].trips.append(due)
         got = by_ts.get(ts, {})
         samples = {m: got.get(m) or NoData("no data in the history", ts) for m in plan.metrics}
         fired = {st.index for st in watched.observe(samples, ts, None, True)}

@@ -43,6 +43,13 @@ def parse_guard(text: str) -> Guard:
         raise RehearseError(f"--guard {text!r}: {e.errors()[0]['msg'] if hasattr(e, 'errors') else e}") from None
 
 
+def measured(plan: Plan, guards: list[Guard], said: str) -> None:
+    """Guards given on the command line judge only what the plan measures; else the error names what it does."""
+    for g in guards:
+        if g.metric not in plan.metrics:
+            raise RehearseError(f"--guard on {g.metric!r}: {said} {', '.join(plan.metrics)}")
+
+
 @dataclass
 class Trip:
     at: float
@@ -73,9 +80,7 @@ def _reading(r: dict[str, Any], ts: float) -> Sample | NoData:
 
 def replay(records: list[dict[str, Any]], guards: list[Guard]) -> Replay:
     plan: Plan = plan_of(records)
-    for g in guards:
-        if g.metric not in plan.metrics:
-            raise RehearseError(f"--guard on {g.metric!r}: the night measured {', '.join(plan.metrics)}")
+    measured(plan, guards, "the night measured")
     watched = GuardSet(plan.model_copy(update={"guards": guards}))
     state = initial_state(plan)
     times = [parse_iso(r["ts"]) for r in records]
@@ -92,10 +97,9 @@ def replay(records: list[dict[str, Any]], guards: list[Guard]) -> Replay:
 
     for rec, ts in zip(records, times, strict=True):
         # A window that ends between samples acts when it ends, as the engine's deadline check does.
-        due = [st.breach_since + g.for_ for st, g in zip(watched.status, guards, strict=True)
-               if st.state == "breaching" and st.breach_since is not None]
-        if last and due and min(due) <= ts:
-            look(last, min(due))
+        due = watched.next_deadline()
+        if last and due is not None and due <= ts:
+            look(last, due)
         if out.rollback is not None:
             out.end = out.rollback.at
             break
