@@ -36,15 +36,20 @@ def criteria_context(sec: Section) -> tuple[bool, str | None]:
         title = fold(clean_title(s.title))
         if ACCEPTANCE_TITLE.search(title):
             return False, GOALS
-        last = s.blocks[-1] if s.blocks and s is not sec else None  # "pauses the rollout if any of:" then subsections
-        if last is not None and last.kind == "para" and last.text.rstrip().endswith(":") and \
-                CONDITION.search(plain(last.text)) and (said := action_of(plain(last.text))):
+        if s is not sec and s.blocks and (said := lead_in(s.blocks[-1])):  # a lead-in, then subsections
             return True, said
         if CRITERIA_TITLE.search(title):
             return True, action_of(title) or ("rollback" if TRIGGER_TITLE.search(title) else None)
         if GOAL_TITLE.search(title):
             return False, GOALS
     return False, None
+
+
+def lead_in(b: Block) -> str | None:
+    """The action of a lead-in ("the system pauses the rollout if any of:") for the criteria listed after it."""
+    if b.kind != "para" or not b.text.rstrip().endswith(":") or not CONDITION.search(plain(b.text)):
+        return None
+    return action_of(plain(b.text))
 
 
 def scan_criteria(d: Draft, sec: Section) -> None:
@@ -54,12 +59,10 @@ def scan_criteria(d: Draft, sec: Section) -> None:
         if b.kind == "item":
             criterion(d, b.text, b.line, listed or lead is not None, lead or heading_action, False)
             continue
-        lead = None
+        lead = lead_in(b)
         if b.kind == "para":
             for line, sentence in sentences(b):
                 criterion(d, sentence, line, listed, heading_action, False)
-            if b.text.rstrip().endswith(":") and CONDITION.search(plain(b.text)):
-                lead = action_of(plain(b.text))
         elif b.kind == "table":
             for text, line in data_rows(b):
                 criterion(d, text, line, listed, heading_action, True)
@@ -81,26 +84,27 @@ def criterion(d: Draft, text: str, line: int, listed: bool, heading_action: str 
 
 
 def one_criterion(d: Draft, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
-    said = action_of(plain(text))
+    words = plain(text)
+    said = action_of(words)
     guard = parse_criterion(text, loose_window=loose)
     if guard is None:
         if listed and is_sentence(text):
-            d.gates.append((plain(text), line))
+            d.gates.append((words, line))
             return True
-        if listed and plain(text):
-            _review(d, Review(line, "criterion", "not understood as metric, threshold and window", plain(text),
+        if listed and words:
+            _review(d, Review(line, "criterion", "not understood as metric, threshold and window", words,
                               "criteria list"))
-        elif RELATIVE.search(fold(plain(text))) and MEASURE.search(plain(text)):
+        elif RELATIVE.search(fold(words)) and MEASURE.search(words):
             _review(d, Review(line, "criterion", "relative to a baseline: a guard needs an absolute threshold",
-                              plain(text), "a comparison with a baseline"))
-        elif COMPARISON.search(plain(text)):
+                              words, "a comparison with a baseline"))
+        elif COMPARISON.search(words):
             _review(d, Review(line, "criterion", "a threshold no guard reads as written (a time to act or to "
-                              "finish, or a name with no metric)", plain(text), "a comparison"))
+                              "finish, or a name with no metric)", words, "a comparison"))
         return False
-    if not listed and said is None and guard.guessed and not MEASURE.search(plain(text)):
+    if not listed and said is None and guard.guessed and not MEASURE.search(words):
         return False  # "set the timeout above 30 seconds": a number in a sentence, not a criterion
     guard.line = line
-    goal = heading_action == GOALS or bool(GOAL_TEXT.match(plain(text)))
+    goal = heading_action == GOALS or bool(GOAL_TEXT.match(words))
     heading_action = None if heading_action == GOALS else heading_action
     action = said or heading_action
     if action is None and goal:  # a goal ("Response time: < 200ms"): the guard to propose alerts when it is missed
@@ -109,7 +113,7 @@ def one_criterion(d: Draft, text: str, line: int, listed: bool, heading_action: 
     guard.rule = (("its own words" if said else "heading" if heading_action else "no action named")
                   + (", a threshold column" if loose else ""))
     if why := unsure(guard, action, goal):
-        _review(d, Review(line, "guard", why, plain(text), guard.rule, guard))
+        _review(d, Review(line, "guard", why, words, guard.rule, guard))
         return listed
     if (guard.metric, guard.op, guard.value) not in {(g.metric, g.op, g.value) for g in d.guards}:
         d.guards.append(guard)
