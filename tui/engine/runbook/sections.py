@@ -24,6 +24,7 @@ from tui.engine.runbook.words import (
     WAIT_TEXT,
     clean_title,
     fold,
+    quoted,
 )
 
 
@@ -116,7 +117,7 @@ def notes(sec: Section, target: list[str], heading: bool = False) -> None:
         if b.kind == "table":
             target += [" | ".join(r) for r in b.rows]
         elif b.kind == "fence":
-            target += ["    " + ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+            target += quoted(b.text.splitlines())
         elif b.text:
             target.append(("  " * b.depth + "- " if b.kind == "item" else "") + b.text)
 

@@ -30,6 +30,7 @@ from tui.engine.runbook.words import (
     fold,
     is_script,
     plain,
+    quoted,
     reads_as_command,
     seconds_of,
 )
@@ -58,12 +59,12 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
         if b.kind == "fence":
             if listed and b.lang in SHELL_LANGS:  # commands under "Rollback triggers": controls, not the procedure
                 ph.notes.append(f"(commands under a criteria heading kept as notes, not steps: {clean_title(sec.title)})")
-                ph.notes += ["    " + ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+                ph.notes += quoted(b.text.splitlines())
                 d.count("command blocks under criteria headings kept as notes")
                 continue
             if expected_output(sec, b):
                 ph.notes.append("expected output:")
-                ph.notes += ["    " + ln.rstrip() for ln in b.text.splitlines() if ln.strip()]
+                ph.notes += quoted(b.text.splitlines())
                 d.count("expected-output blocks kept as notes")
             else:
                 fence(d, b, ph, "(optional) " if optional else "")
@@ -203,7 +204,7 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
     if b.lang not in SHELL_LANGS:
         triggers.config_thresholds(d, b)
         ph.notes.append(f"({b.lang} block of {len(lines)} lines kept out of the plan)")
-        ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
+        ph.notes += quoted(lines)
         d.count(f"{b.lang} blocks kept as notes")
         return
     if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
@@ -213,7 +214,7 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
         # A fence that does not read as commands (no language, or a list inside): an e-mail, a checklist, prose.
         triggers.config_thresholds(d, b)
         ph.notes.append(f"(text block of {len(lines)} lines kept out of the plan: it does not read as commands)")
-        ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
+        ph.notes += quoted(lines)
         d.count("text blocks kept as notes")
         return
     if any(ALTERNATIVE.match(ln) for ln in lines):  # "# or, via the API": one of these, never all in a row
@@ -222,7 +223,7 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
         ph.steps.append(StepOut("gate", f"Choose one and do it (the commands are in the notes): {names} — done?",
                                 names, b.line, "alternatives in one block"))
         ph.notes.append("alternatives, one of:")
-        ph.notes += ["    " + ln.rstrip() for ln in lines if ln.strip()]
+        ph.notes += quoted(lines)
         d.count("choices between alternatives")
         return
     if is_script(lines):  # a script is one step: its lines only make sense together

@@ -156,3 +156,8 @@ def seconds_of(number: str, unit: str) -> float:
 
 def plain(text: str) -> str:
     return re.sub(r"\s+", " ", unmark(text)).strip()
+
+
+def quoted(lines: list[str]) -> list[str]:
+    """A block's lines as notes, indented as the block was set apart; blank lines dropped."""
+    return ["    " + ln.rstrip() for ln in lines if ln.strip()]
