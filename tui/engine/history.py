@@ -18,7 +18,7 @@ from backends import registry
 from backends.base import BackendContext, Backfillable, NoData, RealClock, Sample
 from tui.engine.guards import GuardSet
 from tui.engine.plan import Guard, LoadedPlan, format_duration
-from tui.engine.rehearse import RehearseError, measured
+from tui.engine.rehearse import RehearseError, measured, rule_words
 from widgets.units import format_value
 
 MAX_POINTS = 10_000  # Prometheus answers at most 11,000 points a series per range query
@@ -161,8 +161,7 @@ def table(results: list[GuardHistory], start: float, margin: float) -> list[str]
     out = []
     for h in results:
         g, unit = h.guard, h.unit
-        rule = (f"{g.op} {g.margin_words()}" if g.relative else f"{g.op} {format_value(g.threshold, unit)}")
-        out.append(f"{g.metric}[{g.series}] {rule} for {format_duration(g.for_)} → {g.action}")
+        out.append(f"{g.metric}[{g.series}] {rule_words(g, unit)}")
         if all(v is None for _, v in h.points):
             why = "the history has no green series to set against blue" if g.relative else h.note
             out.append(f"  nothing to judge in this history: {why}")
@@ -195,8 +194,7 @@ def markdown(results: list[GuardHistory], start: float, end: float, margin: floa
              "| --- | --- | --- | --- | --- | --- |"]
     for h in results:
         g, unit = h.guard, h.unit
-        rule = f"{g.metric} {g.op} {g.margin_words() if g.relative else format_value(g.threshold, unit)} " \
-               f"for {format_duration(g.for_)} → {g.action}"
+        rule = f"{g.metric} {rule_words(g, unit)}"
         s = h.suggestion(margin)
         lines.append(f"| {rule} | {len(h.trips)} | {format_value(h.peak, unit) if h.peak is not None else '—'} | "
                      f"{format_duration(h.longest)} | {format_duration(sum(b - a for a, b in h.gaps))} | "

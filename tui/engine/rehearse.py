@@ -43,6 +43,12 @@ def parse_guard(text: str) -> Guard:
         raise RehearseError(f"--guard {text!r}: {e.errors()[0]['msg'] if hasattr(e, 'errors') else e}") from None
 
 
+def rule_words(g: Guard, unit: str) -> str:
+    """'above 2% for 2m → rollback', 'above blue +20% for 1m → pause': a guard's rule as a reviewer reads it."""
+    bound = g.margin_words() if g.relative else format_value(g.threshold, unit)
+    return f"{g.op} {bound} for {format_duration(g.for_)} → {g.action}"
+
+
 def measured(plan: Plan, guards: list[Guard], said: str) -> None:
     """Guards given on the command line judge only what the plan measures; else the error names what it does."""
     for g in guards:
@@ -126,11 +132,8 @@ def verdict(r: Replay, guards: list[Guard], plan: Plan) -> list[str]:
     def at(ts: float) -> str:
         return f"{format_duration(ts - r.start)} into the night"
 
-    def rule(g: Guard) -> str:
-        bound = g.margin_words() if g.relative else format_value(g.threshold, plan.metrics[g.metric].unit)
-        return f"{g.metric} {g.op} {bound} for {format_duration(g.for_)} → {g.action}"
-
-    lines = ["guards replayed: " + "; ".join(rule(g) for g in guards)]
+    lines = ["guards replayed: " + "; ".join(f"{g.metric} {rule_words(g, plan.metrics[g.metric].unit)}"
+                                             for g in guards)]
     for t in r.trips:
         lines.append(f"  {at(t.at)}: {t.action}: {t.summary}")
     mine = r.rollback
