@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +20,26 @@ from tui.engine.plan import ACCEPTED_IMPORT_ENV, RUNBOOK_SUFFIXES, LoadedPlan, P
 def review(plan: str) -> None:
     """Accept, edit or drop what an import was not sure of; each decision is written into the plan with who
     and when. A Markdown RUNBOOK is imported first, to RUNBOOK.plan.yaml beside it."""
-    from tui.engine.identity import identity
-
     path = Path(plan)
     if plan.lower().endswith(RUNBOOK_SUFFIXES):
-        path = path.with_suffix(".plan.yaml")
+        path = plan_beside(plan)
         if path.exists():
             click.echo(f"reviewing {path} (imported from {plan} before)", err=True)
         else:
-            path.write_text(import_or_exit(Path(plan)).yaml_text, encoding="utf-8")
+            write_import(plan, path)
             click.echo(f"plan written to {path}", err=True)
     loaded = _load_or_exit(str(path))
     if not loaded.plan.review:
         click.echo(f"{path}: nothing to review")
         return
-    from tui.review_app import ReviewApp
-
-    pending = ReviewApp(path, identity()).run()
+    pending = review_screen(path)
     after = _load_or_exit(str(path)).plan
     decided = {s: sum(r.status == s for r in after.review) for s in ("accepted", "dropped", "pending")}
     click.echo(f"{path}: {decided['accepted']} accepted, {decided['dropped']} dropped, {decided['pending']} pending")
     sys.exit(0 if not pending else EXIT_INVALID)
 
 
-def review_first(plan: str, loaded: LoadedPlan, screen: Any) -> tuple[str, LoadedPlan]:
+def review_first(plan: str, loaded: LoadedPlan, screen: Callable[[Path], int]) -> tuple[str, LoadedPlan]:
     """The first run of an imported plan opens its review (nothing decided yet): the decisions go into the plan
     file (RUNBOOK.plan.yaml beside a runbook, written now) and the run uses them."""
     items = loaded.plan.review
@@ -50,21 +47,31 @@ def review_first(plan: str, loaded: LoadedPlan, screen: Any) -> tuple[str, Loade
         return plan, loaded
     path = Path(plan)
     if plan.lower().endswith(RUNBOOK_SUFFIXES):
-        path = path.with_suffix(".plan.yaml")
+        path = plan_beside(plan)
         if path.exists():
             click.echo(f"{path} holds the review of {plan}: run it to use those decisions", err=True)
             return plan, loaded
-        path.write_text(import_or_exit(Path(plan)).yaml_text, encoding="utf-8")
+        write_import(plan, path)
         click.echo(f"{len(items)} imported item(s) to review; the plan and your decisions go to {path}", err=True)
     screen(path)
     return str(path), _load_or_exit(str(path))
 
 
-def review_screen(path: Path) -> None:
+def review_screen(path: Path) -> int:
+    """The review screen on a plan file; the number of items left pending when it closes."""
     from tui.engine.identity import identity
     from tui.review_app import ReviewApp
 
-    ReviewApp(path, identity()).run()
+    return ReviewApp(path, identity()).run() or 0
+
+
+def plan_beside(runbook: str) -> Path:
+    """RUNBOOK.plan.yaml: where a runbook's import and the decisions on it are kept."""
+    return Path(runbook).with_suffix(".plan.yaml")
+
+
+def write_import(runbook: str, path: Path) -> None:
+    path.write_text(import_or_exit(Path(runbook)).yaml_text, encoding="utf-8")
 
 
 def import_or_exit(runbook: Path) -> Any:
