@@ -502,3 +502,8 @@ def test_thresholds_no_guard_reads_still_reach_review():
         (5, "criterion", "Decision time: < 5 minutes from the alert"),
         (10, "criterion", "error_rate > 5%"), (11, "criterion", "cpu_usage > 90%")]
     assert plan.guards == []  # seen by a person, never acting by themselves
+
+
+def test_an_imported_threshold_is_written_exactly():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\nRoll back if p95 latency > 1234567ms for 5 minutes.\n")
+    assert [g.threshold for g in plan.guards] == [1234567]  # not 1.23457e+06, read back as 1234570

@@ -44,7 +44,8 @@ def _yaml_value(key: str, v: Any) -> str:
         return str(v)
     if isinstance(v, list):
         return "[" + ", ".join(_yaml_value(key, x) for x in v) + "]"
-    return _q(str(v))
+    text = str(v)
+    return text if re.fullmatch(r"[A-Za-z_][\w-]*", text) and text not in ("true", "false", "null") else _q(text)
 
 
 def guard_yaml(g: Guard) -> str:
@@ -52,7 +53,9 @@ def guard_yaml(g: Guard) -> str:
     data = g.model_dump(by_alias=True, exclude_defaults=True, exclude_none=True)
     data.setdefault("for", g.for_)
     data.setdefault("action", g.action)
-    keys = ["metric", *[k for k in data if k != "metric"]]
+    tail = ("no_data", "phases", "series")  # the rule first: metric, bound, window, action
+    keys = ["metric", *[k for k in data if k not in ("metric", "for", "action", *tail)], "for", "action",
+            *[k for k in tail if k in data]]
     return "{" + ", ".join(f"{k}: {_yaml_value(k, data[k]) if k != 'metric' else data[k]}" for k in keys) + "}"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tui.engine.plan import format_duration
+from tui.engine.plan import Guard, format_duration
+from tui.engine.review import guard_yaml
 from tui.engine.runbook.criteria import GuardOut
 from tui.engine.runbook.draft import Draft
 
@@ -109,5 +110,7 @@ def render(d: Draft, repair: str | None) -> tuple[str, list[str]]:
 
 
 def _guard(g: GuardOut) -> str:
-    window = format_duration(g.window) if g.window is not None else "1m"
-    return (f"{{metric: {g.metric}, {g.op}: {g.value:g}, for: {window}, action: {g.action}, no_data: ignore}}")
+    """Written as a review decision writes a guard back: every value exactly (1,234,567 stays 1234567)."""
+    window = format_duration(g.window or 60.0, exact=True)
+    return guard_yaml(Guard.model_validate({"metric": g.metric, g.op: g.value, "for": window, "action": g.action,
+                                            "no_data": "ignore"}))
