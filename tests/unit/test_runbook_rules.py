@@ -507,3 +507,12 @@ def test_thresholds_no_guard_reads_still_reach_review():
 def test_an_imported_threshold_is_written_exactly():
     plan, _ = plan_of("# N\n## Go\n- [ ] x\n\nRoll back if p95 latency > 1234567ms for 5 minutes.\n")
     assert [g.threshold for g in plan.guards] == [1234567]  # not 1.23457e+06, read back as 1234570
+
+
+def test_a_lead_in_inside_a_phase_gives_its_list_the_action_it_names():
+    plan, _ = plan_of("# N\n## Phase 1: Canary\n- [ ] shift by hand\n\nRoll back if any of the following occur:\n\n"
+                      "1. Error rate > 2% for 5 minutes\n2. p95 latency > 800ms\n")
+    assert [(g.metric, g.action) for g in plan.guards] == [("error_rate", "rollback")]
+    assert [(r.guard.metric, r.guard.action, r.why) for r in plan.review] == [
+        ("latency_p95", "rollback", "no duration given")]  # the lead-in's action, not an alert
+    assert not any(k == "gate" for k, _ in steps(plan.phases[0]))  # a list of triggers, not a procedure

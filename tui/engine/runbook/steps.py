@@ -55,7 +55,13 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
         ph.notes.append(f"— {group}" + (" (optional)" if optional else ""))
     if not listed:
         heading_steps(d, sec, ph)
+    lead: str | None = None  # "rollback is triggered if any of the following occur:": the list after it
     for b in sec.blocks:
+        if b.kind == "item" and lead is not None:
+            if not triggers.criterion(d, b.text, b.line, True, lead, False):
+                ph.notes.append(("  " * b.depth + "- ") + b.text)
+            continue
+        lead = triggers.lead_in(b)
         if b.kind == "fence":
             if listed and b.lang in SHELL_LANGS:  # commands under "Rollback triggers": controls, not the procedure
                 ph.notes.append(f"(commands under a criteria heading kept as notes, not steps: {clean_title(sec.title)})")
