@@ -516,3 +516,11 @@ def test_a_lead_in_inside_a_phase_gives_its_list_the_action_it_names():
     assert [(r.guard.metric, r.guard.action, r.why) for r in plan.review] == [
         ("latency_p95", "rollback", "no duration given")]  # the lead-in's action, not an alert
     assert not any(k == "gate" for k, _ in steps(plan.phases[0]))  # a list of triggers, not a procedure
+
+
+def test_a_table_of_targets_gives_goals_whose_proposals_alert_when_missed():
+    plan, _ = plan_of("# N\n## Phase 1: Go\n- [ ] x\n\n| Metric | Target | Actual |\n|---|---|---|\n"
+                      "| Checkout latency | < 3s | ____ |\n")
+    (item,) = plan.review
+    assert (item.line, item.text) == (7, "Checkout latency: < 3s")
+    assert (item.guard.op, item.guard.threshold, item.guard.action) == ("above", 3000, "alert")

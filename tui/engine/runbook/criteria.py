@@ -172,10 +172,14 @@ WINDOW_COLUMN = re.compile(r"window|janela|ventana|for\b|por\b|duration|duracao|
 def data_rows(b: Block) -> list[tuple[str, int]]:
     """A table's rows below the header, each as one line of text with its own source line. A table whose columns
     are thresholds (| KPI | target | alert | rollback |) gives one criterion per threshold cell, with the action
-    its column names and the row's window; a target is a goal, never a trigger."""
+    its column names and the row's window; a target is a goal, never a trigger, and a table of targets alone
+    gives each row as "name: target"."""
     header = [fold(c) for c in b.rows[0]] if b.rows else []
     actions = {i: action for i, h in enumerate(header) for action, rx in THRESHOLD_COLUMNS if rx.search(h)}
     rows = list(zip(b.rows[1:], b.row_lines[1:], strict=True))
+    target = next((i for i, h in enumerate(header) if i and TARGET_COLUMN.search(h)), None)
+    if not actions and target is not None:  # | Metric | Target | Actual |: "latency: < 3s" reads as the goal it is
+        return [(f"{r[0]}: {r[target]}", line) for r, line in rows if target < len(r) and r[target].strip()]
     if not actions:
         return [(" ".join(r), line) for r, line in rows]
     window = next((i for i, h in enumerate(header) if i and WINDOW_COLUMN.search(h) and i not in actions
