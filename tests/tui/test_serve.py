@@ -54,7 +54,9 @@ async def test_serve_shows_the_command_center_read_only_behind_a_token(tmp_path,
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/not-the-token/", timeout=5)
         png = tmp_path / "serve.png"
-        text = await page_text_and_screenshot(chromium, url, ["READ-ONLY", "war room night", "Canary"], png)
+        # the plan is painted from its file before the engine answers: wait for what only the engine knows
+        text = await page_text_and_screenshot(
+            chromium, url, ["READ-ONLY", "war room night", "Canary", f"helm: {alice.operator}", "shift green"], png)
         assert "READ-ONLY" in text and f"helm: {alice.operator}" in text and "shift green" in text, text[-3000:]
         assert png.stat().st_size > 20_000  # a painted command center, not a blank page
         if os.environ.get("SHIPDECK_KEEP_SCREENSHOT"):
