@@ -1,7 +1,8 @@
 """`shipdeck review PLAN`: what an import was not sure of, one item at a time, beside the runbook's words.
 
-a accepts the proposal, e edits it (metric, direction, threshold, window, action) and accepts it, d drops it,
-u puts it back to pending; each decision is written into the plan at once with who and when.
+a accepts the proposal, e edits it (a guard's metric, direction, threshold, window and action; a step's command,
+percentage or duration) and accepts it, d drops it, u puts it back to pending; each decision is written into
+the plan at once with who and when.
 """
 
 from __future__ import annotations
@@ -17,17 +18,32 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from tui.engine.plan import LoadedPlan, ReviewItem, format_duration, load_plan
-from tui.engine.review import ReviewError, decide
+from tui.engine.review import STEP, ReviewError, decide
 from widgets.sanitize import sanitize_line
 
 FIELDS = ("metric", "direction", "threshold", "for", "action")
 
 
 def proposal(r: ReviewItem) -> str:
+    if r.step is not None:
+        kind, value = step_field(r)
+        return f"{kind} {value} in {r.phase!r}"
     g = r.guard
     if g is None:
         return "(no guard proposed)"
     return f"{g.metric} {g.op} {g.threshold:g} for {format_duration(g.for_)} → {g.action}"
+
+
+def step_field(r: ReviewItem) -> tuple[str, str]:
+    """The one field of a step a person edits: a run's command, a shift's percentage, a bake's duration."""
+    assert r.step is not None
+    data = STEP.dump_python(r.step)
+    kind, value = next(iter(data.items()))
+    if kind == "run":
+        return kind, value["command"]
+    if kind == "bake":
+        return kind, format_duration(value)
+    return kind, str(value)
 
 
 def runbook_of(plan: Path) -> Path | None:
@@ -74,13 +90,49 @@ class EditGuard(ModalScreen[dict[str, Any] | None]):
         self.dismiss(None)
 
 
+class EditStep(ModalScreen[dict[str, Any] | None]):
+    """A step's one field (a command, a percentage, a duration); Enter accepts it edited, Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, item: ReviewItem) -> None:
+        super().__init__()
+        self.item = item
+        self.kind, self.value = step_field(item)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="edit"):
+            yield Label(f"Edit the {self.kind} from runbook line {self.item.line} (joins {self.item.phase!r}) — "
+                        "Enter accepts, Escape cancels")
+            with Horizontal(classes="field"):
+                yield Label(f"{self.kind:>10} ")
+                yield Input(self.value, id="f-step")
+            yield Static("", id="edit-error")
+
+    def on_input_submitted(self) -> None:
+        value = self.query_one("#f-step", Input).value.strip()
+        if not value:
+            self.query_one("#edit-error", Static).update(f"{self.kind}: not empty")
+            return
+        if self.kind == "shift":
+            if not value.rstrip("%").strip().isdigit():
+                self.query_one("#edit-error", Static).update("shift: a percentage, 0 to 100")
+                return
+            self.dismiss({"shift": int(value.rstrip("%").strip())})
+            return
+        self.dismiss({"run": {"command": value}} if self.kind == "run" else {self.kind: value})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class ReviewApp(App[int]):
     TITLE = "shipdeck review"
     CSS = """
     #title { height: 1; background: $primary; color: $text; padding: 0 1; }
     DataTable { height: 1fr; }
     #detail { height: auto; max-height: 12; border-top: solid $primary; padding: 0 1; }
-    EditGuard { align: center middle; }
+    EditGuard, EditStep { align: center middle; }
     #edit { width: 70; height: auto; border: thick $primary; background: $surface; padding: 0 1; }
     #edit-error { color: $error; }
     .field { height: 1; }
@@ -160,13 +212,14 @@ class ReviewApp(App[int]):
         table = self.query_one(DataTable)
         table.move_cursor(row=max(0, table.cursor_row + step))
 
-    def action_decide(self, status: str, guard: dict[str, Any] | None = None) -> None:
+    def action_decide(self, status: str, guard: dict[str, Any] | None = None,
+                      step: dict[str, Any] | None = None) -> None:
         cur = self._current()
         if cur is None:
             return
         index, _ = cur
         try:
-            self.loaded = decide(self.plan_path, index, status, self.who, guard)
+            self.loaded = decide(self.plan_path, index, status, self.who, guard, step=step)
         except (ReviewError, OSError) as e:
             self.notify(sanitize_line(str(e)), severity="error", timeout=8)
             return
@@ -177,11 +230,15 @@ class ReviewApp(App[int]):
         if cur is None:
             return
 
-        def done(guard: dict[str, Any] | None) -> None:
-            if guard is not None:
-                self.action_decide("accepted", guard)
+        item = cur[1]
 
-        self.push_screen(EditGuard(cur[1]), done)
+        def done(change: dict[str, Any] | None) -> None:
+            if change is not None and item.step is not None:
+                self.action_decide("accepted", step=change)
+            elif change is not None:
+                self.action_decide("accepted", change)
+
+        self.push_screen(EditStep(item) if item.step is not None else EditGuard(item), done)
 
     def action_quit_review(self) -> None:
         self.exit(len(self.loaded.plan.pending_review()))

@@ -108,3 +108,58 @@ def test_write_back_keeps_every_field_exactly_and_the_comment_after_the_item(tmp
     assert (g[0].worse_than, g[0].by, g[0].test, g[0].min_samples, g[0].for_) == ("blue", "20%", "mann-whitney", 12, 90)
     assert (g[1].threshold, g[1].for_) == (1234567, 1.5)
     assert plan.read_text().splitlines()[6].endswith("}  # see {note}") and loaded.plan.review[0].status == "accepted"
+
+
+STEPS_RUNBOOK = ROOT / "tests" / "fixtures" / "runbooks" / "tienda-vercel.es.md"
+
+
+async def test_a_step_in_review_joins_its_phase_where_the_runbook_had_it_once_edited_and_accepted(tmp_path):
+    shutil.copy(STEPS_RUNBOOK, tmp_path / STEPS_RUNBOOK.name)
+    plan = tmp_path / "tienda.plan.yaml"
+    plan.write_text(import_runbook(tmp_path / STEPS_RUNBOOK.name).yaml_text, encoding="utf-8")
+    before = load_plan(plan).plan
+    deploy = before.phases[1]
+    assert [s.run.command for s in deploy.steps] == ["npm ci", "npm run build", "vercel deploy --prebuilt"]
+    assert [(r.line, r.kind, r.phase, r.position) for r in before.review] == [
+        (26, "step", deploy.name, 3), (63, "step", "Paso 4: Avisar", 1)]
+    app = ReviewApp(plan, "ana")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "vercel promote <url-del-despliegue>" in str(app.query_one("#detail").render())
+        await pilot.press("e")  # the placeholder filled in, then accepted
+        await pilot.pause()
+        box = app.screen.query_one("#f-step")
+        box.value = ""
+        box.focus()
+        await pilot.press(*"vercel promote tienda-2-4.vercel.app")
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("d")  # the message sent only on failure: dropped
+        await pilot.press("q")
+    after = load_plan(plan).plan
+    assert [(r.status, r.by) for r in after.review] == [("accepted", "ana"), ("dropped", "ana")]
+    assert [(s.run.command, s.run.manual) for s in after.phases[1].steps] == [
+        ("npm ci", True), ("npm run build", True), ("vercel deploy --prebuilt", True),
+        ("vercel promote tienda-2-4.vercel.app", True)]
+    assert len(after.phases[3].steps) == 1  # the dropped step never joined
+
+
+def test_accepted_steps_keep_the_runbooks_order_and_a_wrong_phase_is_named_at_its_line(tmp_path):
+    from tui.engine.plan import PlanError, load_plan_text
+
+    head = ("version: 1\nname: r\nphases:\n  - name: A\n    steps:\n      - run: one\n      - run: three\n"
+            "  - name: B\nreview:\n")
+    items = ('  - {line: 1, kind: step, status: accepted, why: x, text: two, phase: A, position: 1, step: {run: two}}\n'
+             '  - {line: 2, kind: step, status: accepted, why: x, text: four, phase: A, position: 2, step: {bake: 2m}}\n'
+             '  - {line: 3, kind: step, status: pending, why: x, text: zero, phase: A, position: 0, step: {run: zero}}\n'
+             '  - {line: 4, kind: step, status: accepted, why: x, text: b, phase: B, position: 0, step: {shift: 10}}\n')
+    plan = load_plan_text(head + items, "p.yaml").plan
+    a, b = plan.phases
+    assert [type(s).__name__ for s in a.steps] == ["RunStep", "RunStep", "RunStep", "BakeStep"]
+    assert [s.run.command for s in a.steps[:3]] == ["one", "two", "three"] and a.steps[3].bake == 120
+    assert [s.shift for s in b.steps] == [10]
+    with pytest.raises(PlanError) as e:
+        load_plan_text(head + items.replace("phase: B", "phase: C"), "p.yaml")
+    assert [(i.line, "'C'" in i.message) for i in e.value.issues] == [(13, True)]
+    with pytest.raises(PlanError) as e:  # an accepted step that is not valid: named where it is written
+        load_plan_text(head + items.replace("{shift: 10}", "{shift: 300}"), "p.yaml")
+    assert [(i.line, i.path) for i in e.value.issues] == [(13, "review[3].step.shift")]

@@ -524,3 +524,63 @@ def test_a_table_of_targets_gives_goals_whose_proposals_alert_when_missed():
     (item,) = plan.review
     assert (item.line, item.text) == (7, "Checkout latency: < 3s")
     assert (item.guard.op, item.guard.threshold, item.guard.action) == ("above", 3000, "alert")
+
+
+@pytest.mark.parametrize("title", ["Paso 4.1: Rollback en Vercel", "Local build rollback", "Rollback de migração",
+                                   "Niveau 1 : Rollback application (< 5 min)", "Simulated failure test",
+                                   "Prueba de fallo simulado", "Appendix: quick commands"])
+def test_undoing_and_trying_the_safety_net_are_reference_not_the_nights_steps(title):
+    plan, _ = plan_of(f"# N\n## Deploy\n- [ ] ship it\n### {title}\n```bash\nvercel ls\nvercel rollback\n```\n")
+    assert [p.name for p in plan.phases] == ["Deploy"] and steps(plan.phases[0]) == []
+    assert "    vercel rollback" in plan.phases[0].notes and plan.review == []
+
+
+@pytest.mark.parametrize("title", ["Deploy with automatic rollback", "Rollback rehearsal in staging",
+                                   "Reverse proxy cutover", "Phase 2: Incident drill"])
+def test_a_title_that_mentions_undoing_is_still_work(title):
+    plan, _ = plan_of(f"# N\n## {title}\n```bash\n./run.sh\n```\n")
+    assert [p.name for p in plan.phases] == [title] and steps(plan.phases[0])[0][0] == "run"
+
+
+@pytest.mark.parametrize("command, blank", [("psql -h <host> -U app < backup.sql", "<host>"),
+                                            ("vercel promote [deployment-url]", "[deployment-url]"),
+                                            ("curl -H 'Authorization: YOUR_TOKEN' http://x", "YOUR_TOKEN")])
+def test_a_command_with_a_value_to_fill_in_waits_in_review_in_its_place(command, blank):
+    plan, summary = plan_of(f"# N\n## Deploy\n```bash\n./build.sh\n{command}\n./deploy.sh\n```\n")
+    assert [v.command for _, v in steps(plan.phases[0])] == ["./build.sh", "./deploy.sh"]
+    (item,) = plan.review
+    assert (item.line, item.kind, item.phase, item.position, item.step.run.command) == (5, "step", "Deploy", 1, command)
+    assert blank in item.why and any("review (line 5, step)" in s for s in summary)
+
+
+def test_grep_classes_and_redirections_are_not_blanks():
+    plan, _ = plan_of("# N\n## Deploy\n```bash\ngrep -c '[a-z]' app.log\nsort <in.txt >out.txt\n```\n")
+    assert len(steps(plan.phases[0])) == 2 and plan.review == []
+
+
+@pytest.mark.parametrize("comment", ["On rollback", "If unhealthy", "Se falhar:", "En caso de error"])
+def test_a_command_under_a_condition_waits_in_review(comment):
+    plan, _ = plan_of(f"# N\n## Go\n```bash\n./ship.sh\n\n# {comment}\n./page-oncall.sh\n```\n")
+    assert [v.command for _, v in steps(plan.phases[0])] == ["./ship.sh"]
+    assert [(r.line, r.step.run.command) for r in plan.review] == [(7, "./page-oncall.sh")]
+
+
+def test_a_script_files_contents_are_notes_and_the_line_that_runs_it_is_the_step():
+    plan, _ = plan_of("# N\n## Verify\n```bash\n./scripts/check.sh\n```\n### The check script\n```bash\n#!/bin/bash\n"
+                      "# scripts/check.sh\nset -e\ncurl -f http://green/health\n```\n")
+    assert [v.command for _, v in steps(plan.phases[0])] == ["./scripts/check.sh"]
+    assert any("contents of scripts/check.sh" in n for n in plan.phases[0].notes)
+
+
+def test_braces_inside_a_quoted_body_do_not_make_a_script():
+    plan, _ = plan_of("# N\n## Test\n```bash\ncurl -X POST http://a/x \\\n  -d '{\n    \"k\": 1\n  }'\n\n"
+                      "curl -X POST http://a/y -d '{\"k\": 2}'\n```\n")
+    assert [k for k, _ in steps(plan.phases[0])] == ["run", "run"]
+
+
+def test_a_block_that_selects_a_tools_context_is_one_sequence_unless_it_moves_traffic():
+    plan, _ = plan_of("# N\n## Merge\n```bash\ngit checkout main\ngit pull\ngit merge develop\n```\n"
+                      "## Canary\n```bash\nrailway environment canary\n./deploy.sh --traffic 10\nsleep 300\n```\n")
+    merge, canary = plan.phases
+    assert [k for k, _ in steps(merge)] == ["run"] and "git merge develop" in steps(merge)[0][1].command
+    assert [k for k, _ in steps(canary)] == ["run", "shift", "bake"]

@@ -398,14 +398,23 @@ class ReviewItem(Strict):
     """An imported item the importer was not sure of (docs/runbook-import.md). A guard acts only once accepted."""
 
     line: int = Field(ge=0)  # in the runbook
-    kind: Literal["guard", "criterion", "schedule"]
+    kind: Literal["guard", "criterion", "schedule", "step"]
     text: str  # the runbook's words
     why: str = ""  # why the importer did not make it active
     rule: str = ""
     guard: Guard | None = None
+    step: Step | None = None  # kind step: joins `phase` before its `position`-th step once accepted
+    phase: str = ""
+    position: int = Field(default=0, ge=0)
     status: Literal["pending", "accepted", "dropped"] = "pending"
     by: str = ""
     at: str = ""
+
+    @model_validator(mode="after")
+    def _step_has_a_phase(self) -> ReviewItem:
+        if self.step is not None and not self.phase:
+            raise ValueError("a step to review names the phase it would join (phase: …)")
+        return self
 
 
 class Plan(Strict):
@@ -497,7 +506,13 @@ class PlanIssue:
 
 class PlanError(Exception):
     def __init__(self, issues: list[PlanIssue]) -> None:
-        self.issues = sorted(issues, key=lambda i: (i.line, i.col, i.path))
+        seen: set[tuple[str, int, int, str]] = set()  # an accepted review item is read twice: once in review,
+        unique = []  # once where it acts; its problem is said once, where it is written
+        for i in sorted(issues, key=lambda i: (i.line, i.col, not i.path.startswith("review"), i.path)):
+            if (i.file, i.line, i.col, i.message) not in seen:
+                seen.add((i.file, i.line, i.col, i.message))
+                unique.append(i)
+        self.issues = unique
         super().__init__("\n".join(str(i) for i in self.issues))
 
 
@@ -932,19 +947,47 @@ def load_plan_text(text: str, file: str) -> LoadedPlan:
 
 
 def _activate_accepted(data: dict[str, Any], doc: _Doc) -> None:
-    """A review item's guard that a person accepted watches the night like any other: it joins `guards`, and
-    a problem with it is reported at the review item's own line."""
+    """A review item a person accepted acts like any other: its guard joins `guards`, its step joins its phase
+    where the runbook had it; a problem with either is reported at the review item's own line."""
     review, guards = data.get("review"), data.get("guards", [])
     if not isinstance(review, list) or not isinstance(guards, list):
         return
     guards = data["guards"] = list(guards)
-    for i, item in enumerate(review):
-        if isinstance(item, dict) and item.get("status") == "accepted" and isinstance(item.get("guard"), dict):
-            at = len(guards)
+    accepted = [(i, item) for i, item in enumerate(review) if isinstance(item, dict) and item.get("status") == "accepted"]
+    for i, item in accepted:
+        if isinstance(item.get("guard"), dict):
+            _moved(doc, ("review", i, "guard"), ("guards", len(guards)))
             guards.append(item["guard"])
-            for path, pos in list(doc.values.items()):
-                if path[:3] == ("review", i, "guard"):
-                    doc.values[("guards", at, *path[3:])] = pos
+    steps = [(i, item) for i, item in accepted if isinstance(item.get("step"), dict)]
+    # Later positions first, so each insertion leaves the positions still to come as the import wrote them.
+    phases = data.get("phases")
+    if not isinstance(phases, list):
+        return
+    for i, item in sorted(steps, key=lambda x: (x[1].get("position", 0), x[0]), reverse=True):
+        n = next((k for k, ph in enumerate(phases) if isinstance(ph, dict) and ph.get("name") == item.get("phase")),
+                 None)
+        if n is None:
+            doc.issue(doc.values.get(("review", i, "phase"), (0, 0)), ("review", i, "phase"),
+                      f"no phase named {item.get('phase')!r} for this accepted step")
+            continue
+        ph = phases[n] = dict(phases[n])
+        ph_steps = ph["steps"] = list(ph.get("steps") or [])
+        pos = item.get("position", 0)
+        at = min(pos, len(ph_steps)) if isinstance(pos, int) and pos >= 0 else len(ph_steps)
+        for j in range(len(ph_steps) - 1, at - 1, -1):  # the steps after it keep their own lines for issues
+            _moved(doc, ("phases", n, "steps", j), ("phases", n, "steps", j + 1))
+        ph_steps.insert(at, item["step"])
+        _moved(doc, ("review", i, "step"), ("phases", n, "steps", at))
+
+
+def _moved(doc: _Doc, old: Path_, new: Path_) -> None:
+    """Issues about the value now at `new` point at where it is written in the file, `old`."""
+    for path in list(doc.values):
+        if path[:len(new)] == new and path[:len(old)] != old:
+            del doc.values[path]
+    for path, pos in list(doc.values.items()):
+        if path[:len(old)] == old:
+            doc.values[(*new, *path[len(old):])] = pos
 
 
 RUNBOOK_SUFFIXES = (".md", ".markdown", ".txt")

@@ -14,15 +14,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from tui.engine.plan import (
     Guard,
     LoadedPlan,
     PlanError,
     ReviewItem,
+    Step,
     format_duration,
     load_plan,
     load_plan_text,
 )
+
+STEP = TypeAdapter(Step)
 
 
 class ReviewError(Exception):
@@ -59,6 +64,21 @@ def guard_yaml(g: Guard) -> str:
     return "{" + ", ".join(f"{k}: {_yaml_value(k, data[k]) if k != 'metric' else data[k]}" for k in keys) + "}"
 
 
+def step_yaml(step: dict[str, Any]) -> str:
+    """A step as one flow mapping (`{run: {command: "…", manual: true}}`, `{bake: 2m}`), read back exactly."""
+
+    def value(key: str, v: Any) -> str:
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {value(k, x)}" for k, x in v.items()) + "}"
+        if key in ("bake", "timeout"):
+            return format_duration(v, exact=True)
+        if isinstance(v, bool | int | float):
+            return _yaml_value(key, v)
+        return _q(str(v))
+
+    return value("", step)
+
+
 def item_yaml(r: ReviewItem) -> str:
     parts = [f"line: {r.line}", f"kind: {r.kind}", f"status: {r.status}"]
     if r.by:
@@ -66,7 +86,24 @@ def item_yaml(r: ReviewItem) -> str:
     parts += [f"why: {_q(r.why)}", f"rule: {_q(r.rule)}", f"text: {_q(r.text)}"]
     if r.guard is not None:
         parts.append(f"guard: {guard_yaml(r.guard)}")
+    if r.step is not None:
+        parts += [f"phase: {_q(r.phase)}", f"position: {r.position}",
+                  f"step: {step_yaml(STEP.dump_python(r.step, exclude_defaults=True))}"]
     return "{" + ", ".join(parts) + "}"
+
+
+def _edited_step(item: ReviewItem, change: dict[str, Any]) -> Any:
+    """The step with the person's change: a run's new command keeps its manual flag and description."""
+    base = STEP.dump_python(item.step, exclude_defaults=True) if item.step is not None else {}
+    for kind, v in change.items():
+        if isinstance(v, dict) and isinstance(base.get(kind), dict):
+            base[kind] = {**base[kind], **v}
+        else:
+            base = {kind: v}
+    try:
+        return STEP.validate_python(base)
+    except ValueError as e:
+        raise ReviewError(f"the edited step is not valid: {e}") from None
 
 
 def _one_line_mapping(line: str) -> tuple[int, int] | None:
@@ -96,8 +133,8 @@ def _one_line_mapping(line: str) -> tuple[int, int] | None:
 
 
 def decide(path: str | Path, index: int, status: str, by: str, guard: dict[str, Any] | None = None,
-           now: datetime | None = None) -> LoadedPlan:
-    """Set review item `index` to accepted / dropped / pending (with an edited guard), by whom and when."""
+           now: datetime | None = None, step: dict[str, Any] | None = None) -> LoadedPlan:
+    """Set review item `index` to accepted / dropped / pending (with an edited guard or step), by whom and when."""
     p = Path(path)
     loaded = load_plan(p)
     items = loaded.plan.review
@@ -115,11 +152,13 @@ def decide(path: str | Path, index: int, status: str, by: str, guard: dict[str, 
             new_guard = Guard.model_validate({**base, **guard})
         except ValueError as e:
             raise ReviewError(f"the edited guard is not valid: {e}") from None
-    if status == "accepted" and new_guard is None:
-        raise ReviewError(f"line {item.line}: nothing to accept, there is no guard to act; drop it or edit the plan")
+    new_step = _edited_step(item, step) if step is not None else item.step
+    if status == "accepted" and new_guard is None and new_step is None:
+        raise ReviewError(f"line {item.line}: nothing to accept, there is no guard or step to act; drop it or edit "
+                          "the plan")
     at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    decided = item.model_copy(update={"status": status, "guard": new_guard, "by": by if status != "pending" else "",
-                                      "at": at if status != "pending" else ""})
+    decided = item.model_copy(update={"status": status, "guard": new_guard, "step": new_step,
+                                      "by": by if status != "pending" else "", "at": at if status != "pending" else ""})
     text = p.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     row = loaded.positions.get(("review", index), (-1, 0))[0]

@@ -16,6 +16,7 @@ class StepOut:
     description: str = ""
     line: int = 0
     rule: str = ""
+    review: str = ""  # why the importer is not sure of it: then it waits in review, not in the phase
 
 
 @dataclass
@@ -36,11 +37,14 @@ class Review:
     """Something the importer read but is not sure of: a person accepts, edits or drops it before it acts."""
 
     line: int
-    kind: str  # guard: a measurable criterion; criterion: one it could not read; schedule: an unmatched row
+    kind: str  # guard: a measurable criterion; criterion: one it could not read; schedule: an unmatched row;
+    # step: a command, shift or bake it is not sure belongs to the night
     why: str  # why it is not active
     excerpt: str  # the runbook's words
     rule: str = ""
     guard: GuardOut | None = None  # what the importer thinks it is, when it has a guess
+    step: StepOut | None = None
+    phase: PhaseOut | None = None  # where the step would go, in place among the phase's steps
 
 
 class Draft:
@@ -62,6 +66,14 @@ class Draft:
 
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
+
+    def uncertain(self, ph: PhaseOut, step: StepOut, why: str) -> None:
+        """A step that waits in review where it stands in its phase: accepted, it joins the phase there."""
+        step.review = why
+        ph.steps.append(step)
+        excerpt = str(step.value).splitlines()[0][:200] if step.kind == "run" else step.description
+        self.review.append(Review(step.line, "step", why, excerpt, step.rule, step=step, phase=ph))
+        self.count(f"{step.kind} steps in review")
 
     def notes_target(self) -> list[str]:
         return self.phases[-1].notes if self.phases else self.loose_notes

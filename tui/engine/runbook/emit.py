@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from tui.engine.plan import Guard, format_duration
-from tui.engine.review import guard_yaml
+from tui.engine.review import guard_yaml, step_yaml
 from tui.engine.runbook.criteria import GuardOut
-from tui.engine.runbook.draft import Draft
+from tui.engine.runbook.draft import Draft, Review, StepOut
 
 
 def _q(text: str) -> str:
@@ -42,11 +42,12 @@ def render(d: Draft, repair: str | None) -> tuple[str, list[str]]:
         out.append(f"  - {_guard(g)}  # runbook line {g.line} · action from {g.rule}")
     if d.review:
         out += ["", "# Not sure enough to act: each waits for a person (`shipdeck review PLAN`) to accept, edit or",
-                "# drop it. Only an accepted guard watches the night.", "review:"]
+                "# drop it. Only an accepted guard watches the night; only an accepted step joins its phase.",
+                "review:"]
         for r in d.review:
             guard = f", guard: {_guard(r.guard)}" if r.guard is not None else ""
             out.append(f"  - {{line: {r.line}, kind: {r.kind}, status: pending, why: {_q(r.why)}, rule: {_q(r.rule)}, "
-                       f"text: {_q(r.excerpt)}{guard}}}  # runbook line {r.line}")
+                       f"text: {_q(r.excerpt)}{guard}{_in_phase(r)}}}  # runbook line {r.line}")
     out += ["", "phases:"]
     for ph in d.phases:
         out.append(f"  - name: {_q(ph.name)}  # runbook line {ph.line}")
@@ -60,19 +61,14 @@ def render(d: Draft, repair: str | None) -> tuple[str, list[str]]:
             out.append("    checklist:")
             for text, done in ph.checklist:
                 out.append(f"      - {{text: {_q(text)}, done: true}}" if done else f"      - {_q(text)}")
-        if ph.steps:
+        if any(not st.review for st in ph.steps):
             out.append("    steps:")
             for st in ph.steps:
+                if st.review:
+                    continue
                 at = (f"line {st.line}" if st.line else "") + (f" · {st.rule}" if st.rule else "")
-                if st.kind == "run":
-                    desc = f", description: {_q(st.description)}" if st.description else ""
-                    out.append(f"      - run: {{command: {_q(str(st.value))}, manual: true{desc}}}  # {at}")
-                elif st.kind == "shift":
-                    out.append(f"      - shift: {st.value}  # {at}: {st.description[:100]}")
-                elif st.kind == "bake":
-                    out.append(f"      - bake: {format_duration(float(st.value))}  # {at}: {st.description[:100]}")
-                else:
-                    out.append(f"      - gate: {_q(str(st.value))}  # {at}")
+                said = f": {st.description[:100]}" if st.kind in ("shift", "bake") else ""
+                out.append(f"      - {_step(st)[1:-1]}  # {at}{said}")
         if ph.notes:
             out.append("    notes:")
             out += [f"      - {_q(n)}" for n in ph.notes]
@@ -80,7 +76,8 @@ def render(d: Draft, repair: str | None) -> tuple[str, list[str]]:
     for ph in d.phases:
         kinds: dict[str, int] = {}
         for s in ph.steps:
-            kinds[s.kind] = kinds.get(s.kind, 0) + 1
+            kind = f"{s.kind} in review" if s.review else s.kind
+            kinds[kind] = kinds.get(kind, 0) + 1
         parts = [f"{len(ph.checklist)} checklist items"] + [f"{n} {k}" for k, n in kinds.items()]
         parts.append(f"{len(ph.notes)} lines kept as notes")
         if ph.owner or ph.start:
@@ -95,6 +92,11 @@ def render(d: Draft, repair: str | None) -> tuple[str, list[str]]:
                        f"(backends.metrics) before trusting them ({len(d.guards)} guards)")
     for r in d.review:
         proposal = f" → proposed {r.guard.metric} {r.guard.op} {r.guard.value:g}, {r.guard.action}" if r.guard else ""
+        if r.step is not None and r.phase is not None:
+            v = r.step.value
+            said = (f"`{str(v).splitlines()[0][:80]}`" if r.step.kind == "run" else f"to {v}%"
+                    if r.step.kind == "shift" else format_duration(float(v)) if r.step.kind == "bake" else str(v))
+            proposal = f" → proposed {r.step.kind} {said} in phase {r.phase.name!r}"
         summary.append(f"review (line {r.line}, {r.kind}): {r.why}{proposal}  ← {r.excerpt!r}")
     for text, line in d.gates:
         summary.append(f"gate (line {line}, not measurable): {text!r}")
@@ -107,6 +109,24 @@ def render(d: Draft, repair: str | None) -> tuple[str, list[str]]:
     head = 4 if repair else 3  # the summary goes right after the header comment, before the plan
     out[head:head] = ["# Import summary:", *[f"#   {s}" for s in summary], ""]
     return "\n".join(out) + "\n", summary
+
+
+def _step(st: StepOut) -> str:
+    if st.kind == "run":
+        spec: dict[str, object] = {"command": str(st.value), "manual": True}
+        if st.description:
+            spec["description"] = st.description
+        return step_yaml({"run": spec})
+    return step_yaml({st.kind: float(st.value) if st.kind == "bake" else st.value})
+
+
+def _in_phase(r: Review) -> str:
+    """Where an accepted step goes: before the phase's `position`-th active step, as in the runbook."""
+    if r.step is None or r.phase is None:
+        return ""
+    here = next(i for i, st in enumerate(r.phase.steps) if st is r.step)
+    position = sum(1 for st in r.phase.steps[:here] if not st.review)
+    return f", phase: {_q(r.phase.name)}, position: {position}, step: {_step(r.step)}"
 
 
 def _guard(g: GuardOut) -> str:

@@ -4,10 +4,11 @@ Beside each `NAME.md` lies `NAME.expected.md`, a Markdown table `| line | kind |
 person makes of the runbook (docs/runbook-import.md, "Measuring an import"):
 - guard: `METRIC OP VALUE WINDOW ACTION` (METRIC `*`: any name), a trigger with every part written;
 - criterion: a measurable line that must not act on its own (a goal, no duration, relative): review;
-- shift / bake: a percentage / seconds; run: a command (`script` for a whole block, at its fence's line).
+- shift / bake: a percentage / seconds; run: a command (`script` for a whole block, at its fence's line);
+- review: a step the importer must hold for a person (`run`, `shift` or `bake`), never active, never lost.
 
 Wrong is worse than missing: an active item that matches no row is counted against the importer, and so is
-a guard or criterion row that is neither active nor in review.
+a guard or criterion row that is neither active nor in review, and a review row not held for review.
 
     python -m tui.engine.runbook.fidelity DIR   (make import-fidelity DIR=...)
 """
@@ -104,7 +105,7 @@ def score(runbook: Path, expected: Path) -> Score:
             s.wrong.append(f"line {g.line} guard {g.metric} {g.op} {g.value:g} for {g.window} {g.action}")
     for ph in draft.phases:
         for st in ph.steps:
-            if st.kind not in ACTIVE_KINDS:
+            if st.kind not in ACTIVE_KINDS or st.review:
                 continue
             s.produced[st.kind] += 1
             value = st.value
@@ -113,10 +114,13 @@ def score(runbook: Path, expected: Path) -> Score:
             else:
                 s.wrong.append(f"line {st.line} {st.kind} {str(value).splitlines()[0][:60]}")
     reviewed = {r.line for r in draft.review} | {line for _, line in draft.gates}
+    held = {(r.line, r.step.kind) for r in draft.review if r.step is not None}
     s.in_review = len(draft.review)
     for line, kind, expect in rows:
         if kind in ("guard", "criterion") and line not in reviewed and not any(g.line == line for g in draft.guards):
             s.dropped.append(f"line {line} {kind} {expect}")
+        elif kind == "review" and (line, expect) not in held:
+            s.dropped.append(f"line {line} {kind} {expect}: not held for review")
     return s
 
 

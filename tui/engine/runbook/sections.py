@@ -11,6 +11,7 @@ from tui.engine.runbook.draft import Draft, PhaseOut, StepOut
 from tui.engine.runbook.read import Section
 from tui.engine.runbook.words import (
     ACCEPTANCE_TITLE,
+    FAULT_DRILL,
     OPTION_TITLE,
     OPTIONAL_TITLE,
     PERCENT_FLAG,
@@ -23,6 +24,7 @@ from tui.engine.runbook.words import (
     TRAFFIC_WORDS,
     WAIT_TEXT,
     clean_title,
+    contingent,
     fold,
     quoted,
 )
@@ -64,10 +66,11 @@ def unique_names(d: Draft) -> None:
 
 
 def reference(sec: Section) -> bool:
-    """The whole title names reference material ('Rollback procedure', 'Contatos'): 'Rollback rehearsal
-    in staging' or 'Reverse proxy cutover' are work."""
+    """The whole title names reference material ('Rollback procedure', 'Contatos'), or its head word is undoing
+    ('Paso 4.1: Rollback en Vercel'), or it tries the safety net ('Simulated failure test'): 'Rollback
+    rehearsal in staging' or 'Reverse proxy cutover' are work."""
     title = re.sub(r"\s*\(.*?\)\s*", " ", fold(clean_title(sec.title))).strip()
-    return bool(REFERENCE_TITLE.match(title))
+    return bool(REFERENCE_TITLE.match(title) or FAULT_DRILL.search(title)) or contingent(sec.title)
 
 
 def visit(d: Draft, sec: Section, explicit: list[Section]) -> None:

@@ -12,6 +12,7 @@ from tui.engine.runbook.words import (
     ARROW,
     BARE_PERCENT,
     EXPECTED_TEXT,
+    FILE_HEADER,
     HEADING_PERCENT,
     HEADING_SPAN,
     HEADING_TRAFFIC,
@@ -20,6 +21,7 @@ from tui.engine.runbook.words import (
     OUTPUT_LANGS,
     PERCENT_FLAG,
     PERCENT_PROSE,
+    PLACEHOLDER,
     REPORT_TEXT,
     SHELL_LANGS,
     STAGE_DURATION,
@@ -37,7 +39,7 @@ from tui.engine.runbook.words import (
 
 
 def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
-    if NOT_STEPS_TITLE.search(fold(clean_title(sec.title))):
+    if any(NOT_STEPS_TITLE.search(fold(clean_title(s.title))) for s in [sec, *sec.ancestors()] if s.title):
         # Messages to send and controls to use if needed are reference for the night, not its steps.
         ph.notes.append(f"({clean_title(sec.title)}: kept as notes, not steps)")
         for b in sec.blocks:
@@ -101,7 +103,7 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
             prose_step(d, b.text, ph, ordered=True, line=b.line)
         elif not prose_step(d, b.text, ph, ordered=False, line=b.line):
             ph.notes.append(("  " * b.depth + "- " if b.kind == "item" else "") + b.text)
-    last = max((i for i, st in enumerate(ph.steps) if st.kind == "shift"), default=None)
+    last = max((i for i, st in enumerate(ph.steps) if st.kind == "shift" and not st.review), default=None)
     if ph.stay is not None and last is not None and not any(st.kind == "bake" for st in ph.steps[last:]):
         seconds, said, line = ph.stay  # a stage that shifts and lasts N holds its weight for N
         ph.steps.append(StepOut("bake", seconds, said, line, "a stage's duration after its shift"))
@@ -109,6 +111,8 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
         d.count("bake steps")
 
 
+CONDITION = re.compile(r"(on|if|when|unless|in case( of)?|se|si|caso|quando|cuando|en caso( de)?|em caso( de)?|"
+                       r"lorsque|en cas( de)?)\b")
 ALTERNATIVE = re.compile(r"\s*#+\s*(or|ou|o bien|oder|alternative(ly)?|alternativamente|opci[oó]n|op[cç][aã]o|option)\b"
                          r"(?!\s*[-=]?\s*\w+\s*=)", re.I)
 
@@ -132,7 +136,7 @@ def heading_steps(d: Draft, sec: Section, ph: PhaseOut) -> None:
 def add_shift(d: Draft, ph: PhaseOut, step: StepOut) -> None:
     """A shift to where the traffic already goes ("Canary 5%" then "[ ] balancer set to 5%") is the same move:
     the later words (a command, a checklist item) describe it, never move it twice."""
-    last = next((s for s in reversed(ph.steps) if s.kind in ("shift", "bake")), None)
+    last = next((s for s in reversed(ph.steps) if s.kind in ("shift", "bake") and not s.review), None)
     if last is not None and last.kind == "shift" and last.value == step.value:
         # The line that says how (a stage's "Target: 5%", its command) is the step's source, the heading its context.
         last.description, last.line, last.rule = f"{last.description}; {step.description}"[:300], step.line, step.rule
@@ -213,6 +217,12 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
         ph.notes += quoted(lines)
         d.count(f"{b.lang} blocks kept as notes")
         return
+    body = [ln for ln in lines if ln.strip() and not ln.startswith("#!")]
+    if body and FILE_HEADER.fullmatch(body[0]):  # a file's contents: the step is the line that runs it
+        ph.notes.append(f"(the contents of {body[0].lstrip('# ').strip()}, kept as notes: {len(lines)} lines)")
+        ph.notes += quoted(lines)
+        d.count("script files kept as notes")
+        return
     if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
         lines = [ln.lstrip()[2:] for ln in lines if ln.lstrip().startswith(("$ ", "#"))]  # prompts only
     elif not all(reads_as_command(ln) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")) and (
@@ -239,9 +249,8 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
         if remote and not first:  # by hand: run as one local script, the lines after it would not reach it
             first = f"the lines after `ssh {remote}` are meant to run on {remote}"
         script = "\n".join(ln.rstrip() for ln in lines).strip()
-        ph.steps.append(StepOut("run", script, optional + (first or "script: its lines share one shell"), b.line,
-                                "a script: its lines share one shell"))
-        d.count("run steps (manual)")
+        run(d, ph, StepOut("run", script, optional + (first or "script: its lines share one shell"), b.line,
+                           "a script: its lines share one shell"))
         return
     comment: list[str] = []
     comment_line = b.line
@@ -264,7 +273,12 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
             comment_line = n
             continue
         description = optional + " — ".join(comment)
+        condition = next((c for c in comment if CONDITION.match(fold(c))), "")
         comment = []
+        if condition:  # "# On rollback", "# Se falhar:": run on an event no step of the plan checks
+            d.uncertain(ph, StepOut("run", line, description, n, "a command under a condition"),
+                        f"the runbook runs it only {condition.rstrip(':')!r}: no step of the plan checks that")
+            continue
         command(d, line, description, ph, n)
     if comment:  # a trailing comment with no command: maybe a wait
         text = " — ".join(comment)
@@ -290,7 +304,17 @@ def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int) -> None
             add_shift(d, ph, StepOut("shift", green, f"{description} (was: {line})".strip(), n,
                                      "the runbook's traffic command"))
             return
-    ph.steps.append(StepOut("run", line, description, n, "a command in a shell block"))
+    run(d, ph, StepOut("run", line, description, n, "a command in a shell block"))
+
+
+def run(d: Draft, ph: PhaseOut, step: StepOut) -> None:
+    """A command joins its phase only as it can run: one with a value still to fill in waits in review."""
+    blank = next((m.group(0) for ln in str(step.value).splitlines()
+                  if not ln.lstrip().startswith("#") and (m := PLACEHOLDER.search(ln))), None)
+    if blank:
+        d.uncertain(ph, step, f"the command has a value to fill in before it can run: {blank}")
+        return
+    ph.steps.append(step)
     d.count("run steps (manual)")
 
 

@@ -45,7 +45,7 @@ REFERENCE_TITLE = re.compile(
     r"^(procedimentos? de |procedures? (for )?|plano de |plan (de )?|processo de |process (for )?|quick |full |"
     r"emergency |emergencia )?"
     r"(rollback|roll back|revers[a-z]*|reverter|conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|"
-    r"apendice|appendix|anexos?|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
+    r"(apendice|appendix|anexos?)\b.*|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
     r"referencias?|references?|faq|glossario|glossary|post.?mortem|pos.?incidente|incident response|"
     r"resposta a incidentes?|(useful|handy|common|quick|helpful) (commands|scripts)|"
     r"(comandos|scripts) (uteis|utiles|comuns|rapidos)|"
@@ -53,6 +53,36 @@ REFERENCE_TITLE = re.compile(
     r"escalonamento|escalamiento|escalada|stakeholders|(roles|papeis)( (and|e|y) respons\w*)?|raci)"
     r"( (procedures?|procedimentos?|plan|plano|steps|passos|process|processo|criteria|criterios|rapido|completo|"
     r"quick|full|contacts?|contatos?|de emergencia|emergency|team|time|list|lista|commands?|comandos|scripts?))*$")
+# A section about undoing or recovering (its title's head word, after any "Step 4.1:" label): what to do if the
+# night goes wrong, not the night's steps. "Deploy with automatic rollback" is about deploying.
+_UNDO = (r"(rollback|roll back|revert\w*|reverter|revertir|restore|restaur\w*|recover\w*|recupera\w*|fallback|"
+         r"disaster recovery|desfazer|deshacer|retour arriere)")
+_LABEL = (r"^((step|paso|passo|etape|metodo|method|option|opcion|opcao|niveau|level|nivel|tier)\s*[\w.]*\s*[:.)-]\s*)?"
+          r"(\d+(\.\d+)*\.?\s+)?")
+_NOT_UNDO = re.compile(r"\b(rehears\w*|drill|test\w*|ensaio|simulac\w*|prueba|exercis\w*|deploy\w*|canary|shift|"
+                       r"rollout|release|cutover|promot\w*|traffic|trafego|implanta\w*|despliegue|lancamento)\b")
+
+
+# Trying the safety net rather than the night: injected failures, chaos, game days, drills.
+FAULT_DRILL = re.compile(r"simula\w* (failure|fault|outage|falha|fallo|erro)|(failure|fault|falha|fallo) "
+                         r"(test|injection|simulation|inje\w+|simula\w+)|fault injection|inje\w+ (de )?(falha|fallo)|"
+                         r"\bchaos\b|game ?day")
+# "# scripts/monitor.sh" at the top of a block: the block is that file's contents, to save, not to run now.
+FILE_HEADER = re.compile(r"\s*#\s*(\./)?[\w.-]+(/[\w.-]+)*\.(sh|bash|py|rb|js|ts|pl|ps1)\s*$")
+
+
+def contingent(title: str) -> bool:
+    """'Paso 4.1: Rollback en Vercel', 'Local Build Rollback': yes. 'Rollback rehearsal in staging', 'Deploy with
+    automatic rollback', 'Reverse proxy cutover', 'Rollback automatico: configurar o gatilho': no."""
+    t = re.sub(r"\(.*?\)", " ", fold(title)).strip(" .:-")
+    t = t.rsplit(":", 1)[-1].strip()  # "Rollback automatico: configurar o gatilho" is about configuring
+    if _NOT_UNDO.search(t):
+        return False
+    rest = t[re.match(_LABEL, t).end():]  # type: ignore[union-attr]
+    return bool(re.match(rf"{_UNDO}\b", rest) or re.search(rf"(?<!\bwith )(?<!\bcom )(?<!\bcon )(?<!\band )(?<!\be )"
+                                                         rf"(?<!\by )(?<!\bet )\b{_UNDO}$", rest))
+
+
 # Where criteria are triggers. A bare "Rollback" title is a procedure, not a list of criteria.
 CRITERIA_TITLE = re.compile(r"criteri|trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|"
                             r"when to (roll ?back|revert|stop)|quando (fazer )?(rollback|reverter|parar)|"
@@ -83,25 +113,39 @@ def reads_as_command(line: str) -> bool:
         not re.search(r"[a-z][.!?]$|:$", text)
 
 
+_QUOTED = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", re.S)
 _ASSIGN = re.compile(r"^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=", re.M)
 
 
 def is_script(lines: list[str]) -> bool:
     """Lines that share one shell: control flow, a shebang or `set -e`, a variable set then used, a `cd` or a
-    bare `ssh host` before other commands. Split into one shell each, `rm -rf $DIR/$STAMP` would lose $DIR."""
+    bare `ssh host` before other commands, a tool's context selected before others (see TOOL_CONTEXT). Split
+    into one shell each, `rm -rf $DIR/$STAMP` would lose $DIR."""
     text = "\n".join(lines)
-    commands = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
-    if SCRIPT_SYNTAX.search(text) or text.lstrip().startswith("#!") or re.search(r"^\s*set\s+-\w", text, re.M):
+    code = _QUOTED.sub("''", text)  # a JSON body's braces in `curl -d '{…}'` are not the shell's
+    commands = [ln.strip() for ln in code.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if SCRIPT_SYNTAX.search(code) or text.lstrip().startswith("#!") or re.search(r"^\s*set\s+-\w", code, re.M):
         return True
-    if any(re.search(rf"\${{?{re.escape(name)}\b", text) for name in _ASSIGN.findall(text)):
+    if any(re.search(rf"\${{?{re.escape(name)}\b", text) for name in _ASSIGN.findall(code)):
         return True
-    return any(CONTEXT_COMMAND.match(c) for c in commands[:-1])
+    if any(CONTEXT_COMMAND.match(c) for c in commands[:-1]):
+        return True
+    timed = any(re.match(r"sleep\s", c) or (PERCENT_FLAG.search(c) and TRAFFIC_WORDS.search(c)) for c in commands)
+    return not timed and any(TOOL_CONTEXT.match(c) for c in commands[:-1])
 
 
-# Commands that change the shell the next lines run in (a directory, a host, a user, variables, PATH). A git
-# checkout or a kubectl context is kept on disk: the next command sees it from a shell of its own.
+# Commands that change the shell the next lines run in (a directory, a host, a user, variables, PATH).
 CONTEXT_COMMAND = re.compile(r"(cd|pushd|source|\.|export)\s|ssh\s+[^\s'\"]+(\s+-\S+)*$|su\s|sudo\s+-[isu]\b|"
                              r"nvm\s+use\b|conda\s+activate\b|workon\s")
+# Commands that select what a tool acts on next (the branch checked out, the cluster, project or environment):
+# the lines after one were written for that state, so the block is one sequence, unless it also moves traffic
+# or waits: those are the night's own steps, which shipdeck takes and times, and the state is on disk anyway.
+TOOL_CONTEXT = re.compile(r"git\s+(checkout|switch)\s|kubectl\s+config\s+(use-context|set-context)\b|kubectx\s|"
+                          r"kubens\s|oc\s+project\s|\S+\s+(environment|link|workspace\s+select|config\s+set|"
+                          r"account\s+set)\s")
+# A value to fill in before the command can run: <host>, [commit-hash], YOUR_TOKEN, ${{ placeholder }}.
+PLACEHOLDER = re.compile(r"<[A-Za-z][\w.-]*(?:[ _-][\w.-]+)*>|\[(?![a-z]-[a-z]\])[a-z][a-z-]*[a-z]\]|\bYOUR[_-][A-Z_]+\b|"
+                         r"\b(?:x{3,}|X{3,})\b|\{\{\s*\w+\s*\}\}")
 
 
 TIME_RANGE = re.compile(r"\b(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\b")
