@@ -9,8 +9,8 @@ Everything runs from a fresh folder with free ports and is stopped on exit.
 from __future__ import annotations
 
 import argparse
-import json
 import contextlib
+import json
 import os
 import shutil
 import socket

@@ -584,3 +584,20 @@ def test_a_block_that_selects_a_tools_context_is_one_sequence_unless_it_moves_tr
     merge, canary = plan.phases
     assert [k for k, _ in steps(merge)] == ["run"] and "git merge develop" in steps(merge)[0][1].command
     assert [k for k, _ in steps(canary)] == ["run", "shift", "bake"]
+
+
+def test_thresholds_in_config_objects_shell_tests_comments_and_multiples_reach_review():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n```ts\nconst gates = [\n  {\n    metric: 'error_rate',\n"
+                      "    threshold: 0.01,  // 1%\n    window: '5min',\n    action: 'rollback'\n  },\n];\n```\n\n"
+                      "```yaml\nrun: |\n  if [ \"$ERR\" -gt \"2\" ]; then exit 1; fi\n```\n\n"
+                      "```bash\n# Checks:\n# - Positive feedback ratio > 80%\n./check.sh\n```\n\n"
+                      "### Windows\n- **5-minute window**: 14x burn rate\n")
+    assert [(r.line, r.kind) for r in plan.review] == [(9, "criterion"), (18, "criterion"), (23, "criterion"),
+                                                       (28, "criterion")]
+    assert plan.review[0].text == "metric: 'error_rate', threshold: 0.01, window: '5min', action: 'rollback'"
+    assert plan.guards == []  # seen by a person, never acting by themselves
+
+
+def test_a_hard_line_break_ends_an_item():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n**Hotline**: #eng-alerts  \n**Decision time**: <5 minutes from the alert\n")
+    assert [(r.line, r.text) for r in plan.review] == [(6, "Decision time: <5 minutes from the alert")]

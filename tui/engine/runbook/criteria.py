@@ -194,10 +194,11 @@ def data_rows(b: Block) -> list[tuple[str, int]]:
 
 
 def sentences(b: Block) -> list[tuple[int, str]]:
-    """A paragraph's sentences, each with the line it starts on."""
+    """A paragraph's sentences, each with the line it starts on. A hard line break (two spaces or a backslash
+    at the end of a line) ends one too: "**Decision time**: <5 min" on its own line is its own item."""
     out = []
-    for m in re.finditer(r"\S.*?(?:[.;!?](?=\s|$)|$)", b.text, re.S):
-        out.append((b.line + b.text[:m.start()].count("\n"), m.group(0).strip()))
+    for m in re.finditer(r"\S.*?(?:[.;!?](?=\s|$)|(?:  +|\\)(?=\n)|$)", b.text, re.S):
+        out.append((b.line + b.text[:m.start()].count("\n"), m.group(0).strip().rstrip("\\").strip()))
     return out
 
 

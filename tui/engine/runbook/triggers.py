@@ -66,8 +66,8 @@ def scan_criteria(d: Draft, sec: Section) -> None:
         elif b.kind == "table":
             for text, line in data_rows(b):
                 criterion(d, text, line, listed, heading_action, True)
-        elif b.kind == "fence" and b.lang not in SHELL_LANGS - {""}:
-            config_thresholds(d, b)
+        elif b.kind == "fence":
+            config_thresholds(d, b, comments_only=b.lang in SHELL_LANGS - {""})
 
 
 def criterion(d: Draft, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
@@ -125,7 +125,9 @@ GOAL_TITLE = re.compile(r"\b(targets?|goals?|metas?|objetiv\w*|kpis?|slos?|slas?
                         r"metricas? (de sucesso|criticas? a monitorar)|metrics to (watch|monitor))\b")
 GOAL_TEXT = re.compile(r"^[^:<>]{1,60}:\s*(?:[<>≤≥]|at least|at most|above|below|acima|abaixo|no m[ií]nimo)", re.I)
 COMPARISON = re.compile(rf"(?:[<>≤≥]=?|\b(?:{ABOVE}|{BELOW})\b)\s*~?\d", re.I)
-MEASURE = re.compile(r"[<>≤≥]\s*=?\s*\d|\d\s*%")  # a comparison or a percentage written as such
+# A comparison or a percentage written as such, or a multiple of a measurement ("14x burn rate").
+MEASURE = re.compile(r"[<>≤≥]\s*=?\s*\d|\d\s*%|\b\d+(\.\d+)?x\s+(the\s+)?(burn|error|latency|baseline|normal|traffic|"
+                     r"cpu|memory|rate)", re.I)
 
 
 def unsure(guard: GuardOut, action: str | None, goal: bool = False) -> str:
@@ -142,14 +144,37 @@ def unsure(guard: GuardOut, action: str | None, goal: bool = False) -> str:
     return "; ".join(why)
 
 
-def config_thresholds(d: Draft, b: Block) -> None:
-    """A threshold inside a configuration block (`- error_rate > 5%`, `expr: rate(errors[5m]) > 0.01`) is not
-    read as a guard, but a person sees it in review: nothing measurable is dropped silently."""
-    for n, raw in enumerate(b.text.splitlines()):
+def config_thresholds(d: Draft, b: Block, comments_only: bool = False) -> None:
+    """A threshold inside a configuration block (`- error_rate > 5%`, `expr: rate(errors[5m]) > 0.01`, `[ "$ERR"
+    -gt 2 ]`, an object `{metric: 'error_rate', threshold: 0.01, window: '5min'}`) or a shell block's comment is
+    not read as a guard, but a person sees it in review: nothing measurable is dropped silently."""
+    lines = b.text.splitlines()
+    for n, raw in enumerate(lines):
+        if comments_only and not raw.lstrip().startswith("#"):
+            continue
         text = raw.strip().lstrip("-#/* ").strip()
-        if COMPARISON.search(text) and re.search(r"[a-z]", text, re.I):
-            _review(d, Review(b.line + 1 + n, "criterion", f"a threshold inside a {b.lang or 'text'} block: copy it "
-                              "into a guard if it is one", text, "a comparison in a block"))
+        if THRESHOLD_KEY.match(text):
+            text = _object_around(lines, n)
+        elif not ((COMPARISON.search(text) or SHELL_TEST.search(text)) and re.search(r"[a-z]", text, re.I)):
+            continue
+        _review(d, Review(b.line + 1 + n, "criterion", f"a threshold inside a {b.lang or 'text'} block: copy it "
+                          "into a guard if it is one", text, "a comparison in a block"))
+
+
+THRESHOLD_KEY = re.compile(r"[\"']?(threshold|limit|max\w*|min\w*|warn\w*|crit\w*|rollback\w*|alert\w*)[\"']?\s*"
+                           r"[:=]\s*[\"']?~?\d", re.I)
+SHELL_TEST = re.compile(r"\s-(gt|ge|lt|le)\s+[\"']?\d")
+
+
+def _object_around(lines: list[str], n: int) -> str:
+    """The fields of the object a threshold sits in ("metric: 'error_rate', threshold: 0.01, window: '5min'")."""
+    start, end = n, n
+    while start > 0 and n - start < 6 and "{" not in lines[start] and lines[start - 1].strip() not in ("", "{"):
+        start -= 1
+    while end + 1 < len(lines) and end - n < 6 and "}" not in lines[end + 1] and lines[end + 1].strip():
+        end += 1
+    fields = [re.sub(r"\s*(//|#).*$", "", ln).strip().rstrip(",") for ln in lines[start:end + 1]]
+    return ", ".join(f for f in fields if f and f not in "{}")
 
 
 def _review(d: Draft, item: Review) -> None:
