@@ -89,12 +89,20 @@ def score(runbook: Path, expected: Path) -> Score:
     s = Score(runbook.name)
     s.expected.update(k for _, k, _ in rows if k in ACTIVE_KINDS)
     unused = list(rows)
+    headings = sorted(sec.line for sec in draft.root.walk() if sec.title)
+
+    def section(line: int) -> int:
+        return max((h for h in headings if h <= line), default=0)
 
     def take(line: int, kind: str, ok: object) -> bool:
-        for row in unused:
-            if row[0] == line and row[1] == kind and ok(row[2]):  # type: ignore[operator]
-                unused.remove(row)
-                return True
+        # A stage's move is one move whether read from its heading ("Canary 5% (30 min)") or from the item
+        # under it that states it ("Load balancer set to 5%"): a shift or bake may match in its section.
+        for exact in (True, False):
+            for row in unused:
+                near = row[0] == line if exact else kind in ("shift", "bake") and section(row[0]) == section(line)
+                if near and row[1] == kind and ok(row[2]):  # type: ignore[operator]
+                    unused.remove(row)
+                    return True
         return False
 
     for g in draft.guards:

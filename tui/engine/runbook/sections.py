@@ -110,6 +110,8 @@ def holds_work(sec: Section) -> bool:
             return True
         if b.kind in ("item", "para") and (PERCENT_PROSE.search(b.text) or WAIT_TEXT.search(b.text)):
             return True
+        if steps.bold_stage(b):
+            return True
     return False
 
 

@@ -56,7 +56,7 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
     if group:
         ph.notes.append(f"— {group}" + (" (optional)" if optional else ""))
     if not listed:
-        heading_steps(d, sec, ph)
+        heading_steps(d, clean_title(sec.title), sec.line, ph)
     lead: str | None = None  # "rollback is triggered if any of the following occur:": the list after it
     for b in sec.blocks:
         if b.kind == "item" and lead is not None:
@@ -86,6 +86,11 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
             continue
         if b.kind == "html" or not b.text:
             continue
+        if b.kind == "para" and (bold := BOLD_LINE.fullmatch(b.text.strip())):
+            # "**Day 8: 5%**" on a line of its own: a stage's heading written in bold
+            hold_stage(d, ph)
+            if heading_steps(d, bold.group(2).strip(), b.line, ph):
+                continue
         if b.kind == "para":
             for line, sentence in sentences(b):
                 if triggers.criterion(d, sentence, line, listed, heading_action, False):
@@ -104,12 +109,7 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
             prose_step(d, b.text, ph, ordered=True, line=b.line)
         elif not prose_step(d, b.text, ph, ordered=False, line=b.line):
             ph.notes.append(("  " * b.depth + "- " if b.kind == "item" else "") + b.text)
-    last = max((i for i, st in enumerate(ph.steps) if st.kind == "shift" and not st.review), default=None)
-    if ph.stay is not None and last is not None and not any(st.kind == "bake" for st in ph.steps[last:]):
-        seconds, said, line = ph.stay  # a stage that shifts and lasts N holds its weight for N
-        ph.steps.append(StepOut("bake", seconds, said, line, "a stage's duration after its shift"))
-        ph.stay = None
-        d.count("bake steps")
+    hold_stage(d, ph)
 
 
 CONDITION = re.compile(r"(on|if|when|unless|in case( of)?|se|si|caso|quando|cuando|en caso( de)?|em caso( de)?|"
@@ -118,25 +118,48 @@ ALTERNATIVE = re.compile(r"\s*#+\s*(or|ou|o bien|oder|alternative(ly)?|alternati
                          r"(?!\s*[-=]?\s*\w+\s*=)", re.I)
 
 
-def heading_steps(d: Draft, sec: Section, ph: PhaseOut) -> None:
+def heading_steps(d: Draft, title: str, line: int, ph: PhaseOut) -> bool:
     """A stage's heading that moves traffic ("Fase 1: Canary 5% (30 min)", "Increase to 25%") shifts as the
     stage begins, and its span holds that weight; a heading that waits ("Monitorar por 30 min") bakes."""
-    title = clean_title(sec.title)
     if not title or REPORT_TEXT.search(title) or CRITERION.match(title) or RELATIVE.search(fold(title)):
-        return
+        return False
     m = HEADING_PERCENT.search(title)
     if m and HEADING_TRAFFIC.search(title) and 0 <= int(m.group(1)) <= 100:
-        add_shift(d, ph, StepOut("shift", int(m.group(1)), title, sec.line, "a percentage in a stage's heading"))
+        add_shift(d, ph, StepOut("shift", int(m.group(1)), title, line, "a percentage in a stage's heading"))
         if span := HEADING_SPAN.search(title):  # the stage's planned length; its weight holds that long
-            ph.stay = (seconds_of(span.group(1), span.group(2)), title, sec.line)
+            ph.stay = (seconds_of(span.group(1), span.group(2)), title, line)
             ph.duration = ph.duration or ph.stay[0]
-    elif WAIT_TEXT.search(title) and not m:
-        prose_step(d, title, ph, ordered=False, line=sec.line)
+        return True
+    if WAIT_TEXT.search(title) and not m:
+        return prose_step(d, title, ph, ordered=False, line=line)
+    return False
+
+
+def hold_stage(d: Draft, ph: PhaseOut) -> None:
+    """A stage that shifts and lasts N ("Duration: 24 hours") holds its weight for N before the next one."""
+    last = max((i for i, st in enumerate(ph.steps) if st.kind == "shift" and not st.review), default=None)
+    if ph.stay is not None and last is not None and not any(st.kind == "bake" for st in ph.steps[last:]):
+        seconds, said, line = ph.stay
+        ph.steps.append(StepOut("bake", seconds, said, line, "a stage's duration after its shift"))
+        d.count("bake steps")
+    ph.stay = None
+
+
+BOLD_LINE = re.compile(r"(\*\*|__)([^*_\n]+)\1:?")
+
+
+def bold_stage(b: Block) -> bool:
+    """"**Day 8: 5%**" alone on its line: a stage's heading written in bold, with the traffic it moves to."""
+    bold = BOLD_LINE.fullmatch(b.text.strip()) if b.kind == "para" else None
+    return bool(bold and HEADING_PERCENT.search(bold.group(2)) and HEADING_TRAFFIC.search(bold.group(2)))
 
 
 def add_shift(d: Draft, ph: PhaseOut, step: StepOut) -> None:
     """A shift to where the traffic already goes ("Canary 5%" then "[ ] balancer set to 5%") is the same move:
     the later words (a command, a checklist item) describe it, never move it twice."""
+    if step.value == 0 and not any(s.kind == "shift" and not s.review for p in d.phases for s in p.steps):
+        ph.notes.append(f"{step.description} (0% before any traffic moved: nothing to shift)")
+        return  # "Fase 0: development, rollout 0%": where the night starts, not a move
     last = next((s for s in reversed(ph.steps) if s.kind in ("shift", "bake") and not s.review), None)
     if last is not None and last.kind == "shift" and last.value == step.value:
         # The line that says how (a stage's "Target: 5%", its command) is the step's source, the heading its context.
@@ -169,9 +192,12 @@ def prose_step(d: Draft, text: str, ph: PhaseOut, ordered: bool, line: int) -> b
         if 0 <= pct <= 100:
             add_shift(d, ph, StepOut("shift", pct, said, line, "a percentage of traffic in a procedure"))
             return True
-    if (m := WAIT_TEXT.search(said)) and re.match(r"monitor|observ|watch|vigiar|acompanhar", m.group(1), re.I) and \
-            next((s.value for s in reversed(ph.steps) if s.kind == "shift"), None) == 100:
-        ph.notes.append(said)  # "continue monitoring for 7 days" once all traffic moved: after the night, not in it
+    if (m := WAIT_TEXT.search(said)) and re.match(r"monitor|observ|watch|vigiar|acompanhar", m.group(1), re.I) and (
+            next((s.value for s in reversed(ph.steps) if s.kind == "shift" and not s.review), None) == 100
+            or re.search(r"\b(first|primeir\w*|primer\w*|premi[eè]res?)\b", said, re.I)):
+        # "continue monitoring for 7 days" once all traffic moved, "monitoring the first 72 hours" after the
+        # release: after the night, not in it
+        ph.notes.append(said)
         return True
     if m:
         ph.steps.append(StepOut("bake", seconds_of(m.group(2), m.group(3)), said, line, "a wait in a procedure"))

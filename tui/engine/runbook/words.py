@@ -45,7 +45,7 @@ REFERENCE_TITLE = re.compile(
     r"^(procedimentos? de |procedures? (for )?|plano de |plan (de )?|processo de |process (for )?|quick |full |"
     r"emergency |emergencia )?"
     r"(rollback|roll back|revers[a-z]*|reverter|conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|"
-    r"(apendice|appendix|anexos?)\b.*|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
+    r"(apendice|appendix|anexos?)\b.*|(\w+ ){0,2}(definitions|definicoes|definiciones)|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
     r"referencias?|references?|faq|glossario|glossary|post.?mortem|pos.?incidente|incident response|"
     r"resposta a incidentes?|(useful|handy|common|quick|helpful) (commands|scripts)|"
     r"(comandos|scripts) (uteis|utiles|comuns|rapidos)|"
