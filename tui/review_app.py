@@ -102,8 +102,8 @@ class EditStep(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="edit"):
-            yield Label(f"Edit the {self.kind} from runbook line {self.item.line} (joins {self.item.phase!r}) — "
-                        "Enter accepts, Escape cancels")
+            yield Label(f"Edit the {self.kind} from runbook line {self.item.line} — Enter accepts, Escape cancels")
+            yield Label(f"accepted, it joins phase {self.item.phase!r}")
             with Horizontal(classes="field"):
                 yield Label(f"{self.kind:>10} ")
                 yield Input(self.value, id="f-step")
