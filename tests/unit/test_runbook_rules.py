@@ -601,3 +601,12 @@ def test_thresholds_in_config_objects_shell_tests_comments_and_multiples_reach_r
 def test_a_hard_line_break_ends_an_item():
     plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n**Hotline**: #eng-alerts  \n**Decision time**: <5 minutes from the alert\n")
     assert [(r.line, r.text) for r in plan.review] == [(6, "Decision time: <5 minutes from the alert")]
+
+
+def test_a_lead_in_that_states_a_window_gives_it_to_each_criterion_without_one():
+    plan, _ = plan_of("# N\n## Canary\n- [ ] shift by hand\n\n### Auto-rollback conditions\n"
+                      "Rollback is triggered if **any** of the following occur for 10 consecutive minutes:\n\n"
+                      "1. **p95 latency** > 800ms\n2. **Error rate** > 0.5%\n3. CPU > 90% for 2 minutes\n")
+    assert guards(plan) == {("latency_p95", "above", 800, 600, "rollback"), ("error_rate", "above", 0.005, 600, "rollback"),
+                            ("cpu", "above", 90, 120, "rollback")}  # its own window wins
+    assert plan.review == []

@@ -58,12 +58,13 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
     if not listed:
         heading_steps(d, clean_title(sec.title), sec.line, ph)
     lead: str | None = None  # "rollback is triggered if any of the following occur:": the list after it
+    window = ""
     for b in sec.blocks:
         if b.kind == "item" and lead is not None:
-            if not triggers.criterion(d, b.text, b.line, True, lead, False):
+            if not triggers.criterion(d, triggers.under_lead(b.text, window), b.line, True, lead, False):
                 ph.notes.append(("  " * b.depth + "- ") + b.text)
             continue
-        lead = triggers.lead_in(b)
+        lead, window = triggers.lead_in(b), triggers.lead_window(b)
         if b.kind == "fence":
             if listed and b.lang in SHELL_LANGS:  # commands under "Rollback triggers": controls, not the procedure
                 ph.notes.append(f"(commands under a criteria heading kept as notes, not steps: {clean_title(sec.title)})")

@@ -9,6 +9,7 @@ from tui.engine.runbook.criteria import (
     ABOVE,
     BELOW,
     CONDITION,
+    FOR_TEXT,
     RELATIVE,
     GuardOut,
     action_of,
@@ -52,14 +53,28 @@ def lead_in(b: Block) -> str | None:
     return action_of(plain(b.text))
 
 
+def lead_window(b: Block) -> str:
+    """The window a lead-in gives its whole list ("… if any of the following occur for 10 consecutive minutes:")."""
+    if b.kind != "para" or not b.text.rstrip().endswith(":") or not CONDITION.search(plain(b.text)):
+        return ""
+    m = FOR_TEXT.search(plain(b.text))
+    return m.group(0) if m else ""
+
+
+def under_lead(text: str, window: str) -> str:
+    """A listed criterion with no window of its own holds for the lead-in's, said so in its words."""
+    return f"{text} ({window}, from the line above the list)" if window and not FOR_TEXT.search(plain(text)) else text
+
+
 def scan_criteria(d: Draft, sec: Section) -> None:
     listed, heading_action = criteria_context(sec)
     lead: str | None = None  # "the system pauses the rollout if any of:": the action of the list after it
+    window = ""
     for b in sec.blocks:
         if b.kind == "item":
-            criterion(d, b.text, b.line, listed or lead is not None, lead or heading_action, False)
+            criterion(d, under_lead(b.text, window), b.line, listed or lead is not None, lead or heading_action, False)
             continue
-        lead = lead_in(b)
+        lead, window = lead_in(b), lead_window(b)
         if b.kind == "para":
             for line, sentence in sentences(b):
                 criterion(d, sentence, line, listed, heading_action, False)
