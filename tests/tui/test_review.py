@@ -163,3 +163,10 @@ def test_accepted_steps_keep_the_runbooks_order_and_a_wrong_phase_is_named_at_it
     with pytest.raises(PlanError) as e:  # an accepted step that is not valid: named where it is written
         load_plan_text(head + items.replace("{shift: 10}", "{shift: 300}"), "p.yaml")
     assert [(i.line, i.path) for i in e.value.issues] == [(13, "review[3].step.shift")]
+
+
+def test_a_step_in_review_at_80x24(tmp_path, snap_compare):
+    shutil.copy(STEPS_RUNBOOK, tmp_path / STEPS_RUNBOOK.name)
+    plan = tmp_path / "tienda.plan.yaml"
+    plan.write_text(import_runbook(tmp_path / STEPS_RUNBOOK.name).yaml_text, encoding="utf-8")
+    assert snap_compare(ReviewApp(plan, "ana"), terminal_size=(80, 24))
