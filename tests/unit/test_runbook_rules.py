@@ -610,3 +610,47 @@ def test_a_lead_in_that_states_a_window_gives_it_to_each_criterion_without_one()
     assert guards(plan) == {("latency_p95", "above", 800, 600, "rollback"), ("error_rate", "above", 0.005, 600, "rollback"),
                             ("cpu", "above", 90, 120, "rollback")}  # its own window wins
     assert plan.review == []
+
+
+@pytest.mark.parametrize("said", ["If a rollback is required, revert the last migration:",
+                                  "Se precisar voltar atrás, reverta a migração:", "En caso de error, revertir:"])
+def test_a_sentence_that_makes_the_block_after_it_conditional_sends_it_to_review(said):
+    plan, _ = plan_of(f"# N\n## Migrate\n```bash\nnpm run migrate\n```\n\n{said}\n\n```bash\nnpm run migrate:revert\n"
+                      "./traffic.sh --percentage 0\n```\n")
+    assert [v.command for _, v in steps(plan.phases[0])] == ["npm run migrate"]
+    assert [(r.line, STEP_KIND(r.step)) for r in plan.review] == [(10, "run"), (11, "run")]  # the move too
+
+
+def test_a_sentence_that_only_orders_things_keeps_the_block():
+    plan, _ = plan_of("# N\n## Deploy\nWhen the build is green, run:\n\n```bash\n./deploy.sh\n```\n")
+    assert [v.command for _, v in steps(plan.phases[0])] == ["./deploy.sh"] and plan.review == []
+
+
+def test_what_a_tool_does_by_itself_is_not_a_shift():
+    plan, _ = plan_of("# N\n## Trigger\n1. Click **Run workflow**. It ships the release and routes 5 % of traffic for "
+                      "30 minutes.\n2. Switch 50% of traffic to green.\n")
+    assert [k for k, _ in steps(plan.phases[0])] == ["gate", "shift"]
+    assert [v for k, v in steps(plan.phases[0]) if k == "shift"] == [50]
+
+
+@pytest.mark.parametrize("title", ["Ferramentas úteis", "Useful tools", "Manual override", "Herramientas útiles"])
+def test_toolboxes_and_overrides_are_reference_not_phases(title):
+    plan, _ = plan_of(f"# N\n## Deploy\n- [ ] ship it\n## {title}\n### Database\n```bash\npsql db < backup.sql\n```\n")
+    assert [p.name for p in plan.phases] == ["Deploy"] and steps(plan.phases[0]) == []
+
+
+def test_spanish_and_french_comparisons_are_thresholds():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n### Criterios de rollback\n- Tasa de error superior al 5% durante 5 "
+                      "minutos\n- Latencia p95 superior a 2 segundos durante 10 minutos\n")
+    assert guards(plan) == {("error_rate", "above", 0.05, 300, "rollback"), ("latency_p95", "above", 2000, 600, "rollback")}
+
+
+STEP_KIND = lambda step: next(iter(type(step).model_fields))  # noqa: E731
+
+
+def test_a_bound_to_tick_in_a_checklist_is_a_goal_whose_proposal_alerts_when_missed():
+    plan, _ = plan_of("# N\n## After the deploy\n- [ ] **Metrics normal**\n  - [ ] CPU < 80%\n  - [ ] Error rate < 1%\n"
+                      "- [ ] Roll back if error rate > 5% for 5 minutes\n")
+    assert [(r.line, r.guard.metric, r.guard.op, r.guard.action) for r in plan.review] == [
+        (4, "cpu", "above", "alert"), (5, "error_rate", "above", "alert")]
+    assert guards(plan) == {("error_rate", "above", 0.05, 300, "rollback")}  # its own words act

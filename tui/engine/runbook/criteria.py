@@ -56,8 +56,9 @@ METRICS: list[tuple[re.Pattern[str], str, str]] = [
 SIM_QUERY = {"error_rate": "error_rate", "latency_p95": "latency_p95", "latency_avg": "latency_p95", "cpu": "cpu",
              "memory": "memory", "rps": "rps"}
 ABOVE = (r">=|≥|>|acima de|above|more than|mais de|maior que|greater than|higher than|exceeds?|excede\w*|over|"
-          r"passar de|passa de|ultrapassar|ultrapassa|superar|supera")
-BELOW = r"<=|≤|<|abaixo de|below|less than|menos de|menor que|under"
+          r"passar de|passa de|ultrapassar|ultrapassa|superar|supera|superior al?|mayor que|mayor a|m[aá]s de|"
+          r"plus de|sup[eé]rieure? [aà]")
+BELOW = r"<=|≤|<|abaixo de|below|less than|menos de|menor que|menor a|inferior al?|under|moins de|inf[eé]rieure? [aà]"
 CRITERION = re.compile(rf"^(?P<name>.*?)\s*(?P<op>{ABOVE}|{BELOW})\s*"
                        r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>%|ms\b|s\b|seg\w*|sec\w*|min\w*)?(?P<rest>.*)$", re.I)
 FOR_TEXT = re.compile(r"\b(?:por|for|durante|during|over|em|in|within|sustained for|sustentad\w* por)\s+"

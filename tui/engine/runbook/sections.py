@@ -12,6 +12,7 @@ from tui.engine.runbook.read import Section
 from tui.engine.runbook.words import (
     ACCEPTANCE_TITLE,
     FAULT_DRILL,
+    NOT_STEPS_TITLE,
     OPTION_TITLE,
     OPTIONAL_TITLE,
     PERCENT_FLAG,
@@ -67,10 +68,12 @@ def unique_names(d: Draft) -> None:
 
 def reference(sec: Section) -> bool:
     """The whole title names reference material ('Rollback procedure', 'Contatos'), or its head word is undoing
-    ('Paso 4.1: Rollback en Vercel'), or it tries the safety net ('Simulated failure test'): 'Rollback
+    ('Paso 4.1: Rollback en Vercel'), or it tries the safety net ('Simulated failure test'), or it holds messages
+    and controls to use if needed ('Manual override', 'Status update template'): 'Rollback
     rehearsal in staging' or 'Reverse proxy cutover' are work."""
     title = re.sub(r"\s*\(.*?\)\s*", " ", fold(clean_title(sec.title))).strip()
-    return bool(REFERENCE_TITLE.match(title) or FAULT_DRILL.search(title)) or contingent(sec.title)
+    return bool(REFERENCE_TITLE.match(title) or FAULT_DRILL.search(title) or NOT_STEPS_TITLE.search(title)) or \
+        contingent(sec.title)
 
 
 def visit(d: Draft, sec: Section, explicit: list[Section]) -> None:

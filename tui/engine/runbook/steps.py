@@ -77,7 +77,7 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
                 ph.notes += quoted(b.text.splitlines())
                 d.count("expected-output blocks kept as notes")
             else:
-                fence(d, b, ph, "(optional) " if optional else "")
+                fence(d, b, ph, "(optional) " if optional else "", condition=said_before(sec, b))
             continue
         if b.kind == "table":
             if id(b) not in schedules:
@@ -99,7 +99,9 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
                 elif not prose_step(d, sentence, ph, ordered=False, line=line):
                     ph.notes.append(sentence)
             continue
-        if triggers.criterion(d, b.text, b.line, listed, heading_action, False):
+        # "[ ] Error rate < 1%" in a checklist is a state to verify, a goal, unless a heading says otherwise
+        box = b.kind == "item" and b.checked is not None and not listed and heading_action is None
+        if triggers.criterion(d, b.text, b.line, listed, triggers.GOALS if box else heading_action, False):
             ph.notes.append(plain(b.text))
             continue
         if b.kind == "item" and b.checked is not None:
@@ -188,7 +190,9 @@ def prose_step(d: Draft, text: str, ph: PhaseOut, ordered: bool, line: int) -> b
         ph.stay = (seconds_of(m.group(1), m.group(2)), said, line)
         ph.notes.append(said)
         return True
-    if m := PERCENT_PROSE.search(said):
+    if (m := PERCENT_PROSE.search(said)) and described(said, m.start()):
+        m = None  # "It ships the release and routes 5% of traffic": what a tool does by itself, not a shift
+    if m:
         pct = int(next(g for g in m.groups() if g))
         if 0 <= pct <= 100:
             add_shift(d, ph, StepOut("shift", pct, said, line, "a percentage of traffic in a procedure"))
@@ -209,6 +213,18 @@ def prose_step(d: Draft, text: str, ph: PhaseOut, ordered: bool, line: int) -> b
         d.count("gate steps (procedure items)")
         return True
     return False
+
+
+DESCRIPTION = re.compile(r"(it|this|that|which|the (workflow|pipeline|job|script|system|tool|action|controller|"
+                         r"operator)|o (workflow|pipeline|sistema|script)|el (workflow|pipeline|sistema|script)|ele|ela|"
+                         r"isso|esto|il|elle)\b|.*\b(automatic(ally)?|automaticamente|autom[aá]tic[oa]|"
+                         r"automatiquement)\b", re.I)
+
+
+def described(text: str, at: int) -> bool:
+    """The sentence around `at` says what a tool does by itself ("It routes 5% of traffic"), not what to do."""
+    start = max((m.end() for m in re.finditer(r"[.;!?]\s+", text[:at])), default=0)
+    return bool(DESCRIPTION.match(text[start:].lstrip(" *_`")))
 
 
 def chain(d: Draft, plain: str, ph: PhaseOut, line: int) -> bool:
@@ -237,7 +253,21 @@ def chain(d: Draft, plain: str, ph: PhaseOut, line: int) -> bool:
     return True
 
 
-def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
+# A sentence that makes the block after it conditional: "If a rollback is required, revert the migration:".
+# "When ready, run:" is the order of things, not a condition.
+PROSE_CONDITION = re.compile(r"(if|se|si|in case|em caso|en caso|caso|should|unless|only if|falls|wenn|en cas)\b")
+
+
+def said_before(sec: Section, b: Block) -> str:
+    i = sec.blocks.index(b)
+    before = sec.blocks[i - 1] if i else None
+    if before is None or before.kind != "para" or not before.text.rstrip().endswith(":"):
+        return ""
+    text = plain(before.text).rstrip(":").strip()
+    return text if PROSE_CONDITION.match(fold(text)) else ""
+
+
+def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") -> None:
     lines = b.text.splitlines()
     if b.lang not in SHELL_LANGS:
         triggers.config_thresholds(d, b)
@@ -279,7 +309,7 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
             first = f"the lines after `ssh {remote}` are meant to run on {remote}"
         script = "\n".join(ln.rstrip() for ln in lines).strip()
         run(d, ph, StepOut("run", script, optional + (first or "script: its lines share one shell"), b.line,
-                           "a script: its lines share one shell"))
+                           "a script: its lines share one shell"), condition)
         return
     comment: list[str] = []
     comment_line = b.line
@@ -302,20 +332,19 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str) -> None:
             comment_line = n
             continue
         description = optional + " — ".join(comment)
-        condition = next((c for c in comment if CONDITION.match(fold(c))), "")
+        when = next((c for c in comment if CONDITION.match(fold(c))), "")  # "# On rollback", "# Se falhar:"
         comment = []
-        if condition:  # "# On rollback", "# Se falhar:": run on an event no step of the plan checks
-            d.uncertain(ph, StepOut("run", line, description, n, "a command under a condition"),
-                        f"the runbook runs it only {condition.rstrip(':')!r}: no step of the plan checks that")
-            continue
-        command(d, line, description, ph, n)
+        command(d, line, description, ph, n, when or condition)
     if comment:  # a trailing comment with no command: maybe a wait
         text = " — ".join(comment)
         if not prose_step(d, text, ph, ordered=False, line=comment_line):
             ph.notes.append(f"# {text}")
 
 
-def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int) -> None:
+def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int, condition: str = "") -> None:
+    if condition:  # a wait or a traffic move only on a condition is no step of the night either
+        run(d, ph, StepOut("run", line, description, n, "a command in a shell block"), condition)
+        return
     if m := re.fullmatch(r"sleep\s+(\d+)([smh]?)", line):
         seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
         ph.steps.append(StepOut("bake", seconds, description or line, n, "a sleep command"))
@@ -333,11 +362,16 @@ def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int) -> None
             add_shift(d, ph, StepOut("shift", green, f"{description} (was: {line})".strip(), n,
                                      "the runbook's traffic command"))
             return
-    run(d, ph, StepOut("run", line, description, n, "a command in a shell block"))
+    run(d, ph, StepOut("run", line, description, n, "a command in a shell block"), condition)
 
 
-def run(d: Draft, ph: PhaseOut, step: StepOut) -> None:
-    """A command joins its phase only as it can run: one with a value still to fill in waits in review."""
+def run(d: Draft, ph: PhaseOut, step: StepOut, condition: str = "") -> None:
+    """A command joins its phase only as it can run: one run only on a condition no step checks, or with a
+    value still to fill in, waits in review."""
+    if condition:
+        step.rule = "a command under a condition"
+        d.uncertain(ph, step, f"the runbook runs it only {condition.rstrip(':')!r}: no step of the plan checks that")
+        return
     blank = next((m.group(0) for ln in str(step.value).splitlines()
                   if not ln.lstrip().startswith("#") and (m := PLACEHOLDER.search(ln))), None)
     if blank:

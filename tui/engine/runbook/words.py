@@ -47,8 +47,8 @@ REFERENCE_TITLE = re.compile(
     r"(rollback|roll back|revers[a-z]*|reverter|conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|"
     r"(apendice|appendix|anexos?)\b.*|(\w+ ){0,2}(definitions|definicoes|definiciones)|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
     r"referencias?|references?|faq|glossario|glossary|post.?mortem|pos.?incidente|incident response|"
-    r"resposta a incidentes?|(useful|handy|common|quick|helpful) (commands|scripts)|"
-    r"(comandos|scripts) (uteis|utiles|comuns|rapidos)|"
+    r"resposta a incidentes?|(useful|handy|common|quick|helpful) (commands|scripts|tools)|toolbox|"
+    r"(comandos|scripts|ferramentas|herramientas|outils) (uteis|utiles|comuns|rapidos|pratiques)|"
     r"cheat.?sheet|tools and commands|commands reference|communication|comunicacao|comunicacion|escalation|"
     r"escalonamento|escalamiento|escalada|stakeholders|(roles|papeis)( (and|e|y) respons\w*)?|raci)"
     r"( (procedures?|procedimentos?|plan|plano|steps|passos|process|processo|criteria|criterios|rapido|completo|"
@@ -84,7 +84,8 @@ def contingent(title: str) -> bool:
 
 
 # Where criteria are triggers. A bare "Rollback" title is a procedure, not a list of criteria.
-CRITERIA_TITLE = re.compile(r"criteri|trigger|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|"
+# "Trigger" alone is how to start the deploy ("Trigger: run the workflow"); triggers, or a trigger of something, stop it.
+CRITERIA_TITLE = re.compile(r"criteri|triggers|\w+ trigger|trigger (conditions?|rules?|criteria)|gatilho|\bhalt|abort|stop (rule|condition)|kill.?switch|"
                             r"when to (roll ?back|revert|stop)|quando (fazer )?(rollback|reverter|parar)|"
                             r"decision|decisao|go.?no.?go")
 # A heading that says its criteria stop the night: an item under it that names no action of its own rolls back.
