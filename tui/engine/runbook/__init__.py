@@ -2,8 +2,9 @@
 
 One module per stage: read (encoding, Markdown into sections of blocks with their lines), sections (which are
 phases, groups, reference), triggers and criteria (guards, and how sure of them the importer is), steps
-(commands, shifts, bakes, gates), schedule (times and owners), emit (YAML and summary). An item becomes
-active only when every part of it was written; the rest is a review item with its excerpt and why.
+(checklists, shifts, bakes, gates), commands (shell blocks: runs, scripts, the traffic command), schedule
+(times and owners), emit (YAML and summary). An item becomes active only when every part of it was written;
+the rest is a review item with its excerpt and why.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""Stage 4, steps: a phase's blocks -> checklist, commands, shifts, bakes and gates; what is not a step stays a note."""
+"""Stage 4, steps: a phase's blocks -> checklist, shifts, bakes and gates (shell blocks go to commands); what is
+not a step stays a note."""
 
 from __future__ import annotations
 
 import re
 
-from tui.engine.runbook import schedule, triggers
+from tui.engine.runbook import commands, schedule, triggers
 from tui.engine.runbook.criteria import CRITERION, RELATIVE, data_rows, sentences
 from tui.engine.runbook.draft import Draft, PhaseOut, StepOut
 from tui.engine.runbook.read import Block, Section
@@ -12,28 +13,21 @@ from tui.engine.runbook.words import (
     ARROW,
     BARE_PERCENT,
     EXPECTED_TEXT,
-    FILE_HEADER,
     HEADING_PERCENT,
     HEADING_SPAN,
     HEADING_TRAFFIC,
     NOT_STEPS_TITLE,
     OPTIONAL_TITLE,
     OUTPUT_LANGS,
-    PERCENT_FLAG,
     PERCENT_PROSE,
-    PLACEHOLDER,
     REPORT_TEXT,
     SHELL_LANGS,
     STAGE_DURATION,
-    TARGET_FLAG,
-    TRAFFIC_WORDS,
     WAIT_TEXT,
     clean_title,
     fold,
-    is_script,
     plain,
     quoted,
-    reads_as_command,
     seconds_of,
 )
 
@@ -77,7 +71,7 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
                 ph.notes += quoted(b.text.splitlines())
                 d.count("expected-output blocks kept as notes")
             else:
-                fence(d, b, ph, "(optional) " if optional else "", condition=said_before(sec, b))
+                commands.fence(d, b, ph, "(optional) " if optional else "", condition=commands.said_before(sec, b))
             continue
         if b.kind == "table":
             if id(b) not in schedules:
@@ -87,11 +81,10 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
             continue
         if b.kind == "html" or not b.text:
             continue
-        if b.kind == "para" and (bold := BOLD_LINE.fullmatch(b.text.strip())):
-            # "**Day 8: 5%**" on a line of its own: a stage's heading written in bold
+        if bold_stage(b):  # "**Day 8: 5%**" on a line of its own: a stage's heading written in bold
             hold_stage(d, ph)
-            if heading_steps(d, bold.group(2).strip(), b.line, ph):
-                continue
+            heading_steps(d, plain(b.text).rstrip(":").strip(), b.line, ph)
+            continue
         if b.kind == "para":
             for line, sentence in sentences(b):
                 if triggers.criterion(d, sentence, line, listed, heading_action, False):
@@ -113,12 +106,6 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
         elif not prose_step(d, b.text, ph, ordered=False, line=b.line):
             ph.notes.append(("  " * b.depth + "- " if b.kind == "item" else "") + b.text)
     hold_stage(d, ph)
-
-
-CONDITION = re.compile(r"(on|if|when|unless|in case( of)?|se|si|caso|quando|cuando|en caso( de)?|em caso( de)?|"
-                       r"lorsque|en cas( de)?)\b")
-ALTERNATIVE = re.compile(r"\s*#+\s*(or|ou|o bien|oder|alternative(ly)?|alternativamente|opci[oó]n|op[cç][aã]o|option)\b"
-                         r"(?!\s*[-=]?\s*\w+\s*=)", re.I)
 
 
 def heading_steps(d: Draft, title: str, line: int, ph: PhaseOut) -> bool:
@@ -215,8 +202,8 @@ def prose_step(d: Draft, text: str, ph: PhaseOut, ordered: bool, line: int) -> b
     return False
 
 
-DESCRIPTION = re.compile(r"(it|this|that|which|the (workflow|pipeline|job|script|system|tool|action|controller|"
-                         r"operator)|o (workflow|pipeline|sistema|script)|el (workflow|pipeline|sistema|script)|ele|ela|"
+DESCRIPTION = re.compile(r"(it|this|that|which|the (workflow|pipeline|job|script|system|tool|action|controller)|"
+                         r"o (workflow|pipeline|sistema|script)|el (workflow|pipeline|sistema|script)|ele|ela|"
                          r"isso|esto|il|elle)\b|.*\b(automatic(ally)?|automaticamente|autom[aá]tic[oa]|"
                          r"automatiquement)\b", re.I)
 
@@ -251,149 +238,3 @@ def chain(d: Draft, plain: str, ph: PhaseOut, line: int) -> bool:
     for st in steps:
         d.count("shift steps" if st.kind == "shift" else "bake steps")
     return True
-
-
-# A sentence that makes the block after it conditional: "If a rollback is required, revert the migration:".
-# "When ready, run:" is the order of things, not a condition.
-PROSE_CONDITION = re.compile(r"(if|se|si|in case|em caso|en caso|caso|should|unless|only if|falls|wenn|en cas)\b")
-
-
-def said_before(sec: Section, b: Block) -> str:
-    i = sec.blocks.index(b)
-    before = sec.blocks[i - 1] if i else None
-    if before is None or before.kind != "para" or not before.text.rstrip().endswith(":"):
-        return ""
-    text = plain(before.text).rstrip(":").strip()
-    return text if PROSE_CONDITION.match(fold(text)) else ""
-
-
-def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") -> None:
-    lines = b.text.splitlines()
-    if b.lang not in SHELL_LANGS:
-        triggers.config_thresholds(d, b)
-        ph.notes.append(f"({b.lang} block of {len(lines)} lines kept out of the plan)")
-        ph.notes += quoted(lines)
-        d.count(f"{b.lang} blocks kept as notes")
-        return
-    triggers.config_thresholds(d, b, comments_only=True)  # "# - error rate within 1%": a person sees it
-    body = [ln for ln in lines if ln.strip() and not ln.startswith("#!")]
-    if body and FILE_HEADER.fullmatch(body[0]):  # a file's contents: the step is the line that runs it
-        ph.notes.append(f"(the contents of {body[0].lstrip('# ').strip()}, kept as notes: {len(lines)} lines)")
-        ph.notes += quoted(lines)
-        d.count("script files kept as notes")
-        return
-    if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
-        lines = [ln.lstrip()[2:] for ln in lines if ln.lstrip().startswith(("$ ", "#"))]  # prompts only
-    elif not all(reads_as_command(ln) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")) and (
-            not b.lang or any(re.match(r"\s*([-*+]|\d+[.)])\s", ln) for ln in lines)):
-        # A fence that does not read as commands (no language, or a list inside): an e-mail, a checklist, prose.
-        triggers.config_thresholds(d, b)
-        ph.notes.append(f"(text block of {len(lines)} lines kept out of the plan: it does not read as commands)")
-        ph.notes += quoted(lines)
-        d.count("text blocks kept as notes")
-        return
-    if any(ALTERNATIVE.match(ln) for ln in lines):  # "# or, via the API": one of these, never all in a row
-        commands = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-        names = " / ".join(c[:60] for c in commands)
-        ph.steps.append(StepOut("gate", f"Choose one and do it (the commands are in the notes): {names} — done?",
-                                names, b.line, "alternatives in one block"))
-        ph.notes.append("alternatives, one of:")
-        ph.notes += quoted(lines)
-        d.count("choices between alternatives")
-        return
-    if is_script(lines):  # a script is one step: its lines only make sense together
-        first = next((ln.lstrip("# ").strip() for ln in lines
-                      if ln.strip().startswith("#") and not ln.strip().startswith("#!")), "")
-        remote = next((m.group(1) for ln in lines if (m := re.match(r"\s*ssh\s+([^\s'\"]+)\s*$", ln))), "")
-        if remote and not first:  # by hand: run as one local script, the lines after it would not reach it
-            first = f"the lines after `ssh {remote}` are meant to run on {remote}"
-        script = "\n".join(ln.rstrip() for ln in lines).strip()
-        run(d, ph, StepOut("run", script, optional + (first or "script: its lines share one shell"), b.line,
-                           "a script: its lines share one shell"), condition)
-        return
-    comment: list[str] = []
-    comment_line = b.line
-    joined: list[tuple[str, int]] = []
-    for n, raw in enumerate(lines):
-        line = raw.strip()
-        if joined and joined[-1][0].endswith("\\"):
-            joined[-1] = (joined[-1][0][:-1].rstrip() + " " + line, joined[-1][1])
-            continue
-        if joined and _open_quote(joined[-1][0]):  # curl -d '{ ... }' over several lines is one command
-            joined[-1] = (joined[-1][0] + "\n" + raw.rstrip(), joined[-1][1])
-            continue
-        joined.append((line, b.line + 1 + n))
-    for line, n in joined:
-        if not line:
-            comment = []
-            continue
-        if line.startswith("#"):
-            comment.append(line.lstrip("#").strip())
-            comment_line = n
-            continue
-        description = optional + " — ".join(comment)
-        when = next((c for c in comment if CONDITION.match(fold(c))), "")  # "# On rollback", "# Se falhar:"
-        comment = []
-        command(d, line, description, ph, n, when or condition)
-    if comment:  # a trailing comment with no command: maybe a wait
-        text = " — ".join(comment)
-        if not prose_step(d, text, ph, ordered=False, line=comment_line):
-            ph.notes.append(f"# {text}")
-
-
-def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int, condition: str = "") -> None:
-    if condition:  # a wait or a traffic move only on a condition is no step of the night either
-        run(d, ph, StepOut("run", line, description, n, "a command in a shell block"), condition)
-        return
-    if m := re.fullmatch(r"sleep\s+(\d+)([smh]?)", line):
-        seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-        ph.steps.append(StepOut("bake", seconds, description or line, n, "a sleep command"))
-        d.count("bake steps")
-        return
-    if (m := PERCENT_FLAG.search(line)) and TRAFFIC_WORDS.search(line):
-        pct = int(m.group(2))
-        target = TARGET_FLAG.search(line)
-        if 0 <= pct <= 100:
-            green = 100 - pct if target and target.group(2).lower() == "blue" else pct
-            if not d.traffic_template:  # the runbook's own command drives traffic, by hand until enabled
-                tmpl = PERCENT_FLAG.sub(lambda x: x.group(1) + "{target_percent}", line.replace("{", "{{")
-                                        .replace("}", "}}"), count=1)
-                d.traffic_template = TARGET_FLAG.sub(lambda x: x.group(1) + "{target}", tmpl, count=1)
-            add_shift(d, ph, StepOut("shift", green, f"{description} (was: {line})".strip(), n,
-                                     "the runbook's traffic command"))
-            return
-    run(d, ph, StepOut("run", line, description, n, "a command in a shell block"), condition)
-
-
-def run(d: Draft, ph: PhaseOut, step: StepOut, condition: str = "") -> None:
-    """A command joins its phase only as it can run: one run only on a condition no step checks, or with a
-    value still to fill in, waits in review."""
-    if condition:
-        step.rule = "a command under a condition"
-        d.uncertain(ph, step, f"the runbook runs it only {condition.rstrip(':')!r}: no step of the plan checks that")
-        return
-    blank = next((m.group(0) for ln in str(step.value).splitlines()
-                  if not ln.lstrip().startswith("#") and (m := PLACEHOLDER.search(ln))), None)
-    if blank:
-        d.uncertain(ph, step, f"the command has a value to fill in before it can run: {blank}")
-        return
-    ph.steps.append(step)
-    d.count("run steps (manual)")
-
-
-def _open_quote(text: str) -> bool:
-    """A quote still open at the end of the text (shell rules: no escapes inside single quotes)."""
-    quote = ""
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote == "'" and c == "'" or quote == '"' and c == '"':
-            quote = ""
-        elif not quote and c in "'\"" and not (i and text[i - 1] == "\\"):
-            quote = c
-        elif not quote and c == "#" and (i == 0 or text[i - 1].isspace()):
-            return False  # a comment: quotes in it open nothing
-        elif quote == '"' and c == "\\":
-            i += 1
-        i += 1
-    return bool(quote)
