@@ -654,3 +654,33 @@ def test_a_bound_to_tick_in_a_checklist_is_a_goal_whose_proposal_alerts_when_mis
     assert [(r.line, r.guard.metric, r.guard.op, r.guard.action) for r in plan.review] == [
         (4, "cpu", "above", "alert"), (5, "error_rate", "above", "alert")]
     assert guards(plan) == {("error_rate", "above", 0.05, 300, "rollback")}  # its own words act
+
+
+@pytest.mark.parametrize("text, op", [("Error rate < 1%", "above"), ("Response time < 500ms", "above"),
+                                      ("Availability > 99.9%", "below"), ("Error rate > 5%", "above")])
+def test_a_proposal_alerts_when_the_metric_goes_the_wrong_way_never_when_it_is_healthy(text, op):
+    plan, _ = plan_of(f"# N\n## Go\n- [ ] x\n\n### Health\n- {text}\n")
+    (item,) = plan.review
+    assert (item.guard.op, item.guard.action) == (op, "alert")
+
+
+def test_http_exchanges_configuration_and_records_are_not_commands():
+    plan, _ = plan_of("# N\n## Canary\n```bash\n./traffic.sh --weight 10\n```\n## API example\n```bash\nGET /api/flags/x\n"
+                      "Authorization: Bearer {token}\n\nResponse:\n{\n  \"enabled\": true\n}\n```\n## Flag settings\n"
+                      "```bash\n# Settings\nenabled: true\nrolloutPercentage: 10\n```\n## Command executed on Tuesday\n"
+                      "```bash\n./traffic.sh --weight 50\n```\n## Current status\n\n**CANARY 10% ACTIVE**\n")
+    assert [p.name for p in plan.phases] == ["Canary"] and [k for k, _ in steps(plan.phases[0])] == ["shift"]
+
+
+def test_a_shift_to_where_traffic_already_is_moves_nothing():
+    plan, _ = plan_of("# N\n## Stage 1: canary 5%\n- [ ] check\n## Stage 2: canary 5% (again)\n- [ ] check\n"
+                      "## Stage 3: canary 50%\n- [ ] check\n")
+    assert [[v for k, v in steps(p) if k == "shift"] for p in plan.phases] == [[5], [], [50]]
+    assert any("already at 5%" in n for n in plan.phases[1].notes)
+
+
+def test_spanish_stages_ranges_and_windows_written_with_a_comparison():
+    plan, _ = plan_of("# N\n## Fase 1\nEnrutamiento 10% a la versión nueva.\n\nDuración mínima: 20 a 30 minutos.\n\n"
+                      "Rollback inmediato si:\n- Latencia p95 > 900 ms durante > 3 minutos\n")
+    assert steps(plan.phases[0]) == [("shift", 10), ("bake", 1200)]
+    assert guards(plan) == {("latency_p95", "above", 900, 180, "rollback")}

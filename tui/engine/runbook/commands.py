@@ -27,9 +27,18 @@ CONDITION = re.compile(r"(on|if|when|unless|in case( of)?|se|si|caso|quando|cuan
                        r"lorsque|en cas( de)?)\b")
 ALTERNATIVE = re.compile(r"\s*#+\s*(or|ou|o bien|oder|alternative(ly)?|alternativamente|opci[oó]n|op[cç][aã]o|option)\b"
                          r"(?!\s*[-=]?\s*\w+\s*=)", re.I)
+# Lines no shell runs, even in a block labelled bash: an HTTP request or a header ("GET /api/x", "Authorization:
+# Bearer …", "Response:"), configuration ("enabled: true"), JSON.
+NOT_SHELL = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+\S|[A-Za-z][\w-]*:(\s|$)|[\[\]{}\"]")
 # A sentence that makes the block after it conditional: "If a rollback is required, revert the migration:".
 # "When ready, run:" is the order of things, not a condition.
 PROSE_CONDITION = re.compile(r"(if|se|si|in case|em caso|en caso|caso|should|unless|only if|falls|wenn|en cas)\b")
+
+
+def holds_commands(b: Block) -> bool:
+    """A shell block with at least one line a shell runs (not an HTTP exchange, configuration or JSON)."""
+    return any(reads_as_command(ln.strip()) and not NOT_SHELL.match(ln.strip()) for ln in b.text.splitlines()
+               if ln.strip() and not ln.lstrip().startswith("#"))
 
 
 def said_before(sec: Section, b: Block) -> str:
@@ -56,11 +65,14 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         ph.notes += quoted(lines)
         d.count("script files kept as notes")
         return
+    code = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
         lines = [ln.lstrip()[2:] for ln in lines if ln.lstrip().startswith(("$ ", "#"))]  # prompts only
-    elif not all(reads_as_command(ln) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")) and (
+    elif not any(reads_as_command(ln) and not NOT_SHELL.match(ln) for ln in code) or not all(
+            reads_as_command(ln) for ln in code) and (
             not b.lang or any(re.match(r"\s*([-*+]|\d+[.)])\s", ln) for ln in lines)):
-        # A fence that does not read as commands (no language, or a list inside): an e-mail, a checklist, prose.
+        # A fence that does not read as commands (not one line does; or no language, or a list inside): an
+        # e-mail, a checklist, prose, an HTTP exchange, configuration, a record of what was run.
         triggers.config_thresholds(d, b)
         ph.notes.append(f"(text block of {len(lines)} lines kept out of the plan: it does not read as commands)")
         ph.notes += quoted(lines)
@@ -104,6 +116,9 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         if line.startswith("#"):
             comment.append(line.lstrip("#").strip())
             comment_line = n
+            continue
+        if NOT_SHELL.match(line) and not reads_as_command(line):  # "Response:" and its JSON after a curl
+            ph.notes.append(f"    {line}")
             continue
         description = optional + " — ".join(comment)
         when = next((c for c in comment if CONDITION.match(fold(c))), "")  # "# On rollback", "# Se falhar:"

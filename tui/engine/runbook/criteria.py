@@ -62,7 +62,7 @@ BELOW = r"<=|≤|<|abaixo de|below|less than|menos de|menor que|menor a|inferior
 CRITERION = re.compile(rf"^(?P<name>.*?)\s*(?P<op>{ABOVE}|{BELOW})\s*"
                        r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>%|ms\b|s\b|seg\w*|sec\w*|min\w*)?(?P<rest>.*)$", re.I)
 FOR_TEXT = re.compile(r"\b(?:por|for|durante|during|over|em|in|within|sustained for|sustentad\w* por)\s+"
-                      r"(?:mais de\s+|more than\s+)?(\d+)\s*"
+                      r"(?:mais de\s+|more than\s+|at least\s+|pelo menos\s+|al menos\s+|[>≥]=?\s*)?(\d+)\s*"
                       r"(?:\w+\s+)?(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*)\b", re.I)
 BARE_WINDOW = re.compile(r"(?<![/\w])(\d+)\s*(min\w*|m|s|seg\w*|sec\w*|h|hora\w*|hour\w*)\b", re.I)
 DEADLINE = re.compile(r"\b(?:roll ?back|rollback|revert\w*|reverter|act|respond\w*|evaluate|avaliar|evaluar|"
@@ -88,7 +88,9 @@ def action_of(text: str) -> str | None:
 
 RELATIVE = re.compile(r"baseline|compared|comparad|relative|relativ|em relacao|increase[sd]? by|aument\w* (de|em)|"
                       r"\bvs\.?\b|\b\d+(\.\d+)?x\b|times (the|as)|vezes", re.I)
-CONDITION = re.compile(r"\b(if|when|se|quando|caso)\s+", re.I)
+CONDITION = re.compile(r"\b(if|when|se|quando|caso|si|cuando|lorsque|falls|wenn)(\s+|\s*:\s*$)", re.I)
+# The way a known metric goes wrong: "error rate < 1%" says what healthy is, so it is a goal, never a trigger.
+WORSE = {"availability": "below", "rps": "below"}  # the others are worse when higher
 _SIZES = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2.0**10, "mib": 2.0**20, "gib": 2.0**30, "tib": 2.0**40}
 
 

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from tui.engine.runbook import schedule, steps, triggers
+from tui.engine.runbook import commands, schedule, steps, triggers
 from tui.engine.runbook.draft import Draft, PhaseOut, StepOut
 from tui.engine.runbook.read import Section
 from tui.engine.runbook.words import (
@@ -18,6 +18,7 @@ from tui.engine.runbook.words import (
     PERCENT_FLAG,
     PERCENT_PROSE,
     PHASE_HEADING,
+    RECORD_TITLE,
     REFERENCE_TITLE,
     SHELL_LANGS,
     TARGET_FLAG,
@@ -69,11 +70,12 @@ def unique_names(d: Draft) -> None:
 def reference(sec: Section) -> bool:
     """The whole title names reference material ('Rollback procedure', 'Contatos'), or its head word is undoing
     ('Paso 4.1: Rollback en Vercel'), or it tries the safety net ('Simulated failure test'), or it holds messages
-    and controls to use if needed ('Manual override', 'Status update template'): 'Rollback
+    and controls to use if needed ('Manual override', 'Status update template'), or records what was done
+    ('Comando executado', 'Evidence', 'Current status'): 'Rollback
     rehearsal in staging' or 'Reverse proxy cutover' are work."""
     title = re.sub(r"\s*\(.*?\)\s*", " ", fold(clean_title(sec.title))).strip()
-    return bool(REFERENCE_TITLE.match(title) or FAULT_DRILL.search(title) or NOT_STEPS_TITLE.search(title)) or \
-        contingent(sec.title)
+    return bool(REFERENCE_TITLE.match(title) or FAULT_DRILL.search(title) or NOT_STEPS_TITLE.search(title)
+                or RECORD_TITLE.search(title)) or contingent(sec.title)
 
 
 def visit(d: Draft, sec: Section, explicit: list[Section]) -> None:
@@ -109,7 +111,8 @@ def holds_work(sec: Section) -> bool:
     for b in sec.blocks:
         if b.kind == "item" and (b.checked is not None or b.ordered):
             return True
-        if b.kind == "fence" and b.lang in SHELL_LANGS - {""} and not steps.expected_output(sec, b):
+        if b.kind == "fence" and b.lang in SHELL_LANGS - {""} and not steps.expected_output(sec, b) and \
+                commands.holds_commands(b):
             return True
         if b.kind in ("item", "para") and (PERCENT_PROSE.search(b.text) or WAIT_TEXT.search(b.text)):
             return True

@@ -147,13 +147,15 @@ def bold_stage(b: Block) -> bool:
 def add_shift(d: Draft, ph: PhaseOut, step: StepOut) -> None:
     """A shift to where the traffic already goes ("Canary 5%" then "[ ] balancer set to 5%") is the same move:
     the later words (a command, a checklist item) describe it, never move it twice."""
-    if step.value == 0 and not any(s.kind == "shift" and not s.review for p in d.phases for s in p.steps):
-        ph.notes.append(f"{step.description} (0% before any traffic moved: nothing to shift)")
-        return  # "Fase 0: development, rollout 0%": where the night starts, not a move
     last = next((s for s in reversed(ph.steps) if s.kind in ("shift", "bake") and not s.review), None)
     if last is not None and last.kind == "shift" and last.value == step.value:
         # The line that says how (a stage's "Target: 5%", its command) is the step's source, the heading its context.
         last.description, last.line, last.rule = f"{last.description}; {step.description}"[:300], step.line, step.rule
+        return
+    now = next((s.value for p in reversed(d.phases) for s in reversed(p.steps) if s.kind == "shift" and not s.review),
+               0)  # "Fase 0: rollout 0%" before anything moved; "Execução: rollout 1%" after the 1% stage
+    if step.value == now:
+        ph.notes.append(f"{step.description} (traffic is already at {now}%: nothing to shift)")
         return
     ph.steps.append(step)
     d.count("shift steps")

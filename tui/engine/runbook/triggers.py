@@ -11,6 +11,7 @@ from tui.engine.runbook.criteria import (
     CONDITION,
     FOR_TEXT,
     RELATIVE,
+    WORSE,
     GuardOut,
     action_of,
     data_rows,
@@ -119,7 +120,8 @@ def one_criterion(d: Draft, text: str, line: int, listed: bool, heading_action: 
     if not listed and said is None and guard.guessed and not MEASURE.search(words):
         return False  # "set the timeout above 30 seconds": a number in a sentence, not a criterion
     guard.line = line
-    goal = heading_action == GOALS or bool(GOAL_TEXT.match(words))
+    goal = heading_action == GOALS or bool(GOAL_TEXT.match(words)) or (
+        said is None and heading_action is None and not guard.guessed and guard.op != WORSE.get(guard.metric, "above"))
     heading_action = None if heading_action == GOALS else heading_action
     action = said or heading_action
     if action is None and goal:  # a goal ("Response time: < 200ms"): the guard to propose alerts when it is missed

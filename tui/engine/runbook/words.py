@@ -63,6 +63,9 @@ _NOT_UNDO = re.compile(r"\b(rehears\w*|drill|test\w*|ensaio|simulac\w*|prueba|ex
                        r"rollout|release|cutover|promot\w*|traffic|trafego|implanta\w*|despliegue|lancamento)\b")
 
 
+# A record rather than work to do: what was run, evidence, the current status.
+RECORD_TITLE = re.compile(r"evidenc\w*|\b(executad[oa]s?|ejecutad[oa]s?|executed)\b|status atual|estado actual|"
+                          r"current status")
 # Trying the safety net rather than the night: injected failures, chaos, game days, drills.
 FAULT_DRILL = re.compile(r"simula\w* (failure|fault|outage|falha|fallo|erro)|(failure|fault|falha|fallo) "
                          r"(test|injection|simulation|inje\w+|simula\w+)|fault injection|inje\w+ (de )?(falha|fallo)|"
@@ -155,19 +158,20 @@ SHELL_LANGS = {"bash", "sh", "shell", "zsh", "console", "shell-session", "powers
 _NUM_UNITS = {"ms": 0.001, "s": 1, "seg": 1, "sec": 1, "segundo": 1, "second": 1, "m": 60, "min": 60,
               "minuto": 60, "minute": 60, "h": 3600, "hora": 3600, "hour": 3600, "d": 86400, "dia": 86400,
               "day": 86400}
-_RANGE = r"(?:\s*[-–]\s*\d+)?"  # "2-4 horas": the shorter wait is the one written first
+_RANGE = r"(?:\s*(?:[-–]|a|to|at[eé]|y)\s*\d+)?"  # "2-4 horas", "20 a 30 minutos": the shorter wait, written first
 WAIT_TEXT = re.compile(
     r"\b(aguard\w*|esper\w*|wait\w*|bake|sleep|hold|monitor\w*|observ\w*|watch|vigiar|acompanhar)\b"
     rf"(?:\s+\w+){{0,2}}?\s+(\d+){_RANGE}\s*(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*|dias?|days?)\b", re.I)
 PERCENT_PROSE = re.compile(
     r"(\d{1,3})\s*%\s*(?:do|of|de|of the|da)?\s*(?:tr[aá]fego|traffic)|"
-    r"(?:switch|shift|move|route|redirect\w*|direcionar|redirecionar|mover)\w*\s+(\d{1,3})\s*%|"
+    r"(?:switch|shift|move|route|redirect\w*|direcionar|redirecionar|mover|enrut\w*|encaminh\w*)\w*\s+(\d{1,3})\s*%|"
     # "Increase to 25%", "Expandir para 50%": an order at the start, never "if the error rate increases to 5%"
     r"^\W*(?:increase|expand|ramp|promote|raise|aumentar|expandi\w*|ampliar|subir|incrementar|avan[cç]ar|avanzar)\w*"
     r"(?:\s+\w+){0,2}?\s+(?:to|para|a|al|at[eé]|hasta)\s+~?(\d{1,3})\s*%|"
     r"^\W*(?:rollout|target|traffic|tr[aá]fego|canary|can[aá]rio|initial|inicial)\s*:\s*~?(\d{1,3})\s*%", re.I)
 STAGE_DURATION = re.compile(r"(?:duration|dura[cç][aã]o|duraci[oó]n|hold for|manter por|mantener|monitoring period|"
-                            rf"per[ií]odo de monitora\w*)\s*:?\s*(\d+){_RANGE}\s*"
+                            r"per[ií]odo de monitora\w*)(?:\s+(?:m[ií]nim[ao]|minimum|min))?\s*:?\s*(\d+)"
+                            rf"{_RANGE}\s*"
                             r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*|d|dias?|days?)\b", re.I)
 # A stage's heading: "Fase 1: Canary 5% (30 min)", "Increase to 25%", "Stage 3: Beta (25% traffic)".
 HEADING_PERCENT = re.compile(r"(?<![<>≤≥=\d.,])\s*~?(\d{1,3})\s*%")
@@ -182,7 +186,8 @@ NOT_STEPS_TITLE = re.compile(r"communicat|comunica|status update|atualizac\w* de
                              r"configurac\w* de alertas")
 REPORT_TEXT = re.compile(r"\b[hx]{2}:[mx]{2}\b|\{\{?\s*\w+\s*\}?\}|\[(time|hora|horario)\]|"
                          r"\b(shifted|switched|routed|moved|migrated|completed|migrad[oa]s?|conclu[ií]d[oa]s?|"
-                         r"redirecionad[oa]s?)\b", re.I)
+                         r"redirecionad[oa]s?|ativ[oa]|active|live|em andamento|in progress|en curso|monitorad[oa]|"
+                         r"monitored)\b", re.I)
 ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➜|⟶|➔)\s*")
 BARE_PERCENT = re.compile(r"(?:(?:then|depois|luego|and|e)\s+)?(\d{1,3})\s*%(?:\s+\w+)?", re.I)
 PERCENT_FLAG = re.compile(r"(--?(?:percentage|percent|weight|pct|traffic|green|canary)[=\s]+|"
