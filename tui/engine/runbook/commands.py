@@ -58,7 +58,7 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         ph.notes += quoted(lines)
         d.count(f"{b.lang} blocks kept as notes")
         return
-    triggers.config_thresholds(d, b, comments_only=True)  # "# - error rate within 1%": a person sees it
+    triggers.config_thresholds(d, b, shell=True)  # "# - error rate within 1%": a person sees it
     body = [ln for ln in lines if ln.strip() and not ln.startswith("#!")]
     if body and FILE_HEADER.fullmatch(body[0]):  # a file's contents: the step is the line that runs it
         ph.notes.append(f"(the contents of {body[0].lstrip('# ').strip()}, kept as notes: {len(lines)} lines)")

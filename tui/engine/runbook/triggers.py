@@ -29,6 +29,7 @@ from tui.engine.runbook.words import (
     clean_title,
     fold,
     plain,
+    reads_as_command,
 )
 
 
@@ -83,7 +84,7 @@ def scan_criteria(d: Draft, sec: Section) -> None:
             for text, line in data_rows(b):
                 criterion(d, text, line, listed, heading_action, True)
         elif b.kind == "fence":
-            config_thresholds(d, b, comments_only=b.lang in SHELL_LANGS - {""})
+            config_thresholds(d, b, shell=b.lang in SHELL_LANGS - {""})
 
 
 def criterion(d: Draft, text: str, line: int, listed: bool, heading_action: str | None, loose: bool) -> bool:
@@ -161,13 +162,13 @@ def unsure(guard: GuardOut, action: str | None, goal: bool = False) -> str:
     return "; ".join(why)
 
 
-def config_thresholds(d: Draft, b: Block, comments_only: bool = False) -> None:
+def config_thresholds(d: Draft, b: Block, shell: bool = False) -> None:
     """A threshold inside a configuration block (`- error_rate > 5%`, `expr: rate(errors[5m]) > 0.01`, `[ "$ERR"
-    -gt 2 ]`, an object `{metric: 'error_rate', threshold: 0.01, window: '5min'}`) or a shell block's comment is
-    not read as a guard, but a person sees it in review: nothing measurable is dropped silently."""
+    -gt 2 ]`, an object `{metric: 'error_rate', threshold: 0.01, window: '5min'}`) or a shell block's comments and
+    prose is not read as a guard, but a person sees it in review: nothing measurable is dropped silently."""
     lines = b.text.splitlines()
     for n, raw in enumerate(lines):
-        if comments_only and not raw.lstrip().startswith("#"):
+        if shell and reads_as_command(raw):  # a command's own numbers ("--max-surge 25%") are not criteria
             continue
         text = raw.strip().lstrip("-#/* ").strip()
         if THRESHOLD_KEY.match(text):
