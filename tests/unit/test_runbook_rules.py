@@ -330,7 +330,7 @@ def test_the_summary_names_lines_and_what_was_not_used_or_guessed(lang):
     assert "review (line 3, schedule): no phase matches this row  ← 'Nowhere | 22:00'" in summary
     assert ("review (line 10, criterion): not understood as metric, threshold and window  ← '5xx'") in summary
     assert ("review (line 11, guard): metric 'queue_depth' guessed from the words; no duration given → proposed "
-            "queue_depth above 500, rollback  ← 'Queue depth > 500'") in summary
+            "queue_depth above 500 for 1m (a guess), rollback  ← 'Queue depth > 500'") in summary
     assert [(r.line, r.kind) for r in r.loaded.plan.review] == [(10, "criterion"), (11, "guard"), (3, "schedule")]
     header = r.yaml_text.split("version: 1")[0]  # the summary is in the YAML's header, before the plan
     assert "# Import summary:" in header and "#   1 phases: Go (line 7)" in header
@@ -684,3 +684,15 @@ def test_spanish_stages_ranges_and_windows_written_with_a_comparison():
                       "Rollback inmediato si:\n- Latencia p95 > 900 ms durante > 3 minutos\n")
     assert steps(plan.phases[0]) == [("shift", 10), ("bake", 1200)]
     assert guards(plan) == {("latency_p95", "above", 900, 180, "rollback")}
+
+
+@pytest.mark.parametrize("title", ["Troubleshooting guide", "If canary pods won't start", "Se o deploy falhar"])
+def test_troubleshooting_guides_and_sections_titled_by_a_condition_are_reference(title):
+    plan, _ = plan_of(f"# N\n## Deploy\n- [ ] ship it\n## {title}\n```bash\nkubectl get events\n```\n")
+    assert [p.name for p in plan.phases] == ["Deploy"] and steps(plan.phases[0]) == []
+
+
+def test_monitoring_after_all_traffic_moved_is_after_the_night_even_in_a_later_section():
+    plan, _ = plan_of("# N\n## Stage 1\nSwitch 10% of traffic.\n\nWait 10 minutes.\n## Stage 2\nSwitch 100% of "
+                      "traffic.\n## Timeline\n- [ ] Monitor the dashboard for 10 minutes\n")
+    assert [k for p in plan.phases for k, _ in steps(p)] == ["shift", "bake", "shift"]

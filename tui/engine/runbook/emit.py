@@ -91,7 +91,9 @@ def render(d: Draft, repair: str | None) -> tuple[str, list[str]]:
         summary.append(f"guards are NOT CONNECTED: no metrics source in the runbook; point metrics at one "
                        f"(backends.metrics) before trusting them ({len(d.guards)} guards)")
     for r in d.review:
-        proposal = f" → proposed {r.guard.metric} {r.guard.op} {r.guard.value:g}, {r.guard.action}" if r.guard else ""
+        proposal = (f" → proposed {r.guard.metric} {r.guard.op} {r.guard.value:g} for "
+                    f"{format_duration(r.guard.window or 60)}{'' if r.guard.window else ' (a guess)'}, {r.guard.action}"
+                    if r.guard else "")
         if r.step is not None and r.phase is not None:
             v = r.step.value
             said = (f"`{str(v).splitlines()[0][:80]}`" if r.step.kind == "run" else f"to {v}%"

@@ -144,6 +144,12 @@ def bold_stage(b: Block) -> bool:
     return bool(bold and HEADING_PERCENT.search(bold.group(2)) and HEADING_TRAFFIC.search(bold.group(2)))
 
 
+def traffic_now(d: Draft) -> int | float | str:
+    """Where the plan's traffic stands after the steps read so far (0 before any shift)."""
+    return next((s.value for p in reversed(d.phases) for s in reversed(p.steps) if s.kind == "shift" and not s.review),
+                0)
+
+
 def add_shift(d: Draft, ph: PhaseOut, step: StepOut) -> None:
     """A shift to where the traffic already goes ("Canary 5%" then "[ ] balancer set to 5%") is the same move:
     the later words (a command, a checklist item) describe it, never move it twice."""
@@ -152,8 +158,7 @@ def add_shift(d: Draft, ph: PhaseOut, step: StepOut) -> None:
         # The line that says how (a stage's "Target: 5%", its command) is the step's source, the heading its context.
         last.description, last.line, last.rule = f"{last.description}; {step.description}"[:300], step.line, step.rule
         return
-    now = next((s.value for p in reversed(d.phases) for s in reversed(p.steps) if s.kind == "shift" and not s.review),
-               0)  # "Fase 0: rollout 0%" before anything moved; "Execução: rollout 1%" after the 1% stage
+    now = traffic_now(d)  # "Fase 0: rollout 0%" before anything moved; "Execução: rollout 1%" after the 1% stage
     if step.value == now:
         ph.notes.append(f"{step.description} (traffic is already at {now}%: nothing to shift)")
         return
@@ -187,10 +192,9 @@ def prose_step(d: Draft, text: str, ph: PhaseOut, ordered: bool, line: int) -> b
             add_shift(d, ph, StepOut("shift", pct, said, line, "a percentage of traffic in a procedure"))
             return True
     if (m := WAIT_TEXT.search(said)) and re.match(r"monitor|observ|watch|vigiar|acompanhar", m.group(1), re.I) and (
-            next((s.value for s in reversed(ph.steps) if s.kind == "shift" and not s.review), None) == 100
-            or re.search(r"\b(first|primeir\w*|primer\w*|premi[eè]res?)\b", said, re.I)):
-        # "continue monitoring for 7 days" once all traffic moved, "monitoring the first 72 hours" after the
-        # release: after the night, not in it
+            traffic_now(d) == 100 or re.search(r"\b(first|primeir\w*|primer\w*|premi[eè]res?)\b", said, re.I)):
+        # "continue monitoring for 7 days" once all traffic moved (a timeline restating the stages comes after
+        # them), "monitoring the first 72 hours" after the release: after the night, not in it
         ph.notes.append(said)
         return True
     if m:

@@ -51,7 +51,7 @@ REFERENCE_TITLE = re.compile(
     r"(comandos|scripts|ferramentas|herramientas|outils) (uteis|utiles|comuns|rapidos|pratiques)|"
     r"cheat.?sheet|tools and commands|commands reference|communication|comunicacao|comunicacion|escalation|"
     r"escalonamento|escalamiento|escalada|stakeholders|(roles|papeis)( (and|e|y) respons\w*)?|raci)"
-    r"( (procedures?|procedimentos?|plan|plano|steps|passos|process|processo|criteria|criterios|rapido|completo|"
+    r"( (procedures?|procedimentos?|plan|plano|steps|passos|process|processo|criteria|criterios|rapido|completo|guide|guia|"
     r"quick|full|contacts?|contatos?|de emergencia|emergency|team|time|list|lista|commands?|comandos|scripts?))*$")
 # A section about undoing or recovering (its title's head word, after any "Step 4.1:" label): what to do if the
 # night goes wrong, not the night's steps. "Deploy with automatic rollback" is about deploying.
@@ -76,9 +76,12 @@ FILE_HEADER = re.compile(r"\s*#\s*(\./)?[\w.-]+(/[\w.-]+)*\.(sh|bash|py|rb|js|ts
 
 def contingent(title: str) -> bool:
     """'Paso 4.1: Rollback en Vercel', 'Local Build Rollback': yes. 'Rollback rehearsal in staging', 'Deploy with
-    automatic rollback', 'Reverse proxy cutover', 'Rollback automatico: configurar o gatilho': no."""
+    automatic rollback', 'Reverse proxy cutover', 'Rollback automatico: configurar o gatilho': no. A title that
+    is a condition ('If health checks fail') is contingent too."""
     t = re.sub(r"\(.*?\)", " ", fold(title)).strip(" .:-")
     t = t.rsplit(":", 1)[-1].strip()  # "Rollback automatico: configurar o gatilho" is about configuring
+    if re.match(r"(if|se|si|in case|em caso|en caso|caso|unless|should)\b", t):
+        return True  # "If health checks fail", "Se o deploy falhar": what to do when something goes wrong
     if _NOT_UNDO.search(t):
         return False
     rest = t[re.match(_LABEL, t).end():]  # type: ignore[union-attr]
