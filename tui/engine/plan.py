@@ -395,7 +395,8 @@ ACCEPTED_IMPORT_ENV = "SHIPDECK_ACCEPTED_IMPORT"  # who ran with review items pe
 
 
 class ReviewItem(Strict):
-    """An imported item the importer was not sure of (docs/runbook-import.md). A guard acts only once accepted."""
+    """An imported item the importer was not sure of (docs/runbook-import.md). A guard acts, a step joins its
+    phase, only once accepted."""
 
     line: int = Field(ge=0)  # in the runbook
     kind: Literal["guard", "criterion", "schedule", "step"]
