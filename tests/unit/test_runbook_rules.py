@@ -682,7 +682,8 @@ def test_spanish_stages_ranges_and_windows_written_with_a_comparison():
 
 
 @pytest.mark.parametrize("title", ["Ferramentas úteis", "Useful tools", "Manual override", "Herramientas útiles",
-                                   "Troubleshooting guide", "If canary pods won't start", "Se o deploy falhar"])
+                                   "Troubleshooting guide", "If canary pods won't start", "Se o deploy falhar", "Cleanup",
+                                   "Logs"])
 def test_toolboxes_overrides_and_troubleshooting_are_reference_subsections_too(title):
     plan, _ = plan_of(f"# N\n## Deploy\n- [ ] ship it\n## {title}\n```bash\nkubectl get events\n```\n### Database\n"
                       "```bash\npsql db < backup.sql\n```\n")
@@ -693,3 +694,23 @@ def test_monitoring_after_all_traffic_moved_is_after_the_night_even_in_a_later_s
     plan, _ = plan_of("# N\n## Stage 1\nSwitch 10% of traffic.\n\nWait 10 minutes.\n## Stage 2\nSwitch 100% of "
                       "traffic.\n## Timeline\n- [ ] Monitor the dashboard for 10 minutes\n")
     assert [k for p in plan.phases for k, _ in steps(p)] == ["shift", "bake", "shift"]
+
+
+def test_settings_and_a_cd_after_a_command_in_review_are_not_steps_on_their_own():
+    plan, _ = plan_of("# N\n## Setup\n```bash\ngit clone <your_repo_url>\ncd app\n```\n1. Edit `.env`:\n```\n"
+                      "ACTIVE_POOL=green\n```\n```bash\n./start.sh\n```\n")
+    assert [v.command for _, v in steps(plan.phases[0]) if hasattr(v, "command")] == ["./start.sh"]
+    assert [(r.line, r.step.run.command) for r in plan.review] == [(4, "git clone <your_repo_url>"), (5, "cd app")]
+
+
+def test_a_go_no_go_line_is_checked_in_its_own_stage_before_the_next_one_moves_traffic():
+    plan, _ = plan_of("# N\n## Fase 1: Canary 10% (1 hora)\n### Decisión\n- SI métricas OK: continuar a Fase 2\n"
+                      "## Fase 2: Canary 50% (5% traffic, 2 hours)\n- [ ] check\n")
+    first, second = plan.phases
+    assert [k for k, _ in steps(first)] == ["shift", "bake", "gate"] and "continuar a Fase 2" in steps(first)[2][1]
+    assert steps(second) == [("shift", 50), ("bake", 7200)]
+
+
+def test_a_bound_relative_to_the_stable_version_reaches_review():
+    plan, _ = plan_of("# N\n## Go\n- [ ] **Error rate:** Canary ≤ Stable + 10%\n")
+    assert [(r.line, r.kind) for r in plan.review] == [(3, "criterion")]

@@ -10,6 +10,7 @@ from tui.engine.runbook import steps, triggers
 from tui.engine.runbook.draft import Draft, PhaseOut, StepOut
 from tui.engine.runbook.read import Block, Section
 from tui.engine.runbook.words import (
+    CONTEXT_COMMAND,
     FILE_HEADER,
     PERCENT_FLAG,
     PLACEHOLDER,
@@ -60,6 +61,13 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         return
     triggers.config_thresholds(d, b, shell=True)  # "# - error rate within 1%": a person sees it
     body = [ln for ln in lines if ln.strip() and not ln.startswith("#!")]
+    settings = [ln for ln in body if not ln.lstrip().startswith("#")]
+    if settings and all(re.fullmatch(r"\s*[A-Z_][A-Z0-9_]*=\S*\s*", ln) for ln in settings):
+        # "Edit `.env`:" then ACTIVE_POOL=green: a file's settings; run in a shell they would change nothing
+        ph.notes.append(f"(settings, KEY=value, kept as notes: {len(settings)} lines)")
+        ph.notes += quoted(lines)
+        d.count("settings blocks kept as notes")
+        return
     if body and FILE_HEADER.fullmatch(body[0]):  # a file's contents: the step is the line that runs it
         ph.notes.append(f"(the contents of {body[0].lstrip('# ').strip()}, kept as notes: {len(lines)} lines)")
         ph.notes += quoted(lines)
@@ -123,6 +131,11 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         description = optional + " — ".join(comment)
         when = next((c for c in comment if CONDITION.match(fold(c))), "")  # "# On rollback", "# Se falhar:"
         comment = []
+        held = ph.steps and ph.steps[-1].review and ph.steps[-1].line >= b.line
+        if held and CONTEXT_COMMAND.match(line):  # `git clone <url>` waits in review: the `cd` into it waits too
+            run(d, ph, StepOut("run", line, description, n, "a command in a shell block"),
+                f"after {str(ph.steps[-1].value).splitlines()[0]!r}, which waits in review")
+            continue
         command(d, line, description, ph, n, when or condition)
     if comment:  # a trailing comment with no command: maybe a wait
         text = " — ".join(comment)
@@ -155,8 +168,11 @@ def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int, conditi
 
 
 def run(d: Draft, ph: PhaseOut, step: StepOut, condition: str = "") -> None:
-    """A command joins its phase only as it can run: one run only on a condition no step checks, or with a
-    value still to fill in, waits in review."""
+    """A command joins its phase only as it can run: one run only on a condition no step checks (or only
+    after a command in review), or with a value still to fill in, waits in review."""
+    if condition.startswith("after "):
+        d.uncertain(ph, step, f"it only makes sense {condition}")
+        return
     if condition:
         step.rule = "a command under a condition"
         d.uncertain(ph, step, f"the runbook runs it only {condition.rstrip(':')!r}: no step of the plan checks that")

@@ -87,7 +87,9 @@ def action_of(text: str) -> str | None:
 
 
 RELATIVE = re.compile(r"baseline|compared|comparad|relative|relativ|em relacao|increase[sd]? by|aument\w* (de|em)|"
-                      r"\bvs\.?\b|\b\d+(\.\d+)?x\b|times (the|as)|vezes", re.I)
+                      r"\bvs\.?\b|\b\d+(\.\d+)?x\b|times (the|as)|vezes|\b(stable|estable|estavel|control)\s*[+*x]?\s*\d|"
+                      r"%\s*(of |de |do |da )?(the )?(stable|estable|estavel|control|production|producao|produccion)\b",
+                      re.I)
 CONDITION = re.compile(r"\b(if|when|se|quando|caso|si|cuando|lorsque|falls|wenn)(\s+|\s*:\s*$)", re.I)
 # The way a known metric goes wrong: "error rate < 1%" says what healthy is, so it is a goal, never a trigger.
 WORSE = {"availability": "below", "rps": "below"}  # the others are worse when higher

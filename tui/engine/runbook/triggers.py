@@ -201,12 +201,16 @@ def _review(d: Draft, item: Review) -> None:
 
 
 def place_gates(d: Draft) -> None:
+    """Each criterion no metric measures is checked by a human after the traffic steps of the stage it is written
+    in ("SI métricas OK: continuar a Fase 2" before the next stage moves traffic), else of the last stage."""
     if not d.gates:
         return
-    target = next((p for p in reversed(d.phases) if any(s.kind == "shift" for s in p.steps)), d.phases[-1])
-    last_traffic = max((i for i, s in enumerate(target.steps) if s.kind in ("shift", "bake")), default=-1)
-    for j, (text, line) in enumerate(d.gates):
-        step = StepOut("gate", f"Rollback criterion, checked by a human: {text} — all clear?", text, line,
-                       "a criterion no metric measures")
-        target.steps.insert(last_traffic + 1 + j, step)
+    last = next((p for p in reversed(d.phases) if any(s.kind == "shift" for s in p.steps)), d.phases[-1])
+    for text, line in d.gates:
+        own = next((p for p in reversed(d.phases) if p.line <= line), None)
+        target = own if own is not None and any(s.kind == "shift" for s in own.steps) else last
+        at = max((i for i, s in enumerate(target.steps) if s.kind in ("shift", "bake")
+                  or s.kind == "gate" and s.rule == "a criterion no metric measures"), default=-1)
+        target.steps.insert(at + 1, StepOut("gate", f"Rollback criterion, checked by a human: {text} — all clear?",
+                                            text, line, "a criterion no metric measures"))
     d.count("gates from unmeasurable criteria", len(d.gates))

@@ -45,7 +45,7 @@ REFERENCE_TITLE = re.compile(
     r"^(procedimentos? de |procedures? (for )?|plano de |plan (de )?|processo de |process (for )?|quick |full |"
     r"emergency |emergencia )?"
     r"(rollback|roll back|revers[a-z]*|reverter|conting[a-z]*|emerg[a-z]*|troubleshoot[a-z]*|solucao de problemas|"
-    r"(apendice|appendix|anexos?)\b.*|(\w+ ){0,2}(definitions|definicoes|definiciones)|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
+    r"(apendice|appendix|anexos?)\b.*|clean ?up|teardown|tear down|limpeza|limpieza|logs?|(\w+ ){0,2}(definitions|definicoes|definiciones)|contacts?|contatos?|contactos?|table of contents|contents|indice|sumario|toc|"
     r"referencias?|references?|faq|glossario|glossary|post.?mortem|pos.?incidente|incident response|"
     r"resposta a incidentes?|(useful|handy|common|quick|helpful) (commands|scripts|tools)|toolbox|"
     r"(comandos|scripts|ferramentas|herramientas|outils) (uteis|utiles|comuns|rapidos|pratiques)|"
@@ -181,7 +181,8 @@ HEADING_PERCENT = re.compile(r"(?<![<>≤≥=\d.,])\s*~?(\d{1,3})\s*%")
 HEADING_TRAFFIC = re.compile(r"canary|can[aá]rio|rollout|traffic|tr[aá]fego|cutover|virada|shift|switch|stage|fase|"
                              r"phase|etapa|increase|aumentar|expan|ramp|promot|users|usu[aá]rios|usuarios|cohort|day\b|"
                              r"dia\b|full", re.I)
-HEADING_SPAN = re.compile(rf"\((\d+){_RANGE}\s*(min\w*|h|hora\w*|hour\w*|dias?|days?)\)", re.I)
+# "(30 min)", "(5% traffic, 12 hours)": the stage's planned length
+HEADING_SPAN = re.compile(rf"\((?:[^()]*?[,;]\s*)?(\d+){_RANGE}\s*(min\w*|h|hora\w*|hour\w*|dias?|days?)\)", re.I)
 NOT_STEPS_TITLE = re.compile(r"communicat|comunica|status update|atualizac\w* de status|mensage|\be-?mails?\b|"
                              r"(message|chat|slack|status)\s*templates?|templates?\s+(de\s+|for\s+)?(message|mensage|"
                              r"e-?mail|comunica|status)|override|manual controls?|controles? manua|emergency controls?|"
