@@ -204,7 +204,10 @@ async def test_guard_breach_rings_the_bell_once(app_factory):
     rings: list[int] = []
     app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.5)  # let the first sample render
+        # the first sample renders before the test paints its own guard rows (a fixed pause lost that race under load)
+        await until(pilot, lambda: "error_rate" in screen_text(app) and "ROLLBACK" in screen_text(app),
+                    what="the first full paint")
+        await pilot.pause(0.3)
         rings.clear()
         panel = app.center.query_one(GuardPanel)
         ok = GuardView("error_rate", "above", 0.01, "ratio", 0.002, 0, 60, "ok", "rollback")
@@ -213,7 +216,7 @@ async def test_guard_breach_rings_the_bell_once(app_factory):
             panel.update_guards([view])
         await pilot.pause()
         assert rings == [1, 1]  # once per breach, not once per refresh
-        assert "for 20s of 1m" in screen_text(app)
+        await until(pilot, lambda: "for 20s of 1m" in screen_text(app), what="the breaching row")
 
 
 async def test_o_shows_the_current_phase_notes_from_a_runbook(app_factory):
