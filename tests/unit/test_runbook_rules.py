@@ -714,3 +714,18 @@ def test_a_go_no_go_line_is_checked_in_its_own_stage_before_the_next_one_moves_t
 def test_a_bound_relative_to_the_stable_version_reaches_review():
     plan, _ = plan_of("# N\n## Go\n- [ ] **Error rate:** Canary ≤ Stable + 10%\n")
     assert [(r.line, r.kind) for r in plan.review] == [(3, "criterion")]
+
+
+def test_a_table_whose_first_column_is_called_alert_still_gives_its_thresholds_to_review():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n### Alert rules\n| Alert | Threshold | Severity |\n|---|---|---|\n"
+                      "| High error rate | > 5% | CRITICAL |\n| Memory leak | > 90% | WARNING |\n")
+    assert [(r.line, r.guard.metric, r.guard.threshold) for r in plan.review] == [(8, "error_rate", 0.05),
+                                                                                  (9, "memory", 90)]
+
+
+def test_a_bound_in_another_column_of_a_table_of_targets_reaches_review():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n### Target metrics\n| Metric | Target | Action |\n|---|---|---|\n"
+                      "| Throughput | ≥ Baseline | Investigate if < 90% baseline |\n"
+                      "| p95 latency | < 2s | Roll back if > 3s for 5 minutes |\n")
+    assert {r.line for r in plan.review} == {8, 9}  # the relative bound too, nothing silently dropped
+    assert guards(plan) == {("latency_p95", "above", 3000, 300, "rollback")}

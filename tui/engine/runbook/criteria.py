@@ -174,27 +174,36 @@ TARGET_COLUMN = re.compile(r"target|goal|meta|objetivo|esperado|expected|normal|
 WINDOW_COLUMN = re.compile(r"window|janela|ventana|for\b|por\b|duration|duracao|duracion|tempo|time")
 
 
-def data_rows(b: Block) -> list[tuple[str, int]]:
+def data_rows(b: Block) -> list[tuple[str, int, bool]]:
     """A table's rows below the header, each as one line of text with its own source line. A table whose columns
     are thresholds (| KPI | target | alert | rollback |) gives one criterion per threshold cell, with the action
     its column names and the row's window; a target is a goal, never a trigger, and a table of targets alone
-    gives each row as "name: target"."""
+    gives each row as "name: target", and any other cell of it that states a bound as "name cell". The third
+    item says whether a bare duration in the text is the window (a row joined from its cells: | p95 | > 2s |
+    5 min |), or only one written as such ("for 5 minutes")."""
     header = [fold(c) for c in b.rows[0]] if b.rows else []
-    actions = {i: action for i, h in enumerate(header) for action, rx in THRESHOLD_COLUMNS if rx.search(h)}
+    # the first column names the row ("| Alert | Threshold | Severity |"): a threshold column is one after it
+    actions = {i: action for i, h in enumerate(header) for action, rx in THRESHOLD_COLUMNS if i and rx.search(h)}
     rows = list(zip(b.rows[1:], b.row_lines[1:], strict=True))
+    out: list[tuple[str, int, bool]] = []
     target = next((i for i, h in enumerate(header) if i and TARGET_COLUMN.search(h)), None)
     if not actions and target is not None:  # | Metric | Target | Actual |: "latency: < 3s" reads as the goal it is
-        return [(f"{r[0]}: {r[target]}", line) for r, line in rows if target < len(r) and r[target].strip()]
+        for r, line in rows:
+            if target < len(r) and r[target].strip():
+                out.append((f"{r[0]}: {r[target]}", line, True))
+            # another cell that states a bound ("Investigar si < 90% baseline", "Rollback si > 3s") is its own item
+            out += [(f"{r[0]} {c}", line, False) for i, c in enumerate(r) if i not in (0, target)
+                    and re.search(r"[<>≤≥]\s*=?\s*~?\d", c)]
+        return out
     if not actions:
-        return [(" ".join(r), line) for r, line in rows]
+        return [(" ".join(r), line, True) for r, line in rows]
     window = next((i for i, h in enumerate(header) if i and WINDOW_COLUMN.search(h) and i not in actions
                    and not TARGET_COLUMN.search(h)), None)
-    out = []
     for r, line in rows:
         for i, action in sorted(actions.items()):
             if i < len(r) and r[i].strip() and r[0].strip():
                 span = f" for {r[window]}" if window is not None and window < len(r) and r[window].strip() else ""
-                out.append((f"{r[0]} {r[i]}{span} ({action})", line))
+                out.append((f"{r[0]} {r[i]}{span} ({action})", line, True))
     return out
 
 

@@ -75,7 +75,8 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
             continue
         if b.kind == "table":
             if id(b) not in schedules:
-                used = [triggers.criterion(d, text, line, listed, heading_action, True) for text, line in data_rows(b)]
+                used = [triggers.criterion(d, text, line, listed, heading_action, loose)
+                        for text, line, loose in data_rows(b)]
                 if not any(used):
                     ph.notes += [" | ".join(r) for r in b.rows]
             continue

@@ -81,8 +81,8 @@ def scan_criteria(d: Draft, sec: Section) -> None:
             for line, sentence in sentences(b):
                 criterion(d, sentence, line, listed, heading_action, False)
         elif b.kind == "table":
-            for text, line in data_rows(b):
-                criterion(d, text, line, listed, heading_action, True)
+            for text, line, loose in data_rows(b):
+                criterion(d, text, line, listed, heading_action, loose)
         elif b.kind == "fence":
             config_thresholds(d, b, shell=b.lang in SHELL_LANGS - {""})
 
