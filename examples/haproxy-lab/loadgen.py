@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import http.client
 import threading
 import time
 import urllib.error
@@ -43,7 +44,7 @@ def run(url: str, rps: float, duration: float, workers: int = 8,
                     key = "ok"
             except urllib.error.HTTPError:
                 key = "error"
-            except OSError:
+            except (OSError, http.client.HTTPException):  # a reply cut short (a server stopping) failed too
                 key = "failed"
             with lock:
                 counts[key] += 1
