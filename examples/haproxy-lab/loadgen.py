@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import http.client
+import sys
 import threading
 import time
 import urllib.error
