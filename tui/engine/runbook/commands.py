@@ -36,10 +36,14 @@ NOT_SHELL = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+\S|[A-Za-z][
 PROSE_CONDITION = re.compile(r"(if|se|si|in case|em caso|en caso|caso|should|unless|only if|falls|wenn|en cas)\b")
 
 
+def _code(lines: list[str]) -> list[str]:
+    """A block's lines that are not blank and not comments, stripped."""
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
 def holds_commands(b: Block) -> bool:
     """A shell block with at least one line a shell runs (not an HTTP exchange, configuration or JSON)."""
-    return any(reads_as_command(ln.strip()) and not NOT_SHELL.match(ln.strip()) for ln in b.text.splitlines()
-               if ln.strip() and not ln.lstrip().startswith("#"))
+    return any(reads_as_command(ln) and not NOT_SHELL.match(ln) for ln in _code(b.text.splitlines()))
 
 
 def said_before(sec: Section, b: Block) -> str:
@@ -61,10 +65,10 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         return
     triggers.config_thresholds(d, b, shell=True)  # "# - error rate within 1%": a person sees it
     body = [ln for ln in lines if ln.strip() and not ln.startswith("#!")]
-    settings = [ln for ln in body if not ln.lstrip().startswith("#")]
-    if settings and all(re.fullmatch(r"\s*[A-Z_][A-Z0-9_]*=\S*\s*", ln) for ln in settings):
+    code = _code(lines)
+    if code and all(re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", ln) for ln in code):
         # "Edit `.env`:" then ACTIVE_POOL=green: a file's settings; run in a shell they would change nothing
-        ph.notes.append(f"(settings, KEY=value, kept as notes: {len(settings)} lines)")
+        ph.notes.append(f"(settings, KEY=value, kept as notes: {len(code)} lines)")
         ph.notes += quoted(lines)
         d.count("settings blocks kept as notes")
         return
@@ -73,9 +77,9 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         ph.notes += quoted(lines)
         d.count("script files kept as notes")
         return
-    code = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     if b.lang == "console" or any(ln.lstrip().startswith("$ ") for ln in lines):
         lines = [ln.lstrip()[2:] for ln in lines if ln.lstrip().startswith(("$ ", "#"))]  # prompts only
+        code = _code(lines)
     elif not any(reads_as_command(ln) and not NOT_SHELL.match(ln) for ln in code) or not all(
             reads_as_command(ln) for ln in code) and (
             not b.lang or any(re.match(r"\s*([-*+]|\d+[.)])\s", ln) for ln in lines)):
@@ -87,8 +91,7 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         d.count("text blocks kept as notes")
         return
     if any(ALTERNATIVE.match(ln) for ln in lines):  # "# or, via the API": one of these, never all in a row
-        commands = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-        names = " / ".join(c[:60] for c in commands)
+        names = " / ".join(c[:60] for c in code)
         ph.steps.append(StepOut("gate", f"Choose one and do it (the commands are in the notes): {names} — done?",
                                 names, b.line, "alternatives in one block"))
         ph.notes.append("alternatives, one of:")
@@ -133,8 +136,8 @@ def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") 
         comment = []
         held = ph.steps and ph.steps[-1].review and ph.steps[-1].line >= b.line
         if held and CONTEXT_COMMAND.match(line):  # `git clone <url>` waits in review: the `cd` into it waits too
-            run(d, ph, StepOut("run", line, description, n, "a command in a shell block"),
-                f"after {str(ph.steps[-1].value).splitlines()[0]!r}, which waits in review")
+            d.uncertain(ph, StepOut("run", line, description, n, "a command in a shell block"),
+                        f"it only makes sense after {str(ph.steps[-1].value).splitlines()[0]!r}, which waits in review")
             continue
         command(d, line, description, ph, n, when or condition)
     if comment:  # a trailing comment with no command: maybe a wait
@@ -168,11 +171,8 @@ def command(d: Draft, line: str, description: str, ph: PhaseOut, n: int, conditi
 
 
 def run(d: Draft, ph: PhaseOut, step: StepOut, condition: str = "") -> None:
-    """A command joins its phase only as it can run: one run only on a condition no step checks (or only
-    after a command in review), or with a value still to fill in, waits in review."""
-    if condition.startswith("after "):
-        d.uncertain(ph, step, f"it only makes sense {condition}")
-        return
+    """A command joins its phase only as it can run: one run only on a condition no step checks, or with a
+    value still to fill in, waits in review."""
     if condition:
         step.rule = "a command under a condition"
         d.uncertain(ph, step, f"the runbook runs it only {condition.rstrip(':')!r}: no step of the plan checks that")
