@@ -48,18 +48,22 @@ def criteria_context(sec: Section) -> tuple[bool, str | None]:
     return False, None
 
 
+def _lead_words(b: Block) -> str:
+    """A lead-in's words ("the system pauses the rollout if any of:"), empty when the block is not one."""
+    if b.kind != "para" or not b.text.rstrip().endswith(":") or not CONDITION.search(plain(b.text)):
+        return ""
+    return plain(b.text)
+
+
 def lead_in(b: Block) -> str | None:
     """The action of a lead-in ("the system pauses the rollout if any of:") for the criteria listed after it."""
-    if b.kind != "para" or not b.text.rstrip().endswith(":") or not CONDITION.search(plain(b.text)):
-        return None
-    return action_of(plain(b.text))
+    words = _lead_words(b)
+    return action_of(words) if words else None
 
 
 def lead_window(b: Block) -> str:
     """The window a lead-in gives its whole list ("… if any of the following occur for 10 consecutive minutes:")."""
-    if b.kind != "para" or not b.text.rstrip().endswith(":") or not CONDITION.search(plain(b.text)):
-        return ""
-    m = FOR_TEXT.search(plain(b.text))
+    m = FOR_TEXT.search(_lead_words(b))
     return m.group(0) if m else ""
 
 
