@@ -10,6 +10,7 @@ from tui.engine.runbook import steps, triggers
 from tui.engine.runbook.draft import Draft, PhaseOut, StepOut
 from tui.engine.runbook.read import Block, Section
 from tui.engine.runbook.words import (
+    CONDITION_START,
     CONTEXT_COMMAND,
     FILE_HEADER,
     PERCENT_FLAG,
@@ -31,9 +32,6 @@ ALTERNATIVE = re.compile(r"\s*#+\s*(or|ou|o bien|oder|alternative(ly)?|alternati
 # Lines no shell runs, even in a block labelled bash: an HTTP request or a header ("GET /api/x", "Authorization:
 # Bearer …", "Response:"), configuration ("enabled: true"), JSON.
 NOT_SHELL = re.compile(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+\S|[A-Za-z][\w-]*:(\s|$)|[\[\]{}\"]")
-# A sentence that makes the block after it conditional: "If a rollback is required, revert the migration:".
-# "When ready, run:" is the order of things, not a condition.
-PROSE_CONDITION = re.compile(r"(if|se|si|in case|em caso|en caso|caso|should|unless|only if|falls|wenn|en cas)\b")
 
 
 def _code(lines: list[str]) -> list[str]:
@@ -52,7 +50,7 @@ def said_before(sec: Section, b: Block) -> str:
     if before is None or before.kind != "para" or not before.text.rstrip().endswith(":"):
         return ""
     text = plain(before.text).rstrip(":").strip()
-    return text if PROSE_CONDITION.match(fold(text)) else ""
+    return text if CONDITION_START.match(fold(text)) else ""  # "If a rollback is required, revert …:"
 
 
 def fence(d: Draft, b: Block, ph: PhaseOut, optional: str, condition: str = "") -> None:

@@ -74,13 +74,19 @@ FAULT_DRILL = re.compile(r"simula\w* (failure|fault|outage|falha|fallo|erro)|(fa
 FILE_HEADER = re.compile(r"\s*#\s*(\./)?[\w.-]+(/[\w.-]+)*\.(sh|bash|py|rb|js|ts|pl|ps1)\s*$")
 
 
+# Words that open a condition: a sentence before a block ("If a rollback is required, revert …:") or a title
+# ("If health checks fail") so opened says what to do when something goes wrong. "When ready, run:" is the
+# order of things, not a condition.
+CONDITION_START = re.compile(r"(if|se|si|in case|em caso|en caso|caso|should|unless|only if|falls|wenn|en cas)\b")
+
+
 def contingent(title: str) -> bool:
     """'Paso 4.1: Rollback en Vercel', 'Local Build Rollback': yes. 'Rollback rehearsal in staging', 'Deploy with
     automatic rollback', 'Reverse proxy cutover', 'Rollback automatico: configurar o gatilho': no. A title that
     is a condition ('If health checks fail') is contingent too."""
     t = re.sub(r"\(.*?\)", " ", fold(title)).strip(" .:-")
     t = t.rsplit(":", 1)[-1].strip()  # "Rollback automatico: configurar o gatilho" is about configuring
-    if re.match(r"(if|se|si|in case|em caso|en caso|caso|unless|should)\b", t):
+    if CONDITION_START.match(t):
         return True  # "If health checks fail", "Se o deploy falhar": what to do when something goes wrong
     if _NOT_UNDO.search(t):
         return False
