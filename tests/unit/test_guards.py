@@ -5,17 +5,17 @@ from tui.engine.guards import GuardSet
 from tui.engine.plan import load_plan_text
 
 
-def guards(no_data="hold", window="1m", phases=""):
-    text = f"""\
-version: 1
-name: g
-backends: {{metrics: [{{type: simulated}}]}}
-metrics: {{error_rate: {{unit: ratio}}}}
-guards:
-  - {{metric: error_rate, above: 0.01, for: {window}, action: rollback, no_data: {no_data}{phases}}}
-phases: [{{name: Canary}}, {{name: Other}}]
-"""
+def guard_set(metrics: str, guard: str, settings: str = "", phases: str = "[{name: Canary}]") -> GuardSet:
+    """The GuardSet of a one-guard plan on the simulator."""
+    text = (f"version: 1\nname: g\nbackends: {{metrics: [{{type: simulated}}]}}\nmetrics: {metrics}\n"
+            f"guards:\n  - {guard}\n{settings}phases: {phases}\n")
     return GuardSet(load_plan_text(text, "g.yaml").plan)
+
+
+def guards(no_data="hold", window="1m", phases=""):
+    return guard_set("{error_rate: {unit: ratio}}",
+                     f"{{metric: error_rate, above: 0.01, for: {window}, action: rollback, no_data: {no_data}{phases}}}",
+                     phases="[{name: Canary}, {name: Other}]")
 
 
 def feed(gs, values, start=0.0, step=10.0, phase="Canary"):
@@ -79,17 +79,8 @@ def test_a_breach_reads_in_the_metrics_unit():
 
 
 def plan_guards(metric: str, guard: str = "", grace: str = "30s"):
-    text = f"""\
-version: 1
-name: g
-backends: {{metrics: [{{type: simulated}}]}}
-metrics: {{error_rate: {{unit: ratio{metric}}}}}
-guards:
-  - {{metric: error_rate, above: 0.01, for: 20s{guard}}}
-settings: {{sample_interval: 5s, no_data_grace: {grace}}}
-phases: [{{name: Canary}}]
-"""
-    return GuardSet(load_plan_text(text, "g.yaml").plan)
+    return guard_set(f"{{error_rate: {{unit: ratio{metric}}}}}", f"{{metric: error_rate, above: 0.01, for: 20s{guard}}}",
+                     settings=f"settings: {{sample_interval: 5s, no_data_grace: {grace}}}\n")
 
 
 def look(gs, reading, t, green=None):
@@ -169,16 +160,8 @@ def test_a_series_that_had_data_and_goes_empty_is_blind_at_once():
 
 
 def relative(extra="", window="1m"):
-    text = f"""\
-version: 1
-name: r
-backends: {{metrics: [{{type: simulated}}]}}
-metrics: {{latency_p95: {{unit: ms}}}}
-guards:
-  - {{metric: latency_p95, worse_than: blue, by: 20%, for: {window}, action: rollback{extra}}}
-phases: [{{name: Canary}}]
-"""
-    gs = GuardSet(load_plan_text(text, "r.yaml").plan)
+    gs = guard_set("{latency_p95: {unit: ms}}",
+                   f"{{metric: latency_p95, worse_than: blue, by: 20%, for: {window}, action: rollback{extra}}}")
     gs.set_traffic(10, 0.0)
     return gs
 
