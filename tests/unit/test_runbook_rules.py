@@ -19,6 +19,11 @@ def step_kind(step):
     return next(iter(type(step).model_fields))
 
 
+def gate_criteria(plan):
+    """The criteria the plan asks a human to check ("Rollback criterion, checked by a human: … — all clear?")."""
+    return [s.gate.split(": ", 1)[1].rsplit(" — ", 1)[0] for p in plan.phases for s in p.steps if hasattr(s, "gate")]
+
+
 def guards(plan):
     return {(g.metric, g.op, g.threshold, g.for_, g.action) for g in plan.guards}
 
@@ -729,3 +734,22 @@ def test_a_bound_in_another_column_of_a_table_of_targets_reaches_review():
                       "| p95 latency | < 2s | Roll back if > 3s for 5 minutes |\n")
     assert {r.line for r in plan.review} == {8, 9}  # the relative bound too, nothing silently dropped
     assert guards(plan) == {("latency_p95", "above", 3000, 300, "rollback")}
+
+
+def test_a_percentage_of_a_latency_is_a_change_never_a_threshold_in_milliseconds():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n### Rollback triggers\n- P95 latency regression >20% sustained for 15 "
+                      "minutes\n- p95 latency > 800ms for 5 minutes\n")
+    assert guards(plan) == {("latency_p95", "above", 800, 300, "rollback")}  # not 20% read as 1,200,000 ms
+    assert gate_criteria(plan) == ["P95 latency regression >20% sustained for 15 minutes"]
+
+
+def test_a_stage_written_with_how_long_it_holds_its_weight_shifts_and_bakes():
+    plan, _ = plan_of("# N\n## Traffic progression\n1. **Initial canary**: 10% traffic for 30 minutes\n"
+                      "2. **Full rollout**: 100% traffic\n")
+    assert steps(plan.phases[0]) == [("shift", 10), ("bake", 1800), ("shift", 100)]
+
+
+def test_an_automated_rollback_procedure_is_reference():
+    plan, _ = plan_of("# N\n## Deploy\n- [ ] ship it\n## Automated Rollback Procedure\n### Immediate actions\n"
+                      "1. Reduce canary traffic to 0%\n")
+    assert [p.name for p in plan.phases] == ["Deploy"] and steps(plan.phases[0]) == []

@@ -145,6 +145,8 @@ def _criterion_at(part: str, plain: str, loose_window: bool) -> GuardOut | None:
         if not slug:
             return None
         metric, unit = slug, ("percent" if u == "%" else "")  # "adoption above 20%": 20 percent, not 20
+    if u == "%" and unit not in ("ratio", "percent", ""):
+        return None  # "p95 latency regression > 20%", "throughput drop > 10%": a change, not the metric's value
     guessed = unit in ("", "percent") and metric not in {m for _, m, _ in METRICS}
     if re.fullmatch(r"\d{1,3}([.,]\d{3})+", num) and u != "%" and (unit in ("count", "") or size):
         value = float(re.sub(r"[.,]", "", num))  # "1,000 errors" / "1.000 erros": thousands, not one

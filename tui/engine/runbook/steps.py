@@ -16,6 +16,7 @@ from tui.engine.runbook.words import (
     HEADING_PERCENT,
     HEADING_SPAN,
     HEADING_TRAFFIC,
+    HOLD_FOR,
     NOT_STEPS_TITLE,
     OPTIONAL_TITLE,
     OUTPUT_LANGS,
@@ -191,6 +192,10 @@ def prose_step(d: Draft, text: str, ph: PhaseOut, ordered: bool, line: int) -> b
         pct = int(next(g for g in m.groups() if g))
         if 0 <= pct <= 100:
             add_shift(d, ph, StepOut("shift", pct, said, line, "a percentage of traffic in a procedure"))
+            if hold := HOLD_FOR.match(said, m.end()):  # "10% traffic for 30 minutes": the weight holds that long
+                ph.steps.append(StepOut("bake", seconds_of(hold.group(1), hold.group(2)), said, line,
+                                        "a stage's time at its weight"))
+                d.count("bake steps")
             return True
     if (m := WAIT_TEXT.search(said)) and re.match(r"monitor|observ|watch|vigiar|acompanhar", m.group(1), re.I) and (
             traffic_now(d) == 100 or re.search(r"\b(first|primeir\w*|primer\w*|premi[eè]res?)\b", said, re.I)):

@@ -91,6 +91,8 @@ def contingent(title: str) -> bool:
     if _NOT_UNDO.search(t):
         return False
     rest = t[re.match(_LABEL, t).end():]  # type: ignore[union-attr]
+    if re.search(rf"\bautomat\w* {_UNDO}\b", rest):
+        return True  # "Automated rollback procedure": what the system does when the night goes wrong
     return bool(re.match(rf"{_UNDO}\b", rest) or re.search(rf"(?<!\bwith )(?<!\bcom )(?<!\bcon )(?<!\band )(?<!\be )"
                                                          rf"(?<!\by )(?<!\bet )\b{_UNDO}$", rest))
 
@@ -182,6 +184,9 @@ STAGE_DURATION = re.compile(r"(?:duration|dura[cç][aã]o|duraci[oó]n|hold for|
                             r"per[ií]odo de monitora\w*)(?:\s+(?:m[ií]nim[ao]|minimum|min))?\s*:?\s*(\d+)"
                             rf"{_RANGE}\s*"
                             r"(ms|s|seg\w*|sec\w*|min\w*|m|h|hora\w*|hour\w*|d|dias?|days?)\b", re.I)
+# How long a stage holds the weight it just moved to, in the same sentence: "10% traffic for 30 minutes".
+HOLD_FOR = re.compile(rf"\W*(?:for|por|durante|during)\s+(?:at least\s+|pelo menos\s+|al menos\s+)?(\d+){_RANGE}\s*"
+                      r"(min\w*|m|h|hora\w*|hour\w*|dias?|days?)\b", re.I)
 # A stage's heading: "Fase 1: Canary 5% (30 min)", "Increase to 25%", "Stage 3: Beta (25% traffic)".
 HEADING_PERCENT = re.compile(r"(?<![<>≤≥=\d.,])\s*~?(\d{1,3})\s*%")
 HEADING_TRAFFIC = re.compile(r"canary|can[aá]rio|rollout|traffic|tr[aá]fego|cutover|virada|shift|switch|stage|fase|"
