@@ -753,3 +753,10 @@ def test_an_automated_rollback_procedure_is_reference():
     plan, _ = plan_of("# N\n## Deploy\n- [ ] ship it\n## Automated Rollback Procedure\n### Immediate actions\n"
                       "1. Reduce canary traffic to 0%\n")
     assert [p.name for p in plan.phases] == ["Deploy"] and steps(plan.phases[0]) == []
+
+
+def test_a_multiple_written_with_the_times_sign_is_relative():
+    plan, _ = plan_of("# N\n## Go\n- [ ] x\n\n### Promotion criteria\n- **Error budget burn**: <2× normal rate over "
+                      "30-minute window\n")
+    assert plan.guards == [] and [r.guard for r in plan.review] == [] and gate_criteria(plan) == [
+        "Error budget burn: <2× normal rate over 30-minute window"]  # never a proposal of error_rate < 2%

@@ -90,6 +90,14 @@ RELATIVE = re.compile(r"baseline|compared|comparad|relative|relativ|em relacao|i
                       r"\bvs\.?\b|\b\d+(\.\d+)?x\b|times (the|as)|vezes|\b(stable|estable|estavel|control)\s*[+*x]?\s*\d|"
                       r"%\s*(of |de |do |da )?(the )?(stable|estable|estavel|control|production|producao|produccion)\b",
                       re.I)
+_TIMES = re.compile(r"\d(?:[.,]\d+)?\s*×")  # "<2× normal rate": fold() drops the sign, so it is read before
+
+
+def relative(text: str) -> bool:
+    """The bound is relative to something else (a baseline, the stable version, a multiple of the normal)."""
+    return bool(RELATIVE.search(fold(text)) or _TIMES.search(text))
+
+
 CONDITION = re.compile(r"\b(if|when|se|quando|caso|si|cuando|lorsque|falls|wenn)(\s+|\s*:\s*$)", re.I)
 # The way a known metric goes wrong: "error rate < 1%" says what healthy is, so it is a goal, never a trigger.
 WORSE = {"availability": "below", "rps": "below"}  # the others are worse when higher
@@ -102,7 +110,7 @@ def parse_criterion(text: str, loose_window: bool = False) -> GuardOut | None:
     Relative thresholds ("2x baseline", "20% above the baseline") and durations ("lasts more than 10 min")
     are not measurable here: None, so a human judges them."""
     plain = unmark(text).strip()
-    if RELATIVE.search(fold(plain)):
+    if relative(plain):
         return None
     # "stay below 1% — if error rate > 1% for 5 min, abort": the condition after "if" is the trigger.
     conditions = [m.end() for m in CONDITION.finditer(plain)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tui.engine.runbook import commands, schedule, triggers
-from tui.engine.runbook.criteria import CRITERION, RELATIVE, data_rows, sentences
+from tui.engine.runbook.criteria import CRITERION, data_rows, relative, sentences
 from tui.engine.runbook.draft import Draft, PhaseOut, StepOut
 from tui.engine.runbook.read import Block, Section
 from tui.engine.runbook.words import (
@@ -113,7 +113,7 @@ def content(d: Draft, sec: Section, ph: PhaseOut, group: str) -> None:
 def heading_steps(d: Draft, title: str, line: int, ph: PhaseOut) -> bool:
     """A stage's heading that moves traffic ("Fase 1: Canary 5% (30 min)", "Increase to 25%") shifts as the
     stage begins, and its span holds that weight; a heading that waits ("Monitorar por 30 min") bakes."""
-    if not title or REPORT_TEXT.search(title) or CRITERION.match(title) or RELATIVE.search(fold(title)):
+    if not title or REPORT_TEXT.search(title) or CRITERION.match(title) or relative(title):
         return False
     m = HEADING_PERCENT.search(title)
     if m and HEADING_TRAFFIC.search(title) and 0 <= int(m.group(1)) <= 100:

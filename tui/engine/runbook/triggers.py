@@ -10,13 +10,13 @@ from tui.engine.runbook.criteria import (
     BELOW,
     CONDITION,
     FOR_TEXT,
-    RELATIVE,
     WORSE,
     GuardOut,
     action_of,
     data_rows,
     is_sentence,
     parse_criterion,
+    relative,
     sentences,
 )
 from tui.engine.runbook.draft import Draft, Review, StepOut
@@ -115,7 +115,7 @@ def one_criterion(d: Draft, text: str, line: int, listed: bool, heading_action: 
         if listed and words:
             _review(d, Review(line, "criterion", "not understood as metric, threshold and window", words,
                               "criteria list"))
-        elif RELATIVE.search(fold(words)) and MEASURE.search(words):
+        elif relative(words) and MEASURE.search(words):
             _review(d, Review(line, "criterion", "relative to a baseline: a guard needs an absolute threshold",
                               words, "a comparison with a baseline"))
         elif COMPARISON.search(words):
