@@ -1,5 +1,6 @@
 """Real servers on loopback for backend tests. Missing binaries skip outside CI and fail in CI."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -107,6 +108,15 @@ backend app
     return cfg, sock, state
 
 
+def _answers(sock: Path) -> bool:
+    with contextlib.closing(socket.socket(socket.AF_UNIX)) as s:
+        try:
+            s.connect(str(sock))
+        except OSError:
+            return False
+    return True
+
+
 @pytest.fixture
 def haproxy_factory(tmp_path, colour_servers):
     binary = require_binary("haproxy")
@@ -118,7 +128,8 @@ def haproxy_factory(tmp_path, colour_servers):
                                           level)
         proc = subprocess.Popen([binary, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(proc)
-        wait_for(lambda: sock.exists() or proc.poll() is not None, what="haproxy socket")
+        # the socket file appears before haproxy listens on it: wait until it answers a connection
+        wait_for(lambda: _answers(sock) or proc.poll() is not None, what="haproxy socket")
         if proc.poll() is not None:
             raise AssertionError(f"haproxy did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
         return HAProxy(str(sock), port, state, cfg, proc)
