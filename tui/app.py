@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,10 @@ class ShipdeckApp(App[int]):
         self.guards: list[dict[str, Any]] = vm.initial_guards(self.plan)
         self.health: dict[str, dict[str, Any]] = {}
         self.selected_item = 0
-        self._pending_logs: list[LogRecord] = []
+        # Lines as the engine sent them, LogRecords only at the paint: under a burst only the newest the pane
+        # keeps are ever built; the rest are counted, and the pane says how many it never showed.
+        self._pending_logs: deque[dict[str, Any]] = deque(maxlen=self.plan.settings.max_log_lines)
+        self._logs_dropped = 0
         self._dirty = {"state", "samples", "status"}
         self._paint_due = False  # a paint is queued to run before the next tick
         self.last_announcement = ""
@@ -186,7 +190,9 @@ class ShipdeckApp(App[int]):
                 self.series.add(ts, values)
             self._dirty.add("samples")
         elif kind == "logs":
-            self._pending_logs.extend(LogRecord(x["ts"], x["source"], x["level"], x["text"]) for x in ev["lines"])
+            lines = ev["lines"]
+            self._logs_dropped += max(0, len(self._pending_logs) + len(lines) - self.plan.settings.max_log_lines)
+            self._pending_logs.extend(lines)
         elif kind == "notice":
             self.notify(sanitize_line(ev["text"]), severity=_SEVERITY.get(ev["level"], "warning"),
                         markup=False)
@@ -250,8 +256,11 @@ class ShipdeckApp(App[int]):
         dirty, self._dirty = self._dirty, set()
         with self.batch_update():
             if self._pending_logs:
-                self.center.query_one(LogPane).push(self._pending_logs)
-                self._pending_logs = []
+                self.center.query_one(LogPane).push(
+                    [LogRecord(x["ts"], x["source"], x["level"], x["text"]) for x in self._pending_logs],
+                    dropped=self._logs_dropped)
+                self._pending_logs.clear()
+                self._logs_dropped = 0
             if dirty & {"state", "clock"}:
                 self._render_state(now)
             if dirty & {"samples", "clock", "status"}:
@@ -339,7 +348,7 @@ class ShipdeckApp(App[int]):
         return self._keymap.get(action_id, BY_ID[action_id].keys).split(",")[0]
 
     def _log_line(self, source: str, level: str, text: str) -> None:
-        self._pending_logs.append(LogRecord(self.clock.now(), source, level, text))
+        self._pending_logs.append({"ts": self.clock.now(), "source": source, "level": level, "text": text})
 
     def _announce(self, text: str) -> None:
         self._log_line("autopilot", "info", text)

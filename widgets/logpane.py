@@ -126,9 +126,11 @@ class LogPane(Vertical):
     def line_count(self) -> int:
         return self.lines_widget.line_count
 
-    def push(self, records: Sequence[LogRecord]) -> None:
-        """Queue lines; nothing is drawn until the next flush."""
+    def push(self, records: Sequence[LogRecord], dropped: int = 0) -> None:
+        """Queue lines; nothing is drawn until the next flush. `dropped`: older lines the caller already let go,
+        counted as the pane's own."""
         self.queue.extend(records)
+        self.dropped += dropped
         excess = len(self.queue) - self.queue_cap
         if excess > 0:
             # Back-pressure: under a burst the newest lines matter more than the oldest queued.
@@ -139,8 +141,12 @@ class LogPane(Vertical):
     def flush(self) -> None:
         if self.held or (not self.queue and not self._pending_drop_notice):
             return
-        batch = [format_record(r) for r in self.queue]
+        records = list(self.queue)
         self.queue.clear()
+        if self._pending_drop_notice and len(records) >= self.max_lines:
+            cut = len(records) - self.max_lines + 1  # room for the notice, or the pane would drop it at once
+            records, self.dropped = records[cut:], self.dropped + cut
+        batch = [format_record(r) for r in records]
         if self._pending_drop_notice:
             n = self.dropped - self._reported_drops
             batch.insert(0, f"… {n} older line{'s' * (n != 1)} not shown: more arrived between two paints than "

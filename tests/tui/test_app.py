@@ -406,3 +406,24 @@ async def test_esc_clears_a_log_filter_first_then_closes_the_help(app_factory):
         assert pane.filter_text == "" and app.center.help_panel.display
         await pilot.press("escape")  # focus is in the log pane, with no filter left: Esc reaches the help
         assert not app.center.help_panel.display
+
+
+async def test_a_burst_between_two_paints_keeps_the_newest_lines_and_counts_the_rest(app_factory):
+    """Lines are kept as the engine sent them until the paint, bounded by what the pane keeps: a burst costs
+    the screen no more memory than max_log_lines, and the pane says how many it never showed."""
+    app = app_factory(pilot_plan(**{"  logs: [{type: simulated}]\n": ""}))  # only the lines this test sends
+    async with app.run_test(size=(160, 50)) as pilot:
+        keep = app.plan.settings.max_log_lines
+        await until(pilot, lambda: app.center.is_mounted)
+        line = {"ts": 1_795_000_000.0, "source": "burst", "level": "info"}
+        app._from_engine({"type": "logs", "lines": [{**line, "text": f"early {i}"} for i in range(3)]})
+        app._from_engine({"type": "logs", "lines": [{**line, "text": f"line {i}"} for i in range(keep + 1000)]})
+        from widgets.logpane import LogPane
+
+        pane = app.center.query_one(LogPane)
+        await until(pilot, lambda: pane.kept and pane.kept[-1].endswith(f"line {keep + 999}"), what="the newest line")
+        kept = list(pane.kept)
+        assert len(kept) == keep and kept[-1].endswith(f"line {keep + 999}")
+        # 3 + 1,000 the screen let go, and one more to make room for the notice in a full pane
+        assert kept[0].startswith("… 1004 older lines not shown"), kept[:2]
+        assert not any("early" in ln for ln in kept)

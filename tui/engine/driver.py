@@ -657,7 +657,8 @@ class Driver:
     async def _log_loop(self, source: Any) -> None:
         try:
             async for batch in source.lines():
-                self._emit({"type": "logs", "lines": [_line_dict(x) for x in batch]})
+                # bulk: a screen behind a burst may go without these (told how many), never without shipdeck's own
+                self._emit({"type": "logs", "lines": [_line_dict(x) for x in batch], "bulk": True})
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a dead log source shows up on screen, no more

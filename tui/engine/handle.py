@@ -362,7 +362,7 @@ class RemoteEngine:
                     self.dropped = True
                     self._emit({"type": "engine", "status": "dropped",
                                 "reason": f"the engine (pid {self.pid}) still guards the run but closed this screen's "
-                                          f"link ({why}; a screen 8 MiB behind is dropped): what you see is frozen "
+                                          f"link ({why}; a screen that stops reading is dropped): what you see is frozen "
                                           f"and nothing reaches the engine from here; back to it: shipdeck attach "
                                           f"{self.journal_path}"})
                 else:

@@ -16,7 +16,8 @@ import signal
 import tempfile
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,12 @@ from tui.engine.protocol import (
 from tui.engine.secrets import mask_plan
 
 IDLE_EXIT_S = 60.0  # nobody attached and nothing at stake for this long: the engine leaves
-MAX_BEHIND = 8 * 1024 * 1024  # a screen this far behind (a dead SSH link) is dropped, never waited for
+# A screen behind by SHED_AT (a burst faster than its link) goes without log sources' lines until it catches
+# up, and is told how many; a screen that takes nothing for STALLED_S (ctrl+z, a dead SSH link), or falls
+# MAX_BEHIND behind anyway, is dropped: never waited for.
+SHED_AT = 1024 * 1024
+STALLED_S = 20.0
+MAX_BEHIND = 8 * 1024 * 1024
 HISTORY_SAMPLES = 900
 HISTORY_LOG_LINES = 2000
 
@@ -80,12 +86,42 @@ class _Screen:
     mode: str
     writer: asyncio.StreamWriter
     said: str = ""  # the operator name the screen itself sent
+    now: Callable[[], float] = time.time  # the run's clock, for the lines this screen is told
+    skipped: int = 0  # log lines it went without, not yet told
+    _written: int = 0
+    _taken: int = 0  # bytes the screen's side has taken so far
+    _moved: float = field(default_factory=time.monotonic)  # when it last took something
 
-    def send(self, data: bytes) -> bool:
-        if self.writer.is_closing() or self.writer.transport.get_write_buffer_size() > MAX_BEHIND:
-            return False
+    def send(self, data: bytes, lines: int = 0) -> str:
+        """'' once `data` is sent, or skipped: `lines` > 0 says it carries that many log source lines, which a
+        screen behind goes without. Otherwise why the screen must be dropped."""
+        if self.writer.is_closing():
+            return "its link closed"
+        behind = self.writer.transport.get_write_buffer_size()
+        taken, now = self._written - behind, time.monotonic()
+        if taken > self._taken or not behind:
+            self._taken, self._moved = taken, now
+        elif now - self._moved > STALLED_S:
+            return f"took nothing for {STALLED_S:.0f}s (a dead link, or a stopped screen)"
+        if behind > MAX_BEHIND:
+            return "too far behind (slow or dead link)"
+        if behind > SHED_AT:
+            if lines:
+                self.skipped += lines
+                return ""
+        elif self.skipped:
+            text = (f"{self.skipped:,} log line(s) were not sent to this screen: it fell behind a burst faster than "
+                    "its link (guards and other screens had them all)")
+            self.write(encode(Event({"type": "logs", "lines": [
+                {"ts": self.now(), "source": "shipdeck", "level": "warning", "text": text}]})))
+            self.skipped = 0
+        self.write(data)
+        return ""
+
+    def write(self, data: bytes) -> None:
+        """Unconditionally (what a screen must have to start: its welcome's replay)."""
         self.writer.write(data)
-        return True
+        self._written += len(data)
 
 
 class EngineServer:
@@ -184,12 +220,13 @@ class EngineServer:
             self._latest[str(kind)] = ev
         elif kind == "backend":
             self._latest[f"backend:{ev['name']}"] = ev
-        self._broadcast(encode(Event(ev)))
+        if self.screens:
+            self._broadcast(encode(Event(ev)), len(ev["lines"]) if kind == "logs" and ev.get("bulk") else 0)
 
-    def _broadcast(self, data: bytes) -> None:
+    def _broadcast(self, data: bytes, lines: int = 0) -> None:
         for s in list(self.screens):
-            if not s.send(data):
-                self._drop(s, "too far behind (slow or dead link)")
+            if why := s.send(data, lines):
+                self._drop(s, why)
 
     def _drop(self, s: _Screen, why: str) -> None:
         if s in self.screens:
@@ -250,9 +287,9 @@ class EngineServer:
                 await writer.drain()
             writer.close()
             return
-        screen = _Screen(operator, hello.mode, writer, hello.operator)
+        screen = _Screen(operator, hello.mode, writer, hello.operator, self.driver.clock.now)
         for ev in self._replay():
-            writer.write(encode(Event(ev)))
+            screen.write(encode(Event(ev)))
         self.screens.append(screen)
         self._say(f"{operator} attached ({'read-only' if hello.mode == 'watch' else hello.mode}); "
                   f"{len(self.screens)} screen(s)")
