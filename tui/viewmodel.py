@@ -130,7 +130,8 @@ class SeriesStore:
             self.last[name] = v
             q = self.points.setdefault(name, deque())
             if v.get("value") is not None:
-                series = dict(v.get("series") or {})
+                # a colour with no reading: NaN in process and in journals, null over the socket
+                series = {k: x for k, x in (v.get("series") or {}).items() if x is not None}
                 series["all"] = v["value"]
                 q.append((ts, series))
             while q and q[0][0] < ts - self.window:
