@@ -5,6 +5,7 @@ from tests.tui.conftest import FrozenClock, pilot_plan, screen_text, until
 from tui.engine import journal
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.prompt import WeightPrompt
+from widgets.logpane import LogPane
 
 
 def commands(app):
@@ -418,8 +419,6 @@ async def test_a_burst_between_two_paints_keeps_the_newest_lines_and_counts_the_
         line = {"ts": 1_795_000_000.0, "source": "burst", "level": "info"}
         app._from_engine({"type": "logs", "lines": [{**line, "text": f"early {i}"} for i in range(3)]})
         app._from_engine({"type": "logs", "lines": [{**line, "text": f"line {i}"} for i in range(keep + 1000)]})
-        from widgets.logpane import LogPane
-
         pane = app.center.query_one(LogPane)
         await until(pilot, lambda: pane.kept and pane.kept[-1].endswith(f"line {keep + 999}"), what="the newest line")
         kept = list(pane.kept)

@@ -658,14 +658,14 @@ class Driver:
         try:
             async for batch in source.lines():
                 # bulk: a screen behind a burst may go without these (told how many), never without shipdeck's own
-                self._emit({"type": "logs", "lines": [_line_dict(x) for x in batch], "bulk": True})
+                self._emit({"type": "logs", "lines": [line_dict(x) for x in batch], "bulk": True})
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a dead log source shows up on screen, no more
             self._log(LogLine(self.clock.now(), "shipdeck", "error", f"log source stopped: {type(e).__name__}: {e}"))
 
     def _log(self, line: LogLine) -> None:
-        self._emit({"type": "logs", "lines": [_line_dict(line)]})
+        self._emit({"type": "logs", "lines": [line_dict(line)]})
 
     # ------------------------------------------------------------ plumbing
 
@@ -830,7 +830,7 @@ def _sample_dict(v: Sample | NoData) -> dict[str, Any]:
     return {"value": None, "nodata": v.reason, "down": v.source_down}
 
 
-def _line_dict(line: LogLine) -> dict[str, Any]:
+def line_dict(line: LogLine) -> dict[str, Any]:
     return {"ts": line.ts, "source": line.source, "level": line.level, "text": line.text}
 
 

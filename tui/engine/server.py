@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import LogLine, Previewable
-from tui.engine.driver import Driver, bounded, exit_code, on_loop
+from tui.engine.driver import Driver, bounded, exit_code, line_dict, on_loop
 from tui.engine.handle import screen_refusal, unix_address
 from tui.engine.identity import MAX_NAME, MAX_TEXT, peer_uid, verified
 from tui.engine.protocol import (
@@ -112,8 +112,7 @@ class _Screen:
         elif self.skipped:
             text = (f"{self.skipped:,} log line(s) were not sent to this screen: it fell behind a burst faster than "
                     "its link (guards and other screens had them all)")
-            self.write(encode(Event({"type": "logs", "lines": [
-                {"ts": self.now(), "source": "shipdeck", "level": "warning", "text": text}]})))
+            self.write(encode(Event({"type": "logs", "lines": [line_dict(LogLine(self.now(), "shipdeck", "warning", text))]})))
             self.skipped = 0
         self.write(data)
         return ""
