@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from backends.clock import Clock, RealClock, ScaledClock  # noqa: F401 - backends and the engine import them from here
+
 ENV_REF = re.compile(r"\$\{(\w+)\}")
 _LEVEL = re.compile(r"\b(ERROR|ERR|FATAL|CRIT\w*|WARN\w*|INFO|DEBUG)\b", re.I)
 
@@ -118,37 +120,6 @@ class ProbeResult:
     status: int | None
     latency_ms: float
     detail: str = ""
-
-
-class Clock(Protocol):
-    """Time as the engine and the simulator see it. Tests and the demo inject their own."""
-
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class RealClock:
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
-
-
-class ScaledClock:
-    """Wall time running `speed` times faster: the demo compresses a night into a minute."""
-
-    def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
-        self.speed = speed
-        self._t0 = time.time() if start is None else start
-        self._m0 = time.monotonic()
-
-    def now(self) -> float:
-        return self._t0 + (time.monotonic() - self._m0) * self.speed
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
 
 
 @dataclass

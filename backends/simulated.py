@@ -25,12 +25,11 @@ from backends.base import (
     Sample,
     TrafficSplit,
 )
+from backends.scenarios import SCENARIO_OVERRIDE, SCENARIOS
 
 Scenario = Literal["healthy", "bad-canary", "slow-canary", "flapping"]
-SCENARIOS: tuple[str, ...] = ("healthy", "bad-canary", "slow-canary", "flapping")
 METRICS = ("error_rate", "latency_p95", "rps", "cpu", "memory")
 WORLD_KEY = "simulated.world"
-SCENARIO_OVERRIDE = "simulated.scenario"
 
 
 class World:

@@ -6,10 +6,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tui.engine.initial import initial_state
 from tui.engine.journal import Journal, replay
 from tui.engine.machine import transition
 from tui.engine.plan import load_plan
-from tui.engine.state import initial_state
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
 

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -21,15 +21,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 
-from backends.base import Clock, RealClock
+from backends.clock import Clock, RealClock
 from tui import viewmodel as vm
-from tui.engine.autopilot import Autopilot
-from tui.engine.driver import Driver, exit_code
-from tui.engine.handle import EngineHandle, LocalEngine
+from tui.engine.handle import EngineHandle
 from tui.engine.identity import account_of
-from tui.engine.journal import resume_command
-from tui.engine.plan import LoadedPlan, format_duration
-from tui.engine.state import paused_by_guard, refusal, traffic_words
+from tui.engine.plandata import format_duration
+from tui.engine.state import exit_code, paused_by_guard, refusal, resume_command, traffic_words
 from tui.keymap import ACTIONS, BY_ID, KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.confirm import ConfirmScreen
@@ -44,6 +41,10 @@ from widgets.sanitize import sanitize_line
 from widgets.splitbar import TrafficSplitBar
 from widgets.timeline import PhaseTimeline
 from widgets.units import format_value
+
+if TYPE_CHECKING:
+    from tui.engine.autopilot import Autopilot
+    from tui.engine.plan import LoadedPlan
 
 NOTIFY_GRACE = 12.0  # the engine's last alerts may take this long after the run stops
 RENDER_INTERVAL = 0.2  # seconds between screen refreshes: events are batched in between
@@ -80,7 +81,6 @@ class ShipdeckApp(App[int]):
 
     def __init__(
         self,
-        loaded: LoadedPlan,
         engine: EngineHandle,
         clock: Clock | None = None,
         demo: bool = False,
@@ -90,8 +90,7 @@ class ShipdeckApp(App[int]):
         autopilot_delay: float = AUTOPILOT_DELAY,
     ) -> None:
         super().__init__()
-        self.loaded = loaded
-        self.plan = loaded.plan
+        self.plan = engine.plan  # plain data, as the engine validated it: this process never imports pydantic
         self.clock = clock or RealClock()
         # The engine handle (tui.engine.handle): in this process, a detached engine's socket, or a journal
         # followed read-only. The screen never builds an engine itself.
@@ -101,6 +100,8 @@ class ShipdeckApp(App[int]):
         self.demo = demo
         self.autopilot: Autopilot | None = None
         if demo and not manual:
+            from tui.engine.autopilot import Autopilot
+
             self.autopilot = Autopilot(self.engine, delay=autopilot_delay,
                                        on_action=lambda text: self._from_engine({"type": "announce", "text": text}))
             self.engine.alongside(self.autopilot.run)
@@ -650,7 +651,7 @@ class ShipdeckApp(App[int]):
     def resume_command(self) -> str:
         if self.demo:
             return f"shipdeck demo --journal {self.engine.journal_path} --resume"
-        return resume_command(self.loaded.path, self.engine.journal_path)
+        return resume_command(self.engine.plan_path, self.engine.journal_path)
 
     async def _suspend_and_exit(self, reason: str) -> None:
         """Leave: an engine in this process is suspended (resumable); a detached one goes on guarding."""
@@ -687,16 +688,20 @@ def _speed(clock: Clock) -> float:
 
 
 def make_app(
-    loaded: LoadedPlan, journal_path: str | Path, keymap: dict[str, str] | None = None, **options: Any
+    loaded: LoadedPlan | None, journal_path: str | Path, keymap: dict[str, str] | None = None, **options: Any
 ) -> ShipdeckApp:
     """The one factory the CLI and the tests use; options are ShipdeckApp's. Without an `engine` handle the
-    engine runs in this process (a Driver on its own thread) and stops with the screen."""
+    engine runs in this process (a Driver on its own thread, on `loaded`) and stops with the screen."""
     if keymap is None:
         try:
             keymap = load_keymap()
         except KeymapError as e:
             raise SystemExit(f"shipdeck: {e}") from e
     if options.get("engine") is None:
+        from tui.engine.driver import Driver
+        from tui.engine.local import LocalEngine
+
+        assert loaded is not None, "an engine in this process needs the plan it runs"
         local: EngineHandle = LocalEngine(Driver(
             loaded, journal_path, clock=options.get("clock"), backends=options.pop("backends", None),
             operator=options.pop("operator", None), shared=options.pop("shared", None),
@@ -704,4 +709,4 @@ def make_app(
         options["engine"] = local
     for unused in ("backends", "operator", "shared", "resume"):
         options.pop(unused, None)
-    return ShipdeckApp(loaded, keymap=keymap, **options)  # engine is in options
+    return ShipdeckApp(keymap=keymap, **options)  # engine is in options

@@ -9,15 +9,16 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from backends import registry
-from backends.base import Clock, RealClock, ScaledClock
-from backends.simulated import SCENARIO_OVERRIDE, SCENARIOS
-from tui.engine.plan import LoadedPlan, PlanError, backend_name, load_source
+from backends.clock import Clock, RealClock, ScaledClock
+from backends.scenarios import SCENARIO_OVERRIDE, SCENARIOS
 from widgets.sanitize import sanitize, sanitize_line
+
+if TYPE_CHECKING:  # the plan's models are pydantic: `run` keeps them out of the screen's process
+    from tui.engine.plan import LoadedPlan, PlanError
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_ROLLED_BACK = 0, 1, 2, 3
 DEMO_PLAN = Path(__file__).resolve().parent.parent / "examples" / "demo.yaml"
@@ -28,6 +29,8 @@ DEMO_SPEED = 15.0
 
 def _load_or_exit(path: str) -> LoadedPlan:
     """A plan, or a Markdown/text runbook imported on the fly; problems as FILE:LINE:COL, exit 2."""
+    from tui.engine.plan import PlanError, load_source
+
     try:
         return load_source(path)
     except PlanError as e:
@@ -55,8 +58,8 @@ def _refuse_a_past_window(loaded: LoadedPlan) -> None:
         sys.exit(EXIT_INVALID)
 
 
-def default_journal(loaded: LoadedPlan) -> Path:
-    slug = re.sub(r"[^a-z0-9]+", "-", loaded.plan.name.lower()).strip("-")[:40] or "run"
+def default_journal(plan_name: str) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", plan_name.lower()).strip("-")[:40] or "run"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return Path("journals") / f"{slug}-{stamp}.jsonl"
 
@@ -92,6 +95,8 @@ def check(plan: str, offline: bool, rehearse_last: str | None) -> None:
         sys.exit(EXIT_INVALID)
     loaded = _load_or_exit(plan)
     _refuse_a_past_window(loaded)
+    from tui.engine.plan import backend_name
+
     unconnected = {backend_name(m) for m in loaded.plan.backends.metrics if m.type == "unconnected"}
     for i, guard in enumerate(loaded.plan.guards):
         if loaded.plan.metric_source(guard.metric) in unconnected:  # imported: its source is still to be named
@@ -151,7 +156,7 @@ def _execute(
 ) -> int:
     from tui.engine.journal import JournalError
 
-    journal_path = journal or default_journal(loaded)
+    journal_path = journal or default_journal(loaded.plan.name)
     shared: dict[str, Any] = {SCENARIO_OVERRIDE: scenario} if scenario else {}
     try:
         if headless:
@@ -195,21 +200,35 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
 
     Closing the terminal (or q) detaches; the engine goes on guarding. `shipdeck attach` comes back."""
     _check_resume(resume, journal)
-    loaded = _load_or_exit(plan)
-    from tui.cli_import import refuse_unreviewed, review_first, review_screen
-
-    if not resume and not headless and not accept_import:
-        plan, loaded = review_first(plan, loaded, review_screen)
-    if not resume:  # a run already under way is resumed whatever its window says: rollback must stay possible
-        _refuse_a_past_window(loaded)
-        refuse_unreviewed(loaded, accept_import)
     if headless or foreground:
+        plan, loaded = _ready(plan, resume, headless or accept_import, accept_import)
         sys.exit(_execute(loaded, journal, headless, yes, RealClock(), resume=resume, high_contrast=high_contrast))
+    from tui.engine.plandata import ACCEPTED_IMPORT_ENV, RUNBOOK_SUFFIXES
+
+    shown: dict[str, Any] | None = None
+    if not plan.lower().endswith(RUNBOOK_SUFFIXES):
+        # The plan is read in a child while this process imports the screen: pydantic never enters it.
+        from tui.aside import Aside
+
+        reading = Aside(lambda: _shown_after_checks(plan, resume, accept_import))
+        import tui.app  # noqa: F401 - the screen's imports, while the child reads
+
+        code, shown = reading.result()
+        if code:
+            sys.exit(code)  # the child said why (FILE:LINE:COL, a refusal)
+    if shown is None or shown.get("review"):  # a runbook, or a plan to review first: in this process
+        plan, loaded = _ready(plan, resume, False, accept_import)
+        shown = _shown(plan, loaded)
+    if shown.get("accepted"):
+        os.environ[ACCEPTED_IMPORT_ENV] = shown["accepted"]  # the engine journals who ran it unreviewed
+    plan = shown["path"]
     from tui.engine.connecting import ConnectingEngine
     from tui.engine.identity import identity
+    from tui.engine.plandata import PlanData
     from tui.engine.spawn import already_running
+    from tui.engine.state import RunState
 
-    journal_path = (journal or default_journal(loaded)).resolve()
+    journal_path = (journal or default_journal(shown["plan"]["name"])).resolve()
     if running := already_running(journal_path):  # said before the screen opens: nothing to paint
         raise click.ClickException(running)
     if not resume and journal_path.exists() and journal_path.stat().st_size:
@@ -222,9 +241,51 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
 
         return RemoteEngine(spawn_engine(plan, journal_path, resume=resume, group=group), identity(), "drive")
 
-    # The screen paints the plan from its file at once; the engine starts behind it and takes over when it answers.
-    handle = ConnectingEngine(loaded, journal_path, identity(), connect)
-    sys.exit(_screen(handle, loaded, journal_path, high_contrast))
+    # The screen paints the plan as read at once; the engine starts behind it and takes over when it answers.
+    handle = ConnectingEngine(PlanData(shown["plan"]), plan, RunState.from_dict(shown["state"]), journal_path,
+                              identity(), connect)
+    sys.exit(_screen(handle, journal_path, high_contrast))
+
+
+def _ready(plan: str, resume: bool, skip_review: bool, accept_import: bool) -> tuple[str, LoadedPlan]:
+    """The plan `run` will run: read (a runbook imported), reviewed first if nothing of its import is decided
+    yet, and checked (`_refusals`). Problems are said and exit 2."""
+    from tui.cli_import import review_first, review_screen
+
+    loaded = _load_or_exit(plan)
+    if not resume and not skip_review:
+        plan, loaded = review_first(plan, loaded, review_screen)
+    _refusals(loaded, resume, accept_import)
+    return plan, loaded
+
+
+def _refusals(loaded: LoadedPlan, resume: bool, accept_import: bool) -> None:
+    from tui.cli_import import refuse_unreviewed
+
+    if not resume:  # a run already under way is resumed whatever its window says: rollback must stay possible
+        _refuse_a_past_window(loaded)
+        refuse_unreviewed(loaded, accept_import)
+
+
+def _shown_after_checks(plan: str, resume: bool, accept_import: bool) -> dict[str, Any]:
+    """`_ready` in the child that reads the plan: a plan to review first says so (the screen's process opens the
+    review)."""
+    from tui.cli_import import needs_review
+
+    loaded = _load_or_exit(plan)
+    if not resume and not accept_import and needs_review(loaded):
+        return {"review": True}
+    _refusals(loaded, resume, accept_import)
+    return _shown(plan, loaded)
+
+
+def _shown(plan: str, loaded: LoadedPlan) -> dict[str, Any]:
+    """What the screen paints before its engine answers, as plain data."""
+    from tui.engine.initial import initial_state
+    from tui.engine.plan import ACCEPTED_IMPORT_ENV
+
+    return {"path": plan, "plan": loaded.plan.screen_data(), "state": initial_state(loaded.plan).to_dict(),
+            "accepted": os.environ.get(ACCEPTED_IMPORT_ENV, "")}
 
 
 def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
@@ -236,16 +297,16 @@ def _attach(sock: Path, read_only: bool, high_contrast: bool = False) -> int:
         remote = RemoteEngine(sock, identity(), "watch" if read_only else "drive")
     except (OSError, ProtocolError) as e:
         raise click.ClickException(f"cannot attach to {sock}: {sanitize_line(str(e))}") from e
-    return _screen(remote, remote.loaded, remote.journal_path, high_contrast)
+    return _screen(remote, remote.journal_path, high_contrast)
 
 
-def _screen(handle: Any, loaded: LoadedPlan, journal_path: Path, high_contrast: bool) -> int:
+def _screen(handle: Any, journal_path: Path, high_contrast: bool) -> int:
     """The command center on a detached engine (or one still starting), then what the terminal is left with."""
     from tui.app import make_app
     from tui.engine.connecting import ConnectingEngine
     from tui.engine.state import traffic_words
 
-    app = make_app(loaded, journal_path, engine=handle, theme_name="shipdeck-contrast" if high_contrast else None)
+    app = make_app(None, journal_path, engine=handle, theme_name="shipdeck-contrast" if high_contrast else None)
     if isinstance(handle, ConnectingEngine):
         handle.on_fail = lambda why: app.call_from_thread(app.exit, EXIT_ERROR) if app.is_running else None
     app.run()
@@ -302,7 +363,7 @@ def serve(target: Path | None, port: int, host: str, public_url: str | None, dri
 
 def _engine_socket(target: Path | None) -> Path:
     """TARGET (a journal or a socket), or the only running engine's socket."""
-    from tui.engine.server import registered, socket_path
+    from tui.engine.handle import registered, socket_path
 
     if target is not None:
         return target if target.name.endswith(".sock") else socket_path(target.resolve())
@@ -363,9 +424,8 @@ def stop(target: Path | None, reason: str, rollback: bool, timeout: float) -> No
 @main.command()
 def ps() -> None:
     """List the running engines: plan, state, phase, pid, who drives, socket."""
-    from tui.engine.handle import welcome
+    from tui.engine.handle import registered, welcome
     from tui.engine.protocol import Hello, ProtocolError
-    from tui.engine.server import registered
 
     engines = registered()
     if not engines:
@@ -453,7 +513,6 @@ def watch(journal: Path, once: bool, screen: bool) -> None:
         from tui.app import make_app
         from tui.engine.handle import EngineHandle
         from tui.engine.journal import JournalError
-        from tui.engine.plan import LoadedPlan
         from tui.watch import JournalFollower
 
         try:
@@ -461,7 +520,7 @@ def watch(journal: Path, once: bool, screen: bool) -> None:
         except JournalError as e:
             raise click.ClickException(sanitize_line(str(e))) from e
         handle: EngineHandle = follower
-        make_app(LoadedPlan(follower.plan, str(journal), {}, {}), journal, engine=handle).run()
+        make_app(None, journal, engine=handle).run()
         return
     from tui.watch import follow
 
@@ -474,6 +533,8 @@ def watch(journal: Path, once: bool, screen: bool) -> None:
 @main.command()
 def backends() -> None:
     """List the registered backends (from entry points, without importing them)."""
+    from backends import registry
+
     for kind in registry.KINDS:
         found = registry.available(kind)
         click.echo(f"{kind}:")

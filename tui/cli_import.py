@@ -7,12 +7,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tui.cli import EXIT_INVALID, _load_or_exit, main, say_issues
-from tui.engine.plan import ACCEPTED_IMPORT_ENV, RUNBOOK_SUFFIXES, LoadedPlan, PlanError
+from tui.engine.plandata import RUNBOOK_SUFFIXES
+
+if TYPE_CHECKING:
+    from tui.engine.plan import LoadedPlan
 
 
 @main.command()
@@ -42,9 +45,9 @@ def review(plan: str) -> None:
 def review_first(plan: str, loaded: LoadedPlan, screen: Callable[[Path], int]) -> tuple[str, LoadedPlan]:
     """The first run of an imported plan opens its review (nothing decided yet): the decisions go into the plan
     file (RUNBOOK.plan.yaml beside a runbook, written now) and the run uses them."""
-    items = loaded.plan.review
-    if not items or any(r.status != "pending" for r in items):
+    if not needs_review(loaded):
         return plan, loaded
+    items = loaded.plan.review
     path = Path(plan)
     if plan.lower().endswith(RUNBOOK_SUFFIXES):
         path = plan_beside(plan)
@@ -55,6 +58,12 @@ def review_first(plan: str, loaded: LoadedPlan, screen: Callable[[Path], int]) -
         click.echo(f"{len(items)} imported item(s) to review; the plan and your decisions go to {path}", err=True)
     screen(path)
     return str(path), _load_or_exit(str(path))
+
+
+def needs_review(loaded: LoadedPlan) -> bool:
+    """An imported plan nobody has decided anything of yet."""
+    items = loaded.plan.review
+    return bool(items) and all(r.status == "pending" for r in items)
 
 
 def review_screen(path: Path) -> int:
@@ -75,6 +84,7 @@ def write_import(runbook: str, path: Path) -> None:
 
 
 def import_or_exit(runbook: Path) -> Any:
+    from tui.engine.plan import PlanError
     from tui.engine.runbook import import_runbook
 
     try:
@@ -93,6 +103,7 @@ def refuse_unreviewed(loaded: LoadedPlan, accept_import: bool) -> None:
         return
     if accept_import:
         from tui.engine.identity import identity
+        from tui.engine.plan import ACCEPTED_IMPORT_ENV
 
         os.environ[ACCEPTED_IMPORT_ENV] = identity()
         return

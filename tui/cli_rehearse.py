@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tui.cli import EXIT_INVALID, _load_or_exit, main
-from tui.engine.plan import LoadedPlan
 from widgets.sanitize import sanitize, sanitize_line
+
+if TYPE_CHECKING:
+    from tui.engine.plan import LoadedPlan
 
 
 @main.command()

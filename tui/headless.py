@@ -14,12 +14,11 @@ import click
 
 from backends.base import Clock
 from tui.engine.autopilot import Autopilot
-from tui.engine.driver import Driver, exit_code
+from tui.engine.driver import Driver
 from tui.engine.guards import evidence_words
-from tui.engine.journal import resume_command
 from tui.engine.plan import LoadedPlan, format_duration
 from tui.engine.report import effect_text
-from tui.engine.state import traffic_words
+from tui.engine.state import exit_code, resume_command, traffic_words
 from widgets.sanitize import sanitize_line
 from widgets.units import format_value
 

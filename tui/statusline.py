@@ -14,7 +14,7 @@ from typing import Any
 from rich.text import Text
 
 from tui import viewmodel as vm
-from tui.engine.plan import Plan, format_duration
+from tui.engine.plandata import PlanData, format_duration
 from tui.engine.state import HOLD_WORDS
 from widgets.sanitize import sanitize_line
 
@@ -27,7 +27,7 @@ OVER = ("completed", "rolled-back", "aborted")
 class Seen:
     """What this screen knows besides the run's state."""
 
-    plan: Plan
+    plan: PlanData
     now: float
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     read_only: str = ""  # why this screen cannot drive ('' when it can)

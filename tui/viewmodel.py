@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tui.engine.plan import Plan, format_duration, window_bounds
+from tui.engine.plandata import PlanData, format_duration, window_bounds
 from widgets.chart import ChartData
 from widgets.guards import GuardView
 from widgets.splitbar import SplitData
@@ -25,7 +25,7 @@ def hhmmss(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M:%S") if ts else ""
 
 
-def window_left(plan: Plan, now: float) -> str:
+def window_left(plan: PlanData, now: float) -> str:
     """Time left in the plan's window ('1h12m left', 'window over 5m ago'), or '' without a window."""
     if plan.window is None:
         return ""
@@ -36,7 +36,7 @@ def window_left(plan: Plan, now: float) -> str:
     return f"window: {format_duration(left)} left" if left >= 0 else f"window closed {format_duration(-left)} ago"
 
 
-def planned_starts(plan: Plan, run_start: float) -> list[str]:
+def planned_starts(plan: PlanData, run_start: float) -> list[str]:
     """A phase's planned start: its own `start`, else the previous one's plus its duration."""
     out: list[str] = []
     t = run_start
@@ -52,7 +52,7 @@ def planned_starts(plan: Plan, run_start: float) -> list[str]:
     return out
 
 
-def timeline(plan: Plan, state: dict[str, Any], now: float, selected: int | None) -> TimelineData:
+def timeline(plan: PlanData, state: dict[str, Any], now: float, selected: int | None) -> TimelineData:
     starts = planned_starts(plan, state.get("started_at") or now)
     phases = []
     for i, (spec, ph) in enumerate(zip(plan.phases, state["phases"], strict=True)):
@@ -138,7 +138,7 @@ class SeriesStore:
                 q.popleft()
 
 
-def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: float, judged: str = "") -> ChartData:
+def chart(plan: PlanData, name: str, store: SeriesStore, now: float, stale_after: float, judged: str = "") -> ChartData:
     """`judged`: the side its guard judges (green, blue, all): the chart plots that series under the threshold."""
     metric = plan.metrics[name]
     series: dict[str, list[tuple[float, float]]] = {}
@@ -182,7 +182,7 @@ def chart(plan: Plan, name: str, store: SeriesStore, now: float, stale_after: fl
     )
 
 
-def guard_views(plan: Plan, guards: list[dict[str, Any]], stale: str = "",
+def guard_views(plan: PlanData, guards: list[dict[str, Any]], stale: str = "",
                 last: dict[str, dict[str, Any]] | None = None) -> list[GuardView]:
     """`stale`: why what the guards last said is no longer news (no sample for a while, no engine): every row
     says so instead of a verdict. `last`: the latest readings, which give a relative guard read back from a
@@ -219,7 +219,7 @@ def guard_views(plan: Plan, guards: list[dict[str, Any]], stale: str = "",
     return out
 
 
-def initial_guards(plan: Plan) -> list[dict[str, Any]]:
+def initial_guards(plan: PlanData) -> list[dict[str, Any]]:
     out = []
     for g in plan.guards:
         measures = plan.metrics[g.metric].measures if g.metric in plan.metrics else "all"
@@ -230,7 +230,7 @@ def initial_guards(plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def next_weight(plan: Plan, current: int | None) -> int | None:
+def next_weight(plan: PlanData, current: int | None) -> int | None:
     """The plan's next shift weight above the live one (what `shift next` moves to)."""
     weights = sorted({s.shift for p in plan.phases for s in p.steps if hasattr(s, "shift")})
     cur = current or 0

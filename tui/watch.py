@@ -10,13 +10,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tui.engine.driver import exit_code
 from tui.engine.identity import identity
+from tui.engine.initial import initial_state
 from tui.engine.journal import JournalError, plan_of
 from tui.engine.machine import transition
 from tui.engine.plan import Plan
+from tui.engine.plandata import PlanData
 from tui.engine.records import Damaged, Decoder
-from tui.engine.state import RunState, initial_state
+from tui.engine.state import RunState, exit_code
 from tui.headless import EventPrinter
 
 
@@ -150,7 +151,8 @@ class JournalFollower:
         self._first = self._read()
         if self.tail.plan is None or self.tail.state is None:
             raise JournalError(f"{path}: no run in this journal yet")
-        self.plan: Plan = self.tail.plan
+        self.plan = PlanData(self.tail.plan.screen_data())
+        self.plan_path = str(path)  # the plan as the journal holds it: no file of its own
         self.operator = identity()
         self.machine_broken = False
         self.failed = ""

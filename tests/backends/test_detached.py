@@ -32,8 +32,8 @@ from tests.backends.test_fault_matrix import (  # noqa: F401 - fixtures
     wait,
 )
 from tui.engine import journal
+from tui.engine.handle import registered, socket_path
 from tui.engine.identity import account
-from tui.engine.server import registered, socket_path
 
 pytestmark = pytest.mark.integration
 
@@ -354,7 +354,7 @@ async def test_a_read_only_screen_greys_forward_keys_and_says_who_drives(tmp_pat
 
     sock, alice, _ = await driven(tmp_path)
     watcher = RemoteEngine(sock, "bob", "watch")
-    app = make_app(watcher.loaded, watcher.journal_path, engine=watcher, keymap={})
+    app = make_app(None, watcher.journal_path, engine=watcher, keymap={})
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await until(pilot, lambda: f"helm: {WHO['alice']}" in screen_text(app), what="who drives")
@@ -383,7 +383,7 @@ async def test_an_engine_that_dies_is_engine_failed_on_every_screen(tmp_path):
     sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
     [pid] = engine_pids()
     remote = RemoteEngine(sock, "alice", "drive")
-    app = make_app(remote.loaded, remote.journal_path, engine=remote, keymap={})
+    app = make_app(None, remote.journal_path, engine=remote, keymap={})
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: f"helm: {WHO['alice']}" in screen_text(app), what="the screen")
         os.kill(pid, signal.SIGKILL)

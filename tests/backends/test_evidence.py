@@ -15,9 +15,9 @@ from tests.backends.conftest import free_port, require_binary
 from tests.backends.test_fault_matrix import wait
 from tests.conftest import ROOT
 from tui.engine import journal
+from tui.engine.initial import initial_state
 from tui.engine.machine import transition
 from tui.engine.plan import load_plan, load_plan_text
-from tui.engine.state import initial_state
 from tui.headless import run_headless
 
 sys.path.insert(0, str(ROOT / "examples" / "haproxy-lab"))

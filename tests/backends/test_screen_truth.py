@@ -67,7 +67,7 @@ async def test_a_screen_without_an_engine_claims_nothing_live(tmp_path):
     sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
     [pid] = engine_pids()
     remote = RemoteEngine(sock, "alice", "drive")
-    app = make_app(remote.loaded, remote.journal_path, engine=remote, keymap={})
+    app = make_app(None, remote.journal_path, engine=remote, keymap={})
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n", "enter")
         await until(pilot, lambda: "left)" in screen_text(app) and "✓ rps[all]" in screen_text(app), timeout=20,
@@ -121,7 +121,7 @@ async def test_a_second_operator_is_not_driving_not_read_only_and_the_helm_follo
 
     sock, alice, a = await driven(tmp_path, FOUR_EYES)
     carol = RemoteEngine(sock, "carol", "drive")
-    app = make_app(carol.loaded, carol.journal_path, engine=carol, keymap={})
+    app = make_app(None, carol.journal_path, engine=carol, keymap={})
     try:
         async with app.run_test(size=(160, 40)) as pilot:
             await until(pilot, lambda: f"helm: {WHO['alice']}" in screen_text(app), what="who drives")

@@ -11,8 +11,10 @@ from tests.tui.conftest import PLANS, screen_text, until
 from tui.app import make_app
 from tui.engine.connecting import ConnectingEngine
 from tui.engine.driver import Driver
-from tui.engine.handle import LocalEngine
+from tui.engine.initial import initial_state
+from tui.engine.local import LocalEngine
 from tui.engine.plan import load_plan
+from tui.engine.plandata import PlanData
 
 
 async def test_the_plan_is_painted_before_the_engine_answers_and_nothing_acts_until_it_does(tmp_path):
@@ -25,8 +27,9 @@ async def test_the_plan_is_painted_before_the_engine_answers_and_nothing_acts_un
             raise TimeoutError("the test never let the engine answer")
         return LocalEngine(Driver(loaded, journal, clock=ScaledClock(20), operator="tester"))
 
-    handle = ConnectingEngine(loaded, journal, "tester", connect)
-    app = make_app(loaded, journal, engine=handle, keymap={})
+    handle = ConnectingEngine(PlanData(loaded.plan.screen_data()), loaded.path, initial_state(loaded.plan), journal,
+                              "tester", connect)
+    app = make_app(None, journal, engine=handle, keymap={})
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: all(ph.name in screen_text(app) for ph in loaded.plan.phases),
                     what="the plan, from its file")
@@ -50,8 +53,9 @@ async def test_an_engine_that_cannot_start_closes_the_screen_with_its_words(tmp_
     def connect() -> LocalEngine:
         raise RuntimeError("the engine stopped as it started (exit 1): the journal's folder is read-only")
 
-    handle = ConnectingEngine(loaded, journal, "tester", connect)
-    app = make_app(loaded, journal, engine=handle, keymap={})
+    handle = ConnectingEngine(PlanData(loaded.plan.screen_data()), loaded.path, initial_state(loaded.plan), journal,
+                              "tester", connect)
+    app = make_app(None, journal, engine=handle, keymap={})
     closed = []
     handle.on_fail = lambda why: (closed.append(why), app.call_from_thread(app.exit, 1))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -8,12 +8,12 @@ import pytest
 
 from tests.unit.test_machine import PLAN, cmd
 from tui.engine import journal as journal_mod
+from tui.engine.initial import initial_state
 from tui.engine.journal import Journal, JournalError, load, open_intents, parse_iso, read_records, replay
 from tui.engine.machine import transition
 from tui.engine.plan import load_plan_text
 from tui.engine.records import legacy_sum, line_of
 from tui.engine.report import build_report
-from tui.engine.state import initial_state
 
 
 def write_run(path: Path):

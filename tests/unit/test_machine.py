@@ -1,7 +1,7 @@
 from tui.engine.autopilot import next_action
+from tui.engine.initial import initial_state
 from tui.engine.machine import transition
 from tui.engine.plan import load_plan_text
-from tui.engine.state import initial_state
 
 PLAN = """\
 version: 1

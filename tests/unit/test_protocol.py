@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tui.engine.initial import initial_state
 from tui.engine.machine import transition
 from tui.engine.plan import load_plan_text
 from tui.engine.protocol import MESSAGES, VERSION, Ask, Command, Event, Hello, ProtocolError, decode, encode
-from tui.engine.state import RunState, initial_state, refusal
+from tui.engine.state import RunState, refusal
 
 PLAN = """\
 version: 1

@@ -78,13 +78,12 @@ async def test_a_read_only_screen_follows_the_journal_and_refuses_every_command(
     from tui.app import make_app
     from tui.engine.journal import Journal
     from tui.engine.machine import transition
-    from tui.engine.plan import LoadedPlan
     from tui.watch import READ_ONLY, JournalFollower
 
     journal_path = tmp_path / "j.jsonl"
     live = write_run(journal_path)  # a run in its canary phase, written by "alice"
     follower = JournalFollower(journal_path, poll=0.1)
-    app = make_app(LoadedPlan(follower.plan, str(journal_path), {}, {}), journal_path, keymap={}, engine=follower)
+    app = make_app(None, journal_path, keymap={}, engine=follower)
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: app.state["status"] == "running", what="the journal replayed")
         await until(pilot, lambda: screen_text(app).startswith(" shipdeck  READ-ONLY "), what="the READ-ONLY mark")

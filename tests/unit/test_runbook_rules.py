@@ -348,8 +348,9 @@ def test_the_summary_names_lines_and_what_was_not_used_or_guessed(lang):
 @pytest.mark.parametrize("lang", ["en", "pt"])
 def test_imported_traffic_is_moved_by_hand_and_never_shown_as_read_back(lang):
     from tests.unit.test_machine import cmd, kinds
+    from tui.engine.initial import initial_state
     from tui.engine.machine import transition
-    from tui.engine.state import initial_state, refusal
+    from tui.engine.state import refusal
     from tui.viewmodel import split
 
     plan, _ = plan_of(COMMANDS[lang])

@@ -13,9 +13,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from tui.engine.handle import EngineHandle, Subscriber
-from tui.engine.plan import LoadedPlan
-from tui.engine.state import RunState, initial_state
+from tui.engine.handle import EngineHandle
+from tui.engine.plandata import PlanData
+from tui.engine.state import RunState, Subscriber
 
 CONNECTING = "connecting to the engine: nothing is actionable until it answers"
 STARTING_WAIT_S = 3.0  # a screen closed while its engine starts waits this long for it, then leaves it be
@@ -26,17 +26,17 @@ class ConnectingEngine:
 
     detaches = True
 
-    def __init__(self, loaded: LoadedPlan, journal_path: Path, operator: str,
+    def __init__(self, plan: PlanData, plan_path: str, state: RunState, journal_path: Path, operator: str,
                  connect: Callable[[], EngineHandle], on_fail: Callable[[str], None] | None = None) -> None:
-        self.loaded = loaded
-        self.plan = loaded.plan
+        self.plan = plan
+        self.plan_path = plan_path
         self.journal_path = journal_path
         self._operator = operator
         self._connect = connect
         self.on_fail = on_fail
         self.engine: EngineHandle | None = None
         self.start_failed = ""
-        self._state = initial_state(self.plan)
+        self._state = state
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
         self._leaving = ""  # the screen left before the engine answered: detach it as soon as it does

@@ -12,7 +12,7 @@ import concurrent.futures
 import contextlib
 import math
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,13 +37,13 @@ from backends.base import (
 )
 from tui.engine.guards import GuardSet
 from tui.engine.identity import identity
-from tui.engine.journal import Journal, open_intents, parse_iso, replay, resume_command
+from tui.engine.initial import initial_state
+from tui.engine.journal import Journal, open_intents, parse_iso, replay
 from tui.engine.machine import transition
 from tui.engine.plan import ACCEPTED_IMPORT_ENV, LoadedPlan, format_duration, outside_window
 from tui.engine.secrets import Redactor, mask_plan
-from tui.engine.state import RunState, initial_state, traffic_words
+from tui.engine.state import RunState, Subscriber, resume_command, traffic_words
 
-Subscriber = Callable[[dict[str, Any]], None]
 NOTIFY_TIMEOUT = 10.0
 BACKFILL_S = 600.0  # chart history fetched at start
 T = TypeVar("T")
@@ -832,12 +832,3 @@ def _sample_dict(v: Sample | NoData) -> dict[str, Any]:
 
 def line_dict(line: LogLine) -> dict[str, Any]:
     return {"ts": line.ts, "source": line.source, "level": line.level, "text": line.text}
-
-
-def exit_code(state: RunState) -> int:
-    """0 completed (whatever the plan left the traffic at: it says so in words), 3 rolled back, 1 anything else."""
-    if state.status == "completed":
-        return 0
-    if state.status == "rolled-back":
-        return 3
-    return 1

@@ -8,22 +8,21 @@ dicts, called from the handle's own thread), `submit(name, **args)`, `describe`,
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
+import json
 import os
 import queue
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
-from tui.engine.driver import Driver, Subscriber, exit_code
-from tui.engine.journal import resume_command
-from tui.engine.plan import LoadedPlan, Plan
+from tui.engine.plandata import PlanData
 from tui.engine.protocol import (
     MAX_LINE,
     Ask,
@@ -38,13 +37,14 @@ from tui.engine.protocol import (
     decode,
     encode,
 )
-from tui.engine.state import RunState
+from tui.engine.state import RunState, Subscriber, exit_code, resume_command
 
 
 class EngineHandle(Protocol):
     """The one surface a screen talks to a run through (see the module docstring)."""
 
-    plan: Plan
+    plan: PlanData  # as the engine validated it: no pydantic in a screen's process
+    plan_path: str
     journal_path: Path
     operator: str
     detaches: bool  # closing this screen leaves the engine running
@@ -118,6 +118,33 @@ def unix_address(path: Path) -> Any:
             os.close(fd)
 
 
+def runtime_dir() -> Path:
+    """Where running engines register themselves for `shipdeck ps`."""
+    base = os.environ.get("SHIPDECK_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"shipdeck-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def registered() -> list[dict[str, Any]]:
+    """Engines that registered and whose process is alive; leftovers of dead ones are removed."""
+    out = []
+    for f in sorted(runtime_dir().glob("*.json")):
+        try:
+            info = json.loads(f.read_text(encoding="utf-8"))
+            os.kill(int(info["pid"]), 0)
+        except (OSError, ValueError, KeyError):
+            with contextlib.suppress(OSError):
+                f.unlink()
+            continue
+        out.append(info)
+    return out
+
+
+def socket_path(journal: Path) -> Path:
+    return journal.with_name(journal.name + ".sock")
+
+
 def connect(path: Path, timeout: float = 5.0) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -150,94 +177,6 @@ def welcome(path: Path, hello: Hello, timeout: float = 10.0) -> tuple[socket.soc
     return sock, reader, msg
 
 
-class LocalEngine:
-    """The engine in this process, on a thread and event loop of its own: a backend call or a journal
-    fsync never waits behind a repaint, and a slow screen never delays a guard. It stops with the screen."""
-
-    detaches = False
-    read_only = ""  # the only screen: it drives
-
-    def __init__(self, driver: Driver) -> None:
-        self.driver = driver
-        self.plan: Plan = driver.plan
-        self.journal_path = driver.journal_path
-        self.operator = driver.operator
-        self.ended = False
-        self.exit_status = 1
-        self._thread: threading.Thread | None = None
-        self._alongside: list[Callable[[], Coroutine[Any, Any, None]]] = []
-
-    @property
-    def state(self) -> RunState:
-        return self.driver.state
-
-    @property
-    def failed(self) -> str:
-        return self.driver.failed
-
-    @property
-    def machine_broken(self) -> bool:
-        return self.driver.machine_broken
-
-    def subscribe(self, fn: Subscriber) -> None:
-        self.driver.subscribe(fn)
-
-    def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
-        self.driver.submit(name, operator, **args)
-
-    def describe(self, name: str, **args: Any) -> list[str]:
-        return self.driver.describe(name, **args)
-
-    def preview(self, percent: int) -> concurrent.futures.Future[list[str]] | None:
-        return self.driver.preview(percent)
-
-    def refuses(self, command: str) -> str | None:
-        if command == "take":
-            return "this terminal runs the engine itself: it is the only screen"
-        step = self.state.current_step
-        if command == "approve" and step is not None and step.spec.get("four_eyes"):
-            return ("four eyes: a second operator approves this gate from their own `shipdeck attach`; "
-                    "this engine runs inside this screen (--foreground), so nobody can attach to it")
-        return None
-
-    def alongside(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run a coroutine (the demo's autopilot) on the engine's loop while it drives."""
-        self._alongside.append(factory)
-
-    def start(self) -> None:
-        # With two threads the GIL changes hands every switch interval: 5ms by default, several times on
-        # the way from a key to the backend. 1ms keeps the engine's path short while the screen paints.
-        sys.setswitchinterval(0.001)
-        self._thread = threading.Thread(target=self._run, name="shipdeck-engine", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._drive())
-        finally:
-            self.ended = True
-
-    async def _drive(self) -> None:
-        extra = [asyncio.create_task(f()) for f in self._alongside]
-        try:
-            self.exit_status = exit_code(await self.driver.run(linger=True))
-        except Exception as e:  # noqa: BLE001 - shown on screen, never a traceback over it
-            self.exit_status = 1
-            for fn in list(self.driver.subscribers):
-                with contextlib.suppress(Exception):
-                    fn({"type": "engine", "status": "failed", "reason": f"engine: {type(e).__name__}: {e}"})
-        finally:
-            for t in extra:
-                t.cancel()
-
-    def detach(self, reason: str) -> None:
-        self.driver.suspend(reason)
-
-    def join(self, timeout: float) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-
 class RemoteEngine:
     """A detached engine, over its unix socket. Closing this screen leaves the engine guarding."""
 
@@ -250,8 +189,8 @@ class RemoteEngine:
         self.welcome = w
         self.operator = w.operator  # as the engine knows this screen: its OS account, proved by the socket
         self.pid = w.pid
-        self.plan = Plan.model_validate(w.plan)
-        self.loaded = LoadedPlan(self.plan, w.plan_path, {}, {})
+        self.plan = PlanData(w.plan)
+        self.plan_path = w.plan_path
         self.journal_path = Path(w.journal)
         self.resume = resume_command(w.plan_path, w.journal)
         self._state = RunState.from_dict(w.state)

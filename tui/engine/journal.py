@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine.identity import default_operator
+from tui.engine.initial import initial_state
 from tui.engine.machine import transition
 from tui.engine.plan import Plan
 from tui.engine.records import Damaged, Decoder, Encoder, line_of
-from tui.engine.state import RunState, initial_state
+from tui.engine.state import RunState
 
 
 class JournalError(Exception):
@@ -179,11 +180,6 @@ class Journal:
                     self.lock_path.unlink()
                 os.close(self._fd)  # drops the flock
                 self._fd = -1
-
-
-def resume_command(plan_path: str, journal: str | Path) -> str:
-    """What continues a run after its engine stopped: said on screen, in alerts, after a detach."""
-    return f"shipdeck run {plan_path} --journal {journal} --resume"
 
 
 def _read_holder(path: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,44 +36,24 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from backends import registry
 from backends.base import BackendConfig
+from tui.engine.plandata import (  # noqa: F401 - the rules a screen shares, and the names the engine imports from here
+    ACCEPTED_IMPORT_ENV,
+    BLUE_WORDS,
+    GREEN_WORDS,
+    MAX_DURATION_S,
+    RUNBOOK_SUFFIXES,
+    GuardRules,
+    MetricRules,
+    format_duration,
+    outside_window,
+    parse_duration,
+    window_bounds,
+)
+from tui.engine.secrets import mask_plan
 
 Path_ = tuple[str | int, ...]
 
 # ---------------------------------------------------------------- durations
-
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
-
-
-def parse_duration(value: Any) -> float:
-    """'30s', '5m', '1h30m', '250ms', '7d' -> seconds. Bare numbers are refused: units avoid guesswork."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected a duration like 30s, 5m or 1h30m, got {type(value).__name__}")
-    if isinstance(value, int | float):
-        raise ValueError(f"duration {value!r} has no unit; write it like 30s, 5m or 1h30m")
-    text = value.strip()
-    m = _DURATION.match(text)
-    if not text or not m or not any(m.groups()):
-        raise ValueError(f"bad duration {value!r}; write it like 30s, 5m or 1h30m")
-    if len(text) > 24:
-        raise ValueError(f"duration {value!r} is too long to be meant")
-    d, h, mi, s, ms = (int(g) if g else 0 for g in m.groups())
-    seconds = d * 86400 + h * 3600 + mi * 60 + s + ms / 1000
-    if seconds > MAX_DURATION_S:
-        raise ValueError(f"duration {value!r} is over 30 days")
-    return seconds
-
-
-def format_duration(seconds: float, exact: bool = False) -> str:
-    """Seconds back to '1h30m'; `exact` keeps milliseconds so the text parses back to the same value."""
-    ms = int(round(seconds * 1000))
-    whole, frac = divmod(ms, 1000)
-    if not exact:
-        whole, frac = int(round(seconds)), 0
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
-    out = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "") + (f"{frac}ms" if frac else "")
-    return out or "0s"
-
 
 Duration = Annotated[
     float,
@@ -156,27 +136,12 @@ Unit = Literal["ratio", "percent", "ms", "s", "rps", "bytes", "count", ""]
 
 Side = Literal["green", "blue", "all"]
 # Label values that name one side in the queries people write (Flagger's primary/canary, Argo's stable/canary).
-GREEN_WORDS = ("green", "canary")
-BLUE_WORDS = ("blue", "stable", "primary", "baseline")
-_MATCHER = re.compile(r"""\b[A-Za-z_]\w*\s*=~?\s*["']([^"']*)["']""")
-
-
-class MetricDef(Strict):
+class MetricDef(Strict, MetricRules):
     source: str = ""  # name of a metrics backend; may be omitted when there is only one
     query: str = ""  # backend query; defaults to the metric's own name
     unit: Unit = ""
     label: str = ""
     side: Side | None = None  # which side one series measures; None: read from the query's label matchers
-
-    @property
-    def measures(self) -> Side:
-        """The side this metric's single series measures: `side`, else the one side its label matchers name
-        (`colour="green"`, `track="canary"`), else all traffic."""
-        if self.side is not None:
-            return self.side
-        sides: set[Side] = {"green" if v.lower() in GREEN_WORDS else "blue"
-                            for v in _MATCHER.findall(self.query) if v.lower() in GREEN_WORDS + BLUE_WORDS}
-        return sides.pop() if len(sides) == 1 else "all"
 
 
 def _number(value: Any) -> Any:
@@ -195,7 +160,7 @@ def _margin(value: Any) -> Any:
     return _number(value)
 
 
-class Guard(Strict):
+class Guard(Strict, GuardRules):
     metric: str
     above: Threshold = None
     below: Threshold = None
@@ -224,38 +189,6 @@ class Guard(Strict):
         if isinstance(self.by, float) and not (math.isfinite(self.by) and self.by >= 0):
             raise ValueError(f"by: {self.by!r}: how much worse than blue, zero or more")
         return self
-
-    @property
-    def relative(self) -> bool:
-        return self.worse_than is not None
-
-    @property
-    def op(self) -> str:
-        if self.relative:
-            return "above" if self.worse == "higher" else "below"
-        return "above" if self.above is not None else "below"
-
-    @property
-    def threshold(self) -> float:
-        """The bound; for a relative guard, its margin (0.2 for 20%, or the amount in the metric's unit)."""
-        if self.relative:
-            return float(self.by[:-1]) / 100 if isinstance(self.by, str) else float(self.by or 0)
-        return self.above if self.above is not None else self.below  # type: ignore[return-value]
-
-    def limit(self, baseline: float) -> float:
-        """A relative guard's bound this sample: blue's value made worse by the margin."""
-        m = self.threshold
-        sign = 1 if self.worse == "higher" else -1
-        return baseline * (1 + sign * m) if isinstance(self.by, str) else baseline + sign * m
-
-    def margin_words(self) -> str:
-        """'blue +20%', 'blue -5': the rule of a relative guard in a few characters."""
-        sign = "+" if self.worse == "higher" else "-"
-        return f"{self.worse_than} {sign}{self.by if isinstance(self.by, str) else format(self.threshold, 'g')}"
-
-    def breached(self, value: float, baseline: float | None = None) -> bool:
-        bound = self.threshold if not self.relative else self.limit(baseline if baseline is not None else math.nan)
-        return value > bound if self.op == "above" else value < bound
 
 
 def _run_spec(value: Any) -> Any:
@@ -391,7 +324,6 @@ class Settings(Strict):
         return self.no_data_grace if self.no_data_grace is not None else max(60.0, 10 * self.sample_interval)
 
 
-ACCEPTED_IMPORT_ENV = "SHIPDECK_ACCEPTED_IMPORT"  # who ran with review items pending (`run --accept-import`)
 
 
 class ReviewItem(Strict):
@@ -449,40 +381,13 @@ class Plan(Strict):
     def fingerprint(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
+    def screen_data(self) -> dict[str, Any]:
+        """What a screen reads (tui.engine.plandata.PlanData): defaults filled in, durations in seconds, notification
+        URLs masked."""
+        return mask_plan(self.model_dump(by_alias=True))
+
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
-
-
-def window_bounds(window: Window, now: float) -> tuple[float, float]:
-    """The window around `now` as (start, end) epoch seconds. Clock times mean the next such window
-    (or the current one, if open): 22:00-02:00 crosses midnight."""
-    tz = zoneinfo.ZoneInfo(window.timezone)
-    local = datetime.fromtimestamp(now, tz)
-
-    def at(moment: str) -> datetime:
-        if len(moment) <= 5:
-            h, m = (int(x) for x in moment.split(":"))
-            return local.replace(hour=h, minute=m, second=0, microsecond=0)
-        dt = datetime.fromisoformat(moment)
-        return dt if dt.tzinfo else dt.replace(tzinfo=tz)
-
-    start, end = at(window.start), at(window.end)
-    if len(window.end) <= 5 and end <= start:
-        end += timedelta(days=1)
-    if len(window.start) <= 5 and local < start - timedelta(hours=12):  # after midnight, in last night's window
-        start, end = start - timedelta(days=1), end - timedelta(days=1)
-    return start.timestamp(), end.timestamp()
-
-
-def outside_window(window: Window | None, now: float) -> str:
-    """'' inside the plan's window (or without one), else what the operator needs to read."""
-    if window is None:
-        return ""
-    start, end = window_bounds(window, now)
-    if start <= now < end:
-        return ""
-    when = "opens" if now < start else "closed"
-    return f"outside the plan's window {window.start}–{window.end} {window.timezone} ({when})"
 
 
 def backend_name(entry: BackendEntry) -> str:
@@ -524,7 +429,6 @@ _YAML11_BOOL = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)
 
 MAX_NUMBER_DIGITS = 30
 MAX_PLAN_BYTES = 1_000_000
-MAX_DURATION_S = 30 * 86400
 
 
 class _Doc:
@@ -991,7 +895,6 @@ def _moved(doc: _Doc, old: Path_, new: Path_) -> None:
             doc.values[(*new, *path[len(old):])] = pos
 
 
-RUNBOOK_SUFFIXES = (".md", ".markdown", ".txt")
 
 
 def load_source(path: str | Path) -> LoadedPlan:

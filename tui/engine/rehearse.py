@@ -15,10 +15,10 @@ from typing import Any
 
 from backends.base import NoData, Sample
 from tui.engine.guards import GuardSet
+from tui.engine.initial import initial_state
 from tui.engine.journal import parse_iso, plan_of
 from tui.engine.machine import transition
 from tui.engine.plan import Guard, Plan, format_duration
-from tui.engine.state import initial_state
 from widgets.units import format_value
 
 GUARD_TEXT = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w.]*)\s+(?P<op>above|below|>|<)\s+(?P<value>-?\d+(?:\.\d+)?)"

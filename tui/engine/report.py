@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from tui.engine.guards import evidence_kind, evidence_words
+from tui.engine.initial import initial_state
 from tui.engine.journal import plan_of
 from tui.engine.machine import transition
 from tui.engine.plan import format_duration
-from tui.engine.state import RunState, initial_state, traffic_words
+from tui.engine.state import RunState, traffic_words
 from widgets.units import format_value
 
 

@@ -13,7 +13,6 @@ import grp
 import json
 import os
 import signal
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import LogLine, Previewable
-from tui.engine.driver import Driver, bounded, exit_code, line_dict, on_loop
-from tui.engine.handle import screen_refusal, unix_address
+from tui.engine.driver import Driver, bounded, line_dict, on_loop
+from tui.engine.handle import runtime_dir, screen_refusal, unix_address
 from tui.engine.identity import MAX_NAME, MAX_TEXT, peer_uid, verified
 from tui.engine.protocol import (
     MAX_LINE,
@@ -40,7 +39,7 @@ from tui.engine.protocol import (
     decode,
     encode,
 )
-from tui.engine.secrets import mask_plan
+from tui.engine.state import exit_code
 
 IDLE_EXIT_S = 60.0  # nobody attached and nothing at stake for this long: the engine leaves
 # A screen behind by SHED_AT (a burst faster than its link) goes without log sources' lines until it catches
@@ -51,33 +50,6 @@ STALLED_S = 20.0
 MAX_BEHIND = 8 * 1024 * 1024
 HISTORY_SAMPLES = 900
 HISTORY_LOG_LINES = 2000
-
-
-def socket_path(journal: Path) -> Path:
-    return journal.with_name(journal.name + ".sock")
-
-
-def runtime_dir() -> Path:
-    """Where running engines register themselves for `shipdeck ps`."""
-    base = os.environ.get("SHIPDECK_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    path = Path(base) / f"shipdeck-{os.getuid()}"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
-def registered() -> list[dict[str, Any]]:
-    """Engines that registered and whose process is alive; leftovers of dead ones are removed."""
-    out = []
-    for f in sorted(runtime_dir().glob("*.json")):
-        try:
-            info = json.loads(f.read_text(encoding="utf-8"))
-            os.kill(int(info["pid"]), 0)
-        except (OSError, ValueError, KeyError):
-            with contextlib.suppress(OSError):
-                f.unlink()
-            continue
-        out.append(info)
-    return out
 
 
 @dataclass(eq=False)
@@ -141,7 +113,7 @@ class EngineServer:
         self._describe = {f"shift:{p}": driver.describe("shift", percent=p) for p in range(101)}
         self._describe["rollback"] = driver.describe("rollback")
         self._can_preview = isinstance(traffic, Previewable)
-        self._plan = mask_plan(plan.model_dump(mode="json", by_alias=True))
+        self._plan = plan.screen_data()
 
     async def run(self) -> int:
         self._loop = asyncio.get_running_loop()

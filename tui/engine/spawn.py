@@ -9,8 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from tui.engine.handle import connect
-from tui.engine.server import socket_path
+from tui.engine.handle import connect, socket_path
 
 
 class SpawnError(Exception):

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from tui.engine.plan import parse_duration
+from tui.engine.plandata import parse_duration
 from tui.screens.dialog import Dialog
 
 
