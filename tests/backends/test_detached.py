@@ -159,6 +159,39 @@ async def test_killing_the_screen_mid_bake_leaves_the_engine_guarding(tmp_path, 
     assert engine_pids() == [engine_pid]  # a finished run's engine waits for its screens a while, then leaves
 
 
+def _maps(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+async def test_a_run_screen_holds_no_pydantic_its_engine_validated_the_plan_it_paints(tmp_path):
+    """`run` reads the plan in a forked child: the screen's process paints plain data and never loads
+    pydantic (its compiled core shows in /proc/PID/maps of any process that imported it)."""
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES.replace("name: Canary", "name: Canary of the night"))
+    path = tmp_path / "j.jsonl"
+    tui = screen("run", str(plan), "--journal", str(path))
+    try:
+        tui.wait(lambda s: "Canary of the night" in s, timeout=30)
+        tui.wait(answered, timeout=30)
+        [engine_pid] = engine_pids()
+        assert "pydantic_core" in _maps(engine_pid)  # the engine validated the plan: the check can see it
+        assert "pydantic_core" not in _maps(tui.pid)
+    finally:
+        tui.close()
+
+
+def test_run_says_a_plans_problems_before_any_screen_or_engine(tmp_path, clean_env):
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES.replace("sample_interval: 200ms", "sample_interval: often"))
+    path = tmp_path / "j.jsonl"
+    res = subprocess.run([PY, "-m", "tui.cli", "run", str(plan), "--journal", str(path)], capture_output=True,
+                         text=True, cwd=ROOT, env=clean_env, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert f"{plan}:8:29: settings.sample_interval: bad duration 'often'" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and "\x1b[" not in res.stdout  # no screen was opened
+    assert not path.exists() and not engine_pids()
+
+
 async def test_attach_and_ps_find_the_engine_and_it_leaves_once_the_run_is_over(tmp_path, clean_env):
     plan = tmp_path / "p.yaml"
     plan.write_text(FOUR_EYES.replace("name: four eyes", "name: idle night"))

@@ -213,3 +213,53 @@ def test_the_package_declares_its_licence_the_way_setuptools_wants_it():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert meta["project"]["license"] == "MIT"  # an SPDX expression, not {text = ...}
     assert "setuptools>=77" in meta["build-system"]["requires"]
+
+
+RULES_PLAN = """\
+version: 1
+name: rules
+window: {start: "22:00", end: "02:00", timezone: Europe/Lisbon}
+backends:
+  metrics: [{type: simulated}]
+metrics:
+  error_rate: {unit: ratio, query: 'sum(rate(errors{track="canary"}[1m]))'}
+  latency_p95: {unit: ms, side: blue}
+  rps: {unit: rps}
+guards:
+  - {metric: error_rate, above: 0.01, for: 2m}
+  - {metric: latency_p95, worse_than: blue, by: 20%, worse: higher, for: 90s, action: pause}
+  - {metric: rps, worse_than: blue, by: 50, worse: lower}
+  - {metric: rps, below: 10, no_data: ignore, series: all}
+settings: {sample_interval: 250ms, max_log_lines: 300}
+phases:
+  - name: Canary
+    duration: 1h30m
+    steps: [{shift: 10}, {bake: 10m}, {gate: ok?, four_eyes: true}]
+"""
+
+
+def test_a_screen_reads_the_plan_the_engine_validated_with_the_same_rules():
+    """The screen's PlanData (plain data over the socket, no pydantic) answers as the validated models do."""
+    import json
+
+    from tui.engine.plandata import PlanData, outside_window
+
+    plan = load_plan_text(RULES_PLAN, "rules.yaml").plan
+    data = PlanData(json.loads(json.dumps(plan.screen_data())))  # as it crosses a socket or a pipe
+    assert len(data.guards) == len(plan.guards) == 4
+    for model, plain in zip(plan.guards, data.guards, strict=True):
+        assert (plain.metric, plain.op, plain.threshold, plain.relative, plain.for_, plain.action, plain.series) == (
+            model.metric, model.op, model.threshold, model.relative, model.for_, model.action, model.series)
+        if model.relative:
+            assert plain.margin_words() == model.margin_words() and plain.limit(200.0) == model.limit(200.0)
+        assert plain.breached(150.0, 100.0) == model.breached(150.0, 100.0)
+    assert [(n, m.unit, m.measures) for n, m in data.metrics.items()] == [
+        (n, m.unit, m.measures) for n, m in plan.metrics.items()] == [
+        ("error_rate", "ratio", "green"), ("latency_p95", "ms", "blue"), ("rps", "rps", "all")]
+    assert data.settings.sample_interval == 0.25 and data.settings.max_log_lines == 300
+    assert data.phases[0].duration == 5400.0 and data.phases[0].steps[2].four_eyes is True
+    assert [hasattr(s, "shift") for s in data.phases[0].steps] == [True, False, False]
+    for now in (1_700_000_000.0, 1_700_040_000.0):
+        assert outside_window(data.window, now) == outside_window(plan.window, now)
+    with pytest.raises(AttributeError):
+        _ = data.phases[0].steps[1].shift
