@@ -1,4 +1,4 @@
-"""A screen's engine before it answers: the plan from its file, painted at once, nothing actionable.
+"""A screen's engine before it answers: the plan as `run` read it, painted at once, nothing actionable.
 
 `run` starts the engine and the screen together: the engine's start-up (imports, backends, reading the journal,
 its socket) happens behind a screen that already shows the plan and says it is connecting. Once the engine
