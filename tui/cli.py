@@ -282,7 +282,7 @@ def _shown_after_checks(plan: str, resume: bool, accept_import: bool) -> dict[st
 def _shown(plan: str, loaded: LoadedPlan) -> dict[str, Any]:
     """What the screen paints before its engine answers, as plain data."""
     from tui.engine.initial import initial_state
-    from tui.engine.plan import ACCEPTED_IMPORT_ENV
+    from tui.engine.plandata import ACCEPTED_IMPORT_ENV
 
     return {"path": plan, "plan": loaded.plan.screen_data(), "state": initial_state(loaded.plan).to_dict(),
             "accepted": os.environ.get(ACCEPTED_IMPORT_ENV, "")}

@@ -12,7 +12,7 @@ import math
 import re
 import zoneinfo
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 MAX_DURATION_S = 30 * 86400
 RUNBOOK_SUFFIXES = (".md", ".markdown", ".txt")  # imported as a runbook, not read as a plan
@@ -149,26 +149,21 @@ class GuardRules:
 
 class Data:
     """Attribute access over one mapping of the plan's data: `phase.steps[0].shift`. A key the data lacks is an
-    AttributeError (a bake step has no `shift`), and `for_` reads `for`, as the models spell it."""
+    AttributeError (a bake step has no `shift`), and `for_` reads `for`, as the models spell it. Views are built
+    once, with the plan: a screen reads them on every paint."""
 
-    __slots__ = ("_d",)
-    _kinds: dict[str, type[Data]] = {}  # key -> the view its mapping (or a list's, or a dict's values) gets
+    __slots__ = ("_v",)
+    _kinds: ClassVar[dict[str, type[Data]]] = {}  # key -> the view its mapping (or a list's) gets
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self._d = data
+        self._v = {k: _view(v, self._kinds.get(k, Data)) for k, v in data.items()}
 
     def __getattr__(self, name: str) -> Any:
-        key = name[:-1] if name.endswith("_") and name[:-1] in self._d else name
+        key = name[:-1] if name.endswith("_") and name[:-1] in self._v else name
         try:
-            value = self._d[key]
+            return self._v[key]
         except KeyError:
             raise AttributeError(name) from None
-        return _view(value, self._kinds.get(key, Data))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Data) and other._d == self._d
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def _view(value: Any, kind: type[Data]) -> Any:
@@ -192,20 +187,23 @@ class MetricsData(Data):
 
     __slots__ = ()
 
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._v = {name: MetricData(m) for name, m in data.items()}
+
     def __getitem__(self, name: str) -> MetricData:
-        return MetricData(self._d[name])
+        return self._v[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._d
+        return name in self._v
 
     def __iter__(self) -> Any:
-        return iter(self._d)
+        return iter(self._v)
 
     def __len__(self) -> int:
-        return len(self._d)
+        return len(self._v)
 
     def items(self) -> list[tuple[str, MetricData]]:
-        return [(k, MetricData(v)) for k, v in self._d.items()]
+        return list(self._v.items())
 
 
 class PlanData(Data):
@@ -213,7 +211,3 @@ class PlanData(Data):
 
     __slots__ = ()
     _kinds = {"guards": GuardData, "metrics": MetricsData}
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self._d
