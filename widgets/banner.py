@@ -28,6 +28,10 @@ class StateBanner(Widget):
         self.display = bool(word)
         self.refresh()
 
+    def relayouts(self, word: str) -> bool:
+        """Whether showing `word` makes the banner appear or go, and so moves everything below it."""
+        return self.display != bool(word)
+
     def render(self) -> Text:
         style = STYLES.get(self.colour, STYLES["red"])
         width = max(1, self.size.width)

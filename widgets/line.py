@@ -27,9 +27,13 @@ class Line(Widget):
 
     def set(self, text: Text) -> None:
         if text != self.text:
-            rows = self._rows(self.text)
+            relayout = self.relayouts(text)
             self.text = text
-            self.refresh(layout=self.wrap and self._rows(text) != rows)
+            self.refresh(layout=relayout)
+
+    def relayouts(self, text: Text) -> bool:
+        """Whether showing `text` changes this line's height, and so the layout of all below it."""
+        return self.wrap and text != self.text and self._rows(text) != self._rows(self.text)
 
     def _rows(self, text: Text, width: int | None = None) -> int:
         width = width or self.size.width

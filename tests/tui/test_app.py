@@ -262,6 +262,55 @@ async def test_the_war_room_banner_says_rolled_back_across_the_screen(app_factor
         assert small.center.query_one(StateBanner).size.height == 1  # one row on a small terminal
 
 
+async def test_a_pause_answers_on_the_status_line_a_frame_before_the_banner_moves_the_screen(app_factory):
+    """The banner coming relayouts the whole screen (every chart redraws): the operator's answer is not kept
+    waiting behind it."""
+    app = app_factory()
+    frames: list[str] = []
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.state["status"] == "running", what="running")
+        display = app._display
+
+        def recording(screen, renderable):
+            display(screen, renderable)
+            if renderable is not None:
+                frames.append(screen_text(app))
+
+        app._display = recording
+        await pilot.press("p")
+        await until(pilot, lambda: "P A U S E D" in screen_text(app), what="the banner")
+    first = next(i for i, frame in enumerate(frames) if "PAUSED" in frame.splitlines()[0])
+    assert "P A U S E D" not in frames[first]
+    assert any("P A U S E D" in frame for frame in frames[first + 1:])
+
+
+async def test_the_banner_shows_the_newest_state_whatever_came_between_two_paints():
+    from rich.text import Text
+    from textual.app import App
+
+    from tui.screens.command_center import CommandCenter
+    from tui.screens.help import HelpPanel
+    from widgets.banner import StateBanner
+    from widgets.keybar import KeyBar
+
+    center = CommandCenter([], 100, HelpPanel(lambda a: a, lambda a: None, id="help"), KeyBar())
+    app = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(center)
+        banner = center.query_one(StateBanner)
+        center.set_status(Text("paused"), Text(""), ("PAUSED", "yellow"))
+        center.set_status(Text("rolling back"), Text("⚠ guard error_rate"), ("ROLLING BACK", "red"))
+        center.set_status(Text("rolled back"), Text("run over"), ("ROLLED BACK", "red"))
+        assert not banner.display  # nothing moved before the status line was painted
+        await until(pilot, lambda: banner.display, what="the banner")
+        await pilot.pause()
+        assert (banner.word, banner.colour) == ("ROLLED BACK", "red")
+        assert center.query_one("#waiting").text.plain == "run over"
+        center.set_status(Text("running"), Text(""), ("", "red"))
+        await until(pilot, lambda: not banner.display, what="the banner gone")
+
+
 async def test_outside_the_window_n_is_refused_until_an_override_with_a_reason(app_factory, tmp_path):
     from tui.engine.plan import load_plan_text
     from tui.screens.prompt import ReasonPrompt
