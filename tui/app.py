@@ -190,6 +190,9 @@ class ShipdeckApp(App[int]):
             for ts, values in ev["points"]:
                 self.series.add(ts, values)
             self._dirty.add("samples")
+        elif kind == "replayed":
+            self._dirty.add("samples")
+            self.call_next(self._caught_up)
         elif kind == "logs":
             lines = ev["lines"]
             self._logs_dropped += max(0, len(self._pending_logs) + len(lines) - self.plan.settings.max_log_lines)
@@ -230,6 +233,12 @@ class ShipdeckApp(App[int]):
     def _paint(self) -> None:
         self._paint_due = False
         self._render_tick()
+
+    def _caught_up(self) -> None:
+        """What an attaching screen missed is all in: its charts and lines are drawn now, not a tick later."""
+        self._paint()
+        if self.center.is_mounted and self.center.query(LogPane):
+            self.center.query_one(LogPane).flush()
 
     def _clock_tick(self) -> None:
         self._dirty.add("clock")  # the clock, countdowns and elapsed times move once a second, not faster

@@ -232,6 +232,7 @@ class EngineServer:
         lines = [x for ev in self._logs for x in ev["lines"]]
         if lines:
             out.append({"type": "logs", "lines": lines})
+        out.append({"type": "replayed"})  # all it missed is in: the screen paints it now, not on its next tick
         return out
 
     # ------------------------------------------------------------ commands in
