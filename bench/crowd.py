@@ -43,7 +43,7 @@ def _samples(journal: Path) -> int:
 
 
 def _engine(journal: Path) -> psutil.Process:
-    from tui.engine.handle import registered
+    from tui.engine.sockets import registered
 
     return psutil.Process(next(e for e in registered() if Path(e["journal"]) == journal)["pid"])
 
@@ -93,9 +93,10 @@ def engine_alone(tmp: Path) -> float:
 def crowd(tmp: Path) -> dict[str, str]:
     """50 watchers and a 5,000 lines/s burst while a guard's window runs out: the rollback's lateness, the
     engine's CPU and memory."""
-    from tui.engine.handle import RemoteEngine, socket_path
+    from tui.engine.handle import RemoteEngine
     from tui.engine.identity import identity
     from tui.engine.journal import load, parse_iso
+    from tui.engine.sockets import socket_path
     from tui.engine.spawn import spawn_engine
 
     logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, 5000, 10**7)}', source: burst}}]"

@@ -169,7 +169,7 @@ class Term:
                 kid.kill()
             except psutil.NoSuchProcess:
                 pass
-        from tui.engine.handle import registered
+        from tui.engine.sockets import registered
 
         for engine in registered() if engines else []:  # one whose screen had gone is no longer its child
             try:

@@ -23,7 +23,6 @@ from textual.theme import Theme
 
 from backends.clock import Clock, RealClock
 from tui import viewmodel as vm
-from tui.engine.handle import EngineHandle
 from tui.engine.identity import account_of
 from tui.engine.plandata import format_duration
 from tui.engine.state import exit_code, paused_by_guard, refusal, resume_command, traffic_words
@@ -44,6 +43,7 @@ from widgets.units import format_value
 
 if TYPE_CHECKING:
     from tui.engine.autopilot import Autopilot
+    from tui.engine.handle import EngineHandle
     from tui.engine.plan import LoadedPlan
 
 NOTIFY_GRACE = 12.0  # the engine's last alerts may take this long after the run stops

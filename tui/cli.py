@@ -236,10 +236,13 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
                                    "--journal")
 
     def connect() -> Any:
-        from tui.engine.handle import RemoteEngine
         from tui.engine.spawn import spawn_engine
 
-        return RemoteEngine(spawn_engine(plan, journal_path, resume=resume, group=group), identity(), "drive")
+        sock = spawn_engine(plan, journal_path, resume=resume, group=group)
+        # Imported once the engine answers, long after the screen painted: this thread competes with the paint.
+        from tui.engine.handle import RemoteEngine
+
+        return RemoteEngine(sock, identity(), "drive")
 
     # The screen paints the plan as read at once; the engine starts behind it and takes over when it answers.
     handle = ConnectingEngine(PlanData(shown["plan"]), plan, RunState.from_dict(shown["state"]), journal_path,
@@ -363,7 +366,7 @@ def serve(target: Path | None, port: int, host: str, public_url: str | None, dri
 
 def _engine_socket(target: Path | None) -> Path:
     """TARGET (a journal or a socket), or the only running engine's socket."""
-    from tui.engine.handle import registered, socket_path
+    from tui.engine.sockets import registered, socket_path
 
     if target is not None:
         return target if target.name.endswith(".sock") else socket_path(target.resolve())
@@ -424,8 +427,9 @@ def stop(target: Path | None, reason: str, rollback: bool, timeout: float) -> No
 @main.command()
 def ps() -> None:
     """List the running engines: plan, state, phase, pid, who drives, socket."""
-    from tui.engine.handle import registered, welcome
+    from tui.engine.handle import welcome
     from tui.engine.protocol import Hello, ProtocolError
+    from tui.engine.sockets import registered
 
     engines = registered()
     if not engines:

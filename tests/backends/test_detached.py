@@ -32,8 +32,8 @@ from tests.backends.test_fault_matrix import (  # noqa: F401 - fixtures
     wait,
 )
 from tui.engine import journal
-from tui.engine.handle import registered, socket_path
 from tui.engine.identity import account
+from tui.engine.sockets import registered, socket_path
 
 pytestmark = pytest.mark.integration
 
@@ -246,8 +246,8 @@ def as_another_user(sock: Path, command: str) -> str:
     of it (the state's cause, or the refusal)."""
     import json as json_mod
 
-    from tui.engine.handle import connect
     from tui.engine.protocol import Command, Hello, decode, encode
+    from tui.engine.sockets import connect
 
     nobody = pwd.getpwnam("nobody")
     read, write = os.pipe()
@@ -430,9 +430,10 @@ async def test_an_engine_that_dies_is_engine_failed_on_every_screen(tmp_path):
 async def test_bad_messages_are_refused_and_a_stopped_engine_is_loud(tmp_path):
     import json as json_mod
 
-    from tui.engine.handle import RemoteEngine, connect
+    from tui.engine.handle import RemoteEngine
     from tui.engine.protocol import VERSION, Refused, decode, encode
     from tui.engine.protocol import Hello as HelloMsg
+    from tui.engine.sockets import connect
     from tui.engine.spawn import spawn_engine
 
     plan = tmp_path / "p.yaml"
@@ -561,8 +562,8 @@ def test_a_screen_behind_a_burst_goes_without_log_lines_never_without_samples(tm
     """A screen that reads slower than a burst (a slow SSH link) is not dropped: log sources' lines are shed
     while it is behind, and it is told how many; every sample reaches it. Every burst line is either delivered
     or counted."""
-    from tui.engine.handle import connect
     from tui.engine.protocol import Event, Hello, Welcome, decode, encode
+    from tui.engine.sockets import connect
     from tui.engine.spawn import spawn_engine
 
     total = 300_000

@@ -11,11 +11,13 @@ import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui.engine.handle import EngineHandle
 from tui.engine.plandata import PlanData
 from tui.engine.state import RunState, Subscriber
+
+if TYPE_CHECKING:
+    from tui.engine.handle import EngineHandle
 
 CONNECTING = "connecting to the engine: nothing is actionable until it answers"
 STARTING_WAIT_S = 3.0  # a screen closed while its engine starts waits this long for it, then leaves it be

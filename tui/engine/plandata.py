@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import zoneinfo
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -54,6 +53,8 @@ def format_duration(seconds: float, exact: bool = False) -> str:
 def window_bounds(window: Any, now: float) -> tuple[float, float]:
     """The window around `now` as (start, end) epoch seconds. Clock times mean the next such window
     (or the current one, if open): 22:00-02:00 crosses midnight."""
+    import zoneinfo  # only a plan with a dated window needs the tz database
+
     tz = zoneinfo.ZoneInfo(window.timezone)
     local = datetime.fromtimestamp(now, tz)
 

@@ -30,10 +30,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INVALID
 
     from tui.engine.driver import Driver
-    from tui.engine.handle import socket_path
     from tui.engine.journal import JournalError
     from tui.engine.plan import PlanError, load_source
     from tui.engine.server import IDLE_EXIT_S, EngineServer
+    from tui.engine.sockets import socket_path
 
     try:
         loaded = load_source(args.plan)

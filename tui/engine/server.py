@@ -22,7 +22,7 @@ from typing import Any
 
 from backends.base import LogLine, Previewable
 from tui.engine.driver import Driver, bounded, line_dict, on_loop
-from tui.engine.handle import runtime_dir, screen_refusal, unix_address
+from tui.engine.handle import screen_refusal
 from tui.engine.identity import MAX_NAME, MAX_TEXT, peer_uid, verified
 from tui.engine.protocol import (
     MAX_LINE,
@@ -39,6 +39,7 @@ from tui.engine.protocol import (
     decode,
     encode,
 )
+from tui.engine.sockets import runtime_dir, unix_address
 from tui.engine.state import exit_code
 
 IDLE_EXIT_S = 60.0  # nobody attached and nothing at stake for this long: the engine leaves

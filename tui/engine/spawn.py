@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from tui.engine.handle import connect, socket_path
+from tui.engine.sockets import connect, socket_path
 
 
 class SpawnError(Exception):
