@@ -470,6 +470,8 @@ async def test_a_burst_between_two_paints_keeps_the_newest_lines_and_counts_the_
         line = {"ts": 1_795_000_000.0, "source": "burst", "level": "info"}
         app._from_engine({"type": "logs", "lines": [{**line, "text": f"early {i}"} for i in range(3)]})
         app._from_engine({"type": "logs", "lines": [{**line, "text": f"line {i}"} for i in range(keep + 1000)]})
+        # before the screen's loop has run: nothing queued beyond what the pane keeps, the rest counted
+        assert len(app._pending_logs) == keep and app._logs_dropped == 1003
         pane = app.center.query_one(LogPane)
         await until(pilot, lambda: pane.kept and pane.kept[-1].endswith(f"line {keep + 999}"), what="the newest line")
         kept = list(pane.kept)

@@ -146,7 +146,7 @@ async def test_charts_and_logs_hold_still_behind_a_decision_dialog(tmp_path):
         app._on_engine_event({"type": "samples", "ts": t, "values": {n: {"value": 9.0, "series": {"blue": 9.0}}
                                                                      for n in app.plan.metrics},
                               "guards": app.guards})
-        app._on_engine_event({"type": "logs", "lines": [{"ts": t, "source": "app", "level": "error",
+        app._from_engine({"type": "logs", "lines": [{"ts": t, "source": "app", "level": "error",
                                                          "text": "held back"}]})
         app._on_engine_event({"type": "backend", "name": "traffic", "kind": "traffic", "status": "failed",
                               "detail": "socket gone", "since": t})

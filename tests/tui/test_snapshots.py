@@ -37,7 +37,7 @@ def feed(app) -> None:
             "memory": {"value": 55.0 + (i % 4), "series": {"blue": 55.0 + (i % 4), "green": 50.0}},
         }, "guards": [{"metric": "error_rate", "op": "above", "threshold": 0.01, "value": err_green, "side": "green",
                        "breach_for": 40.0, "window": 60.0, "state": "breaching", "action": "rollback", "note": ""}]})
-    app._on_engine_event({"type": "logs", "lines": [
+    app._from_engine({"type": "logs", "lines": [
         {"ts": T0 - 3, "source": "app-blue", "level": "info", "text": "GET /api/orders 200 83ms"},
         {"ts": T0 - 2, "source": "app-green", "level": "error", "text": "GET /api/cart 502 upstream reset \x1b[31m[b]x[/b]"},
         {"ts": T0 - 1, "source": "run", "level": "warning", "text": "slow query: orders_by_user took 812ms"},
