@@ -67,11 +67,7 @@ HIGH_CONTRAST = Theme(
 
 
 class EngineNews(Message):
-    """One engine event (a plain dict), delivered to the screen's thread."""
-
-    def __init__(self, event: dict[str, Any]) -> None:
-        super().__init__()
-        self.event = event
+    """The engine has news for the screen: ShipdeckApp takes all of it from its inbox, in order."""
 
 
 class ShipdeckApp(App[int]):
@@ -117,6 +113,9 @@ class ShipdeckApp(App[int]):
         self._pending_logs: deque[dict[str, Any]] = deque(maxlen=self.plan.settings.max_log_lines)
         self._logs_dropped = 0
         self._logs_lock = threading.Lock()  # lines land from the engine's thread, the paint takes them
+        self._news: list[dict[str, Any]] = []  # the engine's other events, from its thread, in order
+        self._news_lock = threading.Lock()
+        self._news_told = False  # an EngineNews is on its way to take them
         self._dirty = {"state", "samples", "status"}
         self._paint_due = False  # a paint is queued to run before the next tick
         self.last_announcement = ""
@@ -128,7 +127,7 @@ class ShipdeckApp(App[int]):
         self._terminal_gone = False
         self.center = CommandCenter(list(self.plan.metrics), self.plan.settings.max_log_lines,
                                     HelpPanel(self._keys_text, self.why_not, id="help"),
-                                    KeyBar(pinned=("help", "quit"), label=self._key_label))
+                                    KeyBar(pinned=("help", "quit"), label=self._key_label), on_ready=self._caught_up)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -173,17 +172,29 @@ class ShipdeckApp(App[int]):
         if event["type"] == "logs":
             self._keep_lines(event["lines"])
             return
-        self.post_message(EngineNews(event))
+        with self._news_lock:
+            self._news.append(event)
+            told, self._news_told = self._news_told, True
+        if not told:
+            self.post_message(EngineNews())
 
     def _keep_lines(self, lines: list[dict[str, Any]]) -> None:
         with self._logs_lock:
             self._logs_dropped += max(0, len(self._pending_logs) + len(lines) - self.plan.settings.max_log_lines)
             self._pending_logs.extend(lines)
 
-    def on_engine_news(self, message: EngineNews) -> None:
+    def on_engine_news(self, _message: EngineNews) -> None:
+        self._take_news()
+
+    def _take_news(self) -> None:
+        """On the wake-up, and first thing in every paint: the app's queue waits while a screen composes, and an
+        attaching screen's first frame should hold what the engine already sent."""
+        with self._news_lock:
+            news, self._news, self._news_told = self._news, [], False
         if not self.screen_stack:
             return  # the screen is closing: news the engine sent on its way out has nowhere to go
-        self._on_engine_event(message.event)
+        for event in news:
+            self._on_engine_event(event)
 
     def _on_engine_event(self, ev: dict[str, Any]) -> None:
         """Called by the engine for every event: store it, render on the next tick."""
@@ -243,9 +254,10 @@ class ShipdeckApp(App[int]):
         self._render_tick()
 
     def _caught_up(self) -> None:
-        """What an attaching screen missed is all in: its charts and lines are drawn now, not a tick later."""
+        """Paint all that is known now, lines included, not a tick later: once the command center is composed
+        (its first frame holds what the engine already sent), and when an attach's catch-up is all in."""
         self._paint()
-        if self.center.is_mounted and self.center.query(LogPane):
+        if self.center.paintable:
             self.center.query_one(LogPane).flush()
 
     def _clock_tick(self) -> None:
@@ -266,10 +278,12 @@ class ShipdeckApp(App[int]):
 
     def _render_tick(self) -> None:
         """Render what changed since the last tick, and nothing else: no event, no work, no bytes."""
+        if self._news:
+            self._take_news()
         if not self._dirty and not self._pending_logs:
             return
-        if not self.center.is_mounted or not self.center.query(GuardPanel):
-            return  # the screen is still composing: render on the next tick
+        if not self.center.paintable:
+            return  # still composing (it asks for a paint once it is), or torn down
         now = self.clock.now()
         dirty, self._dirty = self._dirty, set()
         with self.batch_update():

@@ -5,6 +5,7 @@ with its words."""
 from __future__ import annotations
 
 import threading
+import time
 
 from backends.base import ScaledClock
 from tests.tui.conftest import PLANS, screen_text, until
@@ -62,3 +63,36 @@ async def test_an_engine_that_cannot_start_closes_the_screen_with_its_words(tmp_
         await until(pilot, lambda: bool(closed), what="the failure")
         await pilot.pause()
     assert app.return_value == 1 and "read-only" in handle.start_failed and handle.ended
+
+
+async def test_a_screen_opens_on_what_its_engine_already_sent(tmp_path):
+    """An engine sends an attaching screen the charts' history and the recent lines at once: the screen's first
+    frame holds them, not an empty frame with the catch-up a frame or a tick later."""
+    loaded = load_plan(PLANS / "pilot.yaml")
+    journal = tmp_path / "j.jsonl"
+    now = time.time()
+
+    class Replaying(ConnectingEngine):
+        def start(self) -> None:  # what a link's reader hands on while the screen still composes
+            points = [[now - 60 + i, {"error_rate": {"value": 0.0042, "series": {"blue": 0.0042}}}] for i in range(60)]
+            self._emit({"type": "history", "points": points})
+            self._emit({"type": "logs", "lines": [{"ts": now, "source": "app", "level": "info",
+                                                   "text": "the newest line the engine kept"}]})
+            self._emit({"type": "replayed"})
+
+    handle = Replaying(PlanData(loaded.plan.screen_data()), loaded.path, initial_state(loaded.plan), journal,
+                       "tester", lambda: None)
+    app = make_app(None, journal, engine=handle, keymap={})
+    frames: list[str] = []
+    display = app._display
+
+    def recording(screen, renderable) -> None:
+        display(screen, renderable)
+        if renderable is not None and screen is app.center:
+            frames.append(screen_text(app))
+
+    app._display = recording
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: bool(frames), what="a first frame")
+    assert "the newest line the engine kept" in frames[0]
+    assert "0.42%" in frames[0]  # the error rate's chart, from the history

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
@@ -24,8 +26,12 @@ COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
 
 
 class CommandCenter(Screen[None]):
-    def __init__(self, metrics: list[str], max_log_lines: int, help_panel: HelpPanel, keybar: KeyBar) -> None:
+    def __init__(self, metrics: list[str], max_log_lines: int, help_panel: HelpPanel, keybar: KeyBar,
+                 on_ready: Callable[[], None] | None = None) -> None:
+        """`on_ready`: called once the screen is composed, before its first frame (to paint what is known)."""
         super().__init__()
+        self.on_ready = on_ready
+        self._composed = False
         self.help_panel = help_panel
         self.keybar = keybar
         self.metrics = metrics
@@ -63,8 +69,17 @@ class CommandCenter(Screen[None]):
             yield self.help_panel  # over the body: the status lines, the split and the keys stay in view
         yield self.keybar
 
+    @property
+    def paintable(self) -> bool:
+        """Its widgets are all mounted and none is being removed: a closing screen loses them one by one (Textual
+        8's `_pruning` marks them, the Textual version is pinned)."""
+        return self._composed and self.is_attached and not self._pruning
+
     def on_mount(self) -> None:
+        self._composed = True
         self._apply_size()
+        if self.on_ready is not None:
+            self.call_next(self.on_ready)  # ahead of the first refresh
 
     def toggle_help(self, on: bool) -> None:
         """Open or close the keys panel. Open, it has the focus, so arrows and page keys scroll it (80x24
