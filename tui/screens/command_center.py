@@ -54,6 +54,7 @@ class CommandCenter(Screen[None]):
         self.query_one(LogPane).held = on
 
     def compose(self) -> ComposeResult:
+        self._set_compact()  # before its widgets are styled: a class set after styles the whole tree again
         yield Line(id="status")
         yield Line(wrap=True, id="waiting")  # an alarm is read whole, never cut mid-sentence
         yield StateBanner(id="banner")
@@ -63,7 +64,9 @@ class CommandCenter(Screen[None]):
                 yield PhaseTimeline(id="timeline")
                 with Grid(id="charts"):
                     for i, _name in enumerate(self.metrics):
-                        yield MetricChart(id=f"chart-{i}", classes="chart")
+                        chart = MetricChart(id=f"chart-{i}", classes="chart")
+                        chart.display = self._chart_shown(i)
+                        yield chart
             yield GuardPanel(id="guards")
             yield LogPane(max_lines=self.max_log_lines, id="logs")
             yield self.help_panel  # over the body: the status lines, the split and the keys stay in view
@@ -97,18 +100,24 @@ class CommandCenter(Screen[None]):
     def on_resize(self) -> None:
         self._apply_size()
 
+    def _set_compact(self) -> bool:
+        size = self.size if self.size.area else self.app.size
+        compact = size.width < COMPACT_WIDTH or size.height < COMPACT_HEIGHT
+        self.set_class(compact, "compact")
+        return compact
+
     def _apply_size(self) -> None:
         if not self.query(PhaseTimeline):  # a resize while the screen is torn down (an engine that never started)
             return
-        compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
-        self.set_class(compact, "compact")
-        self.query_one(PhaseTimeline).compact = compact
+        self.query_one(PhaseTimeline).compact = self._set_compact()
         self._show_charts()
 
     def _show_charts(self) -> None:
-        compact = self.has_class("compact")
         for i, chart in enumerate(self.charts()):
-            chart.display = not compact or i == self.chart_index % max(1, len(self.metrics))
+            chart.display = self._chart_shown(i)
+
+    def _chart_shown(self, index: int) -> bool:
+        return not self.has_class("compact") or index == self.chart_index % max(1, len(self.metrics))
 
     def charts(self) -> list[MetricChart]:
         """One chart per metric, in plan order (ids are positions: metric names need not be identifiers)."""
