@@ -142,7 +142,7 @@ class CommandCenter(Screen[None]):
         self.call_after_refresh(self._settle)  # each time: one lost with a screen that closed is made good
 
     def _settle(self) -> None:
-        if self._settling is not None:
+        if self._settling is not None and self.paintable:  # not into a screen being torn down
             waiting, banner = self._settling
             self._settling = None
             self._show_alarms(waiting, banner)
