@@ -39,7 +39,8 @@ class CommandCenter(Screen[None]):
         self.chart_index = 0
         self.holding = False  # a dialog waits for a decision: charts and logs hold still behind it
         self._focus_before_help: Widget | None = None
-        self._settling: tuple[Text, tuple[str, str]] | None = None  # the alarm line and banner, after a paint
+        self._later_waiting: Text | None = None  # the alarm line and the banner, when they wait a frame
+        self._later_banner: tuple[str, str] | None = None
 
     def on_screen_suspend(self) -> None:
         # Every repaint behind a dialog re-renders the whole dimmed backdrop, and the operator's Enter waits
@@ -131,22 +132,27 @@ class CommandCenter(Screen[None]):
     def set_status(self, status: Text, waiting: Text, banner: tuple[str, str] = ("", "red")) -> None:
         """Each part repaints only if it changed. A change that moves the rows below (the banner coming or
         going, the alarm line growing or shrinking) relayouts the screen and redraws every chart, 40-80 ms at
-        160x50: it follows one frame after the status line, so an operator's key answers on the status line at
-        once and the war room's banner comes a frame later."""
+        160x50: it follows one frame later, so an operator's key answers on the status line at once."""
         self.query_one("#status", Line).set(status)
-        if self._settling is None and not self.query_one("#waiting", Line).relayouts(waiting) \
-                and not self.query_one(StateBanner).relayouts(banner[0]):
-            self._show_alarms(waiting, banner)
-            return
-        self._settling = (waiting, banner)  # the newest wins: a deferred change is never applied out of order
-        self.call_after_refresh(self._settle)  # each time: one lost with a screen that closed is made good
+        line, flag = self.query_one("#waiting", Line), self.query_one(StateBanner)
+        if line.relayouts(waiting):
+            self._later_waiting = waiting
+        else:
+            self._later_waiting = None  # the newest wins: an older deferred text never lands after it
+            line.set(waiting)
+        if flag.relayouts(banner[0]):
+            self._later_banner = banner
+        else:
+            self._later_banner = None
+            flag.show(*banner)
+        if self._later_waiting is not None or self._later_banner is not None:
+            self.call_after_refresh(self._settle)  # each time: one lost with a screen that closed is made good
 
     def _settle(self) -> None:
-        if self._settling is not None and self.paintable:  # not into a screen being torn down
-            waiting, banner = self._settling
-            self._settling = None
-            self._show_alarms(waiting, banner)
-
-    def _show_alarms(self, waiting: Text, banner: tuple[str, str]) -> None:
-        self.query_one("#waiting", Line).set(waiting)
-        self.query_one(StateBanner).show(*banner)
+        if not self.paintable:  # not into a screen being torn down
+            return
+        if self._later_waiting is not None:
+            self.query_one("#waiting", Line).set(self._later_waiting)
+        if self._later_banner is not None:
+            self.query_one(StateBanner).show(*self._later_banner)
+        self._later_waiting = self._later_banner = None
