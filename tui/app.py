@@ -197,7 +197,8 @@ class ShipdeckApp(App[int]):
             self._on_engine_event(event)
 
     def _on_engine_event(self, ev: dict[str, Any]) -> None:
-        """Called by the engine for every event: store it, render on the next tick."""
+        """Each event the engine sent but log lines, in order (from `_take_news`): store it, render on the next
+        tick."""
         kind = ev["type"]
         if kind == "state":
             self.state = ev["state"]

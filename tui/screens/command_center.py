@@ -108,7 +108,7 @@ class CommandCenter(Screen[None]):
         return compact
 
     def _apply_size(self) -> None:
-        if not self.query(PhaseTimeline):  # a resize while the screen is torn down (an engine that never started)
+        if not self.paintable:  # a resize while the screen composes or is torn down (an engine that never started)
             return
         self.query_one(PhaseTimeline).compact = self._set_compact()
         self._show_charts()
