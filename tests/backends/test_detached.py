@@ -165,7 +165,8 @@ def _maps(pid: int) -> str:
 
 async def test_a_run_screen_holds_no_pydantic_its_engine_validated_the_plan_it_paints(tmp_path):
     """`run` reads the plan in a forked child: the screen's process paints plain data and never loads
-    pydantic (its compiled core shows in /proc/PID/maps of any process that imported it)."""
+    pydantic (its compiled core shows in /proc/PID/maps of any process that imported it). Neither process loads
+    OpenSSL when no backend speaks HTTP (asyncio and hashlib would, for nothing: ~4 MB each)."""
     plan = tmp_path / "p.yaml"
     plan.write_text(FOUR_EYES.replace("name: Canary", "name: Canary of the night"))
     path = tmp_path / "j.jsonl"
@@ -176,6 +177,7 @@ async def test_a_run_screen_holds_no_pydantic_its_engine_validated_the_plan_it_p
         [engine_pid] = engine_pids()
         assert "pydantic_core" in _maps(engine_pid)  # the engine validated the plan: the check can see it
         assert "pydantic_core" not in _maps(tui.pid)
+        assert "libcrypto" not in _maps(tui.pid) and "libcrypto" not in _maps(engine_pid)
     finally:
         tui.close()
 

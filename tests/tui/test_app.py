@@ -479,3 +479,25 @@ async def test_a_burst_between_two_paints_keeps_the_newest_lines_and_counts_the_
         # 3 + 1,000 the screen let go, and one more to make room for the notice in a full pane
         assert kept[0].startswith("… 1004 older lines not shown"), kept[:2]
         assert not any("early" in ln for ln in kept)
+
+
+async def test_once_a_burst_stops_the_screen_gives_its_heap_back_and_not_for_a_trickle(app_factory, monkeypatch):
+    """glibc keeps the heap a burst grew; the screen trims it once a pane's worth of lines came and stopped."""
+    from tui import memory
+
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "give_back", lambda: trims.append(len(app._pending_logs)))
+    app = app_factory(pilot_plan(**{"  logs: [{type: simulated}]\n": ""}))
+    async with app.run_test(size=(160, 50)) as pilot:
+        keep = app.plan.settings.max_log_lines
+        await until(pilot, lambda: app.center.is_mounted)
+        line = {"ts": 1_795_000_000.0, "source": "burst", "level": "info"}
+        app._from_engine({"type": "logs", "lines": [{**line, "text": f"trickle {i}"} for i in range(keep // 2)]})
+        pane = app.center.query_one(LogPane)
+        await until(pilot, lambda: pane.kept and pane.kept[-1].endswith(f"trickle {keep // 2 - 1}"))
+        await pilot.pause(0.5)  # quiet ticks after half a pane: nothing to give back
+        assert trims == []
+        app._from_engine({"type": "logs", "lines": [{**line, "text": f"burst {i}"} for i in range(keep)]})
+        await until(pilot, lambda: trims, what="the trim after the burst")
+        await pilot.pause(0.5)
+        assert trims == [0]  # once, with nothing left to paint
