@@ -15,7 +15,7 @@ from rich.text import Text
 
 from tui import viewmodel as vm
 from tui.engine.plandata import PlanData, format_duration
-from tui.engine.state import HOLD_WORDS
+from tui.engine.state import HOLD_WORDS, bake_words
 from widgets.sanitize import sanitize_line
 
 RUN_STYLES = {"running": "bold green", "paused": "bold yellow", "rolling-back": "bold red",
@@ -115,7 +115,11 @@ def waiting_line(s: dict[str, Any], seen: Seen, keys: Callable[[str], str],
             waiting.append(f"run over: {s['status']} (journal: {seen.journal}) — {keys('quit')} quits", style="bold")
         return waiting
     if s["waiting"]:
-        waiting.append(f"⏳ {sanitize_line(s['waiting'])}", style="bold yellow")
+        bake = s.get("bake") or {}
+        if "ends_at" in bake and s["status"] == "running":  # the engine's words hold the time left when said
+            waiting.append(f"⏳ {bake_words(max(0.0, bake['ends_at'] - seen.now), more=True)}", style="bold yellow")
+        else:
+            waiting.append(f"⏳ {sanitize_line(s['waiting'])}", style="bold yellow")
     if s["status"] in OVER:
         waiting.append(f"  run over: {s['status']} (journal: {seen.journal})", style="bold")
     said = hint(s, keys, why_not)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine.identity import account_of
+from tui.engine.plandata import format_duration
 
 Event = dict[str, Any]
 Subscriber = Callable[[Event], None]
@@ -214,6 +215,11 @@ def beyond_evidence(s: RunState, percent: int) -> str:
 
 
 # A hold's kind in the words every view uses.
+def bake_words(seconds: float, more: bool = False) -> str:
+    """What a run waits for while it bakes; a screen says it again each second from the bake's end."""
+    return f"baking {format_duration(seconds)}{' more' if more else ''} while guards watch"
+
+
 HOLD_WORDS = {"fault": "engine fault", "blind": "guards blind", "evidence": "waiting for data",
               "guard": "paused by a guard", "drift": "traffic drift", "restart": "after a restart", "paused": "paused",
               "failed": "step failed", "window": "outside the window"}

@@ -22,6 +22,7 @@ from tui.engine.state import (
     Event,
     RunState,
     StepState,
+    bake_words,
     beyond_evidence,
     current_hold,
     traffic_words,
@@ -102,7 +103,7 @@ def thaw_bake(tx: Tx) -> None:
         return
     if step is not None and step.status in (BAKING, PAUSED):
         step.status = BAKING
-        s.waiting = f"baking {format_duration(s.bake['remaining'])} more while guards watch"
+        s.waiting = bake_words(s.bake["remaining"], more=True)
         start_timer(tx, float(s.bake["remaining"]))
 
 
@@ -228,7 +229,7 @@ def start_step(tx: Tx, step: StepState) -> None:
         tx.notify("shift", f"shifting green to {spec['percent']}%")
     elif step.kind == "bake":
         step.status = BAKING
-        s.waiting = f"baking {format_duration(spec['seconds'])} while guards watch"
+        s.waiting = bake_words(spec["seconds"])
         start_timer(tx, float(spec["seconds"]))
     elif step.kind == "gate":
         step.status = WAITING
