@@ -243,6 +243,26 @@ async def driven(tmp_path: Path, text: str = FOUR_EYES, group: str = ""):
     return sock, alice, seen
 
 
+async def test_the_first_screen_to_attach_opens_at_the_helm_and_the_second_watches(tmp_path):
+    """The engine gives the first driver the helm before its welcome: its screen never shows a frame of "not
+    driving, helm: nobody" between the replay and the take."""
+    from tui.engine.handle import RemoteEngine
+    from tui.engine.spawn import spawn_engine
+
+    plan = tmp_path / "p.yaml"
+    plan.write_text(FOUR_EYES)
+    sock = spawn_engine(str(plan), tmp_path / "j.jsonl")
+    alice = RemoteEngine(sock, "alice", "drive")  # the welcome is read here; no event yet
+    bob = RemoteEngine(sock, "bob", "drive")
+    try:
+        assert alice.state.helm == WHO["alice"] and alice.read_only == ""
+        assert bob.state.helm == WHO["alice"] and bob.read_only.startswith(f"{WHO['alice']} drives")
+    finally:
+        for screen in (alice, bob):
+            screen.detach("test over")
+            screen.join(5)
+
+
 def as_another_user(sock: Path, command: str) -> str:
     """A screen of another OS user (nobody, in a forked child): hello, one command, and what the engine made
     of it (the state's cause, or the refusal)."""

@@ -173,6 +173,12 @@ class Driver:
         """Queue an operator command. Safe to call at any time, from any thread."""
         self._post({"type": "command", "name": name, "operator": operator or self.operator, "args": args})
 
+    async def command(self, name: str, operator: str, **args: Any) -> None:
+        """Queue a command, on the engine's loop, and return once the engine has taken it (done or refused)."""
+        taken = asyncio.get_running_loop().create_future()
+        self._post({"type": "command", "name": name, "operator": operator, "args": args, "taken": taken})
+        await taken
+
     def _post(self, item: dict[str, Any]) -> None:
         loop = self._loop
         if loop is not None and not on_loop(loop) and not loop.is_closed():
@@ -222,7 +228,12 @@ class Driver:
                 event = await self._inbox.get()
                 if event.get("type") == "stop":
                     continue
-                self._process(event)
+                taken = event.pop("taken", None)
+                try:
+                    self._process(event)
+                finally:
+                    if taken is not None and not taken.done():
+                        taken.set_result(None)
         except BaseException as e:
             if self._suspend_reason is None and not self.state.terminal:
                 # The engine itself broke: the run is left suspended and resumable and says so, never "ended".

@@ -254,6 +254,11 @@ class EngineServer:
                 await writer.drain()
             writer.close()
             return
+        if hello.mode == "drive" and not self.driver.state.helm and not self._helm_claimed:
+            self._helm_claimed = True  # a second screen attaching meanwhile watches
+            with contextlib.suppress(TimeoutError):
+                # Taken before the welcome: the first screen opens driving, never "not driving" for a frame.
+                await asyncio.wait_for(self.driver.command("take", operator, reason="first to attach"), 1.0)
         writer.write(encode(self._welcome(operator)))
         if hello.mode == "status":
             with contextlib.suppress(Exception):
@@ -266,9 +271,6 @@ class EngineServer:
         self.screens.append(screen)
         self._say(f"{operator} attached ({'read-only' if hello.mode == 'watch' else hello.mode}); "
                   f"{len(self.screens)} screen(s)")
-        if hello.mode == "drive" and not self.driver.state.helm and not self._helm_claimed:
-            self._helm_claimed = True  # the take is queued: a second screen attaching meanwhile watches
-            self.driver.submit("take", operator, reason="first to attach")
         try:
             while line := await reader.readline():
                 try:
