@@ -113,7 +113,7 @@ class ShipdeckApp(App[int]):
         # keeps are ever built; the rest are counted, and the pane says how many it never showed.
         self._pending_logs: deque[dict[str, Any]] = deque(maxlen=self.plan.settings.max_log_lines)
         self._logs_dropped = 0
-        self._lines_since_trim = 0
+        self._after_bursts = memory.AfterBursts(self.plan.settings.max_log_lines)
         self._logs_lock = threading.Lock()  # lines land from the engine's thread, the paint takes them
         self._news: list[dict[str, Any]] = []  # the engine's other events, from its thread, in order
         self._news_lock = threading.Lock()
@@ -284,10 +284,6 @@ class ShipdeckApp(App[int]):
         if self._news:
             self._take_news()
         if not self._dirty and not self._pending_logs:
-            if self._lines_since_trim >= self.plan.settings.max_log_lines:
-                # a pane's worth of lines came and went, and they stopped: give the burst's heap back
-                self._lines_since_trim = 0
-                memory.give_back()
             return
         if not self.center.paintable:
             return  # still composing (it asks for a paint once it is), or torn down
@@ -299,7 +295,7 @@ class ShipdeckApp(App[int]):
                     lines, dropped = list(self._pending_logs), self._logs_dropped
                     self._pending_logs.clear()
                     self._logs_dropped = 0
-                self._lines_since_trim += len(lines) + dropped
+                self._after_bursts.came(len(lines) + dropped)
                 self.center.query_one(LogPane).push(
                     [LogRecord(x["ts"], x["source"], x["level"], x["text"]) for x in lines], dropped=dropped)
             if dirty & {"state", "clock"}:

@@ -1,7 +1,9 @@
-"""A screen's heap: one arena, and a burst's pages given back (glibc; elsewhere these do nothing)."""
+"""A process's heap after a log burst: one arena, and the burst's pages given back (glibc; elsewhere these do
+nothing)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter
@@ -32,3 +34,26 @@ def give_back() -> None:
     trim = getattr(_c(), "malloc_trim", None)
     if trim is not None:
         trim(0)
+
+
+class AfterBursts:
+    """Gives the heap back once at least `lines` log lines came and then none for `quiet` seconds: after a burst,
+    not during one, and never for a trickle."""
+
+    def __init__(self, lines: int, quiet: float = 0.5) -> None:
+        self.lines, self.quiet = lines, quiet
+        self._count = 0
+        self._due: asyncio.TimerHandle | None = None
+
+    def came(self, n: int) -> None:
+        """On the event loop, as lines arrive."""
+        self._count += n
+        if self._count < self.lines:
+            return
+        if self._due is not None:
+            self._due.cancel()
+        self._due = asyncio.get_running_loop().call_later(self.quiet, self._trim)
+
+    def _trim(self) -> None:
+        self._count, self._due = 0, None
+        give_back()

@@ -43,6 +43,7 @@ from tui.engine.machine import transition
 from tui.engine.plan import ACCEPTED_IMPORT_ENV, LoadedPlan, format_duration, outside_window
 from tui.engine.secrets import Redactor, mask_plan
 from tui.engine.state import RunState, Subscriber, resume_command, traffic_words
+from tui.memory import AfterBursts
 
 NOTIFY_TIMEOUT = 10.0
 BACKFILL_S = 600.0  # chart history fetched at start
@@ -137,6 +138,7 @@ class Driver:
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._loops: list[asyncio.Task[Any]] = []
+        self._after_bursts = AfterBursts(self.plan.settings.max_log_lines)
         self._stopping = False
         self._stop_requested = False
         self._suspend_reason: str | None = None
@@ -670,6 +672,7 @@ class Driver:
             async for batch in source.lines():
                 # bulk: a screen behind a burst may go without these (told how many), never without shipdeck's own
                 self._emit({"type": "logs", "lines": [line_dict(x) for x in batch], "bulk": True})
+                self._after_bursts.came(len(batch))
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a dead log source shows up on screen, no more

@@ -1,0 +1,64 @@
+"""A log burst's heap is given back once it stops, in the engine as on a screen."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from backends.clock import RealClock
+from tui import memory
+from tui.engine.driver import Driver
+from tui.engine.plan import load_plan_text
+
+
+async def test_a_burst_is_given_back_once_it_stops_and_a_trickle_never(monkeypatch):
+    trims: list[float] = []
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(memory, "give_back", lambda: trims.append(loop.time()))
+    after = memory.AfterBursts(1000, quiet=0.2)
+    after.came(400)
+    await asyncio.sleep(0.3)
+    assert trims == []  # a trickle: under a pane's worth
+    start = loop.time()
+    for _ in range(5):  # a burst of 600 more, in batches 0.1 s apart: not while it lasts
+        after.came(600)
+        await asyncio.sleep(0.1)
+        assert trims == []
+    await asyncio.sleep(0.25)
+    assert len(trims) == 1 and trims[0] - start >= 0.6  # once, after the last batch and a quiet 0.2 s
+    after.came(999)
+    await asyncio.sleep(0.3)
+    assert len(trims) == 1  # counting starts again after each trim
+
+
+PLAN = """\
+version: 1
+name: burst
+backends:
+  metrics: [{type: simulated, scenario: healthy}]
+  logs: [{type: command, command: '%s -c "for i in range(3000): print(i)"', source: burst}]
+metrics:
+  rps: {unit: rps}
+settings: {sample_interval: 1s, max_log_lines: 1000}
+phases:
+  - name: Bake
+    steps: [{bake: 1h}]
+"""
+
+
+async def test_the_engine_gives_a_log_burst_back_after_it(tmp_path, monkeypatch):
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "give_back", lambda: trims.append(1))
+    drv = Driver(load_plan_text(PLAN % sys.executable, str(tmp_path / "p.yaml")), tmp_path / "j.jsonl",
+                 clock=RealClock())
+    lines: list[int] = []
+    drv.subscribe(lambda ev: lines.append(len(ev["lines"])) if ev.get("type") == "logs" else None)
+    task = asyncio.create_task(drv.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while not trims and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        assert trims == [1] and sum(lines) >= 3000
+    finally:
+        await drv.stop("test over")
+        await asyncio.wait_for(task, 10)
