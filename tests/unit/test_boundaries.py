@@ -4,6 +4,7 @@
 import subprocess
 import sys
 
+from tests.backends.conftest import require_binary
 from tests.conftest import ROOT
 
 
@@ -28,3 +29,22 @@ def test_openssl_waits_for_a_backend_that_needs_it_and_then_works():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.splitlines() == ["[]", "2d711642 b60090e3", "SSLContext Client"], out.stdout
+
+
+def test_once_backends_are_built_asyncio_speaks_tls_on_the_loop(tmp_path):
+    """A backend that speaks TLS through the event loop (aiohttp's https) gets it once backends are built: a
+    real handshake with a local server, which fails without that step."""
+    openssl = require_binary("openssl")  # it makes this test's certificate
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-days", "1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+
+    def run(step: str) -> str:
+        out = subprocess.run([sys.executable, str(ROOT / "tests" / "unit" / "tls_probe.py"), str(cert), str(key),
+                              step], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert run("build") == "over tls"
+    assert run("none") == "stdlib ssl module not available"  # what the step is for

@@ -35,6 +35,7 @@ from backends.base import (
     Waitable,
     run_command,
 )
+from tui import openssl
 from tui.engine.guards import GuardSet
 from tui.engine.identity import identity
 from tui.engine.initial import initial_state
@@ -95,6 +96,7 @@ def build_backends(loaded: LoadedPlan, ctx: BackendContext) -> Backends:
     out.notify = [registry.create("notify", c, ctx) for c in cfg.get("notify", [])]
     if cfg.get("probes"):
         out.probes = registry.create("probes", cfg["probes"][0], ctx)
+    openssl.asyncio_tls()  # a backend that imported ssl may speak TLS on the loop
     return out
 
 
