@@ -79,12 +79,14 @@ def test_pause_freezes_bake_and_resume_restarts_remaining():
     timer = [e for e in tx.effects if e["kind"] == "timer"][0]
     s, eff = transition(tx.s, cmd("pause", 160))
     assert s.status == "paused" and s.bake == {"remaining": 240}
+    assert s.waiting == "bake paused with 4m left"  # not the bake's whole time, said when it began
     assert {"kind": "cancel", "id": timer["id"]} in eff
     s, _ = transition(s, {"type": "timer", "id": timer["id"], "at": 400})  # stale timer ignored
     assert s.current_step.status == "paused"
     s, eff = transition(s, cmd("resume", 500))
     new = [e for e in eff if e["kind"] == "timer"][0]
     assert new["seconds"] == 240 and new["id"] != timer["id"] and s.current_step.status == "baking"
+    assert s.waiting == "baking 4m more while guards watch"
 
 
 def test_rollback_always_allowed_and_supersedes_shift():

@@ -84,6 +84,8 @@ def hold_run(tx: Tx, reason: str) -> None:
     step = s.current_step
     if step is not None and step.status == BAKING:
         step.status = PAUSED
+        if s.bake and "remaining" in s.bake:  # what it said was the bake's time left when it began
+            s.waiting = f"bake paused with {format_duration(s.bake['remaining'])} left"
 
 
 def freeze_bake(tx: Tx, at: float | None = None) -> None:
