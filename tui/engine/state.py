@@ -214,12 +214,12 @@ def beyond_evidence(s: RunState, percent: int) -> str:
             f"{first_canary(s)}% at most (the plan's first canary weight) and the guards judge what it brings")
 
 
-# A hold's kind in the words every view uses.
 def bake_words(seconds: float, more: bool = False) -> str:
     """What a run waits for while it bakes; a screen says it again each second from the bake's end."""
     return f"baking {format_duration(seconds)}{' more' if more else ''} while guards watch"
 
 
+# A hold's kind in the words every view uses.
 HOLD_WORDS = {"fault": "engine fault", "blind": "guards blind", "evidence": "waiting for data",
               "guard": "paused by a guard", "drift": "traffic drift", "restart": "after a restart", "paused": "paused",
               "failed": "step failed", "window": "outside the window"}
