@@ -473,7 +473,8 @@ def run() -> Iterator[tuple[str, str]]:
         logs = f"  logs: [{{type: command, command: '{PY} {burst_script(tmp, rate, total)}', source: burst}}]"
         screen, engine = rss_after(shipdeck(tmp, logs=logs), 160, 50, "ROLLBACK", f"line {total - 1} ")
         alone, _ = rss_after([*shipdeck(tmp, logs=logs), "--foreground"], 160, 50, "ROLLBACK", f"line {total - 1} ")
-        rss = f"{screen + engine:.0f}MB (screen {screen:.0f} + engine {engine:.0f}; --foreground, one process: {alone:.0f})"
+        rss = (f"{screen + engine:.1f}MB (screen {screen:.1f} + engine {engine:.1f}; --foreground, one process: "
+               f"{alone:.0f})   budget 90MB")
         brss = sum(rss_after(baseline(["--burst", str(rate), "--total", str(total)]), 160, 50,
                              "baseline ready", f"all {total} lines written"))
         yield "RSS after 1,000,000 log lines", f"{rss}   baseline {brss:.0f}MB   ratio {(screen + engine) / brss:.1f}x"
