@@ -187,7 +187,7 @@ class EngineServer:
         if kind == "samples":
             self._samples.append(ev)
         elif kind == "logs":
-            self._logs.extend({"type": "logs", "lines": [x]} for x in ev["lines"])
+            self._logs.extend(ev["lines"])
         elif kind in ("history", "journal", "engine"):
             self._latest[str(kind)] = ev
         elif kind == "backend":
@@ -230,7 +230,7 @@ class EngineServer:
         if len(samples) > 1:
             out.append({"type": "history", "points": [[ev["ts"], ev["values"]] for ev in samples[:-1]]})
         out += samples[-1:]
-        lines = [x for ev in self._logs for x in ev["lines"]]
+        lines = list(self._logs)
         if lines:
             out.append({"type": "logs", "lines": lines})
         out.append({"type": "replayed"})  # all it missed is in: the screen paints it now, not on its next tick
