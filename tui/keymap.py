@@ -7,7 +7,6 @@ the help screen and the footer show it, and nothing else defines keys.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +70,8 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
     path = path or config_path()
     if not path.exists():
         return {}
+    import tomllib  # only with a config file: not on every screen's first frame
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
