@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pty
+import queue
 import re
 import select
 import shutil
@@ -32,6 +33,8 @@ import pyte
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 SIZES = ((160, 50), (80, 24))
+# A Term's reader must take the GIL back as soon as bytes arrive, not after pyte's 5 ms turn parsing the last ones.
+sys.setswitchinterval(0.0005)
 
 
 class Term:
@@ -59,7 +62,11 @@ class Term:
         self.lock = threading.Condition()
         self.proc = psutil.Process(self.pid)
         self.alive = True
+        # Reading and parsing are apart: the pty holds 4 KiB, and a reader that parsed each chunk with pyte
+        # before reading the next made the program wait on pyte, a frame the longer the bigger it was.
+        self._arrived: queue.SimpleQueue[tuple[float, bytes] | None] = queue.SimpleQueue()
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._parse, daemon=True).start()
 
     def _read(self) -> None:
         while self.alive:
@@ -75,7 +82,12 @@ class Term:
                 break
             if not data:
                 break
-            arrived = time.monotonic()
+            self._arrived.put((time.monotonic(), data))
+        self._arrived.put(None)
+
+    def _parse(self) -> None:
+        while (item := self._arrived.get()) is not None:
+            arrived, data = item
             with self.lock:
                 self.chunks.append((arrived, len(data)))
                 self.raw += data
@@ -83,7 +95,9 @@ class Term:
                 if self._watch is not None and self._watch("\n".join(self.screen.display)):
                     self._met, self._watch = arrived, None  # these bytes did it
                 self.lock.notify_all()
-        self.alive = False
+        with self.lock:
+            self.alive = False
+            self.lock.notify_all()
 
     def text(self) -> str:
         with self.lock:
