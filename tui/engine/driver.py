@@ -175,13 +175,16 @@ class Driver:
 
     def submit(self, name: str, operator: str | None = None, **args: Any) -> None:
         """Queue an operator command. Safe to call at any time, from any thread."""
-        self._post({"type": "command", "name": name, "operator": operator or self.operator, "args": args})
+        self._post(self._command(name, operator, args))
 
     async def command(self, name: str, operator: str, **args: Any) -> None:
         """Queue a command, on the engine's loop, and return once the engine has taken it (done or refused)."""
         taken = asyncio.get_running_loop().create_future()
-        self._post({"type": "command", "name": name, "operator": operator, "args": args, "taken": taken})
+        self._post({**self._command(name, operator, args), "taken": taken})
         await taken
+
+    def _command(self, name: str, operator: str | None, args: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "command", "name": name, "operator": operator or self.operator, "args": args}
 
     def _post(self, item: dict[str, Any]) -> None:
         loop = self._loop
@@ -251,7 +254,7 @@ class Driver:
         """End the run here (aborting it if still live) and return from run()."""
         self._stop_requested = True
         if not self.state.terminal:
-            self._post({"type": "command", "name": "abort", "operator": self.operator, "args": {"reason": reason}})
+            self.submit("abort", reason=reason)
         self._post({"type": "stop"})
 
     def suspend(self, reason: str) -> None:
