@@ -33,8 +33,6 @@ import pyte
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 SIZES = ((160, 50), (80, 24))
-# A Term's reader must take the GIL back as soon as bytes arrive, not after pyte's 5 ms turn parsing the last ones.
-sys.setswitchinterval(0.0005)
 
 
 class Term:
@@ -63,7 +61,10 @@ class Term:
         self.proc = psutil.Process(self.pid)
         self.alive = True
         # Reading and parsing are apart: the pty holds 4 KiB, and a reader that parsed each chunk with pyte
-        # before reading the next made the program wait on pyte, a frame the longer the bigger it was.
+        # before reading the next made the program wait on pyte, a frame the longer the bigger it was. The reader
+        # takes the GIL back as soon as bytes arrive, not after pyte's 5 ms turn (for the process: set where a
+        # Term runs, not when this module is imported).
+        sys.setswitchinterval(0.0005)
         self._arrived: queue.SimpleQueue[tuple[float, bytes] | None] = queue.SimpleQueue()
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._parse, daemon=True).start()
