@@ -139,7 +139,7 @@ class ShipdeckApp(App[int]):
             self.theme = self._theme_name
         if self._keymap:
             self.set_keymap(self._keymap)
-        self.push_screen(self.center)
+        self.call_later(self._open_center)
         self.engine.start()
         shared = self.engine.operator != account_of(self.engine.operator)
         if shared and any(getattr(st, "four_eyes", False) for ph in self.plan.phases for st in ph.steps):
@@ -155,6 +155,15 @@ class ShipdeckApp(App[int]):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             # The terminal went away (SSH drop): leave the run journalled and resumable, then go.
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_lost, "SIGHUP")
+
+    def _open_center(self) -> None:
+        """Pushed once Textual's mount batch is over: a frame rendered inside it is thrown away, and the first one
+        written after it was a partial one, without the status line (the full frame came ~60 ms later). With
+        nothing to draw yet (an engine still starting), the charts come a frame after the plan; with an attach's
+        history already in, in the first frame."""
+        self._take_news()
+        self.center.charts_at_once = bool(self.series.last_ts)
+        self.push_screen(self.center)
 
     async def on_unmount(self) -> None:
         """The screen is closing (quit, a test ending): an engine in this process stops with it, resumable;
@@ -258,7 +267,9 @@ class ShipdeckApp(App[int]):
 
     def _caught_up(self) -> None:
         """Paint all that is known now, lines included, not a tick later: once the command center is composed
-        (its first frame holds what the engine already sent), and when an attach's catch-up is all in."""
+        (its first frame holds what the engine already sent), once its charts are, and when an attach's catch-up
+        is all in."""
+        self._dirty.add("samples")
         self._paint()
         if self.center.paintable:
             self.center.query_one(LogPane).flush()

@@ -53,6 +53,7 @@ class KeyBar(Widget):
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._update()  # the first frame has its keys (as the screen's bindings stand now)
         self.call_after_refresh(self._update)
 
     def on_unmount(self) -> None:

@@ -96,3 +96,42 @@ async def test_a_screen_opens_on_what_its_engine_already_sent(tmp_path):
         await until(pilot, lambda: bool(frames), what="a first frame")
     assert "the newest line the engine kept" in frames[0]
     assert "0.42%" in frames[0]  # the error rate's chart, from the history
+
+
+async def test_the_first_frame_written_is_whole_and_the_charts_follow_it(tmp_path):
+    """Textual throws away what is rendered inside its mount batch: the command center is pushed after it, so the
+    first frame a terminal gets is a full one with the status line, the plan and the keys. With nothing to draw
+    yet, the charts come a frame later, and they do come."""
+    loaded = load_plan(PLANS / "pilot.yaml")
+    journal = tmp_path / "j.jsonl"
+    done = threading.Event()
+
+    def connect() -> LocalEngine:
+        done.wait(30)
+        raise RuntimeError("the test is over")
+
+    handle = ConnectingEngine(PlanData(loaded.plan.screen_data()), loaded.path, initial_state(loaded.plan), journal,
+                              "tester", connect)
+    app = make_app(None, journal, engine=handle, keymap={})
+    frames: list[tuple[int, str, str, int]] = []
+    display = app._display
+
+    def recording(screen, renderable) -> None:
+        display(screen, renderable)
+        if renderable is not None and screen is app.center:
+            frames.append((app._batch_count, type(renderable).__name__, screen_text(app), len(app.center.charts())))
+
+    app._display = recording
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await until(pilot, lambda: any(charts for *_, charts in frames), what="a frame with the charts")
+    finally:
+        done.set()
+    batch, kind, text, charts = frames[0]
+    assert batch == 0 and kind == "LayoutUpdate"  # written whole, not rendered inside the batch and dropped
+    lines = text.splitlines()
+    assert " CONNECTING " in lines[0] and loaded.plan.name in lines[0]
+    assert all(ph.name in text for ph in loaded.plan.phases)
+    assert "ROLLBACK" in lines[-1]  # the keys, not an empty line filled a frame later
+    assert charts == 0 and "waiting for the first sample" not in text
+    assert "waiting for the first sample" in next(text for _, _, text, charts in frames if charts)

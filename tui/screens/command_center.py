@@ -28,10 +28,13 @@ COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
 class CommandCenter(Screen[None]):
     def __init__(self, metrics: list[str], max_log_lines: int, help_panel: HelpPanel, keybar: KeyBar,
                  on_ready: Callable[[], None] | None = None) -> None:
-        """`on_ready`: called once the screen is composed, before its first frame (to paint what is known)."""
+        """`on_ready`: called once the screen is composed, before its first frame, and again once its charts are
+        (to paint what is known)."""
         super().__init__()
         self.on_ready = on_ready
         self._composed = False
+        self.charts_at_once = False  # in the first frame, or a frame after it (`_mount_charts`)
+        self._charts_mounted = False
         self.help_panel = help_panel
         self.keybar = keybar
         self.metrics = metrics
@@ -52,7 +55,8 @@ class CommandCenter(Screen[None]):
 
     def _hold(self, on: bool) -> None:
         self.holding = on
-        self.query_one(LogPane).held = on
+        if self.paintable:  # not while it composes, nor once an app that quit at once tears it down
+            self.query_one(LogPane).held = on
 
     def compose(self) -> ComposeResult:
         self._set_compact()  # before its widgets are styled: a class set after styles the whole tree again
@@ -64,10 +68,8 @@ class CommandCenter(Screen[None]):
             with Horizontal(id="middle"):
                 yield PhaseTimeline(id="timeline")
                 with Grid(id="charts"):
-                    for i, _name in enumerate(self.metrics):
-                        chart = MetricChart(id=f"chart-{i}", classes="chart")
-                        chart.display = self._chart_shown(i)
-                        yield chart
+                    if self.charts_at_once:
+                        yield from self._new_charts()
             yield GuardPanel(id="guards")
             yield LogPane(max_lines=self.max_log_lines, id="logs")
             yield self.help_panel  # over the body: the status lines, the split and the keys stay in view
@@ -81,9 +83,28 @@ class CommandCenter(Screen[None]):
 
     def on_mount(self) -> None:
         self._composed = True
+        self._charts_mounted = self.charts_at_once
         self._apply_size()
         if self.on_ready is not None:
             self.call_next(self.on_ready)  # ahead of the first refresh
+        if not self._charts_mounted:
+            # Five charts are half the widgets and half the time to a first frame: with nothing to draw yet, the
+            # plan, the status and the keys are on screen first, the charts a frame later.
+            self.call_after_refresh(self._mount_charts)
+
+    def _new_charts(self) -> list[MetricChart]:
+        charts = [MetricChart(id=f"chart-{i}", classes="chart") for i in range(len(self.metrics))]
+        for i, chart in enumerate(charts):
+            chart.display = self._chart_shown(i)
+        return charts
+
+    async def _mount_charts(self) -> None:
+        if not self.paintable:
+            return
+        await self.query_one("#charts", Grid).mount_all(self._new_charts())
+        self._charts_mounted = True
+        if self.on_ready is not None:
+            self.on_ready()
 
     def toggle_help(self, on: bool) -> None:
         """Open or close the keys panel. Open, it has the focus, so arrows and page keys scroll it (80x24
@@ -121,7 +142,10 @@ class CommandCenter(Screen[None]):
         return not self.has_class("compact") or index == self.chart_index % max(1, len(self.metrics))
 
     def charts(self) -> list[MetricChart]:
-        """One chart per metric, in plan order (ids are positions: metric names need not be identifiers)."""
+        """One chart per metric, in plan order (ids are positions: metric names need not be identifiers); none
+        before they are mounted."""
+        if not self._charts_mounted:
+            return []
         return [self.query_one(f"#chart-{i}", MetricChart) for i in range(len(self.metrics))]
 
     def cycle_chart(self) -> str:
