@@ -133,6 +133,11 @@ class ShipdeckApp(App[int]):
 
     # ------------------------------------------------------------ lifecycle
 
+    def run(self, *args: Any, **kwargs: Any) -> int | None:
+        """The CLI's way in (tests use run_test)."""
+        memory.keep_for_good()
+        return super().run(*args, **kwargs)
+
     def on_mount(self) -> None:
         self.register_theme(HIGH_CONTRAST)
         if self._theme_name:

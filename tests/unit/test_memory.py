@@ -1,8 +1,10 @@
-"""A log burst's heap is given back once it stops, in the engine as on a screen."""
+"""A screen process keeps startup out of the collector's scans; a log burst's heap is given back once it stops, in
+the engine as on a screen."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 
 from backends.clock import RealClock
@@ -62,3 +64,18 @@ async def test_the_engine_gives_a_log_burst_back_after_it(tmp_path, monkeypatch)
     finally:
         await drv.stop("test over")
         await asyncio.wait_for(task, 10)
+
+
+def test_the_cli_s_screen_freezes_what_startup_made_before_textual_runs():
+    """In a process of its own: a frozen test process would never collect an earlier test's cycles."""
+    script = (
+        "import gc\n"
+        "from textual.app import App\n"
+        "from tui.app import ShipdeckApp\n"
+        "seen = []\n"
+        "App.run = lambda self, *a, **k: seen.append(gc.get_freeze_count())\n"
+        "ShipdeckApp.run(object.__new__(ShipdeckApp))\n"
+        "print(seen[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert int(out.stdout) > 10_000  # the modules' objects, the app's classes: never scanned again
