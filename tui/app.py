@@ -33,7 +33,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpPanel
 from tui.screens.prompt import OverridePrompt, ReasonPrompt, WeightPrompt
 from tui.statusline import Seen, hint, status_line, waiting_line
-from widgets.chart import ChartData
+from widgets.chartdata import ChartData
 from widgets.guards import GuardPanel, bound
 from widgets.keybar import KeyBar
 from widgets.logpane import LogPane, LogRecord

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from tui.engine.plandata import PlanData, format_duration, window_bounds
-from widgets.chart import ChartData
+from widgets.chartdata import ChartData
 from widgets.guards import GuardView
 from widgets.splitbar import SplitData
 from widgets.timeline import ChecklistView, PhaseView, StepView, TimelineData

@@ -9,9 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import groupby
 from typing import Any
 
 from plotext import _utility as plotext_utility
@@ -26,20 +24,21 @@ from textual.strip import Strip
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from widgets.chartdata import (
+    GREY,
+    RED,
+    ChartData,
+    Picture,
+    Series,
+    chart_picture,
+    series_colour,
+    series_order,
+    visible_series,
+)
 from widgets.line import Line
 from widgets.sanitize import sanitize_line
 from widgets.strips import StripsVisual
 from widgets.units import format_value
-
-# Explicit RGB: named ANSI colours go through the Textual theme's ANSI palette (blue comes out purple).
-BLUE = "#4d8cff"
-GREEN = "#3ec45b"
-RED = "#ff4d4d"
-GREY = "#808080"
-SERIES_COLOURS = {"blue": BLUE, "green": GREEN, "all": "#2cc3d0"}
-_EXTRA_COLOURS = ("#d08cff", "#ffb347", "#ff7fbf", "#c0c0c0")
-# Drawing order: green last so the new colour, the one under scrutiny, stays on top.
-_ORDER = {"all": 0, "blue": 1, "green": 2}
 
 
 def _ago(seconds: float) -> str:
@@ -61,26 +60,6 @@ def x_ticks(window_s: float, max_ticks: int) -> tuple[list[float], list[str]]:
     return ticks, [_ago(-t) if t else "now" for t in ticks]
 
 
-@dataclass(frozen=True)
-class ChartData:
-    title: str
-    unit: str
-    series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    threshold: float | None = None
-    threshold_label: str = ""
-    status: str = "live"  # live | stale | down
-    status_detail: str = ""
-    now: float = 0.0
-    window_s: float = 600.0
-
-
-def _colour(name: str, index: int) -> str:
-    return SERIES_COLOURS.get(name, _EXTRA_COLOURS[index % len(_EXTRA_COLOURS)])
-
-
-def _series_order(series: dict[str, list[tuple[float, float]]]) -> list[str]:
-    return sorted(series, key=lambda n: (_ORDER.get(n, 9), n))
-
 
 def chart_title(d: ChartData, width: int = 1000) -> Text:
     """Title line: name, latest value per series (live only) or the status in words, then the threshold.
@@ -91,11 +70,11 @@ def chart_title(d: ChartData, width: int = 1000) -> Text:
     values: list[tuple[str, str, str]] = []  # series name, value, colour
     if d.status == "live":
         newest = max((pts[-1][0] for pts in d.series.values() if pts), default=None)
-        for i, name in enumerate(_series_order(d.series)):
+        for i, name in enumerate(series_order(d.series)):
             pts = d.series[name]
             # A series that stopped reporting has no current value; the others' newest sample sets "now".
             if pts and newest is not None and pts[-1][0] >= newest:
-                values.append((name, format_value(pts[-1][1], d.unit), _colour(name, i)))
+                values.append((name, format_value(pts[-1][1], d.unit), series_colour(name, i)))
     threshold = None
     if d.threshold is not None:
         threshold = sanitize_line(d.threshold_label) or f"limit {format_value(d.threshold, d.unit)}"
@@ -229,14 +208,14 @@ class ChartPlot(PlotextPlot):
         return self._frame.paint(self._series_cells(d, picture))
 
     def _series_cells(self, d: ChartData, picture: Picture) -> list[tuple[dict[tuple[int, int], str], Any]]:
-        frame, order = self._frame, _series_order(d.series)
+        frame, order = self._frame, series_order(d.series)
         assert frame is not None
         layers = []
         for name, points in picture.series:
             initial = (sanitize_line(name)[:1] or "*") if self.app.no_color else None
             cells = _cells(points, (-picture.window, 0.0), (picture.lo, picture.hi), frame.width, frame.height,
                            initial)
-            layers.append((cells, _rgb(_colour(name, order.index(name)))))
+            layers.append((cells, _rgb(series_colour(name, order.index(name)))))
         return layers
 
     def _draw_plotext(self, d: ChartData, picture: Picture, series: Series) -> str:
@@ -247,10 +226,10 @@ class ChartPlot(PlotextPlot):
         plt._set_size(width, height)
         plt.theme(self._get_plotext_theme_name(self.app.theme))  # before drawing: text takes its background
         live = d.status == "live"
-        order = _series_order(d.series)
+        order = series_order(d.series)
         for name, points in series:
             xs, ys = zip(*points, strict=True)
-            colour = _colour(name, order.index(name)) if live and name in order else GREY
+            colour = series_colour(name, order.index(name)) if live and name in order else GREY
             # Without colour, the series' initial is the marker: b-b-b vs g-g-g still tells them apart.
             marker = (sanitize_line(name)[:1] or "*") if self.app.no_color else "braille"
             plt.plot(list(xs), list(ys), color=_rgb(colour), marker=marker)
@@ -396,7 +375,7 @@ class MetricChart(Vertical):
             self._title = title
             self.query_one(".chart-title", Line).set(title)
         plot, empty = plots.first(), self.query_one(".chart-empty", Static)
-        if data.status != "live" and not _visible(data):
+        if data.status != "live" and not visible_series(data):
             # Nothing to grey out: say it in the middle of the box instead of drawing empty axes.
             word = "⚠ STALE" if data.status == "stale" else "✗ DOWN"
             empty.update(Text(f"{word}\n{sanitize_line(data.status_detail)}", justify="center"))
@@ -406,74 +385,9 @@ class MetricChart(Vertical):
         plot.show(data)
 
 
-Series = tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
-
-
-@dataclass(frozen=True)
-class Picture:
-    """What plotext is asked to draw, on a grid finer than the plot's braille dots: two equal pictures draw
-    the same, so a sample that lands in the dots already drawn costs no replot."""
-
-    series: Series
-    lo: float
-    hi: float
-    window: float
-
-
-def chart_picture(d: ChartData, width: int, height: int) -> Picture:
-    """Each series as its lowest and highest value per column (in time order, so a spike survives), columns
-    aligned on the clock rather than on `now`, values on a grid of eighths of a row: an hour of samples
-    costs the same to draw as a minute, and an unchanged picture compares equal."""
-    window = _window(d)
-    column = window / max(2, 2 * width)  # the plot's dot columns are fewer: its axis labels take some width
-    newest = math.floor(d.now / column)
-    visible = _visible(d)
-    ys = [v for pts in visible.values() for _, v in pts]
-    lo, hi = _y_range(ys + ([] if d.threshold is None else [d.threshold]))
-    step = (hi - lo) / max(8, 8 * height)
-    series = []
-    for name in _series_order(visible):
-        points: list[tuple[float, float]] = []
-        for k, group in groupby(visible[name], key=lambda p: math.floor(p[0] / column)):
-            x = (k + 0.5 - (newest + 1)) * column
-            points.extend((x, lo + round((v - lo) / step) * step) for v in _extremes([v for _, v in group]))
-        series.append((name, tuple(points)))
-    return Picture(tuple(series), lo, hi, window)
-
-
-def _window(d: ChartData) -> float:
-    return d.window_s if d.window_s > 0 else 300.0
-
-
-def _visible(d: ChartData) -> dict[str, list[tuple[float, float]]]:
-    window = _window(d)
-    visible = {}
-    for name, pts in d.series.items():
-        recent = [(t, v) for t, v in pts if 0 <= d.now - t <= window and math.isfinite(v)]
-        if recent:
-            visible[name] = recent
-    return visible
-
-
-def _extremes(values: list[float]) -> list[float]:
-    """The lowest and the highest, in the order they came."""
-    lo, hi = values.index(min(values)), values.index(max(values))
-    return [values[lo]] if lo == hi else [values[min(lo, hi)], values[max(lo, hi)]]
-
-
 def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
-
-def _y_range(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return 0.0, 1.0
-    ymin, ymax = min(values), max(values)
-    span = (ymax - ymin) or abs(ymax) or 1.0
-    # Start at zero when the data is near it, so heights read as amounts; zoom in on a band far from
-    # zero (latency 175-190ms) so blue and green are not squashed into one row.
-    lo = 0.0 if 0 <= ymin <= 0.5 * ymax else ymin - span * 0.1
-    return lo, ymax + span * 0.15
 
 
 def nice_ticks(lo: float, hi: float, max_n: int) -> list[float]:

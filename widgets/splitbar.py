@@ -12,7 +12,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
-from widgets.chart import BLUE, GREEN
+from widgets.chartdata import BLUE, GREEN
 from widgets.sanitize import sanitize_line
 
 

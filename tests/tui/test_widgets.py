@@ -16,7 +16,8 @@ from textual_plotext import PlotextPlot
 
 from tests.tui.conftest import screen_text
 from tests.tui.snapshot_apps.widgets_demo import GUARDS, SPLIT, T0, TIMELINE, WidgetsDemo, error_rate, latency
-from widgets.chart import ChartData, ChartPlot, MetricChart, ansi_strips, chart_picture, nice_ticks, x_ticks
+from widgets.chart import ChartPlot, MetricChart, ansi_strips, nice_ticks, x_ticks
+from widgets.chartdata import ChartData, chart_picture
 from widgets.guards import GuardPanel, GuardView
 from widgets.splitbar import SplitData, TrafficSplitBar
 from widgets.timeline import ChecklistView, PhaseTimeline, PhaseView, StepView, TimelineData
@@ -485,7 +486,7 @@ def test_widgets_160x50(snap_compare):
 
 
 def test_picture_keeps_spikes_and_bounds_the_points():
-    from widgets.chart import chart_picture
+    from widgets.chartdata import chart_picture
 
     points = [(T0 - 900.0 + i, 1.0 + (i % 3) * 0.01) for i in range(901)]
     points[450] = (points[450][0], 99.0)  # one spike among 900 samples

@@ -10,7 +10,8 @@ import math
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 
-from widgets.chart import ChartData, MetricChart
+from widgets.chart import MetricChart
+from widgets.chartdata import ChartData
 from widgets.guards import GuardPanel, GuardView
 from widgets.splitbar import SplitData, TrafficSplitBar
 from widgets.timeline import ChecklistView, PhaseTimeline, PhaseView, StepView, TimelineData
