@@ -1,4 +1,4 @@
-"""The engine never loads textual, even lazily. The static layer rules are import-linter contracts
+"""The engine never loads textual, even lazily; a screen loads plotext only for its charts. The static layer rules are import-linter contracts
 (pyproject.toml, run by `make test`)."""
 
 import subprocess
@@ -15,6 +15,18 @@ def test_importing_the_engine_loads_no_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_screen_loads_plotext_with_its_charts_not_before():
+    """A run's first frame has no charts yet: the screen's modules and the app leave plotext out."""
+    code = (
+        "import sys, tui.app, tui.screens.command_center, tui.viewmodel, widgets.splitbar\n"
+        "before = [m for m in ('plotext', 'textual_plotext', 'widgets.chart') if m in sys.modules]\n"
+        "import widgets.chart\n"
+        "print(before, 'plotext' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[] True"
 
 
 def test_openssl_waits_for_a_backend_that_needs_it_and_then_works():
