@@ -1,5 +1,5 @@
-"""The engine never loads textual, even lazily; a screen loads plotext only for its charts. The static layer rules are import-linter contracts
-(pyproject.toml, run by `make test`)."""
+"""The engine never loads textual, even lazily; a screen loads plotext only for its charts. The static layer
+rules are import-linter contracts (pyproject.toml, run by `make test`)."""
 
 import subprocess
 import sys
