@@ -101,8 +101,6 @@ class LogPane(Vertical):
         self.border_title = "logs"
 
     def compose(self) -> ComposeResult:
-        # Disabled while hidden, so it never takes focus (and the keys) from the screen.
-        yield Input(placeholder="filter logs (Esc clears)", id="log-filter", disabled=True)
         log = _Lines(max_lines=self.max_lines, highlight=True, id="log-lines")
         log.highlighter = LineHighlighter()
         yield log
@@ -180,8 +178,12 @@ class LogPane(Vertical):
         self.border_subtitle = " · ".join(parts)
 
     def action_filter(self) -> None:
+        box = next(iter(self.query(Input)), None)
+        if box is None:
+            # Made on first use, not in every screen's first frame (an Input is a twentieth of its work).
+            box = Input(placeholder="filter logs (Esc clears)", id="log-filter")
+            self.mount(box, before=0)
         self.add_class("filtering")
-        box = self.query_one(Input)
         box.disabled = False
         box.focus()
 
@@ -200,9 +202,9 @@ class LogPane(Vertical):
         self.update_hint()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one(Input)
-        box.value = ""
-        box.disabled = True
+        for box in self.query(Input):  # none when a filter was set without one (apply_filter)
+            box.value = ""
+            box.disabled = True  # while hidden, so it never takes the focus (and the keys) from the screen
         self.remove_class("filtering")
         self.apply_filter("")
         self.lines_widget.focus()
