@@ -7,14 +7,13 @@ the help screen and the footer show it, and nothing else defines keys.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from textual.binding import Binding
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
     id: str
     keys: str
     description: str

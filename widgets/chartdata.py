@@ -4,8 +4,8 @@ plotext is asked to draw. No plotext here: the app and the first frame need this
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from itertools import groupby
+from typing import NamedTuple
 
 # Explicit RGB: named ANSI colours go through the Textual theme's ANSI palette (blue comes out purple).
 BLUE = "#4d8cff"
@@ -18,11 +18,10 @@ _EXTRA_COLOURS = ("#d08cff", "#ffb347", "#ff7fbf", "#c0c0c0")
 _ORDER = {"all": 0, "blue": 1, "green": 2}
 
 
-@dataclass(frozen=True)
-class ChartData:
+class ChartData(NamedTuple):
     title: str
     unit: str
-    series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    series: dict[str, list[tuple[float, float]]]
     threshold: float | None = None
     threshold_label: str = ""
     status: str = "live"  # live | stale | down
@@ -43,8 +42,7 @@ def series_order(series: dict[str, list[tuple[float, float]]]) -> list[str]:
 Series = tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
 
 
-@dataclass(frozen=True)
-class Picture:
+class Picture(NamedTuple):
     """What plotext is asked to draw, on a grid finer than the plot's braille dots: two equal pictures draw
     the same, so a sample that lands in the dots already drawn costs no replot."""
 

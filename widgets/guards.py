@@ -7,7 +7,7 @@ State is carried by an icon and words as well as colour (✓ ok, ▲ breaching, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.text import Text
 from textual.widgets import Static
@@ -16,8 +16,7 @@ from widgets.sanitize import sanitize_line
 from widgets.units import format_value, relative_bound
 
 
-@dataclass(frozen=True)
-class GuardView:
+class GuardView(NamedTuple):
     metric: str
     op: str  # above | below
     threshold: float

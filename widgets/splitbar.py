@@ -6,7 +6,7 @@ the bar reads the same with NO_COLOR.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -16,8 +16,7 @@ from widgets.chartdata import BLUE, GREEN
 from widgets.sanitize import sanitize_line
 
 
-@dataclass(frozen=True)
-class SplitData:
+class SplitData(NamedTuple):
     green: int | None  # percent of traffic on green, as read back; None = not known
     target: int | None = None
     status: str = "live"  # live | stale | unknown | shifting | failed (the read-back fails)

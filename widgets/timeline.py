@@ -6,7 +6,8 @@ selected checklist item are reversed and marked with a cursor, so nothing depend
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -19,22 +20,19 @@ from textual.widgets import Static
 from widgets.sanitize import sanitize_line
 
 
-@dataclass(frozen=True)
-class StepView:
+class StepView(NamedTuple):
     label: str
     status: str
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class ChecklistView:
+class ChecklistView(NamedTuple):
     text: str
     ticked_by: str | None = None
     ticked_at: str = ""
 
 
-@dataclass(frozen=True)
-class PhaseView:
+class PhaseView(NamedTuple):
     name: str
     owner: str
     status: str  # pending | running | waiting-gate | baking | paused | done | failed | rolled-back | skipped
@@ -42,13 +40,12 @@ class PhaseView:
     planned_duration: str = ""
     actual_start: str = ""
     actual_duration: str = ""
-    steps: list[StepView] = field(default_factory=list)
+    steps: Sequence[StepView] = ()
     current_step: int | None = None
-    checklist: list[ChecklistView] = field(default_factory=list)
+    checklist: Sequence[ChecklistView] = ()
 
 
-@dataclass(frozen=True)
-class TimelineData:
+class TimelineData(NamedTuple):
     phases: list[PhaseView]
     current: int | None = None
     selected_item: int | None = None  # index into the current phase's checklist
@@ -64,8 +61,7 @@ WORDS = {"waiting-gate": "waiting for approval", "baking": "baking", "paused": "
          "rolled-back": "ROLLED BACK", "running": "running"}
 
 
-@dataclass(frozen=True)
-class Rendered:
+class Rendered(NamedTuple):
     text: Text
     current_start: int  # line of the current phase's header
     current_end: int  # its last line (steps and checklist included)

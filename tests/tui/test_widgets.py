@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -129,7 +128,7 @@ async def test_a_live_chart_paints_its_series_cell_for_cell_as_plotext_draws_the
                 if variant:  # same extremes, same scale: the kept axes are reused
                     series = {k: [(t, v) for t, v in zip([t for t, _ in pts], _shuffled_inside(pts, rng),
                                                          strict=True)] for k, pts in series.items()}
-                    data = replace(data, series=series)
+                    data = data._replace(series=series)
                     frame = plot._frame
                 picture = chart_picture(data, *plot.size)
                 painted = plot._draw(data, picture)
@@ -198,7 +197,7 @@ async def test_chart_detail_is_inert():
 
 async def test_chart_replots_only_when_the_picture_changes():
     chart = MetricChart()
-    data = replace(error_rate(), window_s=400)  # no sample leaves the window in this test
+    data = error_rate()._replace(window_s=400)  # no sample leaves the window in this test
     async with One(chart).run_test(size=(100, 20)) as pilot:
 
         async def show(d: ChartData) -> int:
@@ -208,21 +207,21 @@ async def test_chart_replots_only_when_the_picture_changes():
 
         drawn = await show(data)
         assert drawn >= 1
-        assert await show(replace(data)) == drawn
+        assert await show(data._replace()) == drawn
         column = data.window_s / (2 * chart.query_one(PlotextPlot).size.width)
         end = (math.floor(T0 / column) + 1) * column  # the newest dot column ends here
         later = (T0 + end) / 2
         same = {k: [*v, (later, v[-1][1])] for k, v in data.series.items()}  # lands on the dots already drawn
-        assert await show(replace(data, series=same, now=later)) == drawn
+        assert await show(data._replace(series=same, now=later)) == drawn
         spike = {k: [*v, (later, 0.03)] for k, v in data.series.items()}  # a new highest in that column
-        assert await show(replace(data, series=spike, now=later)) == drawn + 1
-        assert await show(replace(data, series=spike, now=end + column / 2)) == drawn + 2  # one column on
+        assert await show(data._replace(series=spike, now=later)) == drawn + 1
+        assert await show(data._replace(series=spike, now=end + column / 2)) == drawn + 2  # one column on
 
 
 async def test_a_sample_sends_only_the_rows_it_changes_and_the_screen_matches_a_full_draw():
     """A new sample moves a few cells at the right edge: only those rows go to the terminal, and what the
     terminal then shows is what drawing the whole chart afresh shows."""
-    data = replace(error_rate(), window_s=400)
+    data = error_rate()._replace(window_s=400)
     chart = MetricChart()
     async with One(chart).run_test(size=(100, 20)) as pilot:
         chart.update_chart(data)
@@ -233,7 +232,7 @@ async def test_a_sample_sends_only_the_rows_it_changes_and_the_screen_matches_a_
         picture = chart_picture(data, *plot.size)
         row = (picture.hi - picture.lo) / plot.size.height
         # A row and a half under each series' last value, inside the scale: the scale stays as it is.
-        spike = replace(data, series={k: [*v, (later, max(v[-1][1] - 1.5 * row, min(y for _, y in v)))]
+        spike = data._replace(series={k: [*v, (later, max(v[-1][1] - 1.5 * row, min(y for _, y in v)))]
                                       for k, v in data.series.items()}, now=later)
         asked: list[tuple[Region, ...]] = []
         real = plot.refresh
@@ -367,14 +366,14 @@ async def test_guard_bell_rings_once_per_transition():
     rings: list[int] = []
     app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
     ok = GuardView("error_rate", "above", 0.01, "ratio", 0.002, 0, 60, "ok", "rollback")
-    hot = replace(ok, value=0.02, breach_for_s=20, state="breaching")
-    tripped = replace(hot, breach_for_s=60, state="tripped")
+    hot = ok._replace(value=0.02, breach_for_s=20, state="breaching")
+    tripped = hot._replace(breach_for_s=60, state="tripped")
     other = GuardView("latency", "above", 250, "ms", 120, 0, 60, "ok", "pause")
     async with app.run_test(size=(100, 8)):
         for views in ([ok, other], [hot, other], [hot, other], [tripped, other], [other, tripped]):
             panel.update_guards(views)
         assert rings == [1]  # breaching -> tripped, and a reordered list, do not ring again
-        panel.update_guards([tripped, replace(other, value=300, state="breaching")])
+        panel.update_guards([tripped, other._replace(value=300, state="breaching")])
         assert rings == [1, 1]  # a second guard going hot does
         panel.update_guards([ok, other])
         panel.update_guards([tripped, other])
@@ -448,7 +447,7 @@ async def test_timeline_keeps_the_current_phase_in_view():
         timeline.scroll_home(animate=False)
         await pilot.pause()
         timeline.update_timeline(TimelineData(
-            [*phases[:25], replace(phases[25], actual_duration="1m"), *phases[26:]], current=25, selected_item=0))
+            [*phases[:25], phases[25]._replace(actual_duration="1m"), *phases[26:]], current=25, selected_item=0))
         await pilot.pause()
         assert timeline.scroll_y == 0
 
