@@ -135,3 +135,23 @@ async def test_the_first_frame_written_is_whole_and_the_charts_follow_it(tmp_pat
     assert "ROLLBACK" in lines[-1]  # the keys, not an empty line filled a frame later
     assert charts == 0 and "waiting for the first sample" not in text
     assert "waiting for the first sample" in next(text for _, _, text, charts in frames if charts)
+
+
+async def test_a_screen_on_an_engine_that_answered_has_its_charts_in_its_first_frame(tmp_path):
+    """An attach: the history is on its way when the screen composes, so the charts are not left for later."""
+    loaded = load_plan(PLANS / "pilot.yaml")
+    journal = tmp_path / "j.jsonl"
+    handle = LocalEngine(Driver(loaded, journal, clock=ScaledClock(20), operator="tester"))
+    app = make_app(None, journal, engine=handle, keymap={})
+    charts: list[int] = []
+    display = app._display
+
+    def recording(screen, renderable) -> None:
+        display(screen, renderable)
+        if renderable is not None and screen is app.center:
+            charts.append(len(app.center.charts()))
+
+    app._display = recording
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: bool(charts), what="a first frame")
+    assert charts[0] == len(loaded.plan.metrics) > 0
