@@ -464,7 +464,7 @@ def run() -> Iterator[tuple[str, str]]:
             runs = [(first_paint(shipdeck(tmp), cols, rows, plan_painted),
                      first_paint(baseline(), cols, rows, "baseline ready")) for _ in range(7)]
             sd, bl = (statistics.median(r[k] for r in runs) for k in (0, 1))
-            yield f"{size} cold start to first paint", f"{sd:.2f}s   baseline {bl:.2f}s   ratio {sd / bl:.1f}x"
+            yield f"{size} cold start to first paint", f"{sd:.2f}s   baseline {bl:.2f}s   ratio {sd / bl:.2f}x"
             cpu, bps = idle(shipdeck(tmp), cols, rows, "ROLLBACK")
             bcpu, bbps = idle(baseline(), cols, rows, "baseline ready")
             yield f"{size} idle CPU, charts live at 1 Hz", f"{cpu:.1f}%   baseline {bcpu:.1f}%   ratio {cpu / max(bcpu, 0.01):.1f}x"
