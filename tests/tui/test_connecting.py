@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from backends.base import ScaledClock
 from tests.tui.conftest import PLANS, screen_text, until
@@ -16,6 +18,20 @@ from tui.engine.initial import initial_state
 from tui.engine.local import LocalEngine
 from tui.engine.plan import load_plan
 from tui.engine.plandata import PlanData
+
+
+def frames_of(app, what: Callable[[Any], Any]) -> list[Any]:
+    """`what(update)` at each frame the command center hands to the terminal."""
+    frames: list[Any] = []
+    display = app._display
+
+    def recording(screen, renderable) -> None:
+        display(screen, renderable)
+        if renderable is not None and screen is app.center:
+            frames.append(what(renderable))
+
+    app._display = recording
+    return frames
 
 
 async def test_the_plan_is_painted_before_the_engine_answers_and_nothing_acts_until_it_does(tmp_path):
@@ -83,15 +99,7 @@ async def test_a_screen_opens_on_what_its_engine_already_sent(tmp_path):
     handle = Replaying(PlanData(loaded.plan.screen_data()), loaded.path, initial_state(loaded.plan), journal,
                        "tester", lambda: None)
     app = make_app(None, journal, engine=handle, keymap={})
-    frames: list[str] = []
-    display = app._display
-
-    def recording(screen, renderable) -> None:
-        display(screen, renderable)
-        if renderable is not None and screen is app.center:
-            frames.append(screen_text(app))
-
-    app._display = recording
+    frames = frames_of(app, lambda _: screen_text(app))
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: bool(frames), what="a first frame")
     assert "the newest line the engine kept" in frames[0]
@@ -113,15 +121,8 @@ async def test_the_first_frame_written_is_whole_and_the_charts_follow_it(tmp_pat
     handle = ConnectingEngine(PlanData(loaded.plan.screen_data()), loaded.path, initial_state(loaded.plan), journal,
                               "tester", connect)
     app = make_app(None, journal, engine=handle, keymap={})
-    frames: list[tuple[int, str, str, int]] = []
-    display = app._display
-
-    def recording(screen, renderable) -> None:
-        display(screen, renderable)
-        if renderable is not None and screen is app.center:
-            frames.append((app._batch_count, type(renderable).__name__, screen_text(app), len(app.center.charts())))
-
-    app._display = recording
+    frames = frames_of(app, lambda update: (app._batch_count, type(update).__name__, screen_text(app),
+                                            len(app.center.charts())))
     try:
         async with app.run_test(size=(160, 50)) as pilot:
             await until(pilot, lambda: any(charts for *_, charts in frames), what="a frame with the charts")
@@ -143,15 +144,7 @@ async def test_a_screen_on_an_engine_that_answered_has_its_charts_in_its_first_f
     journal = tmp_path / "j.jsonl"
     handle = LocalEngine(Driver(loaded, journal, clock=ScaledClock(20), operator="tester"))
     app = make_app(None, journal, engine=handle, keymap={})
-    charts: list[int] = []
-    display = app._display
-
-    def recording(screen, renderable) -> None:
-        display(screen, renderable)
-        if renderable is not None and screen is app.center:
-            charts.append(len(app.center.charts()))
-
-    app._display = recording
+    charts = frames_of(app, lambda _: len(app.center.charts()))
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: bool(charts), what="a first frame")
     assert charts[0] == len(loaded.plan.metrics) > 0
