@@ -71,7 +71,7 @@ def attach_deep(tmp: Path) -> tuple[float, float, float]:
             took.append(t.wait(lambda s: last in s and "⣀" in s or last in s and "⠉" in s, 30) - t.started)
         finally:
             t.close(engines=False)
-        base.append(first_paint(baseline(), 160, 50, "baseline ready"))
+        base.append(first_paint(baseline(), 160, 50, "baseline ready", engines=False))
     engine.kill()
     return statistics.median(took), statistics.median(base), mb
 

@@ -263,12 +263,14 @@ def plan_painted(screen: str) -> bool:
     return "bench idle" in lines[0] and "Canary" in screen and "ROLLBACK" in lines[-1]
 
 
-def first_paint(argv: list[str], cols: int, rows: int, marker: str | Callable[[str], bool]) -> float:
+def first_paint(argv: list[str], cols: int, rows: int, marker: str | Callable[[str], bool], engines: bool = True
+                ) -> float:
+    """`engines`: kill the engines of this run's runtime directory after (not while another is being measured)."""
     t = Term(argv, cols, rows)
     try:
         return t.wait(marker if callable(marker) else lambda s: marker in s) - t.started
     finally:
-        t.close()
+        t.close(engines)
 
 
 def idle(argv: list[str], cols: int, rows: int, marker: str, settle: float = 4.0, span: float = 15.0
