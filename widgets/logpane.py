@@ -83,7 +83,7 @@ class LogPane(Vertical):
     DEFAULT_CSS = """
     LogPane > Input { dock: top; height: 3; display: none; }
     LogPane.filtering > Input { display: block; }
-    LogPane > _Lines { height: 1fr; }
+    LogPane > _Lines { height: 1fr; overflow-x: auto; }
     """
     BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
 
