@@ -164,10 +164,10 @@ class ShipdeckApp(App[int]):
     def _open_center(self) -> None:
         """Pushed once Textual's mount batch is over: a frame rendered inside it is thrown away, and the first one
         written after it was a partial one, without the status line (the full frame came ~60 ms later). With
-        nothing to draw yet (an engine still starting), the charts come a frame after the plan; an engine that
-        answered (an attach: its history is on its way) has them in the first frame."""
+        nothing to draw yet (an engine still starting), the charts and the log's lines come a frame after the plan;
+        an engine that answered (an attach: its history is on its way) has them in the first frame."""
         self._take_news()
-        self.center.charts_at_once = bool(self.series.last_ts) or not getattr(self.engine, "connecting", False)
+        self.center.at_once = bool(self.series.last_ts) or not getattr(self.engine, "connecting", False)
         self.push_screen(self.center)
 
     async def on_unmount(self) -> None:

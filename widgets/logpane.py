@@ -87,8 +87,11 @@ class LogPane(Vertical):
     """
     BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
 
-    def __init__(self, max_lines: int = 5000, queue_cap: int | None = None, *, id: str | None = None) -> None:
+    def __init__(self, max_lines: int = 5000, queue_cap: int | None = None, *, lines_later: bool = False,
+                 id: str | None = None) -> None:
+        """`lines_later`: the lines widget is mounted after the pane's first frame (lines queue until then)."""
         super().__init__(id=id)
+        self.lines_later = lines_later
         self.max_lines = max_lines
         self.queue_cap = queue_cap or max_lines
         self.kept: deque[str] = deque(maxlen=max_lines)
@@ -100,9 +103,13 @@ class LogPane(Vertical):
         self.border_title = "logs"
 
     def compose(self) -> ComposeResult:
+        if not self.lines_later:
+            yield self._new_lines()
+
+    def _new_lines(self) -> _Lines:
         log = _Lines(max_lines=self.max_lines, highlight=True, id="log-lines")
         log.highlighter = LineHighlighter()
-        yield log
+        return log
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Esc clears a filter only while there is one: otherwise it goes on to the app (closing the help).
@@ -110,6 +117,16 @@ class LogPane(Vertical):
 
     def on_mount(self) -> None:
         self.set_interval(FLUSH_INTERVAL, self.flush)
+        if self.lines_later:
+            # A Log and its scrollbar are a tenth of a screen's first frame: an empty pane's border comes first.
+            self.call_after_refresh(self._mount_lines)
+
+    async def _mount_lines(self) -> None:
+        if not self.is_attached:
+            return  # its screen closed first
+        await self.mount(self._new_lines())
+        self.lines_later = False
+        self.flush()
 
     @property
     def lines_widget(self) -> Log:
@@ -117,11 +134,11 @@ class LogPane(Vertical):
 
     @property
     def following(self) -> bool:
-        return self.lines_widget.is_vertical_scroll_end
+        return self.lines_later or self.lines_widget.is_vertical_scroll_end
 
     @property
     def line_count(self) -> int:
-        return self.lines_widget.line_count
+        return 0 if self.lines_later else self.lines_widget.line_count
 
     def push(self, records: Sequence[LogRecord], dropped: int = 0) -> None:
         """Queue lines; nothing is drawn until the next flush. `dropped`: older lines the caller already let go,
@@ -136,7 +153,7 @@ class LogPane(Vertical):
             self.dropped += excess
 
     def flush(self) -> None:
-        if self.held or (not self.queue and not self._pending_drop_notice):
+        if self.held or self.lines_later or (not self.queue and not self._pending_drop_notice):
             return
         records = list(self.queue)
         self.queue.clear()
@@ -190,10 +207,13 @@ class LogPane(Vertical):
         self.apply_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.lines_widget.focus()
+        if not self.lines_later:
+            self.lines_widget.focus()
 
     def apply_filter(self, text: str) -> None:
         self.filter_text = text
+        if self.lines_later:
+            return  # the first flush writes what the filter keeps
         log = self.lines_widget
         log.clear()
         log.write_lines([ln for ln in self.kept if self._matches(ln)], scroll_end=True)
@@ -206,4 +226,5 @@ class LogPane(Vertical):
             box.disabled = True  # while hidden, so it never takes the focus (and the keys) from the screen
         self.remove_class("filtering")
         self.apply_filter("")
-        self.lines_widget.focus()
+        if not self.lines_later:
+            self.lines_widget.focus()

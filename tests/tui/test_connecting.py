@@ -109,7 +109,7 @@ async def test_a_screen_opens_on_what_its_engine_already_sent(tmp_path):
 async def test_the_first_frame_written_is_whole_and_the_charts_follow_it(tmp_path):
     """Textual throws away what is rendered inside its mount batch: the command center is pushed after it, so the
     first frame a terminal gets is a full one with the status line, the plan and the keys. With nothing to draw
-    yet, the charts come a frame later, and they do come."""
+    yet, the charts and the log's lines widget come a frame later, and they do come."""
     loaded = load_plan(PLANS / "pilot.yaml")
     journal = tmp_path / "j.jsonl"
     done = threading.Event()
@@ -122,20 +122,22 @@ async def test_the_first_frame_written_is_whole_and_the_charts_follow_it(tmp_pat
                               "tester", connect)
     app = make_app(None, journal, engine=handle, keymap={})
     frames = frames_of(app, lambda update: (app._batch_count, type(update).__name__, screen_text(app),
-                                            len(app.center.charts())))
+                                            len(app.center.charts()) + len(app.center.query("#log-lines"))))
     try:
         async with app.run_test(size=(160, 50)) as pilot:
-            await until(pilot, lambda: any(charts for *_, charts in frames), what="a frame with the charts")
+            await until(pilot, lambda: any(parts == len(loaded.plan.metrics) + 1 for *_, parts in frames),
+                        what="a frame with the charts and the log's lines")
     finally:
         done.set()
-    batch, kind, text, charts = frames[0]
+    batch, kind, text, parts = frames[0]
     assert batch == 0 and kind == "LayoutUpdate"  # written whole, not rendered inside the batch and dropped
     lines = text.splitlines()
     assert " CONNECTING " in lines[0] and loaded.plan.name in lines[0]
     assert all(ph.name in text for ph in loaded.plan.phases)
     assert "ROLLBACK" in lines[-1]  # the keys, not an empty line filled a frame later
-    assert charts == 0 and "waiting for the first sample" not in text
-    assert "waiting for the first sample" in next(text for _, _, text, charts in frames if charts)
+    assert parts == 0 and "waiting for the first sample" not in text and "╭─ logs" in text
+    later = next(text for _, _, text, parts in frames if parts == len(loaded.plan.metrics) + 1)
+    assert "waiting for the first sample" in later
 
 
 async def test_a_screen_on_an_engine_that_answered_has_its_charts_in_its_first_frame(tmp_path):

@@ -2,7 +2,7 @@
 
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import screen_text
+from tests.tui.conftest import screen_text, until
 from widgets.logpane import LogPane, LogRecord
 
 T0 = 1_795_000_000.0
@@ -32,6 +32,28 @@ async def test_writes_are_batched_per_flush():
         assert pane.writes == 1 and pane.line_count == 500
         await pilot.pause()
         assert "line 499" in screen_text(app)
+
+
+async def test_lines_that_come_before_the_lines_widget_wait_for_it_in_order_and_filtered():
+    pane = LogPane(lines_later=True, id="logs")  # as between a screen's first frame and its lines' mount
+    pane.push(recs(3))
+    pane.apply_filter("line 1")
+    pane.flush()
+    assert pane.line_count == 0 and len(pane.queue) == 3 and pane.following
+    pane.push(recs(20, 3))
+
+    class Holding(App[None]):
+        def compose(self) -> ComposeResult:
+            yield pane
+
+    app = Holding()
+    async with app.run_test(size=(100, 20)) as pilot:
+        await until(pilot, lambda: pane.line_count > 0, what="the lines widget, then a flush")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert pane.line_count == 11 and not pane.queue  # line 1 and lines 10-19
+    assert shown.index("line 1 ") < shown.index("line 10") < shown.index("line 19")
+    assert "line 2 " not in shown
 
 
 async def test_memory_is_bounded_and_bursts_drop_oldest_with_a_marker():

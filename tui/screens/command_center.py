@@ -36,7 +36,7 @@ class CommandCenter(Screen[None]):
         super().__init__()
         self.on_ready = on_ready
         self._composed = False
-        self.charts_at_once = False  # in the first frame, or a frame after it (`_mount_charts`)
+        self.at_once = False  # the charts and the log's lines in the first frame, or a frame after the plan
         self._charts_mounted = False
         self.help_panel = help_panel
         self.keybar = keybar
@@ -71,10 +71,10 @@ class CommandCenter(Screen[None]):
             with Horizontal(id="middle"):
                 yield PhaseTimeline(id="timeline")
                 with Grid(id="charts"):
-                    if self.charts_at_once:
+                    if self.at_once:
                         yield from self._new_charts()
             yield GuardPanel(id="guards")
-            yield LogPane(max_lines=self.max_log_lines, id="logs")
+            yield LogPane(max_lines=self.max_log_lines, lines_later=not self.at_once, id="logs")
             yield self.help_panel  # over the body: the status lines, the split and the keys stay in view
         yield self.keybar
 
@@ -86,7 +86,7 @@ class CommandCenter(Screen[None]):
 
     def on_mount(self) -> None:
         self._composed = True
-        self._charts_mounted = self.charts_at_once
+        self._charts_mounted = self.at_once
         self._apply_size()
         if self.on_ready is not None:
             self.call_next(self.on_ready)  # ahead of the first refresh
