@@ -275,6 +275,9 @@ def _shown_after_checks(plan: str, resume: bool, accept_import: bool) -> dict[st
     review)."""
     from tui.cli_import import needs_review
 
+    # The screen waits on this child: pydantic's scan of every installed package for plugins (~4 ms) is for the
+    # engine, which reads the plan again with them.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     loaded = _load_or_exit(plan)
     if not resume and not accept_import and needs_review(loaded):
         return {"review": True}
