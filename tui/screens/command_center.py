@@ -91,8 +91,8 @@ class CommandCenter(Screen[None]):
         if self.on_ready is not None:
             self.call_next(self.on_ready)  # ahead of the first refresh
         if not self._charts_mounted:
-            # Five charts are 20 of the screen's 38 widgets, and plotext's import: with nothing to draw yet, the
-            # plan, the status and the keys are on screen first, the charts a frame later.
+            # Five charts are more than half the screen's widgets, and plotext's import: with nothing to draw yet,
+            # the plan, the status and the keys are on screen first, the charts a frame later.
             self.call_after_refresh(self._mount_charts)
 
     def _new_charts(self) -> list[MetricChart]:
