@@ -50,6 +50,10 @@ def binary(name: str) -> str:
     return path
 
 
+class PortTaken(RuntimeError):
+    """A server of the lab could not bind the port chosen for it."""
+
+
 @dataclass
 class Lab:
     dir: Path
@@ -65,6 +69,7 @@ class Lab:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     prometheus: subprocess.Popen[bytes] | None = None
     unload: threading.Event = field(default_factory=threading.Event)  # set: the load generator stops
+    _log_from: int = 0  # where this start's part of lab.log begins
 
     @property
     def plan(self) -> Path:
@@ -136,7 +141,20 @@ phases:
 """)
 
     def start(self) -> None:
+        """Everything up, blue's rate in Prometheus. A port chosen free can be taken before its server binds it
+        (another program's, or a connection's own end): the lab then chooses again, up to three times."""
+        for _ in range(3):
+            try:
+                self._start()
+                return
+            except PortTaken:
+                self.stop()
+                self.unload = threading.Event()
+        raise RuntimeError(f"lab: the ports it chose were taken three times; see {self.dir / 'lab.log'}")
+
+    def _start(self) -> None:
         self.write()
+        self._log_from = (self.dir / "lab.log").stat().st_size if (self.dir / "lab.log").exists() else 0
         log = open(self.dir / "lab.log", "ab")  # noqa: SIM115 - closed when the processes stop
         py = sys.executable
         for colour, rate, latency in (("blue", 0.0, 40.0), ("green", self.green_fail_rate, self.green_latency_ms)):
@@ -180,7 +198,11 @@ phases:
         while not cond():  # type: ignore[operator]
             for p in self.procs:
                 if p.poll() is not None:
-                    raise RuntimeError(f"lab: {p.args[0]} exited; see {self.dir / 'lab.log'}")
+                    with open(self.dir / "lab.log", "rb") as f:
+                        f.seek(self._log_from)
+                        said = f.read().lower()
+                    gone = PortTaken if b"address already in use" in said or b"cannot bind" in said else RuntimeError
+                    raise gone(f"lab: {p.args[0]} exited; see {self.dir / 'lab.log'}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"lab: {what} did not come up; see {self.dir / 'lab.log'}")
             time.sleep(0.1)

@@ -80,3 +80,29 @@ def test_sample_app_and_loadgen_rules(lab):
     assert counts["error"] > 0 and counts["ok"] == 0
     with pytest.raises(SystemExit, match="refusing"):
         loadgen.run("http://example.com/", 1, 1)
+
+
+def test_a_port_taken_before_its_server_binds_it_is_chosen_again(monkeypatch):
+    """Between the lab choosing a free port and its server binding it, something else may take it (in CI: another
+    test's server, or a connection's own end). The lab chooses again instead of failing the night."""
+    require_binary("haproxy")
+    require_binary("prometheus")
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        chosen: list[int] = []
+        real = lab_mod.free_port
+
+        def blue_s_port_taken_once() -> int:
+            chosen.append(taken if len(chosen) == 1 else real())  # frontend, then blue: on the first try only
+            return chosen[-1]
+
+        monkeypatch.setattr(lab_mod, "free_port", blue_s_port_taken_once)
+        with lab_mod.running_lab() as lab:
+            assert lab.ports["blue"] != taken and len(chosen) == 8  # two tries of four ports
+            said = (lab.dir / "lab.log").read_text().lower()
+            assert "address already in use" in said
+            assert urllib.request.urlopen(f"http://127.0.0.1:{lab.ports['blue']}/health", timeout=5).status == 200
