@@ -38,7 +38,6 @@ def series_order(series: dict[str, list[tuple[float, float]]]) -> list[str]:
     return sorted(series, key=lambda n: (_ORDER.get(n, 9), n))
 
 
-
 Series = tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
 
 
