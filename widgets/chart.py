@@ -60,7 +60,6 @@ def x_ticks(window_s: float, max_ticks: int) -> tuple[list[float], list[str]]:
     return ticks, [_ago(-t) if t else "now" for t in ticks]
 
 
-
 def chart_title(d: ChartData, width: int = 1000) -> Text:
     """Title line: name, latest value per series (live only) or the status in words, then the threshold.
 
@@ -387,7 +386,6 @@ class MetricChart(Vertical):
 
 def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-
 
 
 def nice_ticks(lo: float, hi: float, max_n: int) -> list[float]:
