@@ -150,12 +150,16 @@ class ChartPlot(PlotextPlot):
 
     def show(self, data: ChartData) -> None:
         self.data = data
+        if not self.size.area:  # not laid out yet: `render` draws it once it has a size
+            self._wanted = None
+            self.refresh()
+            return
         key = self._picture_key()
         if key in (self._wanted, self._key):  # samples landing on the dots already drawn: no repaint
             self._wanted = key
             return
         self._wanted = key
-        if self._key is None or key[1:] != self._key[1:] or not self.size.area:
+        if self._key is None or key[1:] != self._key[1:]:
             self.refresh()  # a new size, scale or status: drawn in `render`, at the size it is shown at
             return
         # Same size and style: a sample moves a few cells at the right edge. Draw now and send only the
