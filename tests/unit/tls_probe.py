@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from backends.base import BackendContext
-from tui.engine.driver import build_backends
+from tui.engine.wiring import build_backends
 from tui.engine.plan import load_plan_text
 
 PLAN = """\

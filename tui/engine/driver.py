@@ -13,13 +13,10 @@ import contextlib
 import math
 import os
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from backends import registry
 from backends.base import (
-    BackendConfig,
     BackendContext,
     Backfillable,
     Clock,
@@ -27,79 +24,34 @@ from backends.base import (
     LogLine,
     NoData,
     Previewable,
-    ProbeResult,
     RealClock,
     Restorable,
     Sample,
     TrafficSplit,
-    Waitable,
-    run_command,
 )
-from tui import openssl
 from tui.engine.guards import GuardSet
 from tui.engine.identity import identity
 from tui.engine.initial import initial_state
 from tui.engine.journal import Journal, open_intents, parse_iso, replay
 from tui.engine.machine import transition
+from tui.engine.perform import Perform
 from tui.engine.plan import ACCEPTED_IMPORT_ENV, LoadedPlan, format_duration, outside_window
 from tui.engine.secrets import Redactor, mask_plan
 from tui.engine.state import RunState, Subscriber, resume_command, traffic_words
+from tui.engine.wiring import (
+    BackendHealth,
+    Backends,
+    bounded,
+    build_backends,
+    close_all,
+    line_dict,
+    on_loop,
+    sample_dict,
+)
 from tui.memory import AfterBursts
 
 NOTIFY_TIMEOUT = 10.0
 BACKFILL_S = 600.0  # chart history fetched at start
-T = TypeVar("T")
-
-
-def on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether the caller runs on `loop` (else it is another thread, which must post to it)."""
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
-
-
-async def bounded(awaitable: Awaitable[T], seconds: float) -> T:
-    """Await with a deadline. asyncio.timeout, unlike 3.11's wait_for, never swallows a cancel."""
-    async with asyncio.timeout(seconds):
-        return await awaitable
-
-
-@dataclass
-class BackendHealth:
-    name: str
-    kind: str
-    status: str = "ok"  # ok | busy | failed | down
-    detail: str = ""
-    since: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "status": self.status, "detail": self.detail, "since": self.since}
-
-
-@dataclass
-class Backends:
-    traffic: Any
-    metrics: dict[str, Any] = field(default_factory=dict)
-    logs: list[Any] = field(default_factory=list)
-    notify: list[Any] = field(default_factory=list)
-    probes: Any = None
-
-
-def build_backends(loaded: LoadedPlan, ctx: BackendContext) -> Backends:
-    cfg = loaded.backends
-    traffic_cfg: BackendConfig = cfg["traffic"][0]
-    out = Backends(traffic=registry.create("traffic", traffic_cfg, ctx))
-    for mc in cfg.get("metrics", []):
-        out.metrics[mc.name or mc.type] = registry.create("metrics", mc, ctx)
-    out.logs = [registry.create("logs", c, ctx) for c in cfg.get("logs", [])]
-    out.notify = [registry.create("notify", c, ctx) for c in cfg.get("notify", [])]
-    if cfg.get("probes"):
-        out.probes = registry.create("probes", cfg["probes"][0], ctx)
-    openssl.asyncio_tls()  # a backend that imported ssl may speak TLS on the loop
-    return out
-
-
 NOTIFY_REPEAT_S = 300.0  # the same alert again within this is a duplicate
 REMIND_MAX_S = 3600.0  # a hold is said again at least this often
 MAX_UNWRITTEN = 100_000  # journal records kept in memory while the disk refuses them
@@ -148,6 +100,7 @@ class Driver:
         self._notifications: set[asyncio.Task[None]] = set()
         self._sent: dict[tuple[str, str], float] = {}
         self._traffic_lock = asyncio.Lock()  # one traffic change at a time, in order
+        self._perform = Perform(self.backends, self.ctx, self.plan.settings.timeout, self._traffic_lock)
         self._unwritten: list[tuple[str, dict[str, Any], str, float]] = []
         self._in_fault = False
         self._faults: dict[str, str] = {}  # part of the engine -> what failed, while it stays failed
@@ -436,58 +389,6 @@ class Driver:
         self._emit({"type": "effect", "phase": "end", "effect": eff, **result})
         self._inbox.put_nowait({"type": "result", "id": eff["id"], **result})
 
-    async def _perform(self, eff: dict[str, Any]) -> dict[str, Any]:
-        kind = eff["kind"]
-        timeout = self.plan.settings.timeout
-        traffic = self.backends.traffic
-        if kind in ("shift", "rollback"):
-            async with self._traffic_lock:
-                call = traffic.shift(int(eff["percent"])) if kind == "shift" else traffic.rollback()
-                # A backend that waits for a controller after its patch (Argo's `settle`) gets that long besides.
-                split = await bounded(call, timeout + float(getattr(traffic, "patience", 0.0)))
-            return {"green": split.green, "detail": split.detail, "commands": list(split.commands)}
-        if kind == "run":
-            cwd = os.path.join(self.plan_dir, eff["cwd"]) if eff.get("cwd") else self.plan_dir
-            res = await run_command(
-                eff["command"], float(eff["timeout"]), cwd=cwd,
-                on_line=lambda stream, text: self._log(
-                    LogLine(self.clock.now(), "run", "warning" if stream == "stderr" else "info", text)
-                ),
-            )
-            if res.timed_out:
-                return {"ok": False, "error": f"timed out after {eff['timeout']:g}s; process group killed",
-                        "output": res.output}
-            ok = res.exit_code == 0
-            return {"ok": ok, "error": "" if ok else f"exit {res.exit_code}: {_last_line(res.output)}",
-                    "detail": f"exit 0 in {res.duration:.1f}s", "output": res.output}
-        if kind == "probe":
-            prober = self.backends.probes or self._default_prober()
-            probe: ProbeResult = await bounded(
-                prober.probe(eff["url"], int(eff["expect_status"]), float(eff["timeout"]), eff.get("body")),
-                float(eff["timeout"]) * 4 + timeout,
-            )
-            detail = f"{probe.status} in {probe.latency_ms:.0f}ms {probe.detail}".strip()
-            return {"ok": probe.ok, "error": "" if probe.ok else f"probe failed: {detail}", "detail": detail}
-        if kind == "wait":
-            waiter = self._waiter()
-            detail = await bounded(waiter.wait_ready(eff["deployment"], int(eff["ready"]), float(eff["timeout"])),
-                                   float(eff["timeout"]) + timeout)
-            return {"detail": detail}
-        raise ValueError(f"unknown effect {kind!r}")
-
-    def _waiter(self) -> Waitable:
-        for backend in (self.backends.traffic, *self.backends.metrics.values()):
-            if isinstance(backend, Waitable):
-                return backend
-        raise RuntimeError("no backend can read rollout readiness (traffic or metrics of type kubernetes)")
-
-    def _default_prober(self) -> Any:
-        if "http" not in registry.available("probes"):
-            raise RuntimeError("no probe backend: set backends.probes")
-        cls = registry.load("probes", "http")
-        self.backends.probes = cls(cls.Config(type="http"), self.ctx)
-        return self.backends.probes
-
     async def _notify(self, notifier: Any, eff: dict[str, Any]) -> None:
         try:
             await bounded(notifier.notify(eff["event"], eff["message"], eff["context"]), NOTIFY_TIMEOUT)
@@ -547,7 +448,7 @@ class Driver:
             by_ts: dict[float, dict[str, Any]] = {t: {} for t in points}
             for name, samples in history.items():
                 for smp in samples:
-                    by_ts[smp.ts][name] = _sample_dict(smp)
+                    by_ts[smp.ts][name] = sample_dict(smp)
             self._emit({"type": "history", "points": [[t, by_ts[t]] for t in points]})
 
     async def _sample_loop(self, queries: dict[str, dict[str, str]]) -> None:
@@ -614,7 +515,7 @@ class Driver:
         for part in results:
             samples.update(part)
         self._last_readings = samples
-        values = {name: _sample_dict(v) for name, v in samples.items()}
+        values = {name: sample_dict(v) for name, v in samples.items()}
         self.last_samples = values
         fired = self._observe(samples, now)
         guards = [g.to_dict() for g in self.guards.status]
@@ -800,7 +701,7 @@ class Driver:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         b = self.backends
-        await _close([*b.logs, *b.metrics.values(), b.traffic, b.probes])  # notifiers: after the last alert
+        await close_all([*b.logs, *b.metrics.values(), b.traffic, b.probes])  # notifiers: after the last alert
         s = self.state
         if self._suspend_reason is not None and not s.terminal:
             text = (f"{self._suspend_reason}: the engine stopped with the run {s.status} and "
@@ -822,32 +723,11 @@ class Driver:
         pending = {t for t in self._notifications if not t.done()}
         if pending:  # the last notifications (rollback, completed, suspended) matter most
             await asyncio.wait(pending, timeout=NOTIFY_TIMEOUT)
-        await _close(b.notify)
+        await close_all(b.notify)
         self._emit({"type": "end", "status": s.status, "traffic": s.traffic, "words": traffic_words(s),
                     "journal": str(self.journal_path),
                     "suspended": self._suspend_reason or "", "spilled": self.spilled})
         self.journal.close()
 
 
-async def _close(backends: list[Any]) -> None:
-    for backend in backends:
-        close = getattr(backend, "aclose", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                await close()
 
-
-def _last_line(text: str) -> str:
-    lines = [x for x in text.splitlines() if x.strip()]
-    return lines[-1][:200] if lines else "(no output)"
-
-
-def _sample_dict(v: Sample | NoData) -> dict[str, Any]:
-    if isinstance(v, Sample):
-        value = None if math.isnan(v.value) else v.value
-        return {"value": value, "series": dict(v.series)}
-    return {"value": None, "nodata": v.reason, "down": v.source_down}
-
-
-def line_dict(line: LogLine) -> dict[str, Any]:
-    return {"ts": line.ts, "source": line.source, "level": line.level, "text": line.text}

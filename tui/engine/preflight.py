@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import BackendContext, Problem
-from tui.engine.driver import bounded, build_backends
 from tui.engine.plan import LoadedPlan, PlanIssue, ShiftStep, backend_name
+from tui.engine.wiring import bounded, build_backends
 
 PREFLIGHT_TIMEOUT = 10.0
 

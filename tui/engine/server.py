@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import LogLine, Previewable
-from tui.engine.driver import Driver, bounded, line_dict, on_loop
+from tui.engine.driver import Driver
 from tui.engine.handle import screen_refusal
 from tui.engine.identity import MAX_NAME, MAX_TEXT, peer_uid, verified
 from tui.engine.protocol import (
@@ -41,6 +41,7 @@ from tui.engine.protocol import (
 )
 from tui.engine.sockets import runtime_dir, unix_address
 from tui.engine.state import exit_code
+from tui.engine.wiring import bounded, line_dict, on_loop
 
 IDLE_EXIT_S = 60.0  # nobody attached and nothing at stake for this long: the engine leaves
 # A screen behind by SHED_AT (a burst faster than its link) goes without log sources' lines until it catches
