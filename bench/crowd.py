@@ -19,7 +19,8 @@ from pathlib import Path
 
 import psutil
 
-from bench.terminal import IDLE_PLAN, PY, Term, baseline, burst_script, first_paint
+from bench.term import PY, Term
+from bench.terminal import IDLE_PLAN, baseline, burst_script, first_paint
 from tui.engine.server import HISTORY_LOG_LINES, HISTORY_SAMPLES
 
 WATCHERS = 50

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.terminal import Term, answered
+from bench.term import Term
+from bench.terminal import answered
 from tests.backends.test_fault_matrix import (  # noqa: F401 - fixtures
     PY,
     ROOT,

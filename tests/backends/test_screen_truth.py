@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from backends.base import RealClock
-from bench.terminal import Term, answered
+from bench.term import Term
+from bench.terminal import answered
 from tests.backends.test_detached import FOUR_EYES, WHO, driven, engine_pids
 from tests.backends.test_fault_matrix import PY, ROOT, haproxy_green, haproxy_traffic, wait
 from tests.tui.conftest import screen_text, until
