@@ -10,7 +10,7 @@ import collections
 
 from textual.widget import Widget
 
-from tests.tui.conftest import PLANS, FrozenClock, until
+from tests.tui.conftest import PLANS, FrozenClock, screen_text, until
 from tui.app import make_app
 from tui.engine import journal
 from tui.engine.driver import Driver
@@ -46,6 +46,36 @@ async def test_ticks_without_news_repaint_nothing(tmp_path, monkeypatch):
                               "detail": "shift", "since": app.clock.now()})
         app._render_tick()
         assert set(refreshed) == {"Line#status"}, refreshed  # news repaints its own line, and only it
+
+
+
+async def test_an_answer_the_operator_waits_on_is_painted_before_the_lines_queued_with_it(tmp_path, monkeypatch):
+    """A new state paints at once, without the log lines that came with it (under a burst, pushing and repainting
+    them took a third of the time from key to frame); the lines follow on the next tick, none lost."""
+    from widgets.logpane import LogPane
+
+    app = make_app(load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl", clock=FrozenClock(), operator="t",
+                   keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.engine.submit("advance")
+        await until(pilot, lambda: app.state["status"] == "running", what="the run started")
+        app._ticker.pause()  # only the paint the answer asks for, no tick in between
+        await pilot.pause(0.3)
+        app._render_tick()
+        pushed: list[int] = []
+        real = LogPane.push
+        monkeypatch.setattr(LogPane, "push", lambda self, records, dropped=0: (pushed.append(len(records)),
+                                                                                 real(self, records, dropped)))
+        t = app.clock.now()
+        app._from_engine({"type": "logs", "lines": [{"ts": t, "source": "app", "level": "info", "text": f"line {i}"}
+                                                    for i in range(50)]})
+        app.engine.submit("pause")
+        status = app.center.query_one("#status")
+        await until(pilot, lambda: "PAUSED" in status.text.plain, what="PAUSED on the status line")
+        assert pushed == []
+        app._render_tick()
+        assert sum(pushed) >= 50
+        await until(pilot, lambda: "line 49" in screen_text(app), what="the lines on screen")
 
 
 SLOW_SAMPLES = """\
