@@ -53,7 +53,7 @@ async def drive_to_canary(pilot) -> None:
     # The frozen clock never samples by itself: one real sample of the simulator at 10% gives the guard its
     # evidence, so the bake counts as it would a second after the shift.
     driver = app.engine.driver
-    asyncio.run_coroutine_threadsafe(driver._sample_once(driver._queries()), driver._loop).result(5)
+    asyncio.run_coroutine_threadsafe(driver._sample_once(), driver._loop).result(5)
     await until(pilot, lambda: app.state["hold"] is None, what="the guard's evidence")
     feed(app)
     app.center.query_one(LogPane).flush()

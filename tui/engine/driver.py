@@ -18,7 +18,6 @@ from typing import Any
 
 from backends.base import (
     BackendContext,
-    Backfillable,
     Clock,
     DriftError,
     LogLine,
@@ -27,16 +26,17 @@ from backends.base import (
     RealClock,
     Restorable,
     Sample,
-    TrafficSplit,
 )
 from tui.engine.guards import GuardSet
 from tui.engine.identity import identity
 from tui.engine.initial import initial_state
-from tui.engine.journal import Journal, open_intents, parse_iso, replay
+from tui.engine.journal import Journal, parse_iso, replay
 from tui.engine.machine import transition
 from tui.engine.perform import Perform
 from tui.engine.plan import ACCEPTED_IMPORT_ENV, LoadedPlan, format_duration, outside_window
+from tui.engine.reconcile import read_live, settle
 from tui.engine.secrets import Redactor, mask_plan
+from tui.engine.sources import MetricSources
 from tui.engine.state import RunState, Subscriber, resume_command, traffic_words
 from tui.engine.wiring import (
     BackendHealth,
@@ -51,7 +51,6 @@ from tui.engine.wiring import (
 from tui.memory import AfterBursts
 
 NOTIFY_TIMEOUT = 10.0
-BACKFILL_S = 600.0  # chart history fetched at start
 NOTIFY_REPEAT_S = 300.0  # the same alert again within this is a duplicate
 REMIND_MAX_S = 3600.0  # a hold is said again at least this often
 MAX_UNWRITTEN = 100_000  # journal records kept in memory while the disk refuses them
@@ -101,6 +100,8 @@ class Driver:
         self._sent: dict[tuple[str, str], float] = {}
         self._traffic_lock = asyncio.Lock()  # one traffic change at a time, in order
         self._perform = Perform(self.backends, self.ctx, self.plan.settings.timeout, self._traffic_lock)
+        self._sources = MetricSources(self.backends.metrics, self.plan.queries_by_source(), self.clock,
+                                      self.plan.settings, self.health, self._emit, self._log)
         self._unwritten: list[tuple[str, dict[str, Any], str, float]] = []
         self._in_fault = False
         self._faults: dict[str, str] = {}  # part of the engine -> what failed, while it stays failed
@@ -170,13 +171,12 @@ class Driver:
             self._emit({"type": "journal", "path": str(self.journal_path)})
             self.guards.set_traffic(self.state.traffic, self.clock.now())
             await self._read_back()
-            queries = self._queries()
             # The guards (and the window) look once before anyone, the autopilot included, is shown a state.
             self._check_window()
-            await self._guarded("sampler", self._sample_once(queries))
+            await self._guarded("sampler", self._sample_once())
             self._emit_state()
-            self._loops.append(asyncio.create_task(self._backfill(), name="backfill"))
-            self._loops.append(asyncio.create_task(self._sample_loop(queries), name="sampler"))
+            self._loops.append(asyncio.create_task(self._sources.backfill(), name="backfill"))
+            self._loops.append(asyncio.create_task(self._sample_loop(), name="sampler"))
             for src in self.backends.logs:
                 self._loops.append(asyncio.create_task(self._log_loop(src), name="logs"))
             while True:
@@ -428,30 +428,7 @@ class Driver:
             event["drift"] = f"green reads {split.green}% where shipdeck last had {known}% ({split.detail})"
         self._inbox.put_nowait(event)
 
-    def _queries(self) -> dict[str, dict[str, str]]:
-        return self.plan.queries_by_source()
-
-    async def _backfill(self) -> None:
-        """Fill the charts with the recent past from sources that keep history (Prometheus)."""
-        now = self.clock.now()
-        for source, queries in self._queries().items():
-            backend = self.backends.metrics.get(source)
-            if not isinstance(backend, Backfillable):
-                continue
-            try:
-                history = await bounded(backend.backfill(queries, now - BACKFILL_S, now,
-                                                         self.plan.settings.sample_interval), self.plan.settings.timeout)
-            except Exception as e:  # noqa: BLE001 - charts start empty, nothing worse
-                self._log(LogLine(now, "shipdeck", "warning", f"no chart history from {source}: {e}"))
-                continue
-            points = sorted({s.ts for samples in history.values() for s in samples})
-            by_ts: dict[float, dict[str, Any]] = {t: {} for t in points}
-            for name, samples in history.items():
-                for smp in samples:
-                    by_ts[smp.ts][name] = sample_dict(smp)
-            self._emit({"type": "history", "points": [[t, by_ts[t]] for t in points]})
-
-    async def _sample_loop(self, queries: dict[str, dict[str, str]]) -> None:
+    async def _sample_loop(self) -> None:
         interval = self.plan.settings.sample_interval
         next_sample = self.clock.now() + interval
         while not self._stopping:
@@ -464,7 +441,7 @@ class Driver:
                 continue
             await self.clock.sleep(max(0.0, next_sample - now))
             self._check_window()
-            await self._guarded("sampler", self._sample_once(queries))
+            await self._guarded("sampler", self._sample_once())
             await self._guarded("read-back", self._read_back())
             self._remind()
             next_sample = self.clock.now() + interval  # after completion: polls never overlap
@@ -506,14 +483,9 @@ class Driver:
         if part in self._faults:
             self._recover(part, "its last tick worked")
 
-    async def _sample_once(self, queries: dict[str, dict[str, str]]) -> None:
+    async def _sample_once(self) -> None:
         now = self.clock.now()
-        samples: dict[str, Sample | NoData] = {}
-        results = await asyncio.gather(
-            *(self._sample_source(src, q) for src, q in queries.items()), return_exceptions=False
-        )
-        for part in results:
-            samples.update(part)
+        samples = await self._sources.read()
         self._last_readings = samples
         values = {name: sample_dict(v) for name, v in samples.items()}
         self.last_samples = values
@@ -555,24 +527,6 @@ class Driver:
                 "operator": f"guard:{g.metric}",
             })
 
-    async def _sample_source(self, source: str, queries: dict[str, str]) -> dict[str, Sample | NoData]:
-        backend = self.backends.metrics.get(source)
-        health = self.health.setdefault(f"metrics:{source}", BackendHealth(source, "metrics"))
-        now = self.clock.now()
-        if backend is None:
-            return {n: NoData(f"no metrics source {source!r}", now, True) for n in queries}
-        try:
-            out = dict(await bounded(backend.sample(queries), self.plan.settings.timeout))
-        except Exception as e:  # noqa: BLE001 - a failing source is no data, never a crash
-            reason = "timed out" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
-            out = {n: NoData(reason, now, True) for n in queries}
-        down = [v for v in out.values() if isinstance(v, NoData) and v.source_down]
-        status = "down" if down and len(down) == len(out) else "ok"
-        if status != health.status:
-            health.status, health.detail, health.since = status, down[0].reason if down else "", now
-            self._emit({"type": "backend", **health.to_dict()})
-        return out
-
     async def _log_loop(self, source: Any) -> None:
         try:
             async for batch in source.lines():
@@ -590,42 +544,17 @@ class Driver:
     # ------------------------------------------------------------ plumbing
 
     async def _reconcile(self) -> None:
-        """After a crash: finish what the journal says was under way, then wait for an operator.
-
-        An outcome journalled before its result reached the machine is fed in now. A shift whose
-        outcome is missing is judged by reading the backend back; a rollback is sent again; a step
-        whose outcome is unknown fails (advance retries it). Guard windows go on from the last
-        journalled sample. Then a `restart` event holds the run: nothing moves forward by itself.
-        """
-        records = self.journal.records
+        """After a crash: settle what the journal says was under way (tui.engine.reconcile), let guard windows go on
+        from the last journalled sample, then hold the run with a `restart` event: nothing moves forward by itself."""
         traffic = self.backends.traffic
         if isinstance(traffic, Restorable) and self.state.traffic is not None:
             traffic.restore(self.state.traffic)  # the simulated world outlives the crash, as a real one does
-        try:
-            live: TrafficSplit | None = await bounded(self.backends.traffic.current(), self.plan.settings.timeout)
-        except Exception as e:  # noqa: BLE001 - reported in the outcome; the operator decides
-            live, why = None, f"{type(e).__name__}: {e}"
-        green = live.green if live is not None else None
-        said = f"traffic reads green {green}% ({live.detail})" if live is not None else f"no read-back: {why}"
-        for rec in records:
-            if rec["kind"] == "outcome" and rec["data"]["id"] in self.state.pending:
-                self._inbox.put_nowait({"type": "result", **rec["data"]})
-        for rec in open_intents(records):
-            eff = rec["data"]
-            if eff["kind"] == "rollback":
-                self._write("outcome", {"id": eff["id"], "kind": "rollback", "ok": False, "data": {},
-                                        "error": f"cut off by a restart; sent again ({said})"})
-                continue  # the restart event sends it again
-            if eff["kind"] == "shift" and green is not None:
-                ok = green == eff["percent"]
-                error = "" if ok else f"not applied before the restart: {said}"
-                result = {"ok": ok, "data": {"green": green, "detail": f"read back after a restart: {said}"},
-                          "error": error}
-            else:
-                result = {"ok": False, "data": {} if green is None else {"green": green},
-                          "error": f"outcome unknown after a restart ({said}): check by hand; advance retries"}
-            self._write("outcome", {"id": eff["id"], "kind": eff["kind"], **result})
-            self._inbox.put_nowait({"type": "result", "id": eff["id"], **result})
+        green, said = await read_live(traffic, self.plan.settings.timeout)
+        outcomes, results = settle(self.journal.records, self.state.pending, green, said)
+        for outcome in outcomes:
+            self._write("outcome", outcome)
+        for result in results:
+            self._inbox.put_nowait(result)
         last_sample = self.journal.last_sample
         if last_sample is not None:
             self.guards.restore(last_sample["data"]["guards"], parse_iso(last_sample["ts"]))
