@@ -70,7 +70,18 @@ class LineHighlighter(Highlighter):
 
 
 class _Lines(Log):
+    """Anchored: it follows the newest line until the operator scrolls up, and again from the end. Textual keeps an
+    anchored widget at its bottom whatever the horizontal scrollbar takes; the Log's own "was it at the end" check
+    does not, and stopped following for good once a line wider than the pane brought that bar (every 80x24 demo)."""
+
     BINDINGS = [Binding("end", "follow", "Follow", show=False)]
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    @property
+    def following(self) -> bool:
+        return not self._anchor_released  # Textual's own word for "the operator scrolled away" (pinned 8.2.8)
 
     def action_follow(self) -> None:
         self.scroll_end(animate=False)
@@ -134,7 +145,7 @@ class LogPane(Vertical):
 
     @property
     def following(self) -> bool:
-        return self.lines_later or self.lines_widget.is_vertical_scroll_end
+        return self.lines_later or self.lines_widget.following
 
     @property
     def line_count(self) -> int:

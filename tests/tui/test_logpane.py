@@ -130,3 +130,23 @@ async def test_escapes_and_markup_are_inert():
         for ch in ("\x1b", "\x07", "\r", "\x9b"):
             assert ch not in text
         assert "\x1b" not in "".join(pane.kept)
+
+
+async def test_a_line_wider_than_the_pane_does_not_stop_it_following():
+    """The horizontal scrollbar such a line brings takes a row: the pane still shows the newest line after it,
+    and after every batch that follows (at 80x24 the demo's log froze on its first screenful)."""
+    app = PaneApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane = app.query_one(LogPane)
+        pane.push(recs(30))
+        pane.flush()
+        await pilot.pause()
+        pane.push([LogRecord(T0, "app", "error", "upstream reset: " + "x" * 120)] + recs(3, 30))
+        pane.flush()
+        await pilot.pause()
+        assert pane.lines_widget.show_horizontal_scrollbar
+        for n in range(33, 60, 3):
+            pane.push(recs(3, n))
+            pane.flush()
+            await pilot.pause()
+            assert pane.following and f"line {n + 2} " in screen_text(app) + " ", n
