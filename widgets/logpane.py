@@ -140,7 +140,7 @@ class LogPane(Vertical):
         self.flush()
 
     @property
-    def lines_widget(self) -> Log:
+    def lines_widget(self) -> _Lines:
         return self.query_one(_Lines)
 
     @property
