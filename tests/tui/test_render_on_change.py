@@ -141,23 +141,17 @@ async def test_a_guard_fires_at_its_deadline_without_a_new_sample(tmp_path):
 
 
 async def test_a_state_change_paints_at_once_without_waiting_for_the_render_tick(tmp_path):
-    import tui.app as app_mod
-    from tests.tui.conftest import screen_text
-
     app = make_app(load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl", clock=FrozenClock(), operator="t",
                    keymap={})
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: "PENDING" in screen_text(app), what="the first paint")
-        ticks = [t for t in app._timers if getattr(t, "_interval", 0) == app_mod.RENDER_INTERVAL]
-        assert len(ticks) == 1, app._timers
-        ticks[0].stop()  # the render tick is gone: only news may paint now
+        app._ticker.stop()  # the render tick is gone: only news may paint now
         await pilot.press("n")
         await pilot.press("y")
         await until(pilot, lambda: "RUNNING" in screen_text(app).splitlines()[0], what="the state on screen")
 
 
 async def test_charts_and_logs_hold_still_behind_a_decision_dialog(tmp_path):
-    from tests.tui.conftest import screen_text
     from tui.screens.confirm import ConfirmScreen
 
     app = make_app(load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl", clock=FrozenClock(), operator="t",
