@@ -406,6 +406,18 @@ def _speed(clock: Clock) -> float:
     return float(getattr(clock, "speed", 1.0))
 
 
+def before_the_plan() -> None:
+    """What a screen's process can do before it has its plan (`run` reads the plan in a child meanwhile, and the
+    child is still at it in about one start of three): the screen's imports, the terminal driver's module (App
+    would import it), the one arena."""
+    import textual.drivers.linux_driver  # noqa: F401
+
+    import tui.engine.connecting  # noqa: F401
+    import tui.engine.spawn  # noqa: F401
+
+    memory.one_arena()
+
+
 def make_app(
     loaded: LoadedPlan | None, journal_path: str | Path, keymap: dict[str, str] | None = None, **options: Any
 ) -> ShipdeckApp:

@@ -7,6 +7,7 @@ which then paints from that data. The screen's process never holds pydantic.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -39,6 +40,9 @@ class Aside:
 
 
 def _child(work: Callable[[], dict[str, Any]], fd: int) -> int:
+    # The child lives a tenth of a second and leaves by os._exit: the cyclic collector could only cost it time
+    # (3-5 ms of the plan reader's imports), and the screen may be waiting on it.
+    gc.disable()
     code = 0
     try:
         out = json.dumps(work()).encode()

@@ -212,8 +212,9 @@ def run(plan: str, headless: bool, yes: bool, journal: Path | None, resume: bool
         from tui.aside import Aside
 
         reading = Aside(lambda: _shown_after_checks(plan, resume, accept_import))
-        import tui.app  # noqa: F401 - the screen's imports, while the child reads
+        from tui.app import before_the_plan
 
+        before_the_plan()  # while the child reads
         code, shown = reading.result()
         if code:
             sys.exit(code)  # the child said why (FILE:LINE:COL, a refusal)

@@ -79,3 +79,15 @@ def test_the_cli_s_screen_freezes_what_startup_made_before_textual_runs():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert int(out.stdout) > 10_000  # the modules' objects, the app's classes: never scanned again
+
+
+def test_the_plan_reader_child_runs_without_the_collector_and_leaves_the_screen_s_as_it_was():
+    """The child is short-lived and the screen may wait on it; the screen's own process keeps collecting."""
+    import gc
+
+    from tui.aside import Aside
+
+    assert gc.isenabled()
+    code, seen = Aside(lambda: {"collecting": gc.isenabled()}).result()
+    assert (code, seen) == (0, {"collecting": False})
+    assert gc.isenabled()
