@@ -363,6 +363,8 @@ async def test_one_driver_many_watchers_take_and_four_eyes(tmp_path):
         await wait(lambda: sum(e["type"] == "samples" for e in d.events) >= 5, timeout=3, what="replayed samples")
         caught_up = [e["type"] for e in d.events].index("replayed")  # the screen paints all it missed at once
         assert {"history", "samples", "logs"} <= {e["type"] for e in d.events[:caught_up]}
+        replay = [e["type"] for e in d.events[:caught_up]]
+        assert replay.index("logs") < replay.index("journal")  # its line is stamped now: below the older ones
         assert dave.state.traffic == 100 and dave.state.helm == WHO["carol"]
         dave.detach("done")
         # rollback: any attached screen (settings.rollback_by: anyone), even a read-only one

@@ -226,7 +226,7 @@ class EngineServer:
         """What a screen that attaches now missed: chart history, recent samples and log lines, health. Sent as
         few events (the samples as one history, the last one whole for its guards; the lines as one batch): a
         screen takes a batch in one go instead of thousands of messages."""
-        out = list(self._latest.values())
+        out = [ev for kind, ev in self._latest.items() if kind != "journal"]
         samples = list(self._samples)
         if len(samples) > 1:
             out.append({"type": "history", "points": [[ev["ts"], ev["values"]] for ev in samples[:-1]]})
@@ -234,6 +234,8 @@ class EngineServer:
         lines = list(self._logs)
         if lines:
             out.append({"type": "logs", "lines": lines})
+        # The screen logs where the journal is as it hears it, stamped now: after the older lines, not above them.
+        out += [self._latest["journal"]] if "journal" in self._latest else []
         out.append({"type": "replayed"})  # all it missed is in: the screen paints it now, not on its next tick
         return out
 
