@@ -14,7 +14,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.text import Text
 from textual.app import ComposeResult
@@ -79,18 +78,6 @@ class _Lines(Log):
 
     def on_mount(self) -> None:
         self.anchor()
-
-    def _update_size(self, updates: int, lines: list[str]) -> None:
-        """The widest line, measured here. Textual's Log (pinned 8.2.8) measures each write in a thread worker of its
-        own: under a burst five a second, each left as cyclic garbage (its thread, task, events) that the screen's
-        full collections then freed in 10-25 ms while keys waited."""
-        width = widest = self._width
-        for line in lines:
-            shown = self._process_line(line)
-            if 2 * len(shown) > width:  # a character takes at most two cells: shorter lines cannot widen the pane
-                widest = max(widest, cell_len(shown))
-        if widest > width:
-            self._update_maximum_width(updates, widest)
 
     @property
     def following(self) -> bool:

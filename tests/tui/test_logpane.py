@@ -150,20 +150,3 @@ async def test_a_line_wider_than_the_pane_does_not_stop_it_following():
             pane.flush()
             await pilot.pause()
             assert pane.following and f"line {n + 2} " in screen_text(app) + " ", n
-
-
-async def test_a_write_is_measured_at_once_without_a_worker_and_wide_characters_count_twice():
-    """Textual's Log measured each write in a thread worker of its own, left as garbage for the collector to free
-    while keys waited; the pane's lines widget measures in the write, in terminal cells."""
-    app = PaneApp()
-    async with app.run_test(size=(60, 12)) as pilot:
-        pane = app.query_one(LogPane)
-        pane.push(recs(200))
-        pane.flush()
-        narrow = pane.lines_widget.virtual_size.width
-        pane.push([LogRecord(T0, "app", "error", "漢" * 70)] + recs(5, 200))  # 70 characters, 140 cells
-        pane.flush()
-        assert not [w for w in app.workers if w.name == "_update_size"]
-        assert pane.lines_widget.virtual_size.width == narrow + 140 - len("line 199")
-        await pilot.pause()
-        assert pane.lines_widget.show_horizontal_scrollbar and pane.following
