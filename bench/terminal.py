@@ -286,8 +286,8 @@ def run() -> Iterator[tuple[str, str]]:
         for cols, rows in SIZES:
             size = f"{cols}x{rows}"
             # Taken in turns: this VM's speed drifts by a third within a minute, and three of one then three of
-            # the other measured the drift as much as either program. 25 pairs: the ratio of medians of 7 pairs
-            # ranged 1.06-1.47x over six runs of the same code, of 25 pairs 1.13-1.29x.
+            # the other measured the drift as much as either program. 25 pairs: at 80x24 the ratio of medians of
+            # 7 pairs ranged 1.06-1.47x over six runs of the same code, of 25 pairs 1.13-1.29x.
             runs = [(first_paint(shipdeck(tmp), cols, rows, plan_painted),
                      first_paint(baseline(), cols, rows, "baseline ready")) for _ in range(FIRST_PAINTS)]
             sd, bl = (statistics.median(r[k] for r in runs) for k in (0, 1))
