@@ -77,3 +77,33 @@ def test_state_survives_the_wire_and_four_eyes_needs_someone_else():
     assert any("four eyes" in e.get("text", "") for e in effects)
     s, _ = transition(s, {"type": "command", "name": "approve", "operator": "bob@h", "args": {}})
     assert s.phases[0].steps[0].detail == "approved by bob@h"
+
+
+async def test_an_engine_is_in_the_registry_before_its_socket_answers(tmp_path, monkeypatch):
+    """spawn_engine returns once the socket answers, and `shipdeck ps` reads the registry: an engine listening but
+    not yet registered was missing from it (a test found no engine right after spawn_engine returned)."""
+    import asyncio
+
+    from backends.clock import RealClock
+    from tui.engine.driver import Driver
+    from tui.engine.server import EngineServer
+    from tui.engine.sockets import registered, socket_path
+
+    journal = tmp_path / "j.jsonl"
+    listening_with: list[list[str]] = []
+    listen = asyncio.start_unix_server
+
+    async def start_unix_server(*args, **kwargs):
+        listening_with.append([e["journal"] for e in registered()])
+        return await listen(*args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "start_unix_server", start_unix_server)
+    driver = Driver(load_plan_text(PLAN, str(tmp_path / "p.yaml")), journal, clock=RealClock())
+    server = asyncio.create_task(EngineServer(driver, socket_path(journal), idle_exit=60).run())
+    try:
+        while not listening_with and not server.done():
+            await asyncio.sleep(0.01)
+        assert listening_with == [[str(journal)]]
+    finally:
+        driver.suspend("test over")
+        await asyncio.wait_for(server, 10)

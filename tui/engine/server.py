@@ -125,6 +125,9 @@ class EngineServer:
         self._loop.add_signal_handler(signal.SIGHUP, lambda: None)  # no terminal to lose: keep guarding
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
+        # Registered before it listens: whoever its socket answered finds it in `shipdeck ps` (a test that read the
+        # registry right after spawn_engine returned once found nothing).
+        self._register()
         old = os.umask(0o077)  # the socket is born 0600: commands from this user only
         try:
             with unix_address(self.sock) as address:
@@ -136,7 +139,6 @@ class EngineServer:
             os.chmod(self.sock, 0o660)
         else:
             os.chmod(self.sock, 0o600)
-        self._register()
         watchdog = asyncio.create_task(self._idle_watch())
         try:
             final = await self.driver.run(linger=True)
