@@ -553,6 +553,11 @@ def test_a_screen_that_falls_behind_is_dropped_and_says_the_engine_still_guards(
         seen = Seen(watcher)
         t.wait(answered)
         os.kill(t.pid, signal.SIGTSTP)  # ctrl+z: Textual leaves the screen and stops the process
+        # Which side failed, if one does: the screen that never stopped, or the engine that never dropped it.
+        deadline = time.monotonic() + 20
+        while t.proc.status() != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert t.proc.status() == "stopped", "the screen never stopped on ctrl+z"
 
         def dropped() -> bool:
             return any("detached: took nothing for" in x["text"]
@@ -562,7 +567,8 @@ def test_a_screen_that_falls_behind_is_dropped_and_says_the_engine_still_guards(
         while not dropped() and time.monotonic() < deadline:
             time.sleep(0.2)
         os.kill(t.pid, signal.SIGCONT)  # fg
-        assert dropped(), "the engine never dropped the stopped screen"
+        assert dropped(), (f"the engine never dropped the stopped screen (the watcher: dropped {watcher.dropped}, "
+                           f"lost {watcher.lost}, {len(seen.events)} events)")
         t.wait(lambda s: "still guards the run" in s, 30)
         shown = t.text()
         assert "LINK DROPPED" in shown and "ENGINE FAILED" not in shown and "still rolls back" not in shown, shown
