@@ -111,8 +111,7 @@ class ShipdeckApp(OperatorKeys):
         self._news_lock = threading.Lock()
         self._news_told = False  # an EngineNews is on its way to take them
         self._dirty = {"state", "samples", "status"}
-        self._paint_due = False  # a paint is queued to run before the next tick
-        self._waited_on: set[str] = set()  # what that paint is for
+        self._waited_on: set[str] = set()  # what the paint queued to run before the next tick is for
         self.last_announcement = ""
         self.helm_taken = False
         self.engine_failed = ""  # what broke between this screen and the engine ('' while nothing did)
@@ -252,15 +251,13 @@ class ShipdeckApp(OperatorKeys):
         clock that came meanwhile wait for the tick (at most RENDER_INTERVAL): under a burst, pushing the lines took
         1.5-7 ms of a 10-20 ms key-to-frame, and a sample's guards and charts or the second's clock 10-14 ms more."""
         self._dirty.add(what)
-        self._waited_on.add(what)
-        if not self._paint_due:
-            self._paint_due = True
+        if not self._waited_on:
             self.call_next(self._paint_waited_on)
+        self._waited_on.add(what)
 
     def _paint_waited_on(self) -> None:
-        self._paint_due = False
         waited_on, self._waited_on = self._waited_on, set()
-        self._render_tick(lines=False, only=waited_on)
+        self._render_tick(only=waited_on)
 
     def _caught_up(self) -> None:
         """Paint all that is known now, lines included, not a tick later: once the command center is composed
@@ -287,11 +284,12 @@ class ShipdeckApp(OperatorKeys):
         self._terminal_gone, self._terminal = True, None
         self.run_worker(self._hang_up(f"operator disconnected ({how})"), group="quit")
 
-    def _render_tick(self, lines: bool = True, only: set[str] | None = None) -> None:
+    def _render_tick(self, only: set[str] | None = None) -> None:
         """Render what changed since the last tick, and nothing else: no event, no work, no bytes. `only`: of what
-        changed, these (the rest stays for the next tick)."""
+        changed, these, and no log lines (the rest stays for the next tick)."""
         if self._news:
             self._take_news()
+        lines = only is None
         dirty = self._dirty if only is None else self._dirty & only
         if not dirty and not (lines and self._pending_logs):
             return
