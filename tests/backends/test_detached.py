@@ -557,7 +557,7 @@ def test_a_screen_that_falls_behind_is_dropped_and_says_the_engine_still_guards(
         deadline = time.monotonic() + 20
         while t.proc.status() != "stopped" and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert t.proc.status() == "stopped", "the screen never stopped on ctrl+z"
+        assert t.proc.status() == "stopped", f"the screen never stopped on ctrl+z; it shows:\n{t.text()}"
 
         def dropped() -> bool:
             return any("detached: took nothing for" in x["text"]
