@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from collections import deque
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -256,8 +257,16 @@ class ShipdeckApp(OperatorKeys):
         self._waited_on.add(what)
 
     def _paint_waited_on(self) -> None:
+        """The status line first, alone in its frame: the run's new status is the answer to an operator's command,
+        and a frame of that one row is drawn in a third of the time of one that also holds the timeline and the
+        alarm line (a trace under the burst at 160x50: 2.5 against 7 ms). The rest follows once it is written.
+        Behind a dialog, all in one frame."""
         waited_on, self._waited_on = self._waited_on, set()
-        self._render_tick(only=waited_on)
+        if waited_on & {"state", "status"} and self.screen is self.center and self.center.paintable:
+            self.center.show_status(status_line(self.state, self._seen(self.clock.now())),
+                                    drawn=partial(self._render_tick, waited_on))
+        else:
+            self._render_tick(only=waited_on)
 
     def _caught_up(self) -> None:
         """Paint all that is known now, lines included, not a tick later: once the command center is composed
@@ -376,12 +385,15 @@ class ShipdeckApp(OperatorKeys):
         judged = next((str(g.get("side") or "") for g in self.guards if g["metric"] == name), "")
         return vm.chart(self.plan, name, self.series, now, self._stale_after, judged)
 
-    def _render_status(self, now: float) -> None:
-        seen = Seen(self.plan, now, self.health, read_only=self.read_only,
+    def _seen(self, now: float) -> Seen:
+        return Seen(self.plan, now, self.health, read_only=self.read_only,
                     watcher=self.read_only.startswith("read-only"), detaches=self.engine.detaches,
                     engine_failed=self.engine_failed, link_dropped=self.link_dropped, gone=self.engine.ended,
                     autopilot=self.last_announcement if self.autopilot is not None and self.autopilot.active else None,
                     journal=str(self.engine.journal_path), connecting=getattr(self.engine, "connecting", False))
+
+    def _render_status(self, now: float) -> None:
+        seen = self._seen(now)
         self.center.set_status(status_line(self.state, seen), waiting_line(self.state, seen, self._keys, self.why_not),
                                vm.banner(self.state, self.engine_word if self.engine_failed else ""))
 

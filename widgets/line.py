@@ -8,6 +8,8 @@ and asks for a layout only when its number of rows changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
@@ -22,14 +24,20 @@ class Line(Widget):
         self.text = Text()
         self.wrap = wrap
         self.max_rows = max_rows
+        self._drawn: list[Callable[[], object]] = []
         if wrap:
             self.styles.height = "auto"
 
-    def set(self, text: Text) -> None:
+    def set(self, text: Text, drawn: Callable[[], object] | None = None) -> None:
+        """`drawn`: called once the frame holding this text has gone to the terminal (at once if nothing changed)."""
         if text != self.text:
             relayout = self.relayouts(text)
             self.text = text
             self.refresh(layout=relayout)
+            if drawn is not None:
+                self._drawn.append(drawn)
+        elif drawn is not None:
+            drawn()
 
     def relayouts(self, text: Text) -> bool:
         """Whether showing `text` changes this line's height, and so the layout of all below it."""
@@ -45,6 +53,10 @@ class Line(Widget):
         return self._rows(self.text, width)
 
     def render(self) -> Text:
+        # Drawn inside the compositor's frame: a call posted now runs once that frame is written.
+        for drawn in self._drawn:
+            self.call_after_refresh(drawn)
+        self._drawn.clear()
         if not self.wrap:
             return self.text
         lines = self.text.wrap(self.app.console, max(1, self.size.width))

@@ -161,7 +161,7 @@ class CommandCenter(Screen[None]):
         """Each part repaints only if it changed. A change that moves the rows below (the banner coming or
         going, the alarm line growing or shrinking) relayouts the screen and redraws every chart, 40-80 ms at
         160x50: it follows one frame later, so an operator's key answers on the status line at once."""
-        self.query_one("#status", Line).set(status)
+        self.show_status(status)
         line, flag = self.query_one("#waiting", Line), self.query_one(StateBanner)
         if line.relayouts(waiting):
             self._later_waiting = waiting
@@ -175,6 +175,10 @@ class CommandCenter(Screen[None]):
             flag.show(*banner)
         if self._later_waiting is not None or self._later_banner is not None:
             self.call_after_refresh(self._settle)  # each time: one lost with a screen that closed is made good
+
+    def show_status(self, status: Text, drawn: Callable[[], object] | None = None) -> None:
+        """`drawn`: called once the status line's frame is written."""
+        self.query_one("#status", Line).set(status, drawn)
 
     def _settle(self) -> None:
         if not self.paintable:  # not into a screen being torn down
