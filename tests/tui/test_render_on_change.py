@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
+import subprocess
+import sys
 
+import pytest
 from textual.widget import Widget
 
 from tests.tui.conftest import PLANS, FrozenClock, screen_text, until
@@ -101,6 +105,62 @@ async def test_an_answer_the_operator_waits_on_leaves_the_samples_and_the_clock_
         assert updated == [] and {"samples", "clock"} <= app._dirty
         app._render_tick()
         assert updated and not app._dirty & {"samples", "clock"}
+
+
+async def test_a_command_s_answer_is_drawn_on_the_status_line_first_and_the_rest_once_it_is_written(tmp_path,
+                                                                                                    monkeypatch):
+    """The status line alone in the first frame (a third of the compositor's time for a frame with the timeline
+    and the alarm line); the timeline follows once that frame is written, without waiting for the tick."""
+    from widgets.line import Line
+    from widgets.timeline import PhaseTimeline
+
+    app = make_app(load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl", clock=FrozenClock(), operator="t",
+                   keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.engine.submit("advance")
+        await until(pilot, lambda: app.state["status"] == "running", what="the run started")
+        app._ticker.pause()  # no tick: whatever comes after the status line is the paint's own doing
+        await pilot.pause(0.3)
+        app._render_tick()
+        seen: list[str] = []
+        real_render, real_timeline = Line.render, PhaseTimeline.update_timeline
+
+        def render(self):
+            if self.id == "status":
+                seen.append("drew status: " + ("PAUSED" if "PAUSED" in self.text.plain else "RUNNING"))
+            return real_render(self)
+
+        def update_timeline(self, view):
+            seen.append(f"timeline: {app.state['status']}")
+            return real_timeline(self, view)
+
+        monkeypatch.setattr(Line, "render", render)
+        monkeypatch.setattr(PhaseTimeline, "update_timeline", update_timeline)
+        app.engine.submit("pause")
+        await until(pilot, lambda: "timeline: paused" in seen, what="the timeline's paint")
+        assert seen.index("drew status: PAUSED") < seen.index("timeline: paused"), seen
+        assert "state" not in app._dirty
+        # Nothing changed on the status line (a checklist cursor, say): nothing waits on a frame.
+        seen.clear()
+        app.center.show_status(app.center.query_one("#status", Line).text, drawn=lambda: seen.append("at once"))
+        assert seen == ["at once"]
+
+
+@pytest.mark.parametrize("given, drawn", [(None, 120), ("30", 30)])
+def test_the_cli_s_screens_draw_at_120_frames_a_second_unless_the_user_says(tmp_path, given, drawn):
+    """An operator's answer waits for Textual's next frame slot (1/FPS s): the CLI sets a finer one before
+    Textual loads; a TEXTUAL_FPS the user set wins."""
+    script = ("from tui.cli import main\n"
+              "main(['ps'], standalone_mode=False)\n"
+              "import textual.constants\n"
+              "print('fps', textual.constants.MAX_FPS)\n")
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
+    env["SHIPDECK_RUNTIME_DIR"] = str(tmp_path)
+    if given is not None:
+        env["TEXTUAL_FPS"] = given
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env,
+                         check=True)
+    assert f"fps {drawn}" in out.stdout.splitlines(), out
 
 
 SLOW_SAMPLES = """\
