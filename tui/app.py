@@ -23,6 +23,7 @@ from tui import viewmodel as vm
 from tui.actions import OperatorKeys
 from tui.engine.identity import account_of
 from tui.engine.plandata import format_duration
+from tui.jobcontrol import take_job_control
 from tui.keymap import KeymapError, bindings, load_keymap
 from tui.screens.command_center import CommandCenter
 from tui.screens.help import HelpPanel
@@ -153,6 +154,7 @@ class ShipdeckApp(OperatorKeys):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             # The terminal went away (SSH drop): leave the run journalled and resumable, then go.
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_lost, "SIGHUP")
+        take_job_control(self)
 
     def _open_center(self) -> None:
         """Pushed once Textual's mount batch is over: a frame rendered inside it is thrown away, and the first one
@@ -262,7 +264,8 @@ class ShipdeckApp(OperatorKeys):
         alarm line (a trace under the burst at 160x50: 2.5 against 7 ms). The rest follows once it is written.
         Behind a dialog, all in one frame."""
         waited_on, self._waited_on = self._waited_on, set()
-        if waited_on & {"state", "status"} and self.screen is self.center and self.center.paintable:
+        on_top = bool(self.screen_stack) and self.screen_stack[-1] is self.center  # none while the app closes
+        if waited_on & {"state", "status"} and on_top and self.center.paintable:
             self.center.show_status(status_line(self.state, self._seen(self.clock.now())),
                                     drawn=partial(self._render_tick, waited_on))
         else:

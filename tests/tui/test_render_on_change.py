@@ -146,6 +146,22 @@ async def test_a_command_s_answer_is_drawn_on_the_status_line_first_and_the_rest
         assert seen == ["at once"]
 
 
+async def test_an_answer_that_comes_as_the_app_closes_paints_nothing_and_raises_nothing(tmp_path):
+    """The paint is queued when the state comes; by its turn the app may have popped its screens (seen once in
+    make test: 'No screens on stack' from the demo's last rollback as its test ended)."""
+    app = make_app(load_plan(PLANS / "pilot.yaml"), tmp_path / "j.jsonl", clock=FrozenClock(), operator="t",
+                   keymap={})
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: app.center.paintable, what="the command center")
+        stack = app._screen_stack[:]
+        app._screen_stack.clear()  # as the app closing leaves it
+        try:
+            app._waited_on = {"state"}
+            app._paint_waited_on()
+        finally:
+            app._screen_stack[:] = stack
+
+
 @pytest.mark.parametrize("given, drawn", [(None, 120), ("30", 30)])
 def test_the_cli_s_screens_draw_at_120_frames_a_second_unless_the_user_says(tmp_path, given, drawn):
     """An operator's answer waits for Textual's next frame slot (1/FPS s): the CLI sets a finer one before
