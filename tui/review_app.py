@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from tui.engine.plan import LoadedPlan, ReviewItem, format_duration, load_plan
 from tui.engine.review import STEP, ReviewError, decide
+from tui.jobcontrol import take_job_control
 from widgets.sanitize import sanitize_line
 
 FIELDS = ("metric", "direction", "threshold", "for", "action")
@@ -164,6 +165,7 @@ class ReviewApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        take_job_control(self)
         table = self.query_one(DataTable)
         table.add_columns("line", "status", "proposal", "why")
         self._refill()

@@ -1,0 +1,57 @@
+"""ctrl+z and `fg` on a real screen in a pseudo-terminal: the stop is taken in the event loop, never inside a write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from bench.term import PY, Term
+from tests.tui.conftest import PLANS
+
+# SIGTSTP lands while the screen's main thread holds the lock every frame's write takes (as it does, now and then,
+# under a burst): a stop handled inside the signal handler writes too, and waits on that lock for ever.
+SCREEN = """\
+import os, signal, sys, threading, time
+from pathlib import Path
+from tui.app import make_app
+from tui.engine.plan import load_plan
+
+plan, journal, trigger = sys.argv[1:]
+app = make_app(load_plan(plan), journal, keymap={}, operator="t")
+
+def poke():
+    with app._driver._writer_thread._queue.mutex:
+        os.kill(os.getpid(), signal.SIGTSTP)
+        time.sleep(0.3)
+
+def wait_for_trigger():
+    while not os.path.exists(trigger):
+        time.sleep(0.05)
+    app.call_from_thread(poke)
+
+threading.Thread(target=wait_for_trigger, daemon=True).start()
+app.run()
+"""
+
+
+def test_ctrl_z_in_the_middle_of_a_write_stops_the_screen_and_fg_brings_it_back(tmp_path):
+    script, trigger = tmp_path / "screen.py", tmp_path / "go"
+    script.write_text(SCREEN)
+    t = Term([PY, str(script), str(PLANS / "pilot.yaml"), str(tmp_path / "j.jsonl"), str(trigger)], 100, 30)
+    try:
+        t.wait(lambda s: "pilot" in s.splitlines()[0], 30)
+        trigger.touch()
+        deadline = time.monotonic() + 15
+        while t.proc.status() != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert t.proc.status() == "stopped", f"the screen never stopped on SIGTSTP ({t.proc.status()})"
+        os.kill(t.pid, signal.SIGCONT)
+        t.wait(lambda s: "pilot" in s.splitlines()[0] and "Quit" in s, 15)  # painted again after `fg`
+        t.send(b"q")
+        deadline = time.monotonic() + 15
+        while t.proc.is_running() and t.proc.status() != "zombie" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not t.proc.is_running() or t.proc.status() == "zombie", t.text()
+    finally:
+        t.close()
