@@ -533,7 +533,7 @@ async def test_q_after_the_engine_died_never_says_it_goes_on_guarding(tmp_path):
 
 
 def test_a_screen_that_falls_behind_is_dropped_and_says_the_engine_still_guards(tmp_path):
-    """A screen that stops reading (ctrl+z in the SSH session, a dead link) is dropped once it has taken nothing
+    """A screen that stops reading (stopped with kill -TSTP, a dead link) is dropped once it has taken nothing
     for STALLED_S (the burst's lines are shed long before it is 8 MiB behind); once it runs again (`fg`) it says
     the engine still guards the run and how to come back, never that it is lost."""
     from bench.terminal import burst_script
@@ -552,12 +552,12 @@ def test_a_screen_that_falls_behind_is_dropped_and_says_the_engine_still_guards(
     try:
         seen = Seen(watcher)
         t.wait(answered)
-        os.kill(t.pid, signal.SIGTSTP)  # ctrl+z: Textual leaves the screen and stops the process
+        os.kill(t.pid, signal.SIGTSTP)  # the screen leaves application mode and stops
         # Which side failed, if one does: the screen that never stopped, or the engine that never dropped it.
         deadline = time.monotonic() + 20
         while t.proc.status() != "stopped" and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert t.proc.status() == "stopped", f"the screen never stopped on ctrl+z; it shows:\n{t.text()}"
+        assert t.proc.status() == "stopped", f"the screen never stopped on SIGTSTP; it shows:\n{t.text()}"
 
         def dropped() -> bool:
             return any("detached: took nothing for" in x["text"]
