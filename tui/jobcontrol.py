@@ -1,4 +1,5 @@
-"""ctrl+z (SIGTSTP) and `fg` (SIGCONT) for a screen, taken in the event loop.
+"""A job-control stop (SIGTSTP: `kill -TSTP`, a terminal that sends signals) and `fg` (SIGCONT) for a screen, taken
+in the event loop.
 
 Textual's terminal driver leaves application mode from inside a Python signal handler, which runs between any two
 bytecodes of the main thread. When SIGTSTP lands while that thread is putting a frame on the writer's queue, the

@@ -1,4 +1,5 @@
-"""ctrl+z and `fg` on a real screen in a pseudo-terminal: the stop is taken in the event loop, never inside a write."""
+"""A job-control stop (SIGTSTP) and `fg` (SIGCONT) on a real screen in a pseudo-terminal: the stop is taken in the
+event loop, never inside a write."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from tests.tui.conftest import PLANS
 # under a burst): a stop handled inside the signal handler writes too, and waits on that lock for ever.
 SCREEN = """\
 import os, signal, sys, threading, time
-from pathlib import Path
 from tui.app import make_app
 from tui.engine.plan import load_plan
 
@@ -35,7 +35,7 @@ app.run()
 """
 
 
-def test_ctrl_z_in_the_middle_of_a_write_stops_the_screen_and_fg_brings_it_back(tmp_path):
+def test_a_screen_stopped_in_the_middle_of_a_write_stops_and_fg_brings_it_back(tmp_path):
     script, trigger = tmp_path / "screen.py", tmp_path / "go"
     script.write_text(SCREEN)
     t = Term([PY, str(script), str(PLANS / "pilot.yaml"), str(tmp_path / "j.jsonl"), str(trigger)], 100, 30)
