@@ -75,9 +75,11 @@ async def test_resuming_past_a_red_guard_is_an_act_and_the_guard_acts_again(app_
         await pilot.press("escape")
         # the guard watches again: another full window of breach pauses the run again
         await until(pilot, lambda: app.state["status"] == "paused", timeout=30, what="the guard again")
-        # Counted as the run pauses again, not after the screen closes: at 20x a slow teardown is engine minutes,
-        # in which the slow canary dips under the line and breaches a third time (seen once under CI's load).
-        assert len(events(app, "guard")) == 2
+        # Counted from the override on: the slow canary hovers around the line, and at 20x the seconds the operator
+        # takes to type a reason are engine minutes in which it can dip under and breach again while still paused
+        # (a third guard event before the override, seen in CI under load).
+        after = [e["data"] for e in events(app, "guard") if e["data"]["at"] > override["at"]]
+        assert after and after[0]["action"] == "pause", after
 
 
 async def test_a_silenced_guard_judges_but_does_not_act_until_its_silence_ends(app_factory, tmp_path):
