@@ -264,7 +264,8 @@ class ShipdeckApp(OperatorKeys):
         alarm line (a trace under the burst at 160x50: 2.5 against 7 ms). The rest follows once it is written.
         Behind a dialog, all in one frame."""
         waited_on, self._waited_on = self._waited_on, set()
-        on_top = bool(self.screen_stack) and self.screen_stack[-1] is self.center  # none while the app closes
+        stack = self.screen_stack  # empty while the app closes
+        on_top = bool(stack) and stack[-1] is self.center
         if waited_on & {"state", "status"} and on_top and self.center.paintable:
             self.center.show_status(status_line(self.state, self._seen(self.clock.now())),
                                     drawn=partial(self._render_tick, waited_on))

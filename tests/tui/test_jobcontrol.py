@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from bench.term import PY, Term
+from tests.backends.conftest import wait_for
+from tests.backends.test_detached import exited
 from tests.tui.conftest import PLANS
 
 # SIGTSTP lands while the screen's main thread holds the lock every frame's write takes (as it does, now and then,
@@ -42,16 +43,10 @@ def test_a_screen_stopped_in_the_middle_of_a_write_stops_and_fg_brings_it_back(t
     try:
         t.wait(lambda s: "pilot" in s.splitlines()[0], 30)
         trigger.touch()
-        deadline = time.monotonic() + 15
-        while t.proc.status() != "stopped" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert t.proc.status() == "stopped", f"the screen never stopped on SIGTSTP ({t.proc.status()})"
+        wait_for(lambda: t.proc.status() == "stopped", 15, what="the screen to stop on SIGTSTP")
         os.kill(t.pid, signal.SIGCONT)
         t.wait(lambda s: "pilot" in s.splitlines()[0] and "Quit" in s, 15)  # painted again after `fg`
         t.send(b"q")
-        deadline = time.monotonic() + 15
-        while t.proc.is_running() and t.proc.status() != "zombie" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not t.proc.is_running() or t.proc.status() == "zombie", t.text()
+        assert exited(t.pid, 15), t.text()
     finally:
         t.close()
